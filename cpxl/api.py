@@ -1,0 +1,337 @@
+"""The library face of cpxl: one call per thing a user does, and its one-screen summary.
+
+A notebook calls these directly; ``cpxl.cli`` only parses options, calls one of them and prints
+what it returns. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from cpxl.catalogue import Catalogue, CatalogueError, load, parse_period
+from cpxl.findings import RunReport, Severity
+from cpxl.intake import Progress, run_inbox, scan
+from cpxl.simulate import Simulated, simulate_returns
+from cpxl.store import Store
+from cpxl.templates import TemplateResult, generate_templates
+from cpxl.workspace import Workspace, init_workspace
+
+
+def workspace(root: Path | str = ".") -> Workspace:
+    """The workspace in a folder (the current one by default)."""
+    return Workspace(Path(root))
+
+
+def catalogue_of(ws: Workspace, rules: Path | None = None) -> Catalogue:
+    """The workspace's catalogue (its own rules/, else the built-in one), loaded and checked."""
+    return load(rules or ws.rules)
+
+
+def init(directory: Path) -> Workspace:
+    """Create a workspace with an editable copy of the built-in catalogue."""
+    return init_workspace(directory)
+
+
+# ---------------------------------------------------------------------------------------------
+# Catalogue
+
+
+def check_catalogue(root: Path, rules: Path | None = None) -> dict[str, Any]:
+    """Every problem of a catalogue, or a summary of a sound one."""
+    ws = workspace(root)
+    folder = rules or ws.rules
+    try:
+        cat = load(folder)
+    except CatalogueError as exc:
+        return {
+            "ok": False,
+            "rules": str(folder),
+            "problems": [
+                {
+                    "code": f.code.value,
+                    "file": f.location.file,
+                    "path": f.location.path,
+                    "detail": f.params.get("detail", ""),
+                }
+                for f in exc.findings
+            ],
+        }
+    provenance = Counter(i.provenance for i in cat.indicators)
+    return {
+        "ok": True,
+        "rules": str(folder),
+        "version": cat.version,
+        "indicators": len(cat.indicators),
+        "indicators_by_provenance": dict(sorted(provenance.items())),
+        "elements": len(cat.elements),
+        "ministries": len(cat.ministries),
+        "data_sets": len(cat.data_sets),
+        "rules_by_kind": dict(sorted(Counter(r.kind for r in cat.rules).items())),
+        "khmer_to_review": len(cat.khmer_to_review()),
+        "problems": [],
+    }
+
+
+def render_catalogue_report(report: dict[str, Any]) -> str:
+    """The one-screen summary of ``cpxl catalogue check``."""
+    if not report["ok"]:
+        lines = [f"The catalogue in {report['rules']} has {len(report['problems'])} problem(s):"]
+        lines += [
+            f"  {p['file']} {p['path']}: {p['code']}: {p['detail']}" for p in report["problems"]
+        ]
+        return "\n".join(lines)
+    prov = ", ".join(f"{k} {v}" for k, v in report["indicators_by_provenance"].items())
+    kinds = ", ".join(f"{k} {v}" for k, v in report["rules_by_kind"].items())
+    return "\n".join(
+        [
+            f"Catalogue {report['version']} in {report['rules']} is sound.",
+            f"  indicators  {report['indicators']} ({prov})",
+            f"  elements    {report['elements']}",
+            f"  ministries  {report['ministries']} reporting, {report['data_sets']} data sets",
+            f"  rules       {kinds}",
+            f"  Khmer texts still to review: {report['khmer_to_review']}",
+        ]
+    )
+
+
+def render_catalogue_problems(exc: CatalogueError) -> str:
+    """Every problem of a broken catalogue, one per line."""
+    lines = [f"The catalogue has {len(exc.findings)} problem(s); nothing was done:"]
+    for f in exc.findings:
+        lines.append(f"  {f.location.file} {f.location.path}: {f.code}: {f.params.get('detail')}")
+    return "\n".join(lines)
+
+
+def book(root: Path, rules: Path | None = None, out: Path | None = None) -> Path:
+    """Write the catalogue's metadata book (default: outbox/cpims-metadata-book.xlsx)."""
+    from cpxl.book import write_book
+
+    ws = workspace(root)
+    cat = catalogue_of(ws, rules)
+    target = out or ws.outbox / f"cpims-metadata-book-{cat.version}.xlsx"
+    return write_book(cat, target)
+
+
+# ---------------------------------------------------------------------------------------------
+# Templates and simulated returns
+
+
+def count_templates(root: Path, period: str, ministries: Sequence[str]) -> int:
+    """How many templates ``templates`` would write (for a progress bar)."""
+    try:
+        cat = catalogue_of(workspace(root))
+        return len(ministries) or len(cat.reporting_ministries(parse_period(period)))
+    except (CatalogueError, ValueError):
+        return 0
+
+
+def templates(
+    root: Path,
+    period: str,
+    ministries: Sequence[str] = (),
+    out: Path | None = None,
+    *,
+    on_progress: Callable[[str], None] | None = None,
+) -> TemplateResult:
+    """Issue the templates of a period into templates_xlsx/ (or ``out``)."""
+    ws = workspace(root)
+    return generate_templates(
+        catalogue_of(ws), period, out or ws.templates, ministries, on_progress=on_progress
+    )
+
+
+def simulate(
+    root: Path,
+    period: str,
+    ministries: Sequence[str] = (),
+    seed: int = 0,
+    mistakes: bool = False,
+    out: Path | None = None,
+) -> tuple[Simulated, ...]:
+    """Fill the issued templates of a period as officials would (default: into inbox/)."""
+    ws = workspace(root)
+    return simulate_returns(
+        catalogue_of(ws),
+        period,
+        ws.templates,
+        out or ws.inbox,
+        ministries,
+        seed=seed,
+        mistakes=mistakes,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# A run over the inbox
+
+
+def count_inbox(root: Path, inbox: Path | None = None) -> int:
+    """How many files a run will check (for a progress bar)."""
+    folder = inbox or workspace(root).inbox
+    if not folder.is_dir():
+        return 0
+    files, _ = scan(folder)
+    return len(files)
+
+
+def run(
+    root: Path,
+    inbox: Path | None = None,
+    outbox: Path | None = None,
+    store_url: str | None = None,
+    dry_run: bool = False,
+    workers: int | None = None,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> RunReport:
+    """Process every file in the inbox: one status each, feedback, and the store."""
+    ws = workspace(root)
+    return run_inbox(
+        ws,
+        inbox=inbox,
+        outbox=outbox,
+        store_url=store_url,
+        dry_run=dry_run,
+        workers=workers,
+        on_progress=on_progress,
+    )
+
+
+def report_dict(root: Path, report: RunReport) -> dict[str, Any]:
+    """A run's machine shape, with every finding's message in English and Khmer."""
+    return report.to_dict(catalogue_of(workspace(root)).messages)
+
+
+def render_run(report: RunReport) -> str:
+    """The one-screen summary of a run."""
+    lines = [f"Run {report.run_id}: {len(report.files)} file(s)" + (" (dry run)" * report.dry_run)]
+    for status, n in sorted(report.totals.items()):
+        lines.append(f"  {status:<24}{n:>5}")
+    need = report.attention()
+    if need:
+        lines.append("Needs your attention:")
+        for f in need[:15]:
+            errors = sum(1 for x in f.findings if x.severity == Severity.ERROR)
+            reason = f.reason.value if f.reason else ""
+            lines.append(f"  {f.status.value:<18} {f.file}  {reason} ({errors} error(s))")
+        if len(need) > 15:
+            lines.append(f"  … and {len(need) - 15} more: see the run summary")
+    if report.summary:
+        lines.append(f"Run summary: {report.summary}")
+    feedback = {str(Path(f.feedback).parent) for f in report.files if f.feedback}
+    if feedback:
+        lines.append(f"Feedback to send back: {', '.join(sorted(feedback))}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# The store
+
+
+def open_store(root: Path, store_url: str | None = None, *, create: bool = False) -> Store:
+    """Open the workspace's store (or the one named); a missing store is an error."""
+    return Store.open(workspace(root).store_url(store_url), create=create)
+
+
+def store_check(root: Path, store_url: str | None = None) -> tuple[str, ...]:
+    """The store's integrity problems; empty when it is sound."""
+    with open_store(root, store_url) as store:
+        return store.check()
+
+
+def store_backup(root: Path, dest: Path, store_url: str | None = None) -> Path:
+    """Back the store up with the database's own mechanism."""
+    with open_store(root, store_url) as store:
+        store.backup(dest)
+    return dest
+
+
+def status(root: Path, period: str, store_url: str | None = None) -> Any:
+    """Who has reported for a period, who is late, who is missing."""
+    from cpxl.consolidation import status_report
+
+    ws = workspace(root)
+    with open_store(root, store_url) as store:
+        return status_report(catalogue_of(ws), store, period)
+
+
+def render_status(report: Any) -> str:
+    """The one-screen 'who do I chase today'."""
+    return "\n".join(report.rows())
+
+
+# ---------------------------------------------------------------------------------------------
+# National outputs
+
+
+def periods_between(first: str, last: str) -> list[str]:
+    """Every period of the same type from first to last, inclusive."""
+    a, b = parse_period(first), parse_period(last)
+    if a.type != b.type or b < a:
+        raise ValueError(f"--from {first} --to {last}: give two periods of one type, in order")
+    out, p = [], b
+    while a <= p:
+        out.append(p.id)
+        p = p.previous()
+    return out[::-1]
+
+
+def consolidate(
+    root: Path,
+    period: str | None = None,
+    first: str | None = None,
+    last: str | None = None,
+    out: Path | None = None,
+    formats: Sequence[str] = ("xlsx", "csv", "dhis2", "adx", "sdmx"),
+    store_url: str | None = None,
+) -> dict[str, Any]:
+    """Build the national workbook and exports from the store."""
+    from cpxl.consolidation import indicator_table, write_national_workbook
+    from cpxl.exports import write_exports
+
+    ws = workspace(root)
+    cat = catalogue_of(ws)
+    periods = [period] if period else periods_between(first or "", last or "")
+    for p in periods:
+        parse_period(p)
+    target = out or ws.outbox / "national"
+    target.mkdir(parents=True, exist_ok=True)
+    written: dict[str, list[str]] = {}
+    with open_store(root, store_url) as store:
+        if "xlsx" in formats:
+            result = write_national_workbook(cat, store, periods, target)
+            written["xlsx"] = [str(result.workbook)]
+        others = [f for f in formats if f != "xlsx"]
+        if others:
+            values = store.long_table(periods)
+            indicators = indicator_table(cat, store, periods)
+            stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")
+            paths = write_exports(cat, values, indicators, target, stem, tuple(others))
+            written.update({k: [str(p) for p in v] for k, v in paths.items()})
+    return {"periods": periods, "written": written}
+
+
+def render_consolidation(result: dict[str, Any]) -> str:
+    """The one-screen summary of a consolidation."""
+    lines = [f"National outputs for {', '.join(result['periods'])}:"]
+    for fmt, paths in result["written"].items():
+        for p in paths:
+            lines.append(f"  {fmt:<6} {p}")
+    return "\n".join(lines)
+
+
+def demo(directory: Path, *, quiet: bool = False) -> dict[str, Any]:
+    """Build the demo workspace end to end (see cpxl.demo)."""
+    from cpxl.demo import build_demo
+
+    return build_demo(directory)
+
+
+def render_demo(result: dict[str, Any]) -> str:
+    """The demo's one-screen summary: what happened and which files to open."""
+    from cpxl.demo import render
+
+    return render(result)

@@ -1,0 +1,288 @@
+"""The cpxl command: parse, call one library function, render, exit.
+
+Exit codes: 0 every file was processed and asks nothing more; 1 some file needs attention (the
+run still finished every file) or a check failed; 2 a usage error or a broken catalogue; 3 the
+work could not start (the workspace is busy, the store is damaged or missing).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from cpxl import api
+from cpxl.catalogue import CatalogueError
+from cpxl.store import StoreError
+from cpxl.workspace import WorkspaceError
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_CANNOT_START = 0, 1, 2, 3
+
+
+def workspace_option(f: F) -> F:
+    """Every command takes --workspace (default: the current folder)."""
+    return click.option(
+        "--workspace",
+        "-w",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path(),
+        show_default=True,
+        help="The workspace folder (rules/, templates_xlsx/, inbox/, outbox/, the store).",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    """Every command that reports can print its result as JSON instead."""
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(f)
+
+
+def _emit(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=str))
+
+
+@contextmanager
+def _progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[Any], None]]:
+    """A progress bar on a terminal; nothing when output is piped or --json is asked for."""
+    if quiet or not sys.stderr.isatty() or total <= 0:
+        yield lambda _item: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield lambda _item: bar.update(1)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the library's refusals into plain words and documented exit codes."""
+    try:
+        yield
+    except CatalogueError as exc:
+        click.echo(api.render_catalogue_problems(exc), err=True)
+        sys.exit(EXIT_USAGE)
+    except (StoreError, WorkspaceError) as exc:
+        click.echo(f"cpxl: {exc}", err=True)
+        sys.exit(EXIT_CANNOT_START)
+    except (ValueError, FileNotFoundError) as exc:
+        click.echo(f"cpxl: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+@click.group(help=__doc__)
+@click.version_option(package_name="cpxl")
+def main() -> None:
+    """cpxl: Excel data collection for Cambodia's CPIMS."""
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def init(directory: Path) -> None:
+    """Create a workspace with its own editable copy of the built-in catalogue."""
+    with _errors():
+        ws = api.init(directory)
+    click.echo(f"Workspace ready in {ws.root}: edit rules/ to change the catalogue.")
+
+
+@main.group()
+def catalogue() -> None:
+    """Check the catalogue in rules/, or publish it as a metadata book."""
+
+
+@catalogue.command("check")
+@click.option("--rules", type=click.Path(file_okay=False, path_type=Path), default=None)
+@workspace_option
+@json_option
+def catalogue_check(rules: Path | None, workspace: Path, as_json: bool) -> None:
+    """Check every file of the catalogue; list every problem at once (exit 2 if any)."""
+    report = api.check_catalogue(workspace, rules)
+    if as_json:
+        _emit(report)
+    else:
+        click.echo(api.render_catalogue_report(report))
+    sys.exit(EXIT_OK if report["ok"] else EXIT_USAGE)
+
+
+@catalogue.command("book")
+@click.option("--rules", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@workspace_option
+def catalogue_book(rules: Path | None, out: Path | None, workspace: Path) -> None:
+    """Write the bilingual metadata book: indicators, elements, rules, calendar, Khmer to review."""
+    with _errors():
+        path = api.book(workspace, rules, out)
+    click.echo(f"Metadata book written: {path}")
+
+
+@main.command()
+@click.option("--period", required=True, help="Period id: 2025, 2025S1, 2025Q1 or 202503.")
+@click.option("--ministry", "ministries", multiple=True, help="Only these ministries.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@workspace_option
+@json_option
+def templates(
+    period: str, ministries: Sequence[str], out: Path | None, workspace: Path, as_json: bool
+) -> None:
+    """Issue one template per reporting ministry for a period (default: templates_xlsx/)."""
+    with (
+        _errors(),
+        _progress("Templates", api.count_templates(workspace, period, ministries), as_json) as tick,
+    ):
+        result = api.templates(workspace, period, ministries, out, on_progress=tick)
+    if as_json:
+        _emit(result.to_dict())
+        return
+    click.echo(f"{len(result.files)} templates for {result.period} in {result.register.parent}:")
+    for f in result.files:
+        click.echo(f"  {f.name}")
+
+
+@main.command()
+@click.option("--period", required=True)
+@click.option("--ministry", "ministries", multiple=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--mistakes", is_flag=True, help="Add typical human errors and list them.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@workspace_option
+@json_option
+def simulate(
+    period: str,
+    ministries: Sequence[str],
+    seed: int,
+    mistakes: bool,
+    out: Path | None,
+    workspace: Path,
+    as_json: bool,
+) -> None:
+    """Fill issued templates as officials would (for the demo, training and tests)."""
+    with _errors():
+        made = api.simulate(workspace, period, ministries, seed, mistakes, out)
+    if as_json:
+        _emit([m.to_dict() for m in made])
+        return
+    for m in made:
+        click.echo(f"{m.path}")
+        for x in m.mistakes:
+            click.echo(f"  {x.sheet}!{x.cell}: {x.kind}: typed {x.typed!r} for {x.intended}")
+
+
+@main.command()
+@click.option("--inbox", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--store", "store_url", default=None, help="SQLite path or postgresql:// URL.")
+@click.option("--dry-run", is_flag=True, help="Check and write feedback; leave the store as is.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: cores).")
+@workspace_option
+@json_option
+def run(
+    inbox: Path | None,
+    outbox: Path | None,
+    store_url: str | None,
+    dry_run: bool,
+    workers: int | None,
+    workspace: Path,
+    as_json: bool,
+) -> None:
+    """Check every file in the inbox, write feedback, store clean data."""
+    total = api.count_inbox(workspace, inbox)
+    with _errors(), _progress("Checking", total, as_json) as tick:
+        report = api.run(workspace, inbox, outbox, store_url, dry_run, workers, on_progress=tick)
+    if as_json:
+        _emit(api.report_dict(workspace, report))
+    else:
+        click.echo(api.render_run(report))
+    sys.exit(report.exit_code)
+
+
+@main.command()
+@click.option("--period", required=True)
+@click.option("--store", "store_url", default=None)
+@workspace_option
+@json_option
+def status(period: str, store_url: str | None, workspace: Path, as_json: bool) -> None:
+    """Who has reported for a period, who is late, who is missing: who to chase today."""
+    with _errors():
+        report = api.status(workspace, period, store_url)
+    if as_json:
+        _emit(report.to_dict())
+    else:
+        click.echo(api.render_status(report))
+
+
+@main.group()
+def store() -> None:
+    """Look after the national store."""
+
+
+@store.command("check")
+@click.option("--store", "store_url", default=None)
+@workspace_option
+def store_check(store_url: str | None, workspace: Path) -> None:
+    """Run the store's integrity check."""
+    with _errors():
+        problems = api.store_check(workspace, store_url)
+    for p in problems:
+        click.echo(f"problem: {p}")
+    click.echo("The store is sound." if not problems else f"{len(problems)} problem(s) found.")
+    sys.exit(EXIT_OK if not problems else EXIT_ATTENTION)
+
+
+@store.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--store", "store_url", default=None)
+@workspace_option
+def store_backup(file: Path, store_url: str | None, workspace: Path) -> None:
+    """Copy the store to FILE with the database's own backup mechanism."""
+    with _errors():
+        api.store_backup(workspace, file, store_url)
+    click.echo(f"Backup written: {file}")
+
+
+@main.command()
+@click.option("--period", default=None)
+@click.option("--from", "first", default=None)
+@click.option("--to", "last", default=None)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--format", "formats", default="xlsx,csv,dhis2,adx,sdmx", show_default=True)
+@click.option("--store", "store_url", default=None)
+@workspace_option
+@json_option
+def consolidate(
+    period: str | None,
+    first: str | None,
+    last: str | None,
+    out: Path | None,
+    formats: str,
+    store_url: str | None,
+    workspace: Path,
+    as_json: bool,
+) -> None:
+    """Build the national workbook and exports (default: into outbox/national/)."""
+    if not period and not (first and last):
+        raise click.UsageError("give --period P, or --from P1 --to P2")
+    with _errors():
+        result = api.consolidate(workspace, period, first, last, out, formats.split(","), store_url)
+    if as_json:
+        _emit(result)
+    else:
+        click.echo(api.render_consolidation(result))
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"))
+@json_option
+def demo(directory: Path, as_json: bool) -> None:
+    """Build a complete demo workspace: templates, returns, a run, national outputs."""
+    with _errors():
+        result = api.demo(directory, quiet=as_json)
+    if as_json:
+        _emit(result)
+    else:
+        click.echo(api.render_demo(result))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

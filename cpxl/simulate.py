@@ -1,0 +1,323 @@
+"""Filled returns as a real official would send them, for the demo, training, tests and benchmarks.
+
+Values are plausible and consistent with every rule of the catalogue: parts add up to totals,
+numerators stay below denominators, and the same seed gives the same figures for an element
+whichever ministry's return it appears in, so that cross-ministry checks hold too. With
+``mistakes`` a few typical human errors are typed in, and each is reported with its cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cpxl.catalogue import Catalogue, Element, Period, parse_period
+from cpxl.findings import Code
+from cpxl.templates import Identity, Layout, build_layout, column_key, read_register, write_template
+
+NOT_COLLECTED_RATE = 0.01
+KHMER = str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩")
+
+# The mistakes officials make, in the order they are applied, with the finding each causes.
+MISTAKES: tuple[tuple[str, Code], ...] = (
+    ("khmer-digits", Code.KHMER_DIGITS),
+    ("number-as-text", Code.NUMBER_AS_TEXT),
+    ("word-in-count", Code.NOT_A_NUMBER),
+    ("negative-count", Code.NEGATIVE_COUNT),
+    ("decimal-in-count", Code.DECIMAL_IN_COUNT),
+    ("wrong-total", Code.SUM_MISMATCH),
+    ("blank-required", Code.REQUIRED_BLANK),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Mistake:
+    """One cell an official got wrong: what should have been there and what was typed."""
+
+    sheet: str
+    cell: str
+    kind: str
+    code: Code
+    intended: str
+    typed: str
+
+    def to_dict(self) -> dict[str, str]:
+        """The machine shape printed by ``cpxl simulate --json``."""
+        return {
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "kind": self.kind,
+            "code": self.code.value,
+            "intended": self.intended,
+            "typed": self.typed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Simulated:
+    """One filled return."""
+
+    path: Path
+    ministry: str
+    period: str
+    mistakes: tuple[Mistake, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine shape printed by ``cpxl simulate --json``."""
+        return {
+            "file": str(self.path),
+            "ministry": self.ministry,
+            "period": self.period,
+            "mistakes": [m.to_dict() for m in self.mistakes],
+        }
+
+
+def _unit(*parts: object) -> float:
+    """A deterministic number in [0, 1) from any key: same key, same figure, any process."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+class World:
+    """Every element's plausible figures for one period, consistent across ministries."""
+
+    def __init__(self, catalogue: Catalogue, period: Period, seed: int) -> None:
+        self.catalogue, self.period, self.seed = catalogue, period, seed
+        self.totals: dict[tuple[str, str], float] = {}
+        for el in catalogue.elements.values():
+            for area in catalogue.areas(el):
+                self.totals[(el.code, area.code)] = self._base(el, area.code)
+        self._respect_compare_rules()
+
+    def _base(self, el: Element, area: str) -> float:
+        u = _unit(self.seed, el.code, area)
+        noise = 0.92 + 0.16 * _unit(self.seed, el.code, area, self.period.id)
+        weight = 0.4 + 2.2 * _unit("area", area)
+        if el.value_type == "percent":
+            return round(5 + 80 * u, 1)
+        if el.value_type == "year":
+            return float(min(self.period.year, 2014 + int(8 * u)))
+        if el.code.startswith("child_population"):
+            return float(round(20_000 * weight * (1 + u) * noise))
+        scale = 20 + 400 * u
+        return float(round(scale * weight * noise))
+
+    def _respect_compare_rules(self) -> None:
+        """Shrink left sides until every ``<=``/``<`` compare rule on totals holds."""
+        rules = [r for r in self.catalogue.rules_of("compare") if r.op in ("<=", "<", ">=", ">")]
+        for _ in range(4):
+            for rule in rules:
+                assert rule.left is not None and rule.right is not None
+                small, big = (
+                    (rule.left, rule.right) if rule.op in ("<=", "<") else (rule.right, rule.left)
+                )
+                refs = [r for r in small.refs if not r.dimension]
+                if len(small.refs) != 1 or not refs:
+                    continue
+                el = self.catalogue.elements[refs[0].element]
+                for area in self.catalogue.areas(el):
+                    lookup = {ref: self.totals.get((ref.element, area.code)) for ref in big.refs}
+                    limit = big.evaluate(lookup, any_missing=True)
+                    key = (el.code, area.code)
+                    if limit is None or key not in self.totals:
+                        continue
+                    if self.totals[key] >= limit:
+                        share = 0.3 + 0.5 * _unit(self.seed, rule.id, area.code)
+                        self.totals[key] = float(max(0, int(limit * share) - 1))
+
+    def cells(self, el: Element, area: str) -> dict[str, float]:
+        """Layout key -> value for one element and area: margins that add up to the total."""
+        total = self.totals[(el.code, area)]
+        out: dict[str, float] = {}
+        for dim_code in el.by:
+            options = self.catalogue.dimensions[dim_code].options
+            if el.value_type == "percent":
+                for o in options:
+                    jitter = _unit(self.seed, el.code, area, o.code) * 10 - 5
+                    out[column_key(el.code, dim_code, o.code)] = round(
+                        max(0.0, min(100.0, total + jitter)), 1
+                    )
+                continue
+            weights = [0.2 + _unit(self.seed, el.code, area, o.code) for o in options]
+            shares = _split(int(total), weights)
+            for o, share in zip(options, shares, strict=True):
+                out[column_key(el.code, dim_code, o.code)] = float(share)
+        if el.total or not el.by:
+            out[column_key(el.code)] = total
+        return out
+
+
+def _split(total: int, weights: Sequence[float]) -> list[int]:
+    """Whole parts proportional to weights that add up exactly to the total."""
+    raw = [total * w / sum(weights) for w in weights]
+    parts = [int(x) for x in raw]
+    order = sorted(range(len(raw)), key=lambda i: raw[i] - parts[i], reverse=True)
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return parts
+
+
+def plan(catalogue: Catalogue, layout: Layout, seed: int = 0) -> dict[tuple[str, str], float | str]:
+    """(sheet, cell) -> value of a clean return, with a few blocks recorded as not collected."""
+    world = World(catalogue, parse_period(layout.period), seed)
+    codes = list(catalogue.missing_reasons)
+    out: dict[tuple[str, str], float | str] = {}
+    for sheet in layout.sheets:
+        by_key = {c.key: c for c in sheet.columns}
+        for area in sheet.areas:
+            for el_code in dict.fromkeys(c.element for c in sheet.columns):
+                el = catalogue.elements[el_code]
+                values = world.cells(el, area.code)
+                nc = codes and _unit(seed, "nc", el.code, area.code) < NOT_COLLECTED_RATE
+                for key, value in values.items():
+                    cell = sheet.cell(area.code, by_key[key])
+                    out[(sheet.name, cell)] = codes[0] if nc else value
+    return out
+
+
+def _ruled(catalogue: Catalogue) -> set[str]:
+    """Elements named by compare or change rules: mistakes stay away from them."""
+    out: set[str] = set()
+    for rule in catalogue.rules:
+        if rule.kind == "change":
+            out.add(rule.element)
+        for expr in (rule.left, rule.right):
+            if expr is not None:
+                out |= {r.element for r in expr.refs}
+    return out
+
+
+def add_mistakes(
+    catalogue: Catalogue,
+    layout: Layout,
+    values: dict[tuple[str, str], float | str],
+    seed: int,
+) -> list[Mistake]:
+    """Type one of each typical mistake into a clean return, each in its own element and row."""
+    rng = random.Random(seed)
+    avoid = _ruled(catalogue)
+    sums = {r.element for r in catalogue.rules_of("sum")}
+    used_rows: set[tuple[str, str, str]] = set()
+    mistakes: list[Mistake] = []
+    candidates = [
+        (sheet, area, col)
+        for sheet in layout.sheets
+        for area in sheet.areas
+        for col in sheet.columns
+        if catalogue.elements[col.element].value_type == "count"
+        and col.element not in avoid
+        and isinstance(values.get((sheet.name, sheet.cell(area.code, col))), float)
+    ]
+    rng.shuffle(candidates)
+    for kind, code in MISTAKES:
+        for sheet, area, col in candidates:
+            el = catalogue.elements[col.element]
+            row_key = (sheet.name, area.code, col.element)
+            if row_key in used_rows:
+                continue
+            if kind == "wrong-total" and (col.dimension or col.element not in sums):
+                continue
+            if kind == "blank-required" and not el.required:
+                continue
+            cell = sheet.cell(area.code, col)
+            intended = values[(sheet.name, cell)]
+            assert isinstance(intended, float)
+            typed = _typed(kind, intended)
+            if typed is None:
+                continue
+            values[(sheet.name, cell)] = typed
+            used_rows.add(row_key)
+            mistakes.append(Mistake(sheet.name, cell, kind, code, f"{intended:g}", str(typed)))
+            break
+    return mistakes
+
+
+def _typed(kind: str, v: float) -> float | str | None:
+    n = int(v)
+    if kind == "khmer-digits":
+        return str(n).translate(KHMER) if n >= 10 else None
+    if kind == "number-as-text":
+        return f" {n} "
+    if kind == "word-in-count":
+        return "twelve"
+    if kind == "negative-count":
+        return float(-n) if n > 0 else None
+    if kind == "decimal-in-count":
+        return n + 0.5
+    if kind == "wrong-total":
+        return float(n + 7)
+    if kind == "blank-required":
+        return ""
+    return None
+
+
+def fill_return(
+    template: Path,
+    out: Path,
+    catalogue: Catalogue,
+    layout: Layout,
+    values: Mapping[tuple[str, str], float | str],
+) -> None:
+    """Type values into a copy of a template with openpyxl, as a user's Excel edit would."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(template)
+    for (sheet, cell), value in values.items():
+        ws = wb[sheet]
+        ws[cell].value = None if value == "" else value
+        if isinstance(value, str) and value.startswith("="):
+            ws[cell].data_type = "s"  # a sender's text that looks like a formula stays text
+    out.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(out)
+
+
+def write_return(
+    out: Path,
+    catalogue: Catalogue,
+    layout: Layout,
+    identity: Identity,
+    values: Mapping[tuple[str, str], float | str],
+) -> None:
+    """Write a filled return directly with xlsxwriter: fast, for benchmarks with many files."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_template(out, catalogue, layout, identity, fill=dict(values))
+
+
+def simulate_returns(
+    catalogue: Catalogue,
+    period: str,
+    templates_dir: Path,
+    out_dir: Path,
+    ministries: Sequence[str] = (),
+    *,
+    seed: int = 0,
+    mistakes: bool = False,
+    on_progress: Callable[[str], None] | None = None,
+) -> tuple[Simulated, ...]:
+    """Fill the issued templates of a period as officials would, one return per ministry."""
+    p = parse_period(period)
+    wanted = list(ministries) or list(catalogue.reporting_ministries(p))
+    register = read_register(templates_dir)
+    out: list[Simulated] = []
+    for ministry in wanted:
+        template = templates_dir / f"{ministry}_{p.id}.xlsx"
+        if not template.is_file():
+            raise FileNotFoundError(
+                f"No template {template.name} in {templates_dir}: "
+                f"issue it first with `cpxl templates --period {p.id}`."
+            )
+        layout = build_layout(catalogue, ministry, p)
+        if register and not any(t.file == template.name for t in register.values()):
+            raise FileNotFoundError(f"{template.name} is not in the register of {templates_dir}")
+        values = plan(catalogue, layout, seed)
+        made = add_mistakes(catalogue, layout, values, seed) if mistakes else []
+        target = out_dir / f"{ministry}_{p.id}_filled.xlsx"
+        fill_return(template, target, catalogue, layout, values)
+        out.append(Simulated(target, ministry, p.id, tuple(made)))
+        if on_progress:
+            on_progress(ministry)
+    return tuple(out)

@@ -1,0 +1,101 @@
+"""Build test workbooks from readable tables, through cpxl's real templates.
+
+``returned(tmp_path, "MOSVY", "2025", {"Residential care": {"E7": "twelve"}})`` issues the real
+template, fills it with a clean simulated return, types the given cells over it with openpyxl
+(as a user's edit would) and returns the file's path. Nothing binary is committed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+from cpxl.catalogue import Catalogue, builtin_rules, load
+from cpxl.findings import Finding
+from cpxl.simulate import add_mistakes, fill_return, plan
+from cpxl.templates import Layout, build_layout, generate_templates
+from cpxl.workspace import Workspace
+
+SEED = 7
+Cells = Mapping[str, Mapping[str, object]]
+
+
+@cache
+def catalogue() -> Catalogue:
+    """The built-in catalogue, loaded once per test session."""
+    return load(builtin_rules())
+
+
+def layout(ministry: str = "MOSVY", period: str = "2025") -> Layout:
+    """The layout of a ministry's template."""
+    return build_layout(catalogue(), ministry, period)
+
+
+def workspace(tmp_path: Path) -> Workspace:
+    """A fresh workspace using the built-in catalogue."""
+    root = tmp_path / "ws"
+    for sub in ("inbox", "outbox", "templates_xlsx"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    return Workspace(root)
+
+
+def issue(ws: Workspace, period: str = "2025") -> Path:
+    """Issue the period's templates into the workspace (once) and return the folder."""
+    if not (ws.templates / f"MOSVY_{period}.xlsx").exists():
+        generate_templates(catalogue(), period, ws.templates)
+    return ws.templates
+
+
+def returned(
+    ws: Workspace,
+    ministry: str = "MOSVY",
+    period: str = "2025",
+    cells: Cells | None = None,
+    *,
+    name: str | None = None,
+    mistakes: bool = False,
+    seed: int = SEED,
+) -> Path:
+    """A filled return in the inbox: clean simulated values, with ``cells`` typed over them."""
+    issue(ws, period)
+    lay = layout(ministry, period)
+    values: dict[tuple[str, str], object] = dict(plan(catalogue(), lay, seed))
+    if mistakes:
+        add_mistakes(catalogue(), lay, values, seed)  # type: ignore[arg-type]
+    for sheet, typed in (cells or {}).items():
+        for cell, value in typed.items():
+            values[(sheet, cell)] = value
+    target = ws.inbox / (name or f"{ministry}_{period}.xlsx")
+    fill_return(
+        ws.templates / f"{ministry}_{period}.xlsx",
+        target,
+        catalogue(),
+        lay,
+        values,  # type: ignore[arg-type]
+    )
+    return target
+
+
+def copy_in(ws: Workspace, source: Path, name: str) -> Path:
+    """Put a copy of a file into the inbox under another name."""
+    target = ws.inbox / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target
+
+
+def where(findings: tuple[Finding, ...] | list[Finding]) -> set[tuple[str, str, str]]:
+    """The (sheet, cell, code) of every finding: what tests compare."""
+    return {(f.location.sheet, f.location.cell, f.code.value) for f in findings}
+
+
+def cell_of(ministry: str, element: str, area: str, dimension: str = "", option: str = "") -> tuple[str, str]:
+    """(sheet, A1) of an input cell in a ministry's 2025 template."""
+    lay = layout(ministry)
+    for sheet in lay.sheets:
+        for col in sheet.columns:
+            if (col.element, col.dimension, col.option) == (element, dimension, option):
+                return sheet.name, sheet.cell(area, col)
+    raise KeyError((ministry, element, dimension, option))
