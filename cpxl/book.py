@@ -223,7 +223,7 @@ def _ministries(cat: Catalogue) -> Rows:
     rows: Rows = []
     for m in cat.ministries.values():
         sets = "\n".join(
-            f"{d.id} ({d.period_type}, {len(d.elements)} elements)"
+            f"{d.id} ({d.period_type}, elements: {len(d.elements)})"
             for d in cat.data_sets
             if d.ministry == m.code
         )
@@ -255,17 +255,18 @@ def _rule_check(r: Rule) -> str:
     if r.kind == "sum":
         return "parts of " + (", ".join(r.dimensions) or "every dimension") + " add up to Total"
     if r.kind == "change":
-        return f"change over {r.threshold:g}, outlier beyond z {r.outlier_z:g}"
+        return f"change over {r.threshold:.0%}, or beyond z {r.outlier_z:g} from history"
     return ""
 
 
 def _rules(cat: Catalogue) -> Rows:
-    checked = {"sum", "compare"}  # only these compare figures, so only they tolerate or skip
+    # only sum rules allow a tolerance; sum and compare rules are the ones that skip missing figures
     return [
         [
             *(r.id, r.kind, r.severity.value, r.description_en, r.description_km),
             *(_rule_elements(r), _rule_check(r)),
-            *((f"{r.tolerance:g}", r.missing) if r.kind in checked else ("", "")),
+            f"{r.tolerance:g}" if r.kind == "sum" else "",
+            r.missing if r.kind in {"sum", "compare"} else "",
         ]
         for r in cat.rules
     ]

@@ -414,9 +414,9 @@ class StatusText:
     action_km: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Catalogue:
-    """Everything the framework says, typed and cross-checked."""
+    """Everything the framework says, typed and cross-checked (compared by identity)."""
 
     version: str
     title: Term

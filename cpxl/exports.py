@@ -316,19 +316,19 @@ def adx_document(
         key = (str(r["area"]), str(r["period"]), catalogue.data_set_of(element).id)
         groups.setdefault(key, []).append(attributes)
     when = (exported or datetime.now(UTC)).isoformat(timespec="seconds")
-    root = ET.Element(f"{{{ADX_NAMESPACE}}}adx", {"exported": when})
+    # Unprefixed tags plus an xmlns attribute: ElementTree's default_namespace option would
+    # refuse the unqualified attributes ADX uses.
+    root = ET.Element("adx", {"xmlns": ADX_NAMESPACE, "exported": when})
     for area, period, data_set in sorted(groups, key=lambda k: (k[0], parse_period(k[1]), k[2])):
         group = ET.SubElement(
             root,
-            f"{{{ADX_NAMESPACE}}}group",
+            "group",
             {"orgUnit": _iso_of(isos, area), "period": adx_period(period), "dataSet": data_set},
         )
         for attributes in groups[(area, period, data_set)]:
-            ET.SubElement(group, f"{{{ADX_NAMESPACE}}}dataValue", attributes)
+            ET.SubElement(group, "dataValue", attributes)
     ET.indent(root)
-    document: bytes = ET.tostring(
-        root, encoding="utf-8", xml_declaration=True, default_namespace=ADX_NAMESPACE
-    )
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document
 
 
@@ -357,13 +357,12 @@ def _sdmx_sex_age(catalogue: Catalogue, dimension: str, option: str) -> tuple[st
     if dim is None:
         raise ValueError(f"dimension {dimension!r} is not in the catalogue")
     codes = {o.code for o in dim.options}
+    is_sex = codes <= set(_SDMX_SEX)
+    if not (is_sex or dimension.startswith("age")):
+        return None
     if option not in codes:
         raise ValueError(f"dimension {dimension!r} has no option {option!r}")
-    if codes <= set(_SDMX_SEX):
-        return _SDMX_SEX[option], _SDMX_TOTAL
-    if dimension.startswith("age"):
-        return _SDMX_TOTAL, option
-    return None
+    return (_SDMX_SEX[option], _SDMX_TOTAL) if is_sex else (_SDMX_TOTAL, option)
 
 
 def sdmx_csv(catalogue: Catalogue, indicators: pd.DataFrame) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -33,7 +34,15 @@ from cpxl.findings import (
     Status,
     placeholders_of,
 )
-from cpxl.templates import KHMER_FONT, LATIN_FONT, Layout, Mark, new_workbook, write_template
+from cpxl.templates import (
+    KHMER_FONT,
+    LATIN_FONT,
+    Layout,
+    Mark,
+    column_key,
+    new_workbook,
+    write_template,
+)
 
 if TYPE_CHECKING:
     from cpxl.reading import Submission
@@ -176,7 +185,7 @@ def _safe_reason(result: FileResult, messages: Mapping[Code, MessageText]) -> Fi
     if text is not None:
         for template in (text.message_en, text.message_km, text.fix_en, text.fix_km):
             used |= placeholders_of(template)
-    params = {n: known.get(n, "") if n in _SAFE_PLACEHOLDERS else _OMITTED for n in used}
+    params = {n: (known.get(n) if n in _SAFE_PLACEHOLDERS else "") or _OMITTED for n in used}
     severity = found.severity if found else Severity.ERROR
     return Finding(result.reason, severity, Location(file=result.file), params=Params(params))
 
@@ -224,8 +233,7 @@ def placement(submission: Submission) -> Placement:
     rows: dict[tuple[str, int], int] = {}
     cols: dict[tuple[str, int], int] = {}
     for v in submission.values:
-        key = f"{v.element}:{v.dimension}={v.option}" if v.dimension else v.element
-        found = by_key.get(key)
+        found = by_key.get(column_key(v.element, v.dimension, v.option))
         if found is None:
             continue
         sheet, column = found
@@ -255,8 +263,10 @@ def placement(submission: Submission) -> Placement:
 
 
 def _content(value: float | None, missing: str, original: str) -> object:
-    if value is not None:
-        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    """What goes back in a cell: the number read, else the code or the text as typed."""
+    if value is not None and math.isfinite(value):
+        number = float(value)
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
     return missing or original or None
 
 
@@ -334,6 +344,11 @@ class _Rows:
         self.ws.write_string(self.r, 2, term.km, self.fmt.title_km)
         self.r += 2
 
+    def sentence(self, term: Term) -> None:
+        self.ws.write_string(self.r, 1, term.en, self.fmt.text)
+        self.ws.write_string(self.r, 3, term.km, self.fmt.text_km)
+        self.r += 2
+
     def pair(self, term: Term, en: str, km: str | None = None, colour: str | None = None) -> None:
         value_en = self.fmt.status[colour] if colour else self.fmt.text
         value_km = self.fmt.status_km[colour] if colour else self.fmt.text_km
@@ -364,42 +379,43 @@ class _Rows:
 
 
 def _summary_sheet(
-    wb: Any, fmt: _Formats, result: FileResult, catalogue: Catalogue, name: str
+    wb: Any, fmt: _Formats, result: FileResult, catalogue: Catalogue, name: str, copy: bool
 ) -> None:
     ws = wb.add_worksheet(name)
     ws.activate()
     ws.set_first_sheet()
-    ws.set_column(0, 0, 26)
-    ws.set_column(1, 1, 60)
-    ws.set_column(2, 2, 26)
-    ws.set_column(3, 3, 60)
+    for c, width in enumerate((26, 60, 26, 60)):
+        ws.set_column(c, c, width)
     t, rows = catalogue.term, _Rows(ws, fmt)
     status = _status_text(catalogue, result.status)
-    rows.title(t("feedback_title"))
-    rows.pair(
-        t("status"), status.label_en, status.label_km, _STATUS_COLOUR.get(result.status, _RED)
-    )
     no_content = result.status in _NO_CONTENT
+    rows.title(t("title_feedback"))
+    if copy:
+        rows.sentence(t("feedback_intro"))
+    elif not no_content and not result.findings:
+        rows.sentence(t("no_findings"))
+    colour = _STATUS_COLOUR.get(result.status, _RED)
+    rows.pair(t("status"), status.label_en, status.label_km, colour)
     reason = _safe_reason(result, catalogue.messages) if no_content else None
     if reason is not None:
         p_en, x_en, p_km, x_km = split_text(reason, catalogue.messages)
-        rows.pair(t("what_was_wrong"), p_en, p_km)
-        rows.pair(t("what_to_send"), x_en, x_km)
-    elif result.reason is not None and result.reason in catalogue.messages:
-        text = catalogue.messages[result.reason]
-        rows.pair(t("reason"), text.title_en, text.title_km)
-    rows.pair(t("next_step"), status.action_en, status.action_km)
+        rows.pair(t("problem"), p_en, p_km)
+        # the reason's own fix says what to send instead; the status's action is the fallback
+        rows.pair(t("what_to_do"), x_en or status.action_en, x_km or status.action_km)
+    else:
+        if result.reason is not None and result.reason in catalogue.messages:
+            text = catalogue.messages[result.reason]
+            rows.pair(t("problem"), text.title_en, text.title_km)
+        rows.pair(t("what_to_do"), status.action_en, status.action_km)
     if result.due:
         rows.pair(t("due_date"), result.due)
     if result.days_late:
         rows.number(t("days_late"), result.days_late)
     rows.r += 1
-    rows.pair(t("file_received"), result.file)
+    rows.pair(t("file"), result.file)
     if result.received_at:
-        rows.pair(t("received_at"), result.received_at)
+        rows.pair(t("date_received"), result.received_at)
     rows.pair(t("sha256"), result.sha256[:12])
-    if result.first:
-        rows.pair(t("same_as"), result.first)
     ministry = catalogue.ministries.get(result.ministry)
     if ministry is not None:
         rows.pair(t("ministry"), f"{ministry.name_en} ({ministry.code})", ministry.name_km)
@@ -410,9 +426,9 @@ def _summary_sheet(
     if not no_content:
         rows.r += 1
         n = counts(result)
-        rows.number(t("errors"), n["error"])
-        rows.number(t("warnings"), n["warning"])
-        rows.number(t("notes"), n["info"])
+        rows.number(t("errors_count"), n["error"])
+        rows.number(t("warnings_count"), n["warning"])
+        rows.number(t("info_count"), n["info"])
         rows.number(t("values_stored"), result.values_stored)
         _resubmission(rows, result, catalogue)
 
@@ -424,16 +440,16 @@ def _resubmission(rows: _Rows, result: FileResult, catalogue: Catalogue) -> None
         rows.pair(t("replaces"), result.previous)
     if result.changes:
         rows.r += 1
-        rows.pair(t("changes"), str(len(result.changes)))
-        heads = [t("sheet"), t("cell"), t("old_value"), t("new_value")]
+        rows.number(t("changes"), len(result.changes))
+        heads = [t("sheet"), t("cell"), t("previous_value"), t("new_value")]
         rows.table(heads, ([c.sheet, c.cell, c.old, c.new] for c in result.changes), frozenset())
     blank = [c for c in result.changes if c.new == ""]
     if blank:
-        rows.pair(t("now_blank"), str(len(blank)))
-        heads = [t("sheet"), t("cell"), t("old_value")]
+        rows.number(t("now_blank"), len(blank))
+        heads = [t("sheet"), t("cell"), t("previous_value")]
         rows.table(heads, ([c.sheet, c.cell, c.old] for c in blank), frozenset())
     if result.fixed:
-        rows.pair(t("fixed"), str(len(result.fixed)))
+        rows.number(t("fixed"), len(result.fixed))
         heads = [t("sheet"), t("cell"), t("problem"), t("problem")]
         fixed = (
             [f.location.sheet, f.location.cell, *_titles(f, catalogue.messages)]
@@ -446,7 +462,7 @@ _FINDING_HEADS = (
     "severity",
     "sheet",
     "cell",
-    "value_seen",
+    "seen",
     "problem",
     "what_to_do",
     "problem",
@@ -524,7 +540,7 @@ def _front_sheets(
 
     def add(wb: Any) -> None:
         fmt = _Formats(wb)
-        _summary_sheet(wb, fmt, result, catalogue, summary)
+        _summary_sheet(wb, fmt, result, catalogue, summary, where is not None)
         if result.status not in _NO_CONTENT:
             _findings_sheet(wb, fmt, result, catalogue, findings, where)
 
@@ -548,14 +564,10 @@ def write_feedback(
     """Write the feedback workbook for one file received and return its (new) path."""
     path = feedback_path(out_dir, result.file)
     try:
-        where = placement(submission) if submission is not None else None
-        marked = {} if where is None else marks(result.findings, where, catalogue.messages)
-        if (
-            submission is not None
-            and where is not None
-            and marked
-            and (result.status not in _NO_CONTENT)
-        ):
+        read = submission is not None and result.status not in _NO_CONTENT
+        where = placement(submission) if read and submission is not None else None
+        marked = marks(result.findings, where, catalogue.messages) if where is not None else {}
+        if submission is not None and where is not None and marked:
             layout = submission.layout
             front = _front_sheets(result, catalogue, (s.name for s in layout.sheets), where)
             write_template(
@@ -574,7 +586,7 @@ def write_feedback(
             finally:
                 wb.close()
     except BaseException:
-        path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # the reserved name must not stay behind as an empty file
         raise
     return path
 
@@ -587,6 +599,20 @@ def _attention_first(report: RunReport) -> list[FileResult]:
     return sorted(report.files, key=lambda f: f.status.ok)  # stable: receipt order within
 
 
+_RUN_HEADS = (
+    ("file", 36),
+    ("status", 24),
+    ("status", 24),
+    ("problem", 30),
+    ("ministry", 12),
+    ("period", 10),
+    ("errors_count", 10),
+    ("warnings_count", 10),
+    ("days_late", 9),
+    ("sheet_feedback", 48),
+)
+
+
 def write_run_summary(run_dir: Path, report: RunReport, catalogue: Catalogue) -> tuple[Path, Path]:
     """Write summary.xlsx (files needing attention first, then totals) and summary.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -596,38 +622,31 @@ def write_run_summary(run_dir: Path, report: RunReport, catalogue: Catalogue) ->
     try:
         fmt = _Formats(wb)
         ws = wb.add_worksheet(SUMMARY_SHEET)
-        heads = [
-            "file", "status", "status", "reason", "ministry", "period", "errors", "warnings",
-            "days_late", "feedback_file",
-        ]  # fmt: skip
-        widths = (36, 24, 24, 30, 12, 10, 9, 9, 9, 48)
-        ws.write_string(0, 0, t("run_summary").en, fmt.title)
-        ws.write_string(0, 3, t("run_summary").km, fmt.title_km)
+        ws.write_string(0, 0, t("title_run_summary").en, fmt.title)
+        ws.write_string(0, 3, t("title_run_summary").km, fmt.title_km)
         ws.write_string(1, 0, f"{report.run_id}  {report.started} – {report.finished}", fmt.text)
-        for c, (key, width) in enumerate(zip(heads, widths, strict=True)):
+        for c, (key, width) in enumerate(_RUN_HEADS):
             ws.set_column(c, c, width)
             ws.write_string(3, c, f"{t(key).en}\n{t(key).km}", fmt.head)
         ws.set_row(3, 32)
+        ws.freeze_panes(4, 1)
         r = 3
         for r, f in enumerate(_attention_first(report), start=4):
             _summary_row(ws, fmt, r, f, catalogue)
-        ws.freeze_panes(4, 1)
         if report.files:
-            ws.autofilter(3, 0, r, len(heads) - 1)
-        r += 2
-        ws.write_string(r, 0, f"{t('totals').en} / {t('totals').km}", fmt.label)
+            ws.autofilter(3, 0, r, len(_RUN_HEADS) - 1)
+        r += 1
         for status in Status:
             n = report.totals.get(status.value, 0)
             if n:
                 r += 1
-                text = _status_text(catalogue, status)
-                colour = _STATUS_COLOUR.get(status, _RED)
+                text, colour = _status_text(catalogue, status), _STATUS_COLOUR.get(status, _RED)
                 ws.write_string(r, 0, text.label_en, fmt.status[colour])
                 ws.write_string(r, 1, text.label_km, fmt.status_km[colour])
                 ws.write_number(r, 2, n, fmt.cell)
-        r += 1
-        ws.write_string(r, 0, f"{t('files').en} / {t('files').km}", fmt.label)
-        ws.write_number(r, 2, len(report.files), fmt.cell)
+        ws.write_string(r + 1, 0, t("total").en, fmt.label)
+        ws.write_string(r + 1, 1, t("total").km, fmt.label_km)
+        ws.write_number(r + 1, 2, len(report.files), fmt.cell)
     finally:
         wb.close()
     tmp = data.with_name(data.name + ".tmp")

@@ -36,6 +36,7 @@ MIB = 1024 * 1024
 _CHUNK = 256 * 1024  # inflate and scan this much at a time
 _RATIO_FLOOR = MIB  # a high compression ratio only marks a bomb past this many inflated bytes
 _MAX_ENTRY_BYTES = 1024  # generous size of one central-directory entry, to bound the directory
+_ENCRYPTED_MEMBER = 0x1  # zip general-purpose flag: the member needs a password
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
@@ -49,6 +50,7 @@ _UNSAFE_CODES = frozenset(
         Code.EXTERNAL_LINKS,
     }
 )
+_DAMAGED = frozenset({Code.UNREADABLE_WORKBOOK, Code.PASSWORD_PROTECTED})
 _CODE_ORDER = {code: i for i, code in enumerate(Code)}
 
 # Errors that zipfile and zlib raise on damaged or crafted archives.
@@ -84,22 +86,8 @@ _XLSB_TYPE = "application/vnd.ms-excel.sheet.binary.macroenabled.main"
 _KEPT = {"mimetype": 1024, "[content_types].xml": 4 * MIB}  # members read whole, with a cap
 
 # Members never handed to an XML parser; they are inflated for the budget but not scanned.
-_OPAQUE_SUFFIXES = (
-    ".bin",
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".gif",
-    ".bmp",
-    ".tif",
-    ".tiff",
-    ".emf",
-    ".wmf",
-    ".svg",
-    ".wdp",
-    ".jxr",
-    ".ico",
-)
+_OPAQUE_SUFFIXES: tuple[str, ...] = (".bin", ".emf", ".wmf", ".svg", ".ico", ".wdp", ".jxr")
+_OPAQUE_SUFFIXES += (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff")
 # A DTD is how every XML entity attack starts (XXE, billion laughs, external DTD).
 _ENTITY_MARKS = ((b"<!DOCTYPE", "entities"), (b"<!ENTITY", "entities"))
 _CONTENT_TYPE_MARKS = (
@@ -231,7 +219,11 @@ class _Found:
             )
 
     def result(self, kind: str) -> Inspection:
-        ordered = sorted(self.by_code.values(), key=lambda f: _CODE_ORDER[f.code])
+        # Unsafe findings first, so the first finding always explains the status.
+        ordered = sorted(
+            self.by_code.values(),
+            key=lambda f: (f.code not in _UNSAFE_CODES, _CODE_ORDER[f.code]),
+        )
         return Inspection(kind=kind, findings=tuple(ordered))
 
 
@@ -309,8 +301,8 @@ def _inspect_zip(fh: IO[bytes], limits: Limits, found: _Found) -> str:
         for signal, member in scan.signals.items():
             if signal in _SIGNAL_CODES:
                 found.add(_SIGNAL_CODES[signal], seen=member)
-        if not complete:
-            return hint
+        if not complete or found.by_code.keys() & _DAMAGED:
+            return hint  # a damaged or locked archive is only that, whatever it claims to be
         return _judge_structure(names, scan, found)
 
 
@@ -471,7 +463,10 @@ class _Scan:
     def run(self, infos: list[zipfile.ZipInfo], condemned: set[int]) -> bool:
         """Scan every member; False when a bomb stopped the pass early."""
         for index, info in enumerate(infos):
-            if index in condemned or info.is_dir():
+            if index in condemned or info.filename.endswith("/"):
+                continue
+            if info.flag_bits & _ENCRYPTED_MEMBER:
+                self.found.add(Code.PASSWORD_PROTECTED, seen=info.orig_filename)
                 continue
             try:
                 if not self._member(info):
@@ -538,6 +533,8 @@ def _inflate(raw: IO[bytes], method: int) -> Iterator[tuple[bytes, int]]:
         return
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     used = 0
+    # A stream that stops short is not an error here (zipfile accepts one too); the size and
+    # checksum comparison afterwards decides whether the member is whole.
     while not inflater.eof and (block := raw.read(_CHUNK)):
         used += len(block)
         pending = block
@@ -545,8 +542,6 @@ def _inflate(raw: IO[bytes], method: int) -> Iterator[tuple[bytes, int]]:
             data = inflater.decompress(pending, _CHUNK)
             pending = inflater.unconsumed_tail
             yield data, used - len(pending)
-    if not inflater.eof:
-        raise zlib.error("deflate stream ends before its end marker")
 
 
 def _judge_structure(names: list[str], scan: _Scan, found: _Found) -> str:
@@ -566,9 +561,9 @@ def _judge_structure(names: list[str], scan: _Scan, found: _Found) -> str:
             return "xlsx"
         found.add(Code.NOT_A_SPREADSHEET, seen="zip archive")
         return ""
-    types = _content_types(scan.kept.get("[content_types].xml"), scan)
+    types = _content_types(scan.kept.get("[content_types].xml"), found)
     if types is None:
-        if "entities" not in scan.signals:
+        if Code.XML_ENTITIES not in found.by_code:
             found.add(Code.UNREADABLE_WORKBOOK, seen="[Content_Types].xml unreadable")
         return _kind_from_names(names)
     workbook = [part for part, content_type in types if content_type in _WORKBOOK_TYPES]
@@ -578,7 +573,7 @@ def _judge_structure(names: list[str], scan: _Scan, found: _Found) -> str:
         strict = "Strict Open XML Spreadsheet"
         found.add(Code.UNREADABLE_WORKBOOK, seen=strict, expected="Excel Workbook (.xlsx)")
     elif workbook[0].lstrip("/").casefold() not in folded:
-        found.add(Code.UNREADABLE_WORKBOOK, seen=f"{workbook[0]} missing")
+        found.add(Code.UNREADABLE_WORKBOOK, seen=f"{workbook[0].lstrip('/')} missing")
     return "xlsx"
 
 
@@ -603,14 +598,14 @@ def _not_a_workbook(types: list[tuple[str, str]], folded: set[str], found: _Foun
     return ""
 
 
-def _content_types(data: bytes | None, scan: _Scan) -> list[tuple[str, str]] | None:
+def _content_types(data: bytes | None, found: _Found) -> list[tuple[str, str]] | None:
     """(part name, content type) pairs from [Content_Types].xml; None when it cannot be read."""
     if data is None:
         return None
     try:
         root = SafeET.fromstring(data, forbid_dtd=True)
     except DefusedXmlException:
-        scan.signals.setdefault("entities", "[Content_Types].xml")
+        found.add(Code.XML_ENTITIES, seen="[Content_Types].xml")
         return None
     except SafeET.ParseError:
         return None

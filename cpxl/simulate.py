@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cpxl.catalogue import Catalogue, Element, Period, parse_period
+from cpxl.catalogue import Catalogue, Element, Period, Ref, parse_period
 from cpxl.findings import Code
 from cpxl.templates import Identity, Layout, build_layout, column_key, read_register, write_template
 
@@ -94,8 +94,10 @@ class World:
         self._respect_compare_rules()
 
     def _base(self, el: Element, area: str) -> float:
+        # One factor per area and period for every element, so that orderings between
+        # elements hold every year and year-on-year changes stay small.
         u = _unit(self.seed, el.code, area)
-        noise = 0.92 + 0.16 * _unit(self.seed, el.code, area, self.period.id)
+        noise = 0.92 + 0.16 * _unit(self.seed, area, self.period.id)
         weight = 0.4 + 2.2 * _unit("area", area)
         if el.value_type == "percent":
             return round(5 + 80 * u, 1)
@@ -107,42 +109,69 @@ class World:
         return float(round(scale * weight * noise))
 
     def _respect_compare_rules(self) -> None:
-        """Shrink left sides until every ``<=``/``<`` compare rule on totals holds."""
+        """Shrink the smaller side of every ordering rule until it holds, margins included."""
         rules = [r for r in self.catalogue.rules_of("compare") if r.op in ("<=", "<", ">=", ">")]
-        for _ in range(4):
+        for _ in range(6):
+            changed = False
             for rule in rules:
                 assert rule.left is not None and rule.right is not None
                 small, big = (
                     (rule.left, rule.right) if rule.op in ("<=", "<") else (rule.right, rule.left)
                 )
-                refs = [r for r in small.refs if not r.dimension]
-                if len(small.refs) != 1 or not refs:
-                    continue
-                el = self.catalogue.elements[refs[0].element]
-                for area in self.catalogue.areas(el):
-                    lookup = {ref: self.totals.get((ref.element, area.code)) for ref in big.refs}
-                    limit = big.evaluate(lookup, any_missing=True)
-                    key = (el.code, area.code)
-                    if limit is None or key not in self.totals:
+                names = {r.element for r in small.refs}
+                areas = {
+                    a.code for e in names for a in self.catalogue.areas(self.catalogue.elements[e])
+                }
+                for area in sorted(areas):
+                    lookup = self._lookup([*small.refs, *big.refs], area)
+                    low = small.evaluate(lookup, any_missing=True)
+                    high = big.evaluate(lookup, any_missing=True)
+                    if low is None or high is None or low < high or low == high == 0:
                         continue
-                    if self.totals[key] >= limit:
-                        share = 0.3 + 0.5 * _unit(self.seed, rule.id, area.code)
-                        self.totals[key] = float(max(0, int(limit * share) - 1))
+                    share = (0.5 + 0.3 * _unit(self.seed, rule.id, area)) * high / max(low, 1)
+                    share = min(share, 0.95)
+                    for e in names:
+                        key = (e, area)
+                        if key in self.totals:
+                            el = self.catalogue.elements[e]
+                            scaled = self.totals[key] * share
+                            self.totals[key] = (
+                                round(scaled, 1)
+                                if el.value_type == "percent"
+                                else float(int(scaled))
+                            )
+                    changed = True
+            if not changed:
+                return
+
+    def _lookup(self, refs: Sequence[Ref], area: str) -> dict[Ref, float | None]:
+        out: dict[Ref, float | None] = {}
+        for ref in refs:
+            el = self.catalogue.elements[ref.element]
+            if (ref.element, area) not in self.totals:
+                out[ref] = None
+                continue
+            out[ref] = self.cells(el, area).get(column_key(ref.element, ref.dimension, ref.option))
+        return out
 
     def cells(self, el: Element, area: str) -> dict[str, float]:
-        """Layout key -> value for one element and area: margins that add up to the total."""
+        """Layout key -> value for one element and area: margins that add up to the total.
+
+        Shares depend on the area and the option only, so that a smaller element's margins
+        stay below a larger one's (children with a disability below all children, say).
+        """
         total = self.totals[(el.code, area)]
         out: dict[str, float] = {}
         for dim_code in el.by:
             options = self.catalogue.dimensions[dim_code].options
             if el.value_type == "percent":
                 for o in options:
-                    jitter = _unit(self.seed, el.code, area, o.code) * 10 - 5
+                    jitter = _unit(self.seed, area, dim_code, o.code) * 4 - 2
                     out[column_key(el.code, dim_code, o.code)] = round(
                         max(0.0, min(100.0, total + jitter)), 1
                     )
                 continue
-            weights = [0.2 + _unit(self.seed, el.code, area, o.code) for o in options]
+            weights = [0.2 + _unit(self.seed, area, dim_code, o.code) for o in options]
             shares = _split(int(total), weights)
             for o, share in zip(options, shares, strict=True):
                 out[column_key(el.code, dim_code, o.code)] = float(share)

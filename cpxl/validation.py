@@ -21,7 +21,7 @@ from cpxl.catalogue import Catalogue, Expression, Period, Ref, Rule, parse_perio
 from cpxl.findings import Code, Finding, Location, Severity, Value
 from cpxl.numbers import format_number
 from cpxl.reading import Explanation, Submission
-from cpxl.templates import Column, Layout, column_key
+from cpxl.templates import Layout, column_key
 
 # Findings per (sheet, code, column) shown one by one before the rest are grouped.
 PER_COLUMN = 5
@@ -37,52 +37,59 @@ _OPS: dict[str, Callable[[pd.Series, pd.Series], pd.Series]] = {
 }
 
 
+# ---------------------------------------------------------------------------------------------
+# The tables pandera checks
+#
+# Three long tables per return, so that a handful of vectorised checks cover every cell:
+#   cells:    one row per input cell (value, entered) -> type, range and required rules
+#   sums:     one row per (area, sum rule, dimension) -> parts against the total
+#   compares: one row per (area, compare rule) -> left side against right side
+
+
 @dataclass(frozen=True, slots=True)
-class Frames:
-    """A return as two aligned tables: numbers (NaN when not a number) and what was entered."""
+class Wide:
+    """A return as area × key tables: numbers (NaN when none) and where each cell is."""
 
     numbers: pd.DataFrame
-    entered: pd.DataFrame  # True where a number or a missing-reason code was typed
     cells: Mapping[tuple[str, str], tuple[str, str]]  # (area, key) -> (sheet, cell)
 
 
-def frames(submission: Submission, extra: Iterable[Value] = ()) -> Frames:
-    """Pivot a submission's values (and other ministries' stored values) to area × key tables."""
-    areas: list[str] = []
-    for sheet in submission.layout.sheets:
-        areas.extend(a.code for a in sheet.areas if a.code not in areas)
+def wide(values: Iterable[Value]) -> Wide:
+    """Pivot values to an area × key table of numbers."""
     data: dict[str, dict[str, float]] = defaultdict(dict)
-    entered: dict[str, dict[str, bool]] = defaultdict(dict)
     cells: dict[tuple[str, str], tuple[str, str]] = {}
-    for v in (*submission.values, *extra):
+    for v in values:
         key = column_key(v.element, v.dimension, v.option)
         data[key][v.area] = np.nan if v.value is None else v.value
-        entered[key][v.area] = not v.blank
         if v.cell:
             cells[(v.area, key)] = (v.sheet, v.cell)
-    for a in {v.area for v in extra}:
-        if a not in areas:
-            areas.append(a)
-    index = pd.Index(areas, dtype=object)
-    numbers = pd.DataFrame(
-        {k: pd.Series(col, dtype="float64") for k, col in data.items()}, index=index
-    )
-    filled = pd.DataFrame({k: pd.Series(col, dtype=bool) for k, col in entered.items()})
-    filled = filled.reindex(index).fillna(False).astype(bool)
-    return Frames(numbers.reindex(index), filled, cells)
-
-
-# ---------------------------------------------------------------------------------------------
-# Compiling rules
+    frame = pd.DataFrame({k: pd.Series(col, dtype="float64") for k, col in data.items()})
+    return Wide(frame, cells)
 
 
 @dataclass(frozen=True, slots=True)
-class _Check:
-    """What a pandera check name stands for: the rule, and which finding it raises."""
+class _Group:
+    """One sum to check: the parts of one dimension of an element against its total."""
 
     rule: Rule
-    code: Code
-    key: str = ""  # the column a column-check belongs to
+    dimension: str
+    parts: tuple[str, ...]
+    total: str
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A layout's pandera schemas and what each check name stands for."""
+
+    cells: pa.DataFrameSchema
+    sums: pa.DataFrameSchema
+    compares: pa.DataFrameSchema
+    range_rules: tuple[Rule, ...]
+    required: Rule | None
+    groups: tuple[_Group, ...]
+    local: tuple[Rule, ...]
+    cross: tuple[Rule, ...]
+    codes: Mapping[str, Code]
 
 
 def _applies(rule: Rule, element_type: str, element: str) -> bool:
@@ -93,90 +100,106 @@ def _applies(rule: Rule, element_type: str, element: str) -> bool:
     return not rule.value_type or rule.value_type == element_type
 
 
-def _range_checks(rule: Rule, value_type: str) -> list[tuple[str, Code, Callable[..., object]]]:
-    out: list[tuple[str, Code, Callable[..., object]]] = []
-    low, high = rule.min, rule.max
-    if low is not None:
-        code = Code.NEGATIVE_COUNT if value_type == "count" and low == 0 else Code.OUT_OF_RANGE
-        out.append(("min", code, lambda s, lo=low: s.isna() | (s >= lo)))
-    if high is not None:
-        out.append(("max", Code.OUT_OF_RANGE, lambda s, hi=high: s.isna() | (s <= hi)))
+def _range_check_specs(rule: Rule, value_type: str) -> list[tuple[str, Code]]:
+    out: list[tuple[str, Code]] = []
+    if rule.min is not None:
+        negative = value_type == "count" and rule.min == 0
+        out.append(("min", Code.NEGATIVE_COUNT if negative else Code.OUT_OF_RANGE))
+    if rule.max is not None:
+        out.append(("max", Code.OUT_OF_RANGE))
     if rule.integer:
-        code = Code.DECIMAL_IN_COUNT if value_type == "count" else Code.OUT_OF_RANGE
-        out.append(("integer", code, lambda s: s.isna() | (np.floor(s) == s)))
+        out.append(
+            ("integer", Code.DECIMAL_IN_COUNT if value_type == "count" else Code.OUT_OF_RANGE)
+        )
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class Compiled:
-    """A layout's pandera schemas and the meaning of every check name."""
+def _range_check(rule: Rule, part: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def check(df: pd.DataFrame) -> pd.Series:
+        v, applies = df["value"], df[rule.id]
+        if part == "min":
+            ok = v >= (rule.min or 0.0)
+        elif part == "max":
+            ok = v <= (rule.max or 0.0)
+        else:
+            ok = np.floor(v) == v
+        return ~applies | v.isna() | ok
 
-    numbers: pa.DataFrameSchema
-    entered: pa.DataFrameSchema
-    checks: Mapping[str, _Check]
+    return check
 
 
-def compile_layout(catalogue: Catalogue, layout: Layout, *, cross: bool = False) -> Compiled:
-    """Build the pandera schemas for one template layout from the catalogue's rules.
+def _required_check(df: pd.DataFrame) -> pd.Series:
+    return ~df["required"] | df["entered"]
 
-    ``cross=False`` gives the checks a return can answer alone; ``cross=True`` the compare
-    rules that also name other ministries' elements, checked against the store.
-    """
-    return _compile(catalogue, layout, cross)
+
+def _sum_check(df: pd.DataFrame) -> pd.Series:
+    return df["skip"] | ((df["parts"] - df["total"]).abs() <= df["tolerance"])
+
+
+def _compare_check(df: pd.DataFrame) -> pd.Series:
+    ok = pd.Series(True, index=df.index)
+    for op, fn in _OPS.items():
+        mask = df["op"] == op
+        if mask.any():
+            ok[mask] = fn(df.loc[mask, "left"], df.loc[mask, "right"])
+    return df["skip"] | ok
+
+
+def compile_layout(catalogue: Catalogue, layout: Layout) -> Compiled:
+    """Build the pandera schemas for one template layout from the catalogue's rules (cached)."""
+    return _compile(catalogue, layout)
 
 
 @lru_cache(maxsize=64)
-def _compile(catalogue: Catalogue, layout: Layout, cross: bool) -> Compiled:
-    checks: dict[str, _Check] = {}
-    number_cols: dict[str, pa.Column] = {}
-    entered_cols: dict[str, pa.Column] = {}
+def _compile(catalogue: Catalogue, layout: Layout) -> Compiled:
     columns = [c for s in layout.sheets for c in s.columns]
     own = {c.element for c in columns}
-    if cross:
-        return _compile_cross(catalogue, own)
-    for col in columns:
-        el = catalogue.elements[col.element]
-        col_checks: list[pa.Check] = []
-        for rule in catalogue.rules_of("range"):
-            if not _applies(rule, el.value_type, el.code):
-                continue
-            for suffix, code, fn in _range_checks(rule, el.value_type):
-                name = f"{rule.id}|{suffix}|{col.key}"
-                checks[name] = _Check(rule, code, col.key)
-                col_checks.append(pa.Check(fn, name=name, ignore_na=False))
-        number_cols[col.key] = pa.Column(float, checks=col_checks, nullable=True, required=False)
-        req = [
-            r
-            for r in catalogue.rules_of("required")
-            if el.required and (not r.elements or el.code in r.elements)
-        ]
-        for rule in req[:1]:
-            name = f"{rule.id}|required|{col.key}"
-            checks[name] = _Check(rule, Code.REQUIRED_BLANK, col.key)
-            entered_cols[col.key] = pa.Column(
-                bool, checks=[pa.Check(lambda s: s, name=name, ignore_na=False)], required=False
-            )
-    wide: list[pa.Check] = []
+    types = {catalogue.elements[e].value_type for e in own}
+    codes: dict[str, Code] = {}
+    cell_checks: list[pa.Check] = []
+    range_rules = tuple(
+        r
+        for r in catalogue.rules_of("range")
+        if any(_applies(r, catalogue.elements[e].value_type, e) for e in own)
+    )
+    for rule in range_rules:
+        value_type = (
+            rule.value_type or catalogue.elements[rule.element or next(iter(own))].value_type
+        )
+        for part, code in _range_check_specs(rule, value_type if value_type in types else ""):
+            name = f"{rule.id}|{part}"
+            codes[name] = code
+            cell_checks.append(pa.Check(_range_check(rule, part), name=name, ignore_na=False))
+    required = next(iter(catalogue.rules_of("required")), None)
+    if required is not None:
+        codes[required.id] = Code.REQUIRED_BLANK
+        cell_checks.append(pa.Check(_required_check, name=required.id, ignore_na=False))
     present = {c.key for c in columns}
+    groups: list[_Group] = []
     for rule in catalogue.rules_of("sum"):
         summed = catalogue.elements.get(rule.element)
         total = column_key(rule.element)
-        if summed is None or not summed.total or total not in present:
+        if summed is None or total not in present:
             continue
         for dim in rule.dimensions or summed.by:
-            options = catalogue.dimensions[dim].options
-            parts = [column_key(summed.code, dim, o.code) for o in options]
-            name = f"{rule.id}|{dim}"
-            checks[name] = _Check(rule, Code.SUM_MISMATCH)
-            wide.append(pa.Check(_sum_check(parts, total, rule), name=name, ignore_na=False))
-    for rule in catalogue.rules_of("compare"):
-        if _names_only(rule, own):
-            checks[rule.id] = _Check(rule, Code.COMPARE_FAILED)
-            wide.append(pa.Check(_compare_check(rule), name=rule.id, ignore_na=False))
+            parts = tuple(
+                column_key(summed.code, dim, o.code) for o in catalogue.dimensions[dim].options
+            )
+            groups.append(_Group(rule, dim, parts, total))
+    local = tuple(r for r in catalogue.rules_of("compare") if _refs(r) <= own)
+    cross = tuple(
+        r for r in catalogue.rules_of("compare") if _refs(r) & own and not _refs(r) <= own
+    )
     return Compiled(
-        pa.DataFrameSchema(number_cols, checks=wide, coerce=False),
-        pa.DataFrameSchema(entered_cols, coerce=False),
-        checks,
+        pa.DataFrameSchema(checks=cell_checks),
+        pa.DataFrameSchema(checks=[pa.Check(_sum_check, name="sum", ignore_na=False)]),
+        pa.DataFrameSchema(checks=[pa.Check(_compare_check, name="compare", ignore_na=False)]),
+        range_rules,
+        required,
+        tuple(groups),
+        local,
+        cross,
+        codes,
     )
 
 
@@ -185,71 +208,103 @@ def _refs(rule: Rule) -> set[str]:
     return {r.element for r in (*rule.left.refs, *rule.right.refs)}
 
 
-def _names_only(rule: Rule, own: set[str]) -> bool:
-    """The rule names only this return's elements."""
-    return _refs(rule) <= own
-
-
-def _compile_cross(catalogue: Catalogue, own: set[str]) -> Compiled:
-    checks: dict[str, _Check] = {}
-    wide: list[pa.Check] = []
-    for rule in catalogue.rules_of("compare"):
-        refs = _refs(rule)
-        if refs & own and not refs <= own:
-            checks[rule.id] = _Check(rule, Code.COMPARE_FAILED)
-            wide.append(pa.Check(_compare_check(rule), name=rule.id, ignore_na=False))
-    empty = pa.DataFrameSchema({}, coerce=False)
-    return Compiled(pa.DataFrameSchema({}, checks=wide, coerce=False), empty, checks)
-
-
-def _sum_check(parts: list[str], total: str, rule: Rule) -> Callable[[pd.DataFrame], pd.Series]:
-    def check(df: pd.DataFrame) -> pd.Series:
-        cols = df.reindex(columns=[*parts, total])
-        n_missing = cols.isna().sum(axis=1)
-        skip = _skip(rule.missing, n_missing, len(parts) + 1)
-        diff = (cols[parts].fillna(0).sum(axis=1) - cols[total].fillna(0)).abs()
-        return skip | (diff <= rule.tolerance)
-
-    return check
-
-
-def _skip(strategy: str, n_missing: pd.Series, n: int) -> pd.Series:
+def _skip(strategy: str, n_missing: np.ndarray, n: int) -> np.ndarray:
     if strategy == "skip_if_any_missing":
         return n_missing > 0
     if strategy == "skip_if_all_missing":
         return n_missing >= n
-    return pd.Series(False, index=n_missing.index)
+    return np.zeros(len(n_missing), dtype=bool)
 
 
-def _side(expr: Expression, df: pd.DataFrame) -> tuple[pd.Series, pd.Series, int]:
+def _cells_table(submission: Submission, catalogue: Catalogue, compiled: Compiled) -> pd.DataFrame:
+    vals = submission.values
+    elements = [catalogue.elements[v.element] for v in vals]
+    table: dict[str, object] = {
+        "value": np.array([np.nan if v.value is None else v.value for v in vals], dtype=float),
+        "entered": np.array([not v.blank for v in vals], dtype=bool),
+        "required": np.array([e.required for e in elements], dtype=bool),
+    }
+    for rule in compiled.range_rules:
+        table[rule.id] = np.array([_applies(rule, e.value_type, e.code) for e in elements])
+    return pd.DataFrame(table)
+
+
+def _sums_table(w: Wide, compiled: Compiled) -> tuple[pd.DataFrame, list[tuple[str, _Group]]]:
+    frames: list[pd.DataFrame] = []
+    rows: list[tuple[str, _Group]] = []
+    for g in compiled.groups:
+        block = w.numbers.reindex(columns=[*g.parts, g.total])
+        present = block.notna().any(axis=1) | pd.Series(
+            [any((a, k) in w.cells for k in (*g.parts, g.total)) for a in block.index],
+            index=block.index,
+        )
+        block = block[present]
+        if block.empty:
+            continue
+        n_missing = block.isna().sum(axis=1).to_numpy()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "parts": block[list(g.parts)].fillna(0).sum(axis=1).to_numpy(),
+                    "total": block[g.total].fillna(0).to_numpy(),
+                    "tolerance": g.rule.tolerance,
+                    "skip": _skip(g.rule.missing, n_missing, len(g.parts) + 1),
+                }
+            )
+        )
+        rows.extend((str(a), g) for a in block.index)
+    if not frames:
+        return pd.DataFrame({"parts": [], "total": [], "tolerance": [], "skip": []}), rows
+    return pd.concat(frames, ignore_index=True), rows
+
+
+def _side(expr: Expression, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
     """(value with missing as 0, count of missing references, number of references)."""
-    total = pd.Series(0.0, index=df.index)
-    missing = pd.Series(0, index=df.index)
+    total = np.zeros(len(df))
+    missing = np.zeros(len(df), dtype=int)
     for t in expr.terms:
         if t.ref is None:
             total += t.sign * t.constant
             continue
-        key = column_key(t.ref.element, t.ref.dimension, t.ref.option)
-        col = df[key] if key in df.columns else pd.Series(np.nan, index=df.index)
-        missing += col.isna().astype(int)
-        total += t.sign * col.fillna(0)
+        key = ref_key(t.ref)
+        col = df[key].to_numpy() if key in df.columns else np.full(len(df), np.nan)
+        missing += np.isnan(col)
+        total += t.sign * np.nan_to_num(col)
     return total, missing, len(expr.refs)
 
 
-def _compare_check(rule: Rule) -> Callable[[pd.DataFrame], pd.Series]:
-    assert rule.left is not None and rule.right is not None
-    left_expr, right_expr = rule.left, rule.right
-
-    def check(df: pd.DataFrame) -> pd.Series:
-        left, lmiss, ln = _side(left_expr, df)
-        right, rmiss, rn = _side(right_expr, df)
+def _compares_table(w: Wide, rules: Sequence[Rule]) -> tuple[pd.DataFrame, list[tuple[str, Rule]]]:
+    frames: list[pd.DataFrame] = []
+    rows: list[tuple[str, Rule]] = []
+    for rule in rules:
+        assert rule.left is not None and rule.right is not None
+        left, lmiss, ln = _side(rule.left, w.numbers)
+        right, rmiss, rn = _side(rule.right, w.numbers)
         skip = _skip(rule.missing, lmiss + rmiss, ln + rn)
         # A side with nothing at all is never compared: that is a blank, not a zero.
-        skip |= lmiss >= max(ln, 1) if ln else False
-        skip |= rmiss >= max(rn, 1) if rn else False
-        return skip | _OPS[rule.op](left, right)
+        skip |= (lmiss >= ln) if ln else False
+        skip |= (rmiss >= rn) if rn else False
+        frames.append(pd.DataFrame({"left": left, "right": right, "op": rule.op, "skip": skip}))
+        rows.extend((str(a), rule) for a in w.numbers.index)
+    if not frames:
+        return pd.DataFrame({"left": [], "right": [], "op": [], "skip": []}), rows
+    return pd.concat(frames, ignore_index=True), rows
 
-    return check
+
+def _failures(schema: pa.DataFrameSchema, df: pd.DataFrame) -> list[tuple[str, int]]:
+    """(check name, row) of every failure; pandera's own words are never shown."""
+    if df.empty or not schema.checks:
+        return []
+    try:
+        schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        return [
+            (str(c), int(i))
+            for c, i in zip(cases["check"], cases["index"], strict=True)
+            if i is not None and not pd.isna(i)
+        ]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,11 +333,16 @@ def validate(
 def check_alone(submission: Submission, catalogue: Catalogue) -> list[Finding]:
     """Type, range, required, sum and compare rules a return can answer by itself."""
     compiled = compile_layout(catalogue, submission.layout)
-    f = frames(submission)
-    out = _run(compiled.numbers, f.numbers, compiled, f, submission)
-    own_keys = [c.key for s in submission.layout.sheets for c in s.columns]
-    entered = f.entered.reindex(columns=own_keys).fillna(False).astype(bool)
-    out.extend(_run(compiled.entered, entered, compiled, f, submission))
+    out: list[Finding] = []
+    cells = _cells_table(submission, catalogue, compiled)
+    for name, row in _failures(compiled.cells, cells):
+        out.append(_cell_finding(compiled, name, submission.values[row], submission.file))
+    w = wide(submission.values)
+    sums, sum_rows = _sums_table(w, compiled)
+    for _, row in _failures(compiled.sums, sums):
+        area, group = sum_rows[row]
+        out.append(_sum_finding(group, area, w, submission.file))
+    out.extend(_compare_findings(w, compiled.local, compiled.compares, submission.file))
     return out
 
 
@@ -293,13 +353,26 @@ def check_against_store(
     if history is None or history.empty:
         return []
     out: list[Finding] = []
-    compiled = compile_layout(catalogue, submission.layout, cross=True)
-    others = _other_values(submission, catalogue, history)
-    if compiled.checks and others:
-        f = frames(submission, others)
-        out.extend(_run(compiled.numbers, f.numbers, compiled, f, submission))
+    compiled = compile_layout(catalogue, submission.layout)
+    others = _other_values(submission, compiled, history)
+    if compiled.cross and others:
+        w = wide([*submission.values, *others])
+        own = {a.code for s in submission.layout.sheets for a in s.areas}
+        w = Wide(w.numbers.loc[[a for a in w.numbers.index if a in own]], w.cells)
+        out.extend(_compare_findings(w, compiled.cross, compiled.compares, submission.file))
     out.extend(_change(submission, catalogue, history))
     return out
+
+
+def _compare_findings(
+    w: Wide, rules: Sequence[Rule], schema: pa.DataFrameSchema, file: str
+) -> list[Finding]:
+    if not rules or w.numbers.empty:
+        return []
+    table, rows = _compares_table(w, rules)
+    return [
+        _compare_finding(rows[row][1], rows[row][0], w, file) for _, row in _failures(schema, table)
+    ]
 
 
 def finish(findings: Sequence[Finding], explanations: Sequence[Explanation]) -> tuple[Finding, ...]:
@@ -318,9 +391,11 @@ def finish(findings: Sequence[Finding], explanations: Sequence[Explanation]) -> 
     seen: set[tuple[Code, str, str]] = set()
     for f in findings:
         key = (f.code, f.location.sheet, f.location.cell)
+        if f.location.cell and key in seen:
+            continue  # two rules saying the same thing of one cell: say it once
         if f.code in _ROW_RULES:
             cells = {c.strip() for c in f.params.get("cells", "").split(",") if c.strip()}
-            if any((f.location.sheet, c) in bad for c in cells) or key in seen:
+            if any((f.location.sheet, c) in bad for c in cells):
                 continue
         seen.add(key)
         kept.append(f)
@@ -330,22 +405,12 @@ def finish(findings: Sequence[Finding], explanations: Sequence[Explanation]) -> 
 _ROW_RULES = frozenset({Code.SUM_MISMATCH, Code.COMPARE_FAILED})
 
 
-def _own_area(submission: Submission, area: str) -> bool:
-    return any(area == a.code for s in submission.layout.sheets for a in s.areas)
-
-
-def _other_values(
-    submission: Submission, catalogue: Catalogue, history: pd.DataFrame | None
-) -> list[Value]:
+def _other_values(submission: Submission, compiled: Compiled, history: pd.DataFrame) -> list[Value]:
     """Stored values of other ministries' elements that this return's compare rules name."""
-    if history is None or history.empty:
-        return []
     own = {c.element for s in submission.layout.sheets for c in s.columns}
     needed: set[str] = set()
-    for rule in catalogue.rules_of("compare"):
-        refs = _refs(rule)
-        if refs & own:
-            needed |= refs - own
+    for rule in compiled.cross:
+        needed |= _refs(rule) - own
     if not needed:
         return []
     rows = history[(history["period"] == submission.period) & history["element"].isin(needed)]
@@ -375,108 +440,56 @@ def _num(v: object) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _run(
-    schema: pa.DataFrameSchema,
-    df: pd.DataFrame,
-    compiled: Compiled,
-    f: Frames,
-    submission: Submission,
-) -> list[Finding]:
-    try:
-        schema.validate(df, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-    else:
-        return []
-    out: list[Finding] = []
-    for case in cases.itertuples():
-        meaning = compiled.checks.get(str(case.check))
-        if meaning is None or case.index is None:
-            continue  # a dtype or presence failure: the reader already reported the cell
-        area = str(case.index)
-        if not _own_area(submission, area):
-            continue
-        if meaning.code == Code.SUM_MISMATCH:
-            out.append(_sum_finding(meaning, str(case.check), area, f, submission))
-        elif meaning.code == Code.COMPARE_FAILED:
-            out.append(_compare_finding(meaning.rule, area, f, submission))
-        else:
-            out.append(_cell_finding(meaning, area, f, submission, case.failure_case))
-    return out
-
-
-def _where(f: Frames, submission: Submission, area: str, key: str) -> Location:
-    sheet, cell = f.cells.get((area, key), ("", ""))
-    return Location(file=submission.file, sheet=sheet, cell=cell)
-
-
-def _cell_finding(
-    meaning: _Check, area: str, f: Frames, submission: Submission, seen: object
-) -> Finding:
-    rule = meaning.rule
-    seen_text = "" if meaning.code == Code.REQUIRED_BLANK else _fmt(seen)
+def _cell_finding(compiled: Compiled, name: str, v: Value, file: str) -> Finding:
+    rule_id = name.split("|", 1)[0]
+    rule = next(r for r in (*compiled.range_rules, compiled.required) if r and r.id == rule_id)
+    code = compiled.codes[name]
+    seen = "" if code == Code.REQUIRED_BLANK or v.value is None else format_number(v.value)
     return Finding.make(
-        meaning.code,
+        code,
         rule.severity,
-        _where(f, submission, area, meaning.key),
+        Location(file=file, sheet=v.sheet, cell=v.cell),
         rule=rule.id,
-        seen=seen_text,
+        seen=seen,
         min="" if rule.min is None else format_number(rule.min),
         max="" if rule.max is None else format_number(rule.max),
     )
 
 
-def _fmt(v: object) -> str:
-    try:
-        return format_number(float(v))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "" if v is None else str(v)
-
-
-def _sum_finding(
-    meaning: _Check, check: str, area: str, f: Frames, submission: Submission
-) -> Finding:
-    rule = meaning.rule
-    dim = check.split("|", 1)[1]
-    prefix = column_key(rule.element, dim, "")
-    parts = [k for k in f.numbers.columns if str(k).startswith(prefix)]
-    total_key = column_key(rule.element)
-    row = f.numbers.loc[area]
+def _sum_finding(group: _Group, area: str, w: Wide, file: str) -> Finding:
+    row = w.numbers.loc[area]
     assert isinstance(row, pd.Series)
-    part_sum = float(row.reindex(parts).fillna(0).to_numpy().sum())
-    total = _num(row.get(total_key)) or 0.0
-    cells = [f.cells.get((area, k), ("", ""))[1] for k in [*parts, total_key]]
+    part_sum = float(row.reindex(list(group.parts)).fillna(0).to_numpy().sum())
+    total = _num(row.get(group.total)) or 0.0
+    cells = [w.cells.get((area, k), ("", ""))[1] for k in (*group.parts, group.total)]
+    sheet, cell = w.cells.get((area, group.total), ("", ""))
     return Finding.make(
         Code.SUM_MISMATCH,
-        rule.severity,
-        _where(f, submission, area, total_key),
-        rule=rule.id,
+        group.rule.severity,
+        Location(file=file, sheet=sheet, cell=cell),
+        rule=group.rule.id,
         seen=format_number(total),
         expected=format_number(part_sum),
         parts=format_number(part_sum),
         total=format_number(total),
         cells=", ".join(c for c in cells if c),
         difference=format_number(abs(part_sum - total)),
-        dimension=dim,
+        dimension=group.dimension,
     )
 
 
-def _compare_finding(rule: Rule, area: str, f: Frames, submission: Submission) -> Finding:
+def _compare_finding(rule: Rule, area: str, w: Wide, file: str) -> Finding:
     assert rule.left is not None and rule.right is not None
-    row = f.numbers.loc[[area]]
-    left = float(_side(rule.left, row)[0].iloc[0])
-    right = float(_side(rule.right, row)[0].iloc[0])
-    anchor = _first_own_cell(rule.left, area, f) or _first_own_cell(rule.right, area, f)
-    sheet, cell = anchor or ("", "")
-    cells = [
-        f.cells[(area, ref_key(r))][1]
-        for r in (*rule.left.refs, *rule.right.refs)
-        if (area, ref_key(r)) in f.cells and f.cells[(area, ref_key(r))][0] == sheet
-    ]
+    row = w.numbers.loc[[area]]
+    left = float(_side(rule.left, row)[0][0])
+    right = float(_side(rule.right, row)[0][0])
+    refs = [*rule.left.refs, *rule.right.refs]
+    own = [w.cells[(area, ref_key(r))] for r in refs if (area, ref_key(r)) in w.cells]
+    sheet, cell = own[0] if own else ("", "")
     return Finding.make(
         Code.COMPARE_FAILED,
         rule.severity,
-        Location(file=submission.file, sheet=sheet, cell=cell),
+        Location(file=file, sheet=sheet, cell=cell),
         rule=rule.id,
         seen=format_number(left),
         expected=f"{rule.op} {format_number(right)}",
@@ -486,18 +499,10 @@ def _compare_finding(rule: Rule, area: str, f: Frames, submission: Submission) -
         right_value=format_number(right),
         op=rule.op,
         area=area,
-        cells=", ".join(cells),
+        cells=", ".join(c for s, c in own if s == sheet),
         detail_en=rule.message_en,
         detail_km=rule.message_km,
     )
-
-
-def _first_own_cell(expr: Expression, area: str, f: Frames) -> tuple[str, str] | None:
-    for ref in expr.refs:
-        key = column_key(ref.element, ref.dimension, ref.option)
-        if (area, key) in f.cells:
-            return f.cells[(area, key)]
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -659,11 +664,6 @@ def cap(findings: Sequence[Finding]) -> list[Finding]:
             )
         )
     return out
-
-
-def columns_of(layout: Layout) -> list[Column]:
-    """Every input column of a layout, sheet by sheet."""
-    return [c for s in layout.sheets for c in s.columns]
 
 
 def ref_key(ref: Ref) -> str:

@@ -91,7 +91,9 @@ def where(findings: tuple[Finding, ...] | list[Finding]) -> set[tuple[str, str, 
     return {(f.location.sheet, f.location.cell, f.code.value) for f in findings}
 
 
-def cell_of(ministry: str, element: str, area: str, dimension: str = "", option: str = "") -> tuple[str, str]:
+def cell_of(
+    ministry: str, element: str, area: str, dimension: str = "", option: str = ""
+) -> tuple[str, str]:
     """(sheet, A1) of an input cell in a ministry's 2025 template."""
     lay = layout(ministry)
     for sheet in lay.sheets:

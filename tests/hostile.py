@@ -110,6 +110,13 @@ def docx_as_xlsx(folder: Path, name: str = "letter.xlsx") -> Path:
     return _write_zip(folder / name, _opc("word/document.xml", _WORD_MAIN, b"<w:document/>"))
 
 
+def docm_as_xlsx(folder: Path, name: str = "macro-letter.xlsx") -> Path:
+    """A macro-enabled Word document renamed to .xlsx."""
+    parts = _opc("word/document.xml", _WORD_MAIN, b"<w:document/>")
+    parts["word/vbaProject.bin"] = _compound_file({"PROJECT": b'ID="{0}"\r\n'})
+    return _write_zip(folder / name, parts)
+
+
 def pptx_as_xlsx(folder: Path, name: str = "slides.xlsx") -> Path:
     """A PowerPoint presentation renamed to .xlsx."""
     return _write_zip(folder / name, _opc("ppt/presentation.xml", _SLIDES_MAIN, b"<p:p/>"))
@@ -140,6 +147,13 @@ def wrong_checksum(folder: Path, name: str = "checksum.xlsx") -> Path:
             record = _Raw(record.name, record.data, record.method, record.crc ^ 1, record.size)
         records.append(record)
     return _write(folder / name, _raw_zip(records))
+
+
+def zip_password(folder: Path, name: str = "zipped.xlsx") -> Path:
+    """A workbook whose zip members are marked as needing a password (as 7-Zip or WinZip do)."""
+    records = [_deflated(part, data) for part, data in _base_members().items()]
+    locked = [_Raw(r.name, r.data, r.method, r.crc, r.size, flags=0x1) for r in records]
+    return _write(folder / name, _raw_zip(locked))
 
 
 def strict_xlsx(folder: Path, name: str = "strict.xlsx") -> Path:
@@ -243,11 +257,16 @@ def macro_enabled(
     vba_part: bool = True,
     content_type: bool = True,
 ) -> Path:
-    """A macro-enabled workbook: a VBA project part, and/or the macro-enabled content types."""
+    """A macro-enabled workbook: a VBA project part and its relationship, and/or macro types."""
 
     def add_macros(parts: Members) -> None:
         if vba_part:
             parts["xl/vbaProject.bin"] = _compound_file({"PROJECT": b'ID="{0}"\r\n'})
+            parts["xl/_rels/workbook.xml.rels"] = _add_relationship(
+                parts["xl/_rels/workbook.xml.rels"],
+                "http://schemas.microsoft.com/office/2006/relationships/vbaProject",
+                "vbaProject.bin",
+            )
         if content_type:
             types = parts["[Content_Types].xml"].replace(
                 b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
@@ -257,11 +276,6 @@ def macro_enabled(
                 b"</Types>",
                 b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
                 b"</Types>",
-            )
-            parts["xl/_rels/workbook.xml.rels"] = _add_relationship(
-                parts["xl/_rels/workbook.xml.rels"],
-                "http://schemas.microsoft.com/office/2006/relationships/vbaProject",
-                "vbaProject.bin",
             )
 
     return _derive(folder / name, add_macros)
@@ -495,6 +509,7 @@ class _Raw:
     method: int
     crc: int
     size: int  # the inflated size the headers declare
+    flags: int = 0  # general-purpose flags besides UTF-8 names
 
 
 def _deflated(name: str, data: bytes) -> _Raw:
@@ -509,12 +524,13 @@ def _raw_zip(records: Sequence[_Raw]) -> bytes:
     for r in records:
         offset = out.tell()
         common = (r.method, 0, _DOS_DATE, r.crc, len(r.data), r.size, len(r.name), 0)
+        flags = _UTF8 | r.flags
         local = struct.pack(
-            zipfile.structFileHeader, zipfile.stringFileHeader, 20, 0, _UTF8, *common
+            zipfile.structFileHeader, zipfile.stringFileHeader, 20, 0, flags, *common
         )
         out.write(local + r.name + r.data)
         tail = (0, 0, 0, _FILE_MODE, offset)
-        entry = (zipfile.stringCentralDir, 20, 3, 20, 0, _UTF8, *common, *tail)
+        entry = (zipfile.stringCentralDir, 20, 3, 20, 0, flags, *common, *tail)
         directory.write(struct.pack(zipfile.structCentralDir, *entry) + r.name)
     start, listing = out.tell(), directory.getvalue()
     count = len(records)

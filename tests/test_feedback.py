@@ -7,6 +7,7 @@ Behaviours covered:
 - the copy holds every value the sender entered at the template's own cell, and reads back as
   the same return (so it can be corrected and sent again);
 - the Summary counts equal the findings; a resubmission lists changes, blanked cells and fixes;
+- each warning leaves an empty, editable Explanation cell; the status is coloured;
 - no output ever holds a formula or a link built from a sender's text;
 - a clean return gets no data sheets; an unsafe or duplicate file gets only a Summary that never
   repeats the file's content;
@@ -162,7 +163,13 @@ class Marked:
         self.explanations = (Explanation(second.name, "Z99", area6, self.explanation_text),)
         unknown_row = Location(file="ret.xlsx", sheet=RENAMED, cell="B90", row=90)
         self.findings = (
-            Finding.make(Code.LATE_SUBMISSION, Severity.WARNING, days=3, due="2026-02-14"),
+            Finding.make(
+                Code.LATE_SUBMISSION,
+                Severity.WARNING,
+                Location("ret.xlsx"),
+                days=3,
+                due="2026-02-14",
+            ),
             r.finding(Code.NOT_A_NUMBER, Severity.ERROR, self.link_cell),
             r.finding(Code.NOT_A_NUMBER, Severity.ERROR, self.sum_cell),
             r.finding(Code.REQUIRED_BLANK, Severity.ERROR, self.blank_cell, rule="REQ-all"),
@@ -279,6 +286,26 @@ def test_links_lead_to_each_findings_cell_in_the_copy(catalogue: Catalogue, tmp_
     assert ws.max_row == 1 + len(case.findings)
 
 
+def test_warnings_leave_an_open_explanation_cell(catalogue: Catalogue, tmp_path: Path) -> None:
+    """Each warning gets an empty, editable Explanation cell; an explained one shows its text."""
+    case = Marked(catalogue)
+    path = write_feedback(tmp_path, case.result, catalogue, case.submission)
+    ws = openpyxl.load_workbook(path)["Findings"]
+    got = [
+        (f.severity, ws.cell(r, 10).value, ws.cell(r, 10).protection.locked)
+        for r, f in enumerate(case.findings, start=2)
+        if f.severity != Severity.ERROR
+    ]
+    assert got == [
+        (Severity.WARNING, None, False),
+        (Severity.WARNING, None, False),
+        (Severity.INFO, None, True),
+        (Severity.WARNING, None, False),
+        (Severity.INFO, case.explanation_text, False),
+    ]
+    assert ws.protection.sheet is True
+
+
 def test_summary_counts_equal_the_findings(catalogue: Catalogue, tmp_path: Path) -> None:
     """The Summary counts errors, warnings and notes, a grouped entry counting its cells."""
     case = Marked(catalogue)
@@ -286,14 +313,14 @@ def test_summary_counts_equal_the_findings(catalogue: Catalogue, tmp_path: Path)
     form = _form(openpyxl.load_workbook(path)["Summary"])
     t = catalogue.term
     status = catalogue.statuses[Status.NEEDS_CORRECTION]
-    assert {k: form[t(k).en] for k in ("errors", "warnings", "notes", "days_late")} == {
-        "errors": 4 + 1 + 7,  # four at cells, the unknown row, and 7 grouped in one entry
-        "warnings": 3,
-        "notes": 2,
-        "days_late": 3,
+    assert {k: form[t(k).en] for k in ("errors_count", "warnings_count", "info_count")} == {
+        "errors_count": 4 + 1 + 7,  # four at cells, the unknown row, and 7 grouped in one entry
+        "warnings_count": 3,
+        "info_count": 2,
     }
+    assert form[t("days_late").en] == 3
     assert form[t("status").en] == status.label_en
-    assert form[t("next_step").en] == status.action_en
+    assert form[t("what_to_do").en] == status.action_en
     assert form[t("due_date").en] == "2026-02-14"
     assert form[t("sha256").en] == "ab" * 6
     assert form[t("ministry").en].startswith(catalogue.ministries[case.ret.layout.ministry].name_en)
@@ -381,8 +408,8 @@ def test_unsafe_and_duplicate_files_get_a_summary_without_their_content(
         form = _form(wb["Summary"])
         assert result.reason is not None
         wrong, send = _expected_text(catalogue, result.reason, result.file, result.first)
-        assert (form[t("what_was_wrong").en], form[t("what_to_send").en]) == (wrong, send)
-        assert form[t("file_received").en] == result.file
+        assert (form[t("problem").en], form[t("what_to_do").en]) == (wrong, send)
+        assert form[t("file").en] == result.file
         _no_formulas(path)
 
 
@@ -403,7 +430,8 @@ def test_a_clean_return_gets_no_data_sheets(catalogue: Catalogue, tmp_path: Path
     assert wb["Findings"].max_row == 1
     form = _form(wb["Summary"])
     t = catalogue.term
-    assert [form[t(k).en] for k in ("errors", "warnings", "notes", "values_stored")] == [
+    keys = ("errors_count", "warnings_count", "info_count", "values_stored")
+    assert [form[t(k).en] for k in keys] == [
         0,
         0,
         0,
@@ -557,13 +585,13 @@ def test_run_summary_puts_files_needing_attention_first(
         ("a.xlsx", label[Status.ACCEPTED].label_en, 0, 0, None),
         ("b.xlsx", label[Status.DUPLICATE].label_en, 0, 0, None),
     ]
-    totals = [(r[0], r[2]) for r in rows[10:]]
+    totals = [(r[0], r[2]) for r in rows[9:]]
     assert totals == [
         (label[Status.ACCEPTED].label_en, 1),
         (label[Status.DUPLICATE].label_en, 1),
         (label[Status.NEEDS_CORRECTION].label_en, 1),
         (label[Status.UNSAFE].label_en, 1),
-        (f"{catalogue.term('files').en} / {catalogue.term('files').km}", 4),
+        (catalogue.term("total").en, 4),
     ]
 
 

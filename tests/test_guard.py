@@ -13,6 +13,7 @@ Behaviours covered:
 
 from __future__ import annotations
 
+import random
 import re
 import tracemalloc
 import zipfile
@@ -108,6 +109,12 @@ def test_word_document_renamed(tmp_path: Path) -> None:
     ins = inspect(hostile.docx_as_xlsx(tmp_path))
     assert verdict(ins) == ("", ("not-a-spreadsheet",), UNREADABLE)
     assert finding(ins, Code.NOT_A_SPREADSHEET)["seen"] == "Word document"
+
+
+def test_macro_document_renamed(tmp_path: Path) -> None:
+    """A macro-enabled Word document is unsafe first and not a spreadsheet second."""
+    ins = inspect(hostile.docm_as_xlsx(tmp_path))
+    assert verdict(ins) == ("", ("macros", "not-a-spreadsheet"), UNSAFE)
 
 
 def test_presentation_renamed(tmp_path: Path) -> None:
@@ -211,6 +218,12 @@ def test_encrypted_ods(tmp_path: Path) -> None:
     assert verdict(ins) == ("ods", ("password-protected",), UNREADABLE)
 
 
+def test_zip_password(tmp_path: Path) -> None:
+    """A workbook zipped with a password is reported as password protected."""
+    ins = inspect(hostile.zip_password(tmp_path))
+    assert verdict(ins) == ("xlsx", ("password-protected",), UNREADABLE)
+
+
 # zip bombs
 
 
@@ -234,8 +247,11 @@ def test_lying_zip_bomb(tmp_path: Path) -> None:
 
 def test_lying_bomb_fools_zipfile(tmp_path: Path) -> None:
     """Read through the zip directory alone, the lying bomb's sheet looks like 4 KiB of data."""
-    with zipfile.ZipFile(hostile.lying_bomb(tmp_path)) as archive:
-        assert len(archive.read("xl/worksheets/sheet1.xml")) == 4096
+    with (
+        zipfile.ZipFile(hostile.lying_bomb(tmp_path)) as archive,
+        archive.open("xl/worksheets/sheet1.xml") as sheet,
+    ):
+        assert len(sheet.read(MIB)) == 4096
 
 
 def test_inflate_budget_stops_the_pass(tmp_path: Path) -> None:
@@ -406,3 +422,28 @@ def test_every_builder_gets_a_verdict(tmp_path: Path) -> None:
         assert ins.status in (None, UNSAFE, UNREADABLE), name
         assert all(f.location == Location(file=f.location.file) for f in ins.findings), name
         assert name in tested, f"{name} has no test in test_guard.py"
+
+
+def test_damaged_copies_get_a_verdict(tmp_path: Path) -> None:
+    """Randomly damaged copies of good files each get a verdict whose first finding explains it."""
+    unsafe_codes = {"zip-bomb", "too-many-parts", "unsafe-member-name", "xml-entities"}
+    unsafe_codes |= {"macros", "external-links"}
+    originals = [
+        build(tmp_path).read_bytes()
+        for build in (hostile.workbook, hostile.ods, hostile.legacy_xls, hostile.encrypted_xlsx)
+    ]
+    rng = random.Random(20260101)
+    path = tmp_path / "damaged.xlsx"
+    for _ in range(400):
+        data = bytearray(rng.choice(originals))
+        for _ in range(rng.randint(1, 6)):
+            at = rng.randrange(len(data))
+            data[at : at + rng.randint(1, 4)] = rng.randbytes(rng.randint(0, 4))
+        path.write_bytes(bytes(data))
+        kind, codes, status = verdict(inspect(path))
+        assert kind in ("xlsx", "ods", "xls", "")
+        assert len(codes) == len(set(codes))
+        if not codes:
+            assert status is None
+        else:
+            assert status is (UNSAFE if codes[0] in unsafe_codes else UNREADABLE)

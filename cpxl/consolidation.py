@@ -1,0 +1,1469 @@
+"""National figures from the store: indicators, completeness, data quality, and their workbook.
+
+Everything starts from :meth:`Store.long_table` (current accepted values, one row per stored
+cell). Absence of a row means "not reported" and is never turned into 0: a value that cannot be
+built is NaN with status ``not-reported``, and ``missing_from`` says who is missing.
+
+How an indicator value is built (see /work/notes/national.md):
+
+- an element's value for a period is the stored value for that period; a longer period built
+  from shorter returns (a year from quarters) uses the element's aggregation (sum for flows,
+  last for stocks, mean); a return period longer than the period asked for (a year for a
+  quarter) cannot be split, so the indicator has no row for that period;
+- a disaggregated value replaces each numerator reference by the same option of the same
+  dimension (margins, like the store); a denominator element that lacks that dimension keeps
+  its total, so the parts of a share add up to the whole;
+- the national value of a province indicator is built from the provinces that reported both
+  numerator and denominator: counts are summed, percents and rates recomputed from the sums;
+- rates per 100,000 divide by the child population of the same year, or of the nearest earlier
+  year the province has one, and ``denominator_year`` says which;
+- a survey indicator shows the survey's estimate as reported for the period and its survey year.
+
+Computation is vectorised: values are pivoted once into (period x area) x (element, dimension,
+option) arrays, and each indicator view is a handful of numpy operations on whole columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from cpxl.catalogue import (
+    Catalogue,
+    Expression,
+    Indicator,
+    Period,
+    Ref,
+    parse_period,
+    period_containing,
+)
+from cpxl.store import Store
+
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+Ints = npt.NDArray[np.int64]
+
+REPORTED: Final = "reported"
+LATE: Final = "late"
+PARTLY_REPORTED: Final = "partly-reported"
+NOT_REPORTED: Final = "not-reported"
+STATUSES: Final = (REPORTED, LATE, PARTLY_REPORTED, NOT_REPORTED)
+
+COMPLETENESS_TARGET: Final = 90.0  # WHO data-quality review: completeness of reporting
+TIMELINESS_TARGET: Final = 75.0  # WHO data-quality review: timeliness of reporting
+EXTREME_SD: Final = 3.0
+MODERATE_SD: Final = 2.0
+MODIFIED_Z_LIMIT: Final = 3.5
+CHANGE_LIMIT: Final = 0.33
+HISTORY_PERIODS: Final = 3
+RATE: Final = "rate_per_100000"
+
+INDICATOR_COLUMNS: Final = (
+    "indicator", "period", "area", "iso", "dimension", "option", "numerator", "denominator",
+    "value", "unit", "status", "missing_from", "denominator_year", "survey_year", "sources",
+)  # fmt: skip
+COMPLETENESS_COLUMNS: Final = (
+    "ministry", "period", "area", "iso", "expected", "expected_so_far", "not_yet_due",
+    "received", "accepted", "on_time", "late", "missing", "needs_correction", "missing_returns",
+    "values_expected", "values_present", "completeness_rate", "timeliness_rate",
+    "cell_completeness", "meets_completeness", "meets_timeliness",
+)  # fmt: skip
+QUALITY_COLUMNS: Final = (
+    "indicator", "period", "area", "iso", "value", "status", "z_provinces",
+    "outlier_provinces", "z_series", "outlier_series", "modified_z", "modified_z_outlier",
+    "previous_mean", "previous_periods", "change_ratio", "change_flag", "compare_rules",
+    "compare_failed", "compare_fail_pct", "open_warnings", "explained_warnings", "explanations",
+)  # fmt: skip
+SOURCE_COLUMNS: Final = (
+    "indicator", "period", "dimension", "option", "file", "sha256", "sheet", "cells",
+)  # fmt: skip
+
+_KEYS: Final = ["element", "target", "area", "dimension", "option"]
+_SEP: Final = "\x1f"
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods
+
+
+def _targets(periods: Sequence[str]) -> tuple[Period, ...]:
+    """The periods asked for, parsed; misuse (none, a duplicate, a typo) raises ValueError."""
+    if isinstance(periods, str) or not periods:
+        raise ValueError("name at least one period, as a list such as ['2025']")
+    out = tuple(parse_period(p) for p in periods)
+    ids = [p.id for p in out]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"a period is named twice in {ids}")
+    return out
+
+
+def sub_periods(target: Period, kind: str) -> tuple[str, ...]:
+    """The periods of type ``kind`` that make up ``target`` (none when ``kind`` is longer)."""
+    current = period_containing(target.start, kind)
+    if not target.contains(current):
+        return ()
+    out: list[str] = []
+    while True:
+        out.append(current.id)
+        if current.end >= target.end:
+            return tuple(out)
+        current = period_containing(current.end + timedelta(days=1), kind)
+
+
+def _previous(target: Period, count: int) -> list[Period]:
+    out: list[Period] = []
+    current = target
+    for _ in range(count):
+        current = current.previous()
+        out.append(current)
+    return out
+
+
+def _kinds(catalogue: Catalogue) -> dict[str, str]:
+    """Element -> the period type of the data set it is reported in."""
+    return {e: d.period_type for d in catalogue.data_sets for e in d.elements}
+
+
+def _columns_of(catalogue: Catalogue, element: str) -> int:
+    """How many input cells an element has per area: margins plus the Total column."""
+    el = catalogue.elements[element]
+    if not el.by:
+        return 1
+    options = sum(len(catalogue.dimensions[d].options) for d in el.by if d in catalogue.dimensions)
+    return options + (1 if el.total else 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: one read of the store
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Inputs:
+    """What every table is computed from: the long table and how its periods map to targets."""
+
+    catalogue: Catalogue
+    targets: tuple[Period, ...]
+    long: pd.DataFrame
+    period_map: pd.DataFrame  # stored, target, sub_index, n_sub
+    population: pd.DataFrame  # target, element, area, dimension, option, period
+
+    @property
+    def areas(self) -> tuple[str, ...]:
+        """The national area first, then the provinces in catalogue order."""
+        return (self.catalogue.national.code, *(p.code for p in self.catalogue.provinces))
+
+
+def _period_map(catalogue: Catalogue, targets: Sequence[Period]) -> pd.DataFrame:
+    kinds = sorted({d.period_type for d in catalogue.data_sets})
+    rows: list[tuple[str, str, int, int]] = []
+    for t in targets:
+        for kind in kinds:
+            subs = sub_periods(t, kind)
+            rows += [(s, t.id, i, len(subs)) for i, s in enumerate(subs)]
+    return pd.DataFrame(rows, columns=["stored", "target", "sub_index", "n_sub"])
+
+
+def _rate_elements(catalogue: Catalogue) -> list[str]:
+    return sorted(
+        {
+            r.element
+            for ind in catalogue.indicators
+            if ind.unit == RATE and ind.denominator is not None
+            for r in ind.denominator.refs
+        }
+    )
+
+
+def _population_choice(
+    catalogue: Catalogue, store: Store, targets: Sequence[Period]
+) -> pd.DataFrame:
+    """For each target and cell of a rate denominator: the latest period up to its year."""
+    columns = ["target", "element", "area", "dimension", "option", "period"]
+    elements = _rate_elements(catalogue)
+    if not elements:
+        return pd.DataFrame(columns=columns)
+    hist = store.history(elements)
+    hist = hist[hist["value"].notna()]
+    if hist.empty:
+        return pd.DataFrame(columns=columns)
+    parsed = {p: parse_period(p) for p in hist["period"].unique()}
+    hist = hist.assign(
+        year=hist["period"].map({k: v.year for k, v in parsed.items()}),
+        start=hist["period"].map({k: v.start for k, v in parsed.items()}),
+    ).sort_values("start", kind="stable")
+    parts = []
+    for t in targets:
+        chosen = hist[hist["year"] <= t.year]
+        chosen = chosen.groupby(["element", "area", "dimension", "option"], sort=False).tail(1)
+        parts.append(chosen.assign(target=t.id)[columns])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _load(catalogue: Catalogue, store: Store, targets: Sequence[Period]) -> _Inputs:
+    """Read the store once for these target periods."""
+    period_map = _period_map(catalogue, targets)
+    population = _population_choice(catalogue, store, targets)
+    wanted = set(period_map["stored"]) | set(population["period"])
+    long = store.long_table(sorted(wanted))
+    long = long[long["element"].isin(list(catalogue.elements))]
+    return _Inputs(catalogue, tuple(targets), long, period_map, population)
+
+
+# ---------------------------------------------------------------------------------------------
+# Element values per target period
+
+
+def _element_values(inputs: _Inputs) -> pd.DataFrame:
+    """(element, target, area, dimension, option) -> value, src, late, partial."""
+    cat = inputs.catalogue
+    cols = ["element", "period", "area", "dimension", "option", "value", "days_late"]
+    x = inputs.long[cols].merge(inputs.period_map, left_on="period", right_on="stored")
+    present = x["value"].notna()
+    x = x.assign(
+        late=present & (x["days_late"].fillna(0).astype("int64") > 0),
+        at=np.where(present, x["sub_index"], -1),
+    ).sort_values("sub_index", kind="stable")
+    g = x.groupby(_KEYS, sort=False)
+    res = g.agg(
+        total=("value", "sum"),
+        mean=("value", "mean"),
+        last=("value", "last"),
+        n=("value", "count"),
+        late=("late", "any"),
+        n_sub=("n_sub", "first"),
+        top=("at", "max"),
+    ).reset_index()
+    how = res["element"].map({k: e.aggregation for k, e in cat.elements.items()})
+    is_last = (how == "last").to_numpy()
+    value = np.select(
+        [is_last, (how == "mean").to_numpy()],
+        [res["last"].to_numpy(float), res["mean"].to_numpy(float)],
+        res["total"].to_numpy(float),
+    )
+    n = res["n"].to_numpy("int64")
+    value = np.where(n > 0, value, np.nan)
+    partial = (n > 0) & np.where(
+        is_last,
+        res["top"].to_numpy("int64") < res["n_sub"].to_numpy("int64") - 1,
+        n < res["n_sub"].to_numpy("int64"),
+    )
+    out = res[_KEYS].assign(
+        value=value,
+        src=np.where(is_last, (n > 0).astype("int64"), n),
+        late=res["late"].to_numpy(bool),
+        partial=partial,
+    )
+    return _with_national(cat, _with_totals(cat, out))
+
+
+def _with_totals(catalogue: Catalogue, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the total of elements that have margins but no Total column (sum of the first)."""
+    first = {
+        code: el.by[0]
+        for code, el in catalogue.elements.items()
+        if el.by and not el.total and el.value_type in ("count", "amount")
+    }
+    if not first:
+        return frame
+    dim = frame["element"].map(first)
+    parts = frame[(frame["dimension"] == dim) & frame["value"].notna()]
+    if parts.empty:
+        return frame
+    total = (
+        parts.groupby(["element", "target", "area"], sort=False)
+        .agg(value=("value", "sum"), src=("src", "sum"), late=("late", "any"))
+        .reset_index()
+        .assign(dimension="", option="", partial=False)
+    )
+    return pd.concat([frame, total[frame.columns]], ignore_index=True)
+
+
+def _with_national(catalogue: Catalogue, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add national rows of additive province elements: the sum of the provinces reported."""
+    nat = catalogue.national.code
+    additive = [
+        c
+        for c, e in catalogue.elements.items()
+        if not e.national and e.value_type in ("count", "amount")
+    ]
+    prov = frame[frame["element"].isin(additive) & frame["value"].notna() & (frame["area"] != nat)]
+    if prov.empty:
+        return frame
+    keys = ["element", "target", "dimension", "option"]
+    summed = (
+        prov.groupby(keys, sort=False)
+        .agg(
+            value=("value", "sum"),
+            src=("src", "sum"),
+            late=("late", "any"),
+            partial=("partial", "any"),
+            n=("value", "count"),
+        )
+        .reset_index()
+    )
+    summed["partial"] = summed["partial"] | (summed["n"] < len(catalogue.provinces))
+    summed = summed.assign(area=nat)
+    return pd.concat([frame, summed[frame.columns]], ignore_index=True)
+
+
+def _population_values(inputs: _Inputs) -> pd.DataFrame:
+    """Rate denominators per target: the chosen population cells, with their year."""
+    cols = ["element", "period", "area", "dimension", "option", "value", "days_late"]
+    merged = inputs.population.merge(
+        inputs.long[cols], on=["element", "period", "area", "dimension", "option"]
+    )
+    years = {p: parse_period(p).year for p in merged["period"].unique()}
+    out = merged.assign(
+        src=merged["value"].notna().astype("int64"),
+        late=merged["days_late"].fillna(0).astype("int64") > 0,
+        partial=False,
+        year=merged["period"].map(years).astype("float64"),
+    )[[*_KEYS, "value", "src", "late", "partial", "year"]]
+    out = out[out["value"].notna()]
+    nat = inputs.catalogue.national.code
+    prov = out[out["area"] != nat]
+    if prov.empty:
+        return out
+    summed = (
+        prov.groupby(["element", "target", "dimension", "option"], sort=False)
+        .agg(
+            value=("value", "sum"),
+            src=("src", "sum"),
+            late=("late", "any"),
+            n=("value", "count"),
+            year=("year", "max"),
+        )
+        .reset_index()
+    )
+    summed = summed.assign(area=nat, partial=summed["n"] < len(inputs.catalogue.provinces))
+    return pd.concat([out, summed[out.columns]], ignore_index=True)
+
+
+class _Grid:
+    """Element cells pivoted to arrays: one row per (target, area), one column per cell key."""
+
+    def __init__(self, frame: pd.DataFrame, targets: Sequence[str], areas: Sequence[str]) -> None:
+        self.n_areas = len(areas)
+        n_rows = len(targets) * len(areas)
+        t_index = {t: i for i, t in enumerate(targets)}
+        a_index = {a: i for i, a in enumerate(areas)}
+        frame = frame[frame["target"].isin(t_index) & frame["area"].isin(a_index)]
+        rows = frame["target"].map(t_index).to_numpy("int64") * len(areas) + frame["area"].map(
+            a_index
+        ).to_numpy("int64")
+        keys = frame["element"] + _SEP + frame["dimension"] + _SEP + frame["option"]
+        codes, uniques = pd.factorize(keys)
+        self.columns: dict[str, int] = {str(k): i for i, k in enumerate(uniques)}
+        shape = (n_rows, len(uniques) + 1)  # the last column stays empty: "no such cell"
+        self.value: Floats = np.full(shape, np.nan)
+        self.src: Ints = np.zeros(shape, dtype=np.int64)
+        self.late: Bools = np.zeros(shape, dtype=bool)
+        self.partial: Bools = np.zeros(shape, dtype=bool)
+        self.year: Floats = np.full(shape, np.nan)
+        self.value[rows, codes] = frame["value"].to_numpy(float)
+        self.src[rows, codes] = frame["src"].to_numpy("int64")
+        self.late[rows, codes] = frame["late"].to_numpy(bool)
+        self.partial[rows, codes] = frame["partial"].to_numpy(bool)
+        if "year" in frame:
+            self.year[rows, codes] = frame["year"].to_numpy(float)
+
+    def column(self, ref: Ref) -> int:
+        """The array column of a reference (the empty column when nothing was stored)."""
+        key = f"{ref.element}{_SEP}{ref.dimension}{_SEP}{ref.option}"
+        return self.columns.get(key, self.value.shape[1] - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Indicators
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    sign: float
+    ref: Ref | None
+    constant: float
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """One row kind of an indicator: its total, or one option of one disaggregation."""
+
+    dimension: str
+    option: str
+    numerator: tuple[_Term, ...]
+    denominator: tuple[_Term, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """An expression evaluated over every (target, area) row."""
+
+    value: Floats
+    has: Bools
+    complete: Bools
+    missing_bits: Ints
+    partial_bits: Ints
+    late: Bools
+    src: Ints
+    year: Floats
+
+
+def _terms(expr: Expression, dim: str, opt: str, *, need: bool, cat: Catalogue) -> list[_Term]:
+    """Terms with each plain reference narrowed to dim=opt; [] when that is not possible."""
+    out: list[_Term] = []
+    for t in expr.terms:
+        if t.ref is None:
+            out.append(_Term(t.sign, None, t.constant))
+            continue
+        ref = t.ref
+        if dim:
+            narrowable = not ref.dimension and dim in cat.elements[ref.element].by
+            if narrowable:
+                ref = Ref(ref.element, dim, opt)
+            elif need:
+                return []
+        out.append(_Term(t.sign, ref, 0.0))
+    return out
+
+
+def _views(cat: Catalogue, ind: Indicator, totals_only: bool) -> list[_View]:
+    def den(dim: str, opt: str) -> tuple[_Term, ...] | None:
+        if ind.denominator is None:
+            return None
+        return tuple(_terms(ind.denominator, dim, opt, need=False, cat=cat))
+
+    out = [_View("", "", tuple(_terms(ind.numerator, "", "", need=True, cat=cat)), den("", ""))]
+    if totals_only:
+        return out
+    for dim in ind.disaggregations:
+        dimension = cat.dimensions.get(dim)
+        if dimension is None:
+            continue
+        for opt in dimension.options:
+            num = _terms(ind.numerator, dim, opt.code, need=True, cat=cat)
+            if not num:
+                break
+            out.append(_View(dim, opt.code, tuple(num), den(dim, opt.code)))
+    return out
+
+
+def _side(terms: Sequence[_Term], grid: _Grid, bit: int) -> _Side:
+    """Sum of signed terms; a value where at least one reference was reported."""
+    n = grid.value.shape[0]
+    total = np.zeros(n)
+    has = np.zeros(n, dtype=bool)
+    complete = np.ones(n, dtype=bool)
+    missing = np.zeros(n, dtype=np.int64)
+    partial = np.zeros(n, dtype=np.int64)
+    late = np.zeros(n, dtype=bool)
+    src = np.zeros(n, dtype=np.int64)
+    year = np.full(n, np.nan)
+    refs = 0
+    for t in terms:
+        if t.ref is None:
+            total += t.sign * t.constant
+            continue
+        col = grid.column(t.ref)
+        v = grid.value[:, col]
+        present = ~np.isnan(v)
+        total += t.sign * np.where(present, v, 0.0)
+        has |= present
+        complete &= present
+        missing |= np.where(present, 0, 1 << (bit + refs))
+        partial |= np.where(present & grid.partial[:, col], 1 << (bit + refs), 0)
+        late |= present & grid.late[:, col]
+        src += np.where(present, grid.src[:, col], 0)
+        if refs == 0:
+            year = grid.year[:, col]
+        refs += 1
+    if refs == 0:
+        has[:] = True
+    return _Side(np.where(has, total, np.nan), has, complete, missing, partial, late, src, year)
+
+
+def _ratio(unit: str, num: Floats, den: Floats | None) -> Floats:
+    """The indicator's value from numerator and denominator, by unit."""
+    if den is None:
+        return num
+    scale = {"percent": 100.0, RATE: 100_000.0}.get(unit, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: Floats = np.where(den != 0, scale * num / np.where(den != 0, den, 1.0), np.nan)
+    return out
+
+
+@dataclass
+class _Columns:
+    """Output columns being collected, one array per view."""
+
+    parts: dict[str, list[Any]]
+
+    @classmethod
+    def empty(cls) -> _Columns:
+        names = [*INDICATOR_COLUMNS, "_ind", "_target", "_area", "_view"]
+        return cls({c: [] for c in names})
+
+    def add(self, **arrays: Any) -> None:
+        for k, v in arrays.items():
+            self.parts[k].append(v)
+
+    def frame(self) -> pd.DataFrame:
+        data = {k: np.concatenate(v) if v else np.array([]) for k, v in self.parts.items()}
+        return pd.DataFrame(data)
+
+
+class _IndicatorBuilder:
+    """Builds the indicator long table from the pivoted element values."""
+
+    def __init__(self, inputs: _Inputs, totals_only: bool) -> None:
+        self.inputs = inputs
+        self.cat = inputs.catalogue
+        self.totals_only = totals_only
+        self.targets = [t.id for t in inputs.targets]
+        self.areas = inputs.areas
+        self.grid = _Grid(_element_values(inputs), self.targets, self.areas)
+        self.rates = _Grid(_population_values(inputs), self.targets, self.areas)
+        self.kinds = _kinds(self.cat)
+        self.ministry = {e: d.ministry for d in self.cat.data_sets for e in d.elements}
+        self.gaps = _sub_period_gaps(inputs)
+        self.names = [p.name_en for p in self.cat.provinces]
+        self.iso = {self.cat.national.code: self.cat.national.iso} | {
+            p.code: p.iso for p in self.cat.provinces
+        }
+        self.out = _Columns.empty()
+        self.refs: list[tuple[str, str, str, str, str, str, str, bool]] = []
+
+    def build(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        for i, ind in enumerate(self.cat.indicators):
+            self._indicator(i, ind)
+        frame = self.out.frame()
+        if frame.empty:
+            frame = pd.DataFrame({c: pd.Series(dtype=object) for c in INDICATOR_COLUMNS})
+            return frame, _empty_refs()
+        order = np.lexsort(
+            (
+                frame["_view"].to_numpy(),
+                frame["_area"].to_numpy(),
+                frame["_target"].to_numpy(),
+                frame["_ind"].to_numpy(),
+            )
+        )
+        frame = frame.iloc[order].reset_index(drop=True)[list(INDICATOR_COLUMNS)]
+        frame = _typed_indicators(frame)
+        refs = pd.DataFrame(
+            self.refs,
+            columns=["indicator", "target", "dimension", "option", "element", "rdim", "ropt"]
+            + ["rate"],
+        )
+        return frame, refs
+
+    def _applicable(self, ind: Indicator) -> Bools:
+        """Targets for which every reference can be built from the returns of the calendar."""
+        elements = [r.element for r in ind.numerator.refs]
+        if ind.denominator is not None and ind.unit != RATE:
+            elements += [r.element for r in ind.denominator.refs]
+        ok = np.ones(len(self.targets), dtype=bool)
+        for i, t in enumerate(self.inputs.targets):
+            ok[i] = all(sub_periods(t, self.kinds[e]) for e in elements if e in self.kinds)
+        return ok
+
+    def _indicator(self, i: int, ind: Indicator) -> None:
+        applicable = self._applicable(ind)
+        if not applicable.any() or not ind.numerator.refs:
+            return
+        refs = list(ind.numerator.refs) + list(ind.denominator.refs if ind.denominator else ())
+        scopes = {self.cat.elements[r.element].scope for r in refs}
+        by_province = scopes == {"province"}
+        survey_year = self._survey_year(ind)
+        for v, view in enumerate(_views(self.cat, ind, self.totals_only)):
+            num = _side(view.numerator, self.grid, 0)
+            den = None
+            if view.denominator is not None:
+                grid = self.rates if ind.unit == RATE else self.grid
+                den = _side(view.denominator, grid, len(view.numerator))
+            ctx = _ViewContext(i, ind, v, view, num, den, applicable, survey_year)
+            if by_province:
+                self._province_rows(ctx)
+            else:
+                self._national_rows(ctx)
+
+    def _survey_year(self, ind: Indicator) -> list[str]:
+        """Per target, the survey year reported beside a survey indicator's estimate."""
+        blank = [""] * len(self.targets)
+        if not ind.survey:
+            return blank
+        candidates = [
+            r.element.removesuffix("_pct") + "_survey_year"
+            for r in ind.numerator.refs
+            if r.element.endswith("_pct")
+        ]
+        element = next((c for c in candidates if c in self.cat.elements), None)
+        if element is None:
+            return blank
+        col = self.grid.column(Ref(element))
+        values = self.grid.value[:: self.grid.n_areas, col]  # the national row of each target
+        return [f"{v:.0f}" if not np.isnan(v) else "" for v in values]
+
+    def _ministries(self, view: _View) -> list[str]:
+        terms = list(view.numerator) + list(view.denominator or ())
+        return [self.ministry.get(t.ref.element, "") for t in terms if t.ref is not None]
+
+    def _missing_text(self, view: _View, target: int, missing: int, partial: int) -> str:
+        """Ministries whose figures are missing; for partial ones, which returns are missing."""
+        names: list[str] = []
+        for b, ministry in enumerate(self._ministries(view)):
+            if missing & (1 << b):
+                names.append(ministry)
+            elif partial & (1 << b):
+                gaps = self.gaps.get((ministry, self.targets[target]), ())
+                names.append(f"{ministry} ({', '.join(gaps)})" if gaps else ministry)
+        return ", ".join(dict.fromkeys(n for n in names if n))
+
+    def _status(self, has: Bools, partly: Bools, late: Bools) -> npt.NDArray[np.object_]:
+        return np.select(
+            [~has, partly, late], [NOT_REPORTED, PARTLY_REPORTED, LATE], REPORTED
+        ).astype(object)
+
+    def _emit(
+        self,
+        ctx: _ViewContext,
+        rows: Ints,
+        *,
+        num: Floats,
+        den: Floats,
+        value: Floats,
+        status: npt.NDArray[np.object_],
+        missing_from: list[str],
+        den_year: list[str],
+        src: Ints,
+    ) -> None:
+        n = len(rows)
+        targets = rows // self.grid.n_areas
+        areas = rows % self.grid.n_areas
+        area_codes = np.array(self.areas, dtype=object)[areas]
+        self.out.add(
+            indicator=np.full(n, ctx.ind.id, dtype=object),
+            period=np.array(self.targets, dtype=object)[targets],
+            area=area_codes,
+            iso=np.array([self.iso[a] for a in self.areas], dtype=object)[areas],
+            dimension=np.full(n, ctx.view.dimension, dtype=object),
+            option=np.full(n, ctx.view.option, dtype=object),
+            numerator=num,
+            denominator=den,
+            value=value,
+            unit=np.full(n, ctx.ind.unit, dtype=object),
+            status=status,
+            missing_from=np.array(missing_from, dtype=object),
+            denominator_year=np.array(den_year, dtype=object),
+            survey_year=np.array(ctx.survey_year, dtype=object)[targets],
+            sources=src,
+            _ind=np.full(n, ctx.index),
+            _target=targets,
+            _area=areas,
+            _view=np.full(n, ctx.view_index),
+        )
+
+    def _province_rows(self, ctx: _ViewContext) -> None:
+        """Province values, and the national value built from the provinces that reported."""
+        num, den = ctx.num, ctx.den
+        n_t, n_a = len(self.targets), self.grid.n_areas
+        has = num.has & (den.has if den is not None else True)
+        den_v = den.value if den is not None else np.full_like(num.value, np.nan)
+        value = _ratio(ctx.ind.unit, num.value, den.value if den is not None else None)
+        missing = num.missing_bits | (den.missing_bits if den is not None else 0)
+        partial = num.partial_bits | (den.partial_bits if den is not None else 0)
+        late = num.late | (den.late if den is not None else False)
+        src = num.src + (den.src if den is not None else 0)
+        year = den.year if den is not None and ctx.ind.unit == RATE else None
+
+        grid_shape = (n_t, n_a)
+        prov = np.zeros(grid_shape, dtype=bool)
+        prov[:, 1:] = True
+        t_ok = ctx.applicable[:, None] & np.ones(grid_shape, dtype=bool)
+        # provinces
+        if "province" in ctx.ind.disaggregations:
+            rows = np.flatnonzero((prov & t_ok).ravel())
+            keys = (rows // n_a) * (1 << 42) + missing[rows] * (1 << 21) + partial[rows]
+            texts: dict[int, str] = {}
+            missing_from = []
+            for k, r in zip(keys.tolist(), rows.tolist(), strict=True):
+                if k not in texts:
+                    texts[k] = self._missing_text(
+                        ctx.view, r // n_a, int(missing[r]), int(partial[r])
+                    )
+                missing_from.append(texts[k] if (missing[r] or partial[r]) else "")
+            den_year = (
+                [f"{y:.0f}" if not np.isnan(y) else "" for y in year[rows]]
+                if year is not None
+                else [""] * len(rows)
+            )
+            self._emit(
+                ctx,
+                rows,
+                num=np.where(num.has, num.value, np.nan)[rows],
+                den=den_v[rows],
+                value=np.where(has, value, np.nan)[rows],
+                status=self._status(has[rows], (missing | partial)[rows] != 0, late[rows]),
+                missing_from=missing_from,
+                den_year=den_year,
+                src=src[rows],
+            )
+        # national, from the provinces that reported
+        inc = (has.reshape(grid_shape)) & prov
+        nat_num = np.where(inc, num.value.reshape(grid_shape), 0.0).sum(axis=1)
+        nat_den = np.where(inc, den_v.reshape(grid_shape), 0.0).sum(axis=1)
+        any_inc = inc.any(axis=1)
+        nat_value = _ratio(ctx.ind.unit, nat_num, nat_den if den is not None else None)
+        excluded = prov & ~inc
+        part_inc = np.where(inc, partial.reshape(grid_shape), 0)
+        nat_partly = (excluded[:, 1:].any(axis=1) & any_inc) | (part_inc != 0).any(axis=1)
+        nat_late = (late.reshape(grid_shape) & inc).any(axis=1)
+        nat_src = np.where(inc, src.reshape(grid_shape), 0).sum(axis=1)
+        t_rows = np.flatnonzero(ctx.applicable)
+        missing_from: list[str] = []
+        den_year: list[str] = []
+        miss_grid = missing.reshape(grid_shape)
+        for t in t_rows.tolist():
+            missing_from.append(self._national_text(ctx.view, t, inc[t], miss_grid[t], part_inc[t]))
+            if year is None:
+                den_year.append("")
+            else:
+                used = year.reshape(grid_shape)[t][inc[t]]
+                den_year.append(", ".join(f"{y:.0f}" for y in sorted(set(used.tolist()))))
+        rows = t_rows * n_a
+        self._emit(
+            ctx,
+            rows,
+            num=np.where(any_inc, nat_num, np.nan)[t_rows],
+            den=(np.where(any_inc, nat_den, np.nan) if den is not None else nat_den * np.nan)[
+                t_rows
+            ],
+            value=np.where(any_inc, nat_value, np.nan)[t_rows],
+            status=self._status(any_inc[t_rows], nat_partly[t_rows], nat_late[t_rows]),
+            missing_from=missing_from,
+            den_year=den_year,
+            src=nat_src[t_rows],
+        )
+        for t in t_rows.tolist():
+            if any_inc[t]:
+                self._remember_refs(ctx, t)
+
+    def _national_text(self, view: _View, t: int, inc: Bools, missing: Ints, partial: Ints) -> str:
+        provinces = inc[1:]
+        if not provinces.any():
+            bits = int(np.bitwise_or.reduce(missing[1:])) if len(missing) > 1 else 0
+            return self._missing_text(view, t, bits, 0)
+        parts = [name for name, ok in zip(self.names, provinces.tolist(), strict=True) if not ok]
+        part_bits = int(np.bitwise_or.reduce(partial))
+        extra = self._missing_text(view, t, 0, part_bits) if part_bits else ""
+        return "; ".join(p for p in (", ".join(parts), extra) if p)
+
+    def _national_rows(self, ctx: _ViewContext) -> None:
+        """Indicators of national elements: the national row only."""
+        num, den = ctx.num, ctx.den
+        n_a = self.grid.n_areas
+        t_rows = np.flatnonzero(ctx.applicable)
+        rows = t_rows * n_a
+        has = num.has & (den.has if den is not None else True)
+        value = _ratio(ctx.ind.unit, num.value, den.value if den is not None else None)
+        missing = num.missing_bits | (den.missing_bits if den is not None else 0)
+        partial = num.partial_bits | (den.partial_bits if den is not None else 0)
+        late = num.late | (den.late if den is not None else False)
+        src = num.src + (den.src if den is not None else 0)
+        missing_from = [
+            self._missing_text(ctx.view, r // n_a, int(missing[r]), int(partial[r]))
+            for r in rows.tolist()
+        ]
+        if den is not None and ctx.ind.unit == RATE:
+            den_year = [f"{y:.0f}" if not np.isnan(y) else "" for y in den.year[rows]]
+        else:
+            den_year = [""] * len(rows)
+        self._emit(
+            ctx,
+            rows,
+            num=np.where(num.has, num.value, np.nan)[rows],
+            den=(den.value if den is not None else np.full_like(num.value, np.nan))[rows],
+            value=np.where(has, value, np.nan)[rows],
+            status=self._status(has[rows], (missing | partial)[rows] != 0, late[rows]),
+            missing_from=missing_from,
+            den_year=den_year,
+            src=src[rows],
+        )
+        for t in t_rows.tolist():
+            if has[t * n_a]:
+                self._remember_refs(ctx, t)
+
+    def _remember_refs(self, ctx: _ViewContext, t: int) -> None:
+        """Which stored cells a national value was built from (for the Sources sheet)."""
+        for side, rate in ((ctx.view.numerator, False), (ctx.view.denominator or (), True)):
+            for term in side:
+                if term.ref is not None:
+                    self.refs.append(
+                        (
+                            ctx.ind.id,
+                            self.targets[t],
+                            ctx.view.dimension,
+                            ctx.view.option,
+                            term.ref.element,
+                            term.ref.dimension,
+                            term.ref.option,
+                            rate and ctx.ind.unit == RATE,
+                        )
+                    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ViewContext:
+    index: int
+    ind: Indicator
+    view_index: int
+    view: _View
+    num: _Side
+    den: _Side | None
+    applicable: Bools
+    survey_year: list[str]
+
+
+def _empty_refs() -> pd.DataFrame:
+    return pd.DataFrame(
+        columns=["indicator", "target", "dimension", "option", "element", "rdim", "ropt", "rate"]
+    )
+
+
+def _typed_indicators(frame: pd.DataFrame) -> pd.DataFrame:
+    for c in ("numerator", "denominator", "value"):
+        frame[c] = frame[c].astype("float64")
+    frame["sources"] = frame["sources"].astype("int64")
+    for c in INDICATOR_COLUMNS:
+        if c not in ("numerator", "denominator", "value", "sources"):
+            frame[c] = frame[c].astype("str")
+    return frame
+
+
+def _sub_period_gaps(inputs: _Inputs) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(ministry, target) -> the shorter returns in the target that sent no value at all."""
+    cat = inputs.catalogue
+    sent = set(zip(inputs.long["ministry"], inputs.long["period"], strict=True))
+    out: dict[tuple[str, str], tuple[str, ...]] = {}
+    for t in inputs.targets:
+        for ministry in cat.ministries:
+            kinds = {d.period_type for d in cat.data_sets if d.ministry == ministry}
+            expected = [s for k in sorted(kinds) for s in sub_periods(t, k) if s != t.id]
+            gaps = tuple(s for s in expected if (ministry, s) not in sent)
+            if gaps:
+                out[(ministry, t.id)] = gaps
+    return out
+
+
+def _indicator_frames(
+    inputs: _Inputs, *, totals_only: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _IndicatorBuilder(inputs, totals_only).build()
+
+
+def indicator_table(catalogue: Catalogue, store: Store, periods: Sequence[str]) -> pd.DataFrame:
+    """The national indicators, one row per (indicator, period, area, option); never 0 for absence."""
+    inputs = _load(catalogue, store, _targets(periods))
+    return _indicator_frames(inputs)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Completeness and timeliness
+
+
+def _kind_order(catalogue: Catalogue) -> list[str]:
+    return [k for k in catalogue.period_types if any(d.period_type == k for d in catalogue.data_sets)]
+
+
+def expected_returns(catalogue: Catalogue, target: Period) -> dict[str, tuple[str, ...]]:
+    """Ministry -> the returns (period ids) the calendar expects from it within a period."""
+    out: dict[str, tuple[str, ...]] = {}
+    kinds = _kind_order(catalogue)
+    for ministry in catalogue.ministries:
+        own = {d.period_type for d in catalogue.data_sets if d.ministry == ministry}
+        ids = tuple(s for k in kinds if k in own for s in sub_periods(target, k))
+        if ids:
+            out[ministry] = ids
+    return out
+
+
+def _cells_expected(catalogue: Catalogue) -> dict[tuple[str, str], dict[str, int]]:
+    """(ministry, period type) -> area -> input cells of its template."""
+    out: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for d in catalogue.data_sets:
+        cells = out[(d.ministry, d.period_type)]
+        for code in d.elements:
+            n = _columns_of(catalogue, code)
+            for area in catalogue.areas(catalogue.elements[code]):
+                cells[area.code] += n
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Return:
+    """What the store knows of one expected return."""
+
+    ministry: str
+    period: str
+    due: date
+    received: bool
+    accepted: bool
+    late: bool
+    latest_status: str
+    first: SubmissionRecord | None
+    current: SubmissionRecord | None
+    latest: SubmissionRecord | None
+
+
+def _returns(
+    catalogue: Catalogue, submissions: Sequence[SubmissionRecord], ministry: str, period: str
+) -> _Return:
+    subs = [s for s in submissions if s.ministry == ministry and s.period == period]
+    first = min(subs, key=lambda s: (s.received_at, s.id), default=None)
+    latest = max(subs, key=lambda s: s.id, default=None)
+    current = next((s for s in subs if s.is_current), None)
+    late = first is not None and first.days_late is not None and first.days_late > 0
+    return _Return(
+        ministry=ministry,
+        period=period,
+        due=catalogue.due_date(ministry, parse_period(period)),
+        received=bool(subs),
+        accepted=current is not None,
+        late=late,
+        latest_status=latest.status if latest is not None else "",
+        first=first,
+        current=current,
+        latest=latest,
+    )
+
+
+def _completeness(
+    inputs: _Inputs, submissions: Sequence[SubmissionRecord], today: date
+) -> pd.DataFrame:
+    cat = inputs.catalogue
+    by_key: dict[tuple[str, str], list[SubmissionRecord]] = defaultdict(list)
+    for s in submissions:
+        by_key[(s.ministry, s.period)].append(s)
+    long = inputs.long
+    counts = long.groupby(["ministry", "period", "area"]).agg(
+        present=("value", "count"), rows=("value", "size")
+    )
+    totals = counts.groupby(level=["ministry", "period"]).sum()
+    present: dict[tuple[str, str, str], int] = counts["present"].to_dict()
+    stored: dict[tuple[str, str, str], int] = counts["rows"].to_dict()
+    # area "" holds a return's count over all its areas
+    present |= {(m, p, ""): int(v) for (m, p), v in totals["present"].items()}
+    stored |= {(m, p, ""): int(v) for (m, p), v in totals["rows"].items()}
+    cells = _cells_expected(cat)
+    kinds = _kinds_of_periods(inputs)
+    nat = cat.national.code
+    iso = {nat: cat.national.iso} | {p.code: p.iso for p in cat.provinces}
+    rows: list[dict[str, Any]] = []
+    for t in inputs.targets:
+        for ministry, periods in expected_returns(cat, t).items():
+            returns = [_returns(cat, by_key[(ministry, p)], ministry, p) for p in periods]
+            areas = sorted({a for p in periods for a in cells[(ministry, kinds[p])]})
+            areas = [nat] + [p.code for p in cat.provinces if p.code in areas]
+            for area in areas:
+                rows.append(
+                    _completeness_row(
+                        ministry, t.id, area, iso[area], returns, today, nat,
+                        lambda r, a=area: _cells_for(cells, ministry, kinds[r.period], a, nat),
+                        lambda r, a=area: _count_for(present, ministry, r.period, a, nat),
+                        lambda r, a=area: _count_for(stored, ministry, r.period, a, nat),
+                    )
+                )  # fmt: skip
+    frame = pd.DataFrame(rows, columns=list(COMPLETENESS_COLUMNS))
+    return _completeness_rates(frame)
+
+
+def _kinds_of_periods(inputs: _Inputs) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for t in inputs.targets:
+        for k in inputs.catalogue.period_types:
+            for s in sub_periods(t, k):
+                out[s] = k
+    return out
+
+
+def _cells_for(
+    cells: Mapping[tuple[str, str], Mapping[str, int]], ministry: str, kind: str, area: str, nat: str
+) -> int:
+    by_area = cells.get((ministry, kind), {})
+    return sum(by_area.values()) if area == nat else by_area.get(area, 0)
+
+
+def _count_for(
+    counts: Mapping[tuple[str, str, str], int], ministry: str, period: str, area: str, nat: str
+) -> int:
+    return counts.get((ministry, period, "" if area == nat else area), 0)
+
+
+def _completeness_row(
+    ministry: str,
+    period: str,
+    area: str,
+    iso: str,
+    returns: Sequence[_Return],
+    today: date,
+    nat: str,
+    cells: Callable[[_Return], int],
+    present: Callable[[_Return], int],
+    stored: Callable[[_Return], int],
+) -> dict[str, Any]:
+    """One ministry, period and area: reports expected, in, usable, on time, and cells filled."""
+    so_far = [r for r in returns if r.received or r.due < today]
+    accepted = [r for r in so_far if r.accepted and (area == nat or stored(r) > 0)]
+    missing = [r for r in so_far if r not in accepted]
+    reasons = []
+    for r in missing:
+        if not r.received:
+            why = "not received"
+        elif not r.accepted:
+            why = r.latest_status or "needs correction"
+        else:
+            why = "no values for this province"
+        reasons.append(f"{r.period} {why}")
+    return {
+        "ministry": ministry,
+        "period": period,
+        "area": area,
+        "iso": iso,
+        "expected": len(returns),
+        "expected_so_far": len(so_far),
+        "not_yet_due": len(returns) - len(so_far),
+        "received": sum(r.received for r in so_far),
+        "accepted": len(accepted),
+        "on_time": sum(r.received and not r.late for r in so_far),
+        "late": sum(r.received and r.late for r in so_far),
+        "missing": len(missing),
+        "needs_correction": sum(r.received and not r.accepted for r in so_far),
+        "missing_returns": "; ".join(reasons),
+        "values_expected": sum(cells(r) for r in so_far),
+        "values_present": sum(present(r) for r in so_far),
+    }
+
+
+def _completeness_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    so_far = frame["expected_so_far"].astype("float64").replace(0.0, np.nan)
+    cells = frame["values_expected"].astype("float64").replace(0.0, np.nan)
+    frame["completeness_rate"] = 100.0 * frame["accepted"] / so_far
+    frame["timeliness_rate"] = 100.0 * frame["on_time"] / so_far
+    frame["cell_completeness"] = 100.0 * frame["values_present"] / cells
+    frame["meets_completeness"] = (frame["completeness_rate"] >= COMPLETENESS_TARGET).astype(bool)
+    frame["meets_timeliness"] = (frame["timeliness_rate"] >= TIMELINESS_TARGET).astype(bool)
+    for c in ("ministry", "period", "area", "iso", "missing_returns"):
+        frame[c] = frame[c].astype("str")
+    for c in COMPLETENESS_COLUMNS[4:13] + ("values_expected", "values_present"):
+        frame[c] = frame[c].astype("int64")
+    return frame
+
+
+def completeness(
+    catalogue: Catalogue, store: Store, periods: Sequence[str], *, today: date | None = None
+) -> pd.DataFrame:
+    """Reports expected, received, accepted, on time and cells filled, per ministry and area."""
+    inputs = _load(catalogue, store, _targets(periods))
+    return _completeness(inputs, store.submissions(), today or date.today())
+
+
+# ---------------------------------------------------------------------------------------------
+# Who to chase today
+
+
+@dataclass(frozen=True, slots=True)
+class MinistryStatus:
+    """Where one ministry's return for a period stands."""
+
+    ministry: str
+    name_en: str
+    name_km: str
+    expected: bool
+    received: bool
+    accepted: bool
+    status: str
+    due: date
+    days_late: int | None
+    missing: str  # "" | "not-received" | "needs-correction"
+    open_warnings: int
+    file: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine shape printed by ``--json``."""
+        return {
+            "ministry": self.ministry,
+            "name_en": self.name_en,
+            "name_km": self.name_km,
+            "expected": self.expected,
+            "received": self.received,
+            "accepted": self.accepted,
+            "status": self.status,
+            "due": self.due.isoformat(),
+            "days_late": self.days_late,
+            "missing": self.missing,
+            "open_warnings": self.open_warnings,
+            "file": self.file,
+        }
+
+
+STATUS_REPORT_COLUMNS: Final = (
+    "ministry", "expected", "received", "accepted", "status", "due", "days_late", "missing",
+    "open_warnings", "file",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """The data officer's list for one period: who sent what, and whom to chase today."""
+
+    period: str
+    today: date
+    ministries: tuple[MinistryStatus, ...]
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Ministries to chase: nothing received when due, or a return that needs correction."""
+        return tuple(m.ministry for m in self.ministries if m.missing)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine shape printed by ``--json``."""
+        return {
+            "period": self.period,
+            "today": self.today.isoformat(),
+            "ministries": [m.to_dict() for m in self.ministries],
+            "missing": list(self.missing),
+        }
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """One line of text per ministry, in STATUS_REPORT_COLUMNS order, for a terminal table."""
+        out: list[tuple[str, ...]] = []
+        for m in self.ministries:
+            out.append(
+                (
+                    m.ministry,
+                    "yes" if m.expected else "no",
+                    "yes" if m.received else "no",
+                    "yes" if m.accepted else "no",
+                    m.status,
+                    m.due.isoformat(),
+                    "" if m.days_late is None else str(m.days_late),
+                    m.missing,
+                    str(m.open_warnings),
+                    m.file,
+                )
+            )
+        return out
+
+
+def status_report(
+    catalogue: Catalogue, store: Store, period: str, *, today: date | None = None
+) -> StatusReport:
+    """Per ministry expected for a period: received, accepted, late, missing, open warnings."""
+    p = parse_period(period)
+    day = today or date.today()
+    subs = store.submissions(p.id)
+    out: list[MinistryStatus] = []
+    for code in catalogue.reporting_ministries(p):
+        r = _returns(catalogue, subs, code, p.id)
+        ministry = catalogue.ministries[code]
+        if r.current is not None:
+            status, missing = r.current.status, ""
+        elif r.received:
+            status, missing = r.latest_status, "needs-correction"
+        elif day > r.due:
+            status, missing = "not-received", "not-received"
+        else:
+            status, missing = "not-yet-due", ""
+        if r.first is not None:
+            days_late: int | None = max(r.first.days_late or 0, 0)
+        else:
+            days_late = (day - r.due).days if day > r.due else None
+        warnings = 0
+        if r.current is not None:
+            warnings = sum(
+                f.severity == Severity.WARNING for f in store.findings_of(r.current.id)
+            )
+        latest = r.current or r.latest
+        out.append(
+            MinistryStatus(
+                ministry=code,
+                name_en=ministry.name_en,
+                name_km=ministry.name_km,
+                expected=True,
+                received=r.received,
+                accepted=r.accepted,
+                status=status,
+                due=r.due,
+                days_late=days_late,
+                missing=missing,
+                open_warnings=warnings,
+                file=latest.name_received if latest is not None else "",
+            )
+        )
+    return StatusReport(p.id, day, tuple(out))
+
+
+# ---------------------------------------------------------------------------------------------
+# Data quality
+
+
+def _with_history(targets: Sequence[Period]) -> tuple[Period, ...]:
+    """The targets plus the earlier periods that consistency over time compares them with."""
+    ids = {t.id for t in targets}
+    extra: dict[str, Period] = {}
+    for t in targets:
+        for p in _previous(t, HISTORY_PERIODS):
+            if p.id not in ids:
+                extra[p.id] = p
+    return (*targets, *sorted(extra.values()))
+
+
+def _restrict(inputs: _Inputs, targets: Sequence[Period]) -> _Inputs:
+    ids = [t.id for t in targets]
+    return _Inputs(
+        inputs.catalogue,
+        tuple(targets),
+        inputs.long,
+        inputs.period_map[inputs.period_map["target"].isin(ids)],
+        inputs.population[inputs.population["target"].isin(ids)],
+    )
+
+
+_OPS: Final[dict[str, Callable[[Floats, Floats, float], Bools]]] = {
+    "<": lambda a, b, tol: a < b + tol,
+    "<=": lambda a, b, tol: a <= b + tol,
+    "==": lambda a, b, tol: np.abs(a - b) <= tol,
+    "!=": lambda a, b, tol: np.abs(a - b) > tol,
+    ">=": lambda a, b, tol: a + tol >= b,
+    ">": lambda a, b, tol: a + tol > b,
+}
+
+
+def _plain(expr: Expression | None) -> list[_Term]:
+    if expr is None:
+        return []
+    return [_Term(t.sign, t.ref, t.constant if t.ref is None else 0.0) for t in expr.terms]
+
+
+def _compare_outcomes(inputs: _Inputs, grid: _Grid) -> dict[str, tuple[Bools, Bools, set[str]]]:
+    """Compare rule id -> (evaluated, failed) over grid rows, and the elements it names."""
+    out: dict[str, tuple[Bools, Bools, set[str]]] = {}
+    for rule in inputs.catalogue.rules_of("compare"):
+        op = _OPS.get(rule.op)
+        if op is None or rule.left is None or rule.right is None:
+            continue
+        left, right = _side(_plain(rule.left), grid, 0), _side(_plain(rule.right), grid, 0)
+        if rule.missing == "skip_if_any_missing":
+            evaluated = left.complete & right.complete
+        elif rule.missing == "never_skip":
+            evaluated = np.ones_like(left.has)
+        else:
+            evaluated = left.has & right.has
+        lv = np.where(left.has, left.value, 0.0)
+        rv = np.where(right.has, right.value, 0.0)
+        failed = evaluated & ~op(lv, rv, rule.tolerance + 1e-9)
+        names = {r.element for r in (*rule.left.refs, *rule.right.refs)}
+        out[rule.id] = (evaluated, failed, names)
+    return out
+
+
+def _warnings(inputs: _Inputs, store: Store) -> pd.DataFrame:
+    """(element, target, area) -> open warnings, explained warnings and their explanations."""
+    columns = ["element", "target", "area", "open", "explained", "text"]
+    records: list[tuple[int, str, str, int, int, str]] = []
+    for sid in sorted(int(s) for s in inputs.long["submission_id"].unique()):
+        for f in store.findings_of(sid):
+            loc = f.location
+            if f.severity == Severity.WARNING:
+                records.append((sid, loc.sheet, loc.cell, 1, 0, ""))
+            elif f.severity == Severity.INFO and "explanation" in f.params:
+                why = f"{f.rule or f.code.value} ({loc.sheet}!{loc.cell}): {f.params['explanation']}"
+                records.append((sid, loc.sheet, loc.cell, 0, 1, why))
+    if not records:
+        return pd.DataFrame(columns=columns)
+    found = pd.DataFrame(records, columns=["submission_id", "sheet", "cell", "open", "explained"]
+                         + ["text"])  # fmt: skip
+    cells = inputs.long[inputs.long["submission_id"].isin(found["submission_id"])]
+    cells = cells[["submission_id", "sheet", "cell", "element", "area", "period"]]
+    split = cells["cell"].str.extract(r"^([A-Z]+)(\d+)$")
+    cells = cells.assign(col=split[0], row=split[1])
+    split = found["cell"].str.extract(r"^([A-Z]+)(\d+)$")
+    found = found.assign(col=split[0], row=split[1])
+    by_row = cells.drop_duplicates(["submission_id", "sheet", "row"])
+    by_col = cells.drop_duplicates(["submission_id", "sheet", "col"])
+    period = cells.drop_duplicates("submission_id")[["submission_id", "period"]]
+    placed = (
+        found.merge(by_row[["submission_id", "sheet", "row", "area"]], on=["submission_id", "sheet", "row"])
+        .merge(by_col[["submission_id", "sheet", "col", "element"]], on=["submission_id", "sheet", "col"])
+        .merge(period, on="submission_id")
+        .merge(inputs.period_map, left_on="period", right_on="stored")
+    )  # fmt: skip
+    if placed.empty:
+        return pd.DataFrame(columns=columns)
+    return (
+        placed.groupby(["element", "target", "area"], sort=False)
+        .agg(
+            open=("open", "sum"),
+            explained=("explained", "sum"),
+            text=("text", lambda s: " | ".join(x for x in s if x)),
+        )
+        .reset_index()[columns]
+    )
+
+
+def _quality(inputs: _Inputs, totals: pd.DataFrame, store: Store) -> pd.DataFrame:
+    cat = inputs.catalogue
+    nat = cat.national.code
+    ids = [t.id for t in inputs.targets]
+    cur = totals[totals["period"].isin(ids) & (totals["dimension"] == "")].reset_index(drop=True)
+    cur = cur[["indicator", "period", "area", "iso", "value", "status"]].copy()
+    _outliers(cur, nat, {t.id: t.type for t in inputs.targets})
+    _over_time(cur, totals, inputs.targets)
+    _consistency(cur, inputs)
+    _open_warnings(cur, inputs, store)
+    return cur[list(QUALITY_COLUMNS)]
+
+
+def _outliers(cur: pd.DataFrame, nat: str, kinds: Mapping[str, str]) -> None:
+    """z-scores over the provinces of a period and over a province's series; modified z."""
+    pv = cur["value"].where(cur["area"] != nat)
+    by_period = [cur["indicator"], cur["period"]]
+    g = pv.groupby(by_period)
+    sd = g.transform("std").replace(0.0, np.nan)
+    cur["z_provinces"] = (pv - g.transform("mean")) / sd
+    median = g.transform("median")
+    mad = (pv - median).abs().groupby(by_period).transform("median").replace(0.0, np.nan)
+    cur["modified_z"] = 0.6745 * (pv - median) / mad
+    cur["modified_z_outlier"] = (cur["modified_z"].abs() > MODIFIED_Z_LIMIT).astype(bool)
+    gs = cur["value"].groupby([cur["indicator"], cur["area"], cur["period"].map(kinds)])
+    sd_s = gs.transform("std").replace(0.0, np.nan)
+    cur["z_series"] = (cur["value"] - gs.transform("mean")) / sd_s
+    for name in ("provinces", "series"):
+        z = cur[f"z_{name}"].abs()
+        cur[f"outlier_{name}"] = np.select(
+            [z >= EXTREME_SD, z >= MODERATE_SD], ["extreme", "moderate"], ""
+        ).astype(object)
+        cur[f"outlier_{name}"] = cur[f"outlier_{name}"].astype("str")
+
+
+def _over_time(cur: pd.DataFrame, totals: pd.DataFrame, targets: Sequence[Period]) -> None:
+    """Ratio of each value to the mean of up to 3 earlier periods; flag beyond +-33 %."""
+    pairs = pd.DataFrame(
+        [(t.id, p.id) for t in targets for p in _previous(t, HISTORY_PERIODS)],
+        columns=["period", "previous"],
+    )
+    earlier = totals[totals["dimension"] == ""][["indicator", "area", "period", "value"]]
+    earlier = earlier.rename(columns={"period": "previous", "value": "earlier"})
+    joined = cur[["indicator", "area", "period"]].merge(pairs, on="period")
+    joined = joined.merge(earlier, on=["indicator", "area", "previous"])
+    stats = (
+        joined.groupby(["indicator", "area", "period"])
+        .agg(previous_mean=("earlier", "mean"), previous_periods=("earlier", "count"))
+        .reset_index()
+    )
+    merged = cur[["indicator", "area", "period"]].merge(
+        stats, on=["indicator", "area", "period"], how="left"
+    )
+    cur["previous_mean"] = merged["previous_mean"].to_numpy(float)
+    cur["previous_periods"] = merged["previous_periods"].fillna(0).to_numpy("int64")
+    prev = cur["previous_mean"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cur["change_ratio"] = (cur["value"] / prev).where(prev != 0)
+    off = (cur["change_ratio"] - 1.0).abs() > CHANGE_LIMIT
+    from_zero = (prev == 0) & (cur["value"] > 0)
+    cur["change_flag"] = (off | from_zero).astype(bool)
+
+
+def _consistency(cur: pd.DataFrame, inputs: _Inputs) -> None:
+    """Compare rules naming an indicator's elements: which fail here; share of provinces."""
+    cat = inputs.catalogue
+    targets = [t.id for t in inputs.targets]
+    areas = inputs.areas
+    grid = _Grid(_element_values(inputs), targets, areas)
+    outcomes = _compare_outcomes(inputs, grid)
+    t_index = {t: i for i, t in enumerate(targets)}
+    a_index = {a: i for i, a in enumerate(areas)}
+    rows = (
+        cur["period"].map(t_index).to_numpy("int64") * len(areas)
+        + cur["area"].map(a_index).to_numpy("int64")
+    )
+    related: list[str] = []
+    failed: list[str] = []
+    share = np.full(len(cur), np.nan)
+    elements = {
+        ind.id: {r.element for r in ind.numerator.refs}
+        | {r.element for r in (ind.denominator.refs if ind.denominator else ())}
+        for ind in cat.indicators
+    }
+    n_a = len(areas)
+    for i, (ind, row) in enumerate(zip(cur["indicator"].tolist(), rows.tolist(), strict=True)):
+        rules = [k for k, (_e, _f, names) in outcomes.items() if names & elements.get(ind, set())]
+        related.append(", ".join(rules))
+        failed.append(", ".join(k for k in rules if outcomes[k][1][row]))
+        if rules:
+            base = (row // n_a) * n_a
+            ev = np.zeros(n_a - 1, dtype=bool)
+            fl = np.zeros(n_a - 1, dtype=bool)
+            for k in rules:
+                ev |= outcomes[k][0][base + 1 : base + n_a]
+                fl |= outcomes[k][1][base + 1 : base + n_a]
+            if ev.any():
+                share[i] = 100.0 * fl.sum() / ev.sum()
+    cur["compare_rules"] = pd.Series(related, index=cur.index, dtype="str")
+    cur["compare_failed"] = pd.Series(failed, index=cur.index, dtype="str")
+    cur["compare_fail_pct"] = share
+
+
+def _open_warnings(cur: pd.DataFrame, inputs: _Inputs, store: Store) -> None:
+    """Warnings still open, and those explained, on the cells an indicator is built from."""
+    cat = inputs.catalogue
+    found = _warnings(inputs, store)
+    cur["open_warnings"] = 0
+    cur["explained_warnings"] = 0
+    cur["explanations"] = ""
+    if found.empty:
+        cur["explanations"] = cur["explanations"].astype("str")
+        return
+    nat = cat.national.code
+    parts = []
+    for ind in cat.indicators:
+        names = {r.element for r in ind.numerator.refs}
+        names |= {r.element for r in (ind.denominator.refs if ind.denominator else ())}
+        mine = found[found["element"].isin(names)]
+        if mine.empty:
+            continue
+        local = mine.groupby(["target", "area"]).agg(
+            open=("open", "sum"), explained=("explained", "sum"),
+            text=("text", lambda s: " | ".join(x for x in s if x)),
+        ).reset_index()  # fmt: skip
+        national = mine.groupby("target").agg(
+            open=("open", "sum"), explained=("explained", "sum"),
+            text=("text", lambda s: " | ".join(x for x in s if x)),
+        ).reset_index().assign(area=nat)  # fmt: skip
+        both = pd.concat([local[local["area"] != nat], national], ignore_index=True)
+        parts.append(both.assign(indicator=ind.id))
+    if not parts:
+        cur["explanations"] = cur["explanations"].astype("str")
+        return
+    table = pd.concat(parts, ignore_index=True).rename(columns={"target": "period"})
+    merged = cur[["indicator", "period", "area"]].merge(
+        table, on=["indicator", "period", "area"], how="left"
+    )
+    cur["open_warnings"] = merged["open"].fillna(0).to_numpy("int64")
+    cur["explained_warnings"] = merged["explained"].fillna(0).to_numpy("int64")
+    cur["explanations"] = pd.Series(
+        merged["text"].fillna("").to_numpy(object), index=cur.index, dtype="str"
+    )
+
+
+def data_quality(catalogue: Catalogue, store: Store, periods: Sequence[str]) -> pd.DataFrame:
+    """Outliers, consistency over time and between indicators, and warnings, per province."""
+    targets = _targets(periods)
+    inputs = _load(catalogue, store, _with_history(targets))
+    totals = _indicator_frames(inputs, totals_only=True)[0]
+    return _quality(_restrict(inputs, targets), totals, store)

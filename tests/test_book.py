@@ -1,0 +1,118 @@
+"""The metadata book: one bilingual workbook that says everything the catalogue says.
+
+Covers: one row per indicator in catalogue order with its id, provenance, name, numerator and
+responsible ministry; every data element listed once; every Khmer text awaiting review listed;
+no cell is a formula or a hyperlink (the book is read by people, never executed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from cpxl.book import SHEETS, write_book
+from cpxl.catalogue import Catalogue, load
+from cpxl.findings import Code, Status
+
+RULES = Path(__file__).resolve().parent.parent / "rules"
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    return load(RULES)
+
+
+@pytest.fixture(scope="module")
+def book(catalogue: Catalogue, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    path = write_book(catalogue, tmp_path_factory.mktemp("book") / "book.xlsx")
+    wb = openpyxl.load_workbook(path)
+    yield wb
+    wb.close()
+
+
+def table(ws: Any) -> list[dict[str, Any]]:
+    """The sheet's rows under its header row, as header -> value."""
+    rows = list(ws.iter_rows(values_only=True))
+    header = rows[0]
+    return [dict(zip(header, row, strict=True)) for row in rows[1:]]
+
+
+def test_sheets_are_in_reading_order(book: Any) -> None:
+    """The book opens on About and lists its nine sheets in reading order."""
+    assert book.sheetnames == list(SHEETS)
+
+
+def test_indicators_match_the_catalogue(book: Any, catalogue: Catalogue) -> None:
+    """Each indicator has exactly one row, in catalogue order, with its own metadata."""
+    rows = [
+        (r["ID"], r["Provenance"], r["Name (EN)"], r["Numerator"], r["Responsible"])
+        for r in table(book["Indicators"])
+    ]
+    assert rows == [
+        (i.id, i.provenance, i.name_en, i.numerator.source, i.responsible)
+        for i in catalogue.indicators
+    ]
+
+
+def test_indicator_denominators_are_the_expression_text(book: Any, catalogue: Catalogue) -> None:
+    """A rate's denominator reads as written in the catalogue; a count has none."""
+    got = [r["Denominator"] for r in table(book["Indicators"])]
+    assert got == [i.denominator.source if i.denominator else None for i in catalogue.indicators]
+
+
+def test_every_element_is_listed_once(book: Any, catalogue: Catalogue) -> None:
+    """The Data elements sheet lists every element once, with the data set that reports it."""
+    rows = [(r["Code"], r["Data set"]) for r in table(book["Data elements"])]
+    assert rows == [(code, catalogue.data_set_of(code).id) for code in catalogue.elements]
+
+
+def test_elements_name_the_indicators_that_use_them(book: Any, catalogue: Catalogue) -> None:
+    """An element used by an indicator's numerator or denominator names that indicator."""
+    used = {
+        r["Code"]: set((r["Used by indicators"] or "").split(", ")) - {""}
+        for r in table(book["Data elements"])
+    }
+    for ind in catalogue.indicators:
+        refs = [*ind.numerator.refs, *(ind.denominator.refs if ind.denominator else ())]
+        for ref in refs:
+            assert ind.id in used[ref.element], (ind.id, ref.element)
+
+
+def test_khmer_to_review_lists_every_text(book: Any, catalogue: Catalogue) -> None:
+    """Reviewers find every Khmer text still marked needs_review, with its English."""
+    rows = [(r["Where"], r["English"], r["Khmer"]) for r in table(book["Khmer to review"])]
+    assert rows == catalogue.khmer_to_review()
+
+
+def test_about_counts_indicators_by_provenance(book: Any, catalogue: Catalogue) -> None:
+    """About gives how many indicators each provenance level has, and warns about inferred ones."""
+    rows = {r["Item"]: r["Indicators"] for r in table(book["About"])}
+    assert {k: v for k, v in rows.items() if k.startswith("Provenance: ")} == {
+        "Provenance: framework": 2,
+        "Provenance: framework_mentioned": 2,
+        "Provenance: inferred": 46,
+    }
+    assert rows["Warning"] == 46
+
+
+def test_messages_sheet_has_every_code_and_status(book: Any) -> None:
+    """Every finding code and every file status has its row with both languages."""
+    rows = table(book["Messages"])
+    assert [r["Code"] for r in rows] == [*(c.value for c in Code), *(s.value for s in Status)]
+    assert all(r["Title (EN)"] and r["Title (KM)"] for r in rows)
+
+
+def test_no_cell_is_a_formula_or_a_link(book: Any) -> None:
+    """Text that looks like a formula or a URL stays text: nothing runs or opens on a click."""
+    formulas, links = [], []
+    for ws in book.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    formulas.append((ws.title, cell.coordinate))
+                if cell.hyperlink is not None:
+                    links.append((ws.title, cell.coordinate))
+    assert (formulas, links) == ([], [])
