@@ -108,6 +108,7 @@ class Option:
     code: str
     label_en: str
     label_km: str
+    km_status: str = "attested"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class Dimension:
     label_km: str
     options: tuple[Option, ...]
     unknown: str | None = None
+    km_status: str = "attested"
 
     def option(self, code: str) -> Option:
         """The option with this code."""
@@ -135,6 +137,7 @@ class SheetGroup:
     id: str
     title_en: str
     title_km: str
+    km_status: str = "attested"
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,8 +403,10 @@ class Rule:
     right: Expression | None = None
     threshold: float = 0.33
     outlier_z: float = 3.5
+    min_value: float = 0.0
     message_en: str = ""
     message_km: str = ""
+    km_status: str = "attested"
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +417,7 @@ class StatusText:
     label_km: str
     action_en: str
     action_km: str
+    km_status: str = "attested"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -520,6 +526,37 @@ class Catalogue:
             for code, text in self.messages.items()
             if code in self.messages_to_review
         )
+        out.extend(
+            (f"statuses.{st.value}", t.label_en, t.label_km)
+            for st, t in self.statuses.items()
+            if t.km_status == "needs_review"
+        )
+        out.extend(
+            (f"rules.{r.id}", r.description_en, r.description_km)
+            for r in self.rules
+            if r.km_status == "needs_review"
+        )
+        for d in self.dimensions.values():
+            if d.km_status == "needs_review":
+                out.append((f"dimensions.{d.code}", d.label_en, d.label_km))
+            out.extend(
+                (f"dimensions.{d.code}.{o.code}", o.label_en, o.label_km)
+                for o in d.options
+                if o.km_status == "needs_review"
+            )
+        out.extend(
+            (f"sheets.{g.id}", g.title_en, g.title_km)
+            for g in self.sheets.values()
+            if g.km_status == "needs_review"
+        )
+        for group, texts in (
+            ("domains", self.domains),
+            ("missing_reasons", self.missing_reasons),
+            ("provenance_levels", self.provenance_levels),
+        ):
+            out.extend((f"{group}.{k}", t.en, t.km) for k, t in texts.items() if t.needs_review)
+        if self.title.needs_review:
+            out.append(("catalogue.title", self.title.en, self.title.km))
         return out
 
 
@@ -719,8 +756,12 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             d["code"],
             d["label_en"],
             d["label_km"],
-            tuple(Option(o["code"], o["label_en"], o["label_km"]) for o in d["options"]),
+            tuple(
+                Option(o["code"], o["label_en"], o["label_km"], o.get("km_status", "attested"))
+                for o in d["options"]
+            ),
             d.get("unknown"),
+            d.get("km_status", "attested"),
         ),
     )
     elements_raw = raws["elements"].data
@@ -730,7 +771,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         "sheets",
         elements_raw["sheets"],
         "id",
-        lambda s: SheetGroup(s["id"], s["title_en"], s["title_km"]),
+        lambda s: SheetGroup(s["id"], s["title_en"], s["title_km"], s.get("km_status", "attested")),
     )
     elements: dict[str, Element] = _unique(
         p,
@@ -753,7 +794,9 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             e.get("description_en", ""),
         ),
     )
-    for i, d in enumerate(dimensions.values()):
+    dim_at = _first_index(raws["disaggregations"].data["dimensions"], "code")
+    for code, d in dimensions.items():
+        i = dim_at[code]
         codes = [o.code for o in d.options]
         for dup in {c for c in codes if codes.count(c) > 1}:
             p.add(Code.CATALOGUE_DUPLICATE, "disaggregations", ["dimensions", i], f"option {dup}")
@@ -764,20 +807,31 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
                 ["dimensions", i, "unknown"],
                 f"unknown option {d.unknown!r} is not one of the options",
             )
-    for i, e in enumerate(elements.values()):
+    element_at = _first_index(elements_raw["elements"], "code")
+    for code, e in elements.items():
+        i = element_at[code]
         if e.sheet not in sheets:
             p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "sheet"], e.sheet)
         for j, dim in enumerate(e.by):
             if dim not in dimensions:
                 p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "by", j], dim)
     checker = _RefChecker(p, elements, dimensions)
-    indicators = _indicators(raws["indicators"].data["indicators"], p, checker, ministries)
+    domains = {d["id"] for d in cat["domains"]}
+    indicators = _indicators(raws["indicators"].data["indicators"], p, checker, ministries, domains)
     cal = raws["calendar"].data
     period_types = {
         t["code"]: PeriodType(t["code"], t["label_en"], t["label_km"], t["pattern"])
         for t in cal["period_types"]
     }
-    data_sets = _data_sets(cal["data_sets"], p, ministries, elements, period_types)
+    data_sets = _data_sets(
+        cal["data_sets"],
+        p,
+        ministries,
+        elements,
+        period_types,
+        [str(m["code"]) for m in raws["ministries"].data["ministries"]],
+        [str(e["code"]) for e in elements_raw["elements"]],
+    )
     rules = _rules(raws["validation"].data, p, checker)
     messages, statuses, review = _messages(raws["messages"].data, p)
     terms_raw = raws["terms"].data
@@ -900,6 +954,7 @@ def _indicators(
     p: _Problems,
     check: _RefChecker,
     ministries: Mapping[str, Ministry],
+    domains: set[str],
 ) -> tuple[Indicator, ...]:
     out: list[Indicator] = []
     seen: set[str] = set()
@@ -909,6 +964,13 @@ def _indicators(
         seen.add(d["id"])
         num = check.expr(d["numerator"], "indicators", ["indicators", i, "numerator"])
         den = check.expr(d.get("denominator"), "indicators", ["indicators", i, "denominator"])
+        if d["domain"] not in domains:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "indicators",
+                ["indicators", i, "domain"],
+                f"unknown domain {d['domain']!r}",
+            )
         if d["responsible"] not in ministries:
             p.add(
                 Code.CATALOGUE_REFERENCE,
@@ -957,6 +1019,8 @@ def _data_sets(
     ministries: Mapping[str, Ministry],
     elements: Mapping[str, Element],
     period_types: Mapping[str, PeriodType],
+    ministry_codes: Sequence[str],
+    element_codes: Sequence[str],
 ) -> tuple[DataSet, ...]:
     out: list[DataSet] = []
     owner: dict[str, str] = {}
@@ -997,7 +1061,9 @@ def _data_sets(
             )
         )
     reporting = {d.ministry for d in out}
-    for i, code in enumerate(ministries):
+    ministry_at = {m: i for i, m in reversed(list(enumerate(ministry_codes)))}
+    for code in ministries:
+        i = ministry_at[code]
         if code not in reporting:
             p.add(
                 Code.CATALOGUE_NOTHING_TO_REPORT,
@@ -1005,7 +1071,9 @@ def _data_sets(
                 ["ministries", i],
                 f"{code} reports no data set",
             )
-    for i, code in enumerate(elements):
+    element_at = {e: i for i, e in reversed(list(enumerate(element_codes)))}
+    for code in elements:
+        i = element_at[code]
         if code not in owner:
             p.add(
                 Code.CATALOGUE_REFERENCE,
@@ -1060,8 +1128,10 @@ def _rules(data: Mapping[str, Any], p: _Problems, check: _RefChecker) -> tuple[R
                 right=check.expr(r.get("right"), "validation", [*path, "right"]),
                 threshold=float(r.get("threshold", defaults.get("change_threshold", 0.33))),
                 outlier_z=float(r.get("outlier_z", defaults.get("outlier_z", 3.5))),
+                min_value=float(r.get("min_value", defaults.get("min_value", 0))),
                 message_en=r.get("message_en", ""),
                 message_km=r.get("message_km", ""),
+                km_status=r.get("km_status", "attested"),
             )
         )
     return tuple(out)
@@ -1079,9 +1149,10 @@ def _messages(
                 Code.CATALOGUE_MESSAGE, "messages", ["messages", key], f"no finding has code {key}"
             )
             continue
-        for lang_key in ("title_km", "message_km", "fix_km"):
+        for lang_key in ("title_en", "message_en", "fix_en", "title_km", "message_km", "fix_km"):
             if not str(m.get(lang_key) or "").strip():
-                p.add(Code.CATALOGUE_MESSAGE, "messages", ["messages", key], f"{lang_key} is empty")
+                where: list[str | int] = ["messages", key, lang_key]
+                p.add(Code.CATALOGUE_MESSAGE, "messages", where, f"{lang_key} is empty")
         if m.get("km_status") == "needs_review":
             review.add(Code(key))
         messages[Code(key)] = MessageText(
@@ -1102,7 +1173,11 @@ def _messages(
             p.add(Code.CATALOGUE_MESSAGE, "messages", ["statuses", key], f"no status {key}")
             continue
         statuses[Status(key)] = StatusText(
-            s["label_en"], s["label_km"], s["action_en"], s["action_km"]
+            s["label_en"],
+            s["label_km"],
+            s["action_en"],
+            s["action_km"],
+            s.get("km_status", "attested"),
         )
     for st in Status:
         if st not in statuses:
@@ -1116,3 +1191,11 @@ def iter_problems(rules_dir: Path) -> Iterator[Finding]:
         load(rules_dir)
     except CatalogueError as exc:
         yield from exc.findings
+
+
+def _first_index(items: Sequence[Mapping[str, Any]], field_name: str) -> dict[str, int]:
+    """Where each code first appears in its file (the entry a duplicate does not replace)."""
+    out: dict[str, int] = {}
+    for i, item in enumerate(items):
+        out.setdefault(str(item[field_name]), i)
+    return out

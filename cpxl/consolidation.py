@@ -25,14 +25,18 @@ option) arrays, and each indicator view is a handful of numpy operations on whol
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import xlsxwriter
 
 from cpxl.catalogue import (
     Catalogue,
@@ -43,7 +47,8 @@ from cpxl.catalogue import (
     parse_period,
     period_containing,
 )
-from cpxl.store import Store
+from cpxl.findings import Severity
+from cpxl.store import Store, SubmissionRecord
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -376,7 +381,7 @@ class _Grid:
     def column(self, ref: Ref) -> int:
         """The array column of a reference (the empty column when nothing was stored)."""
         key = f"{ref.element}{_SEP}{ref.dimension}{_SEP}{ref.option}"
-        return self.columns.get(key, self.value.shape[1] - 1)
+        return self.columns.get(key, int(self.value.shape[1]) - 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -557,8 +562,7 @@ class _IndicatorBuilder:
         frame = _typed_indicators(frame)
         refs = pd.DataFrame(
             self.refs,
-            columns=["indicator", "target", "dimension", "option", "element", "rdim", "ropt"]
-            + ["rate"],
+            columns=list(_REF_COLUMNS_ALL),
         )
         return frame, refs
 
@@ -670,84 +674,85 @@ class _IndicatorBuilder:
 
     def _province_rows(self, ctx: _ViewContext) -> None:
         """Province values, and the national value built from the provinces that reported."""
-        num, den = ctx.num, ctx.den
+        both = _combine(ctx)
         n_t, n_a = len(self.targets), self.grid.n_areas
-        has = num.has & (den.has if den is not None else True)
-        den_v = den.value if den is not None else np.full_like(num.value, np.nan)
-        value = _ratio(ctx.ind.unit, num.value, den.value if den is not None else None)
-        missing = num.missing_bits | (den.missing_bits if den is not None else 0)
-        partial = num.partial_bits | (den.partial_bits if den is not None else 0)
-        late = num.late | (den.late if den is not None else False)
-        src = num.src + (den.src if den is not None else 0)
-        year = den.year if den is not None and ctx.ind.unit == RATE else None
-
-        grid_shape = (n_t, n_a)
-        prov = np.zeros(grid_shape, dtype=bool)
-        prov[:, 1:] = True
-        t_ok = ctx.applicable[:, None] & np.ones(grid_shape, dtype=bool)
-        # provinces
         if "province" in ctx.ind.disaggregations:
-            rows = np.flatnonzero((prov & t_ok).ravel())
-            keys = (rows // n_a) * (1 << 42) + missing[rows] * (1 << 21) + partial[rows]
-            texts: dict[int, str] = {}
-            missing_from = []
-            for k, r in zip(keys.tolist(), rows.tolist(), strict=True):
-                if k not in texts:
-                    texts[k] = self._missing_text(
-                        ctx.view, r // n_a, int(missing[r]), int(partial[r])
-                    )
-                missing_from.append(texts[k] if (missing[r] or partial[r]) else "")
-            den_year = (
-                [f"{y:.0f}" if not np.isnan(y) else "" for y in year[rows]]
-                if year is not None
-                else [""] * len(rows)
-            )
-            self._emit(
-                ctx,
-                rows,
-                num=np.where(num.has, num.value, np.nan)[rows],
-                den=den_v[rows],
-                value=np.where(has, value, np.nan)[rows],
-                status=self._status(has[rows], (missing | partial)[rows] != 0, late[rows]),
-                missing_from=missing_from,
-                den_year=den_year,
-                src=src[rows],
-            )
-        # national, from the provinces that reported
-        inc = (has.reshape(grid_shape)) & prov
-        nat_num = np.where(inc, num.value.reshape(grid_shape), 0.0).sum(axis=1)
-        nat_den = np.where(inc, den_v.reshape(grid_shape), 0.0).sum(axis=1)
-        any_inc = inc.any(axis=1)
-        nat_value = _ratio(ctx.ind.unit, nat_num, nat_den if den is not None else None)
-        excluded = prov & ~inc
-        part_inc = np.where(inc, partial.reshape(grid_shape), 0)
-        nat_partly = (excluded[:, 1:].any(axis=1) & any_inc) | (part_inc != 0).any(axis=1)
-        nat_late = (late.reshape(grid_shape) & inc).any(axis=1)
-        nat_src = np.where(inc, src.reshape(grid_shape), 0).sum(axis=1)
-        t_rows = np.flatnonzero(ctx.applicable)
+            prov = np.zeros((n_t, n_a), dtype=bool)
+            prov[:, 1:] = True
+            rows = np.flatnonzero((prov & ctx.applicable[:, None]).ravel())
+            self._emit_rows(ctx, both, rows)
+        self._national_from_provinces(ctx, both)
+
+    def _emit_rows(self, ctx: _ViewContext, both: _Both, rows: Ints) -> None:
+        """Rows computed directly from the grid (provinces, or national elements)."""
+        n_a = self.grid.n_areas
+        texts: dict[tuple[int, int, int], str] = {}
         missing_from: list[str] = []
-        den_year: list[str] = []
-        miss_grid = missing.reshape(grid_shape)
-        for t in t_rows.tolist():
-            missing_from.append(self._national_text(ctx.view, t, inc[t], miss_grid[t], part_inc[t]))
-            if year is None:
-                den_year.append("")
-            else:
-                used = year.reshape(grid_shape)[t][inc[t]]
-                den_year.append(", ".join(f"{y:.0f}" for y in sorted(set(used.tolist()))))
-        rows = t_rows * n_a
+        for r in rows.tolist():
+            m, p = int(both.missing[r]), int(both.partial[r])
+            key = (r // n_a, m, p)
+            if key not in texts:
+                texts[key] = self._missing_text(ctx.view, r // n_a, m, p) if m or p else ""
+            missing_from.append(texts[key])
+        if both.year is not None:
+            den_year = [f"{y:.0f}" if not np.isnan(y) else "" for y in both.year[rows].tolist()]
+        else:
+            den_year = [""] * len(rows)
         self._emit(
             ctx,
             rows,
-            num=np.where(any_inc, nat_num, np.nan)[t_rows],
-            den=(np.where(any_inc, nat_den, np.nan) if den is not None else nat_den * np.nan)[
-                t_rows
-            ],
-            value=np.where(any_inc, nat_value, np.nan)[t_rows],
-            status=self._status(any_inc[t_rows], nat_partly[t_rows], nat_late[t_rows]),
+            num=both.num[rows],
+            den=both.den[rows],
+            value=both.value[rows],
+            status=self._status(
+                both.has[rows], (both.missing | both.partial)[rows] != 0, both.late[rows]
+            ),
             missing_from=missing_from,
             den_year=den_year,
-            src=nat_src[t_rows],
+            src=both.src[rows],
+        )
+
+    def _national_from_provinces(self, ctx: _ViewContext, both: _Both) -> None:
+        """Sum the provinces that reported everything the value needs; name the others."""
+        shape = (len(self.targets), self.grid.n_areas)
+        prov = np.zeros(shape, dtype=bool)
+        prov[:, 1:] = True
+        inc = both.has.reshape(shape) & prov
+        any_inc: Bools = np.asarray(inc.any(axis=1), dtype=bool)
+        nat_num = np.where(inc, both.num.reshape(shape), 0.0).sum(axis=1)
+        nat_den = np.where(inc, both.den.reshape(shape), 0.0).sum(axis=1)
+        has_den = ctx.den is not None
+        value = _ratio(ctx.ind.unit, nat_num, nat_den if has_den else None)
+        part_inc = np.where(inc, both.partial.reshape(shape), 0)
+        partly: Bools = np.asarray(
+            ((prov & ~inc).any(axis=1) & any_inc) | (part_inc != 0).any(axis=1), dtype=bool
+        )
+        late: Bools = np.asarray((both.late.reshape(shape) & inc).any(axis=1), dtype=bool)
+        src = np.where(inc, both.src.reshape(shape), 0).sum(axis=1)
+        t_rows = np.flatnonzero(ctx.applicable)
+        missing = both.missing.reshape(shape)
+        missing_from = [
+            self._national_text(ctx.view, t, inc[t], missing[t], part_inc[t])
+            for t in t_rows.tolist()
+        ]
+        if both.year is not None:
+            years = both.year.reshape(shape)
+            den_year = [
+                ", ".join(f"{y:.0f}" for y in sorted(set(years[t][inc[t]].tolist())))
+                for t in t_rows.tolist()
+            ]
+        else:
+            den_year = [""] * len(t_rows)
+        self._emit(
+            ctx,
+            t_rows * shape[1],
+            num=np.where(any_inc, nat_num, np.nan)[t_rows],
+            den=np.where(any_inc, nat_den, np.nan)[t_rows] if has_den else nat_den[t_rows] * np.nan,
+            value=np.where(any_inc, value, np.nan)[t_rows],
+            status=self._status(any_inc[t_rows], partly[t_rows], late[t_rows]),
+            missing_from=missing_from,
+            den_year=den_year,
+            src=src[t_rows],
         )
         for t in t_rows.tolist():
             if any_inc[t]:
@@ -765,37 +770,12 @@ class _IndicatorBuilder:
 
     def _national_rows(self, ctx: _ViewContext) -> None:
         """Indicators of national elements: the national row only."""
-        num, den = ctx.num, ctx.den
-        n_a = self.grid.n_areas
+        both = _combine(ctx)
         t_rows = np.flatnonzero(ctx.applicable)
-        rows = t_rows * n_a
-        has = num.has & (den.has if den is not None else True)
-        value = _ratio(ctx.ind.unit, num.value, den.value if den is not None else None)
-        missing = num.missing_bits | (den.missing_bits if den is not None else 0)
-        partial = num.partial_bits | (den.partial_bits if den is not None else 0)
-        late = num.late | (den.late if den is not None else False)
-        src = num.src + (den.src if den is not None else 0)
-        missing_from = [
-            self._missing_text(ctx.view, r // n_a, int(missing[r]), int(partial[r]))
-            for r in rows.tolist()
-        ]
-        if den is not None and ctx.ind.unit == RATE:
-            den_year = [f"{y:.0f}" if not np.isnan(y) else "" for y in den.year[rows]]
-        else:
-            den_year = [""] * len(rows)
-        self._emit(
-            ctx,
-            rows,
-            num=np.where(num.has, num.value, np.nan)[rows],
-            den=(den.value if den is not None else np.full_like(num.value, np.nan))[rows],
-            value=np.where(has, value, np.nan)[rows],
-            status=self._status(has[rows], (missing | partial)[rows] != 0, late[rows]),
-            missing_from=missing_from,
-            den_year=den_year,
-            src=src[rows],
-        )
-        for t in t_rows.tolist():
-            if has[t * n_a]:
+        rows = t_rows * self.grid.n_areas
+        self._emit_rows(ctx, both, rows)
+        for t, r in zip(t_rows.tolist(), rows.tolist(), strict=True):
+            if both.has[r]:
                 self._remember_refs(ctx, t)
 
     def _remember_refs(self, ctx: _ViewContext, t: int) -> None:
@@ -829,10 +809,49 @@ class _ViewContext:
     survey_year: list[str]
 
 
-def _empty_refs() -> pd.DataFrame:
-    return pd.DataFrame(
-        columns=["indicator", "target", "dimension", "option", "element", "rdim", "ropt", "rate"]
+@dataclass(frozen=True, slots=True)
+class _Both:
+    """Numerator and denominator of one view combined, over every (target, area) row."""
+
+    has: Bools  # numerator and (when there is one) denominator reported
+    num: Floats
+    den: Floats
+    value: Floats
+    missing: Ints
+    partial: Ints
+    late: Bools
+    src: Ints
+    year: Floats | None  # the population year, for rates
+
+
+def _combine(ctx: _ViewContext) -> _Both:
+    num, den = ctx.num, ctx.den
+    if den is None:
+        return _Both(
+            num.has, num.value, np.full_like(num.value, np.nan), num.value,
+            num.missing_bits, num.partial_bits, num.late, num.src, None,
+        )  # fmt: skip
+    has = num.has & den.has
+    value = _ratio(ctx.ind.unit, num.value, den.value)
+    return _Both(
+        has,
+        num.value,
+        den.value,
+        np.where(has, value, np.nan),
+        num.missing_bits | den.missing_bits,
+        num.partial_bits | den.partial_bits,
+        num.late | den.late,
+        num.src + den.src,
+        den.year if ctx.ind.unit == RATE else None,
     )
+
+
+_REF_COLUMNS: Final = ("indicator", "target", "dimension", "option", "element", "rdim", "ropt")
+_REF_COLUMNS_ALL: Final = (*_REF_COLUMNS, "rate")
+
+
+def _empty_refs() -> pd.DataFrame:
+    return pd.DataFrame(columns=list(_REF_COLUMNS_ALL))
 
 
 def _typed_indicators(frame: pd.DataFrame) -> pd.DataFrame:
@@ -867,7 +886,7 @@ def _indicator_frames(
 
 
 def indicator_table(catalogue: Catalogue, store: Store, periods: Sequence[str]) -> pd.DataFrame:
-    """The national indicators, one row per (indicator, period, area, option); never 0 for absence."""
+    """National indicators: a row per indicator, period, area and option; never 0 for absence."""
     inputs = _load(catalogue, store, _targets(periods))
     return _indicator_frames(inputs)[0]
 
@@ -877,7 +896,9 @@ def indicator_table(catalogue: Catalogue, store: Store, periods: Sequence[str]) 
 
 
 def _kind_order(catalogue: Catalogue) -> list[str]:
-    return [k for k in catalogue.period_types if any(d.period_type == k for d in catalogue.data_sets)]
+    return [
+        k for k in catalogue.period_types if any(d.period_type == k for d in catalogue.data_sets)
+    ]
 
 
 def expected_returns(catalogue: Catalogue, target: Period) -> dict[str, tuple[str, ...]]:
@@ -953,12 +974,15 @@ def _completeness(
     counts = long.groupby(["ministry", "period", "area"]).agg(
         present=("value", "count"), rows=("value", "size")
     )
-    totals = counts.groupby(level=["ministry", "period"]).sum()
-    present: dict[tuple[str, str, str], int] = counts["present"].to_dict()
-    stored: dict[tuple[str, str, str], int] = counts["rows"].to_dict()
-    # area "" holds a return's count over all its areas
-    present |= {(m, p, ""): int(v) for (m, p), v in totals["present"].items()}
-    stored |= {(m, p, ""): int(v) for (m, p), v in totals["rows"].items()}
+    present: dict[tuple[str, str, str], int] = {}
+    stored: dict[tuple[str, str, str], int] = {}
+    for (m, p, area), n_present, n_rows in zip(
+        counts.index.tolist(), counts["present"].tolist(), counts["rows"].tolist(), strict=True
+    ):
+        # area "" holds a return's count over all its areas
+        for key in ((str(m), str(p), str(area)), (str(m), str(p), "")):
+            present[key] = present.get(key, 0) + int(n_present)
+            stored[key] = stored.get(key, 0) + int(n_rows)
     cells = _cells_expected(cat)
     kinds = _kinds_of_periods(inputs)
     nat = cat.national.code
@@ -967,17 +991,21 @@ def _completeness(
     for t in inputs.targets:
         for ministry, periods in expected_returns(cat, t).items():
             returns = [_returns(cat, by_key[(ministry, p)], ministry, p) for p in periods]
-            areas = sorted({a for p in periods for a in cells[(ministry, kinds[p])]})
-            areas = [nat] + [p.code for p in cat.provinces if p.code in areas]
+            with_cells = {a for p in periods for a in cells[(ministry, kinds[p])]}
+            areas = [nat] + [p.code for p in cat.provinces if p.code in with_cells]
             for area in areas:
-                rows.append(
-                    _completeness_row(
-                        ministry, t.id, area, iso[area], returns, today, nat,
-                        lambda r, a=area: _cells_for(cells, ministry, kinds[r.period], a, nat),
-                        lambda r, a=area: _count_for(present, ministry, r.period, a, nat),
-                        lambda r, a=area: _count_for(stored, ministry, r.period, a, nat),
+                where = "" if area == nat else area
+                figures = [
+                    (
+                        _cells_for(cells, ministry, kinds[r.period], area, nat),
+                        present.get((ministry, r.period, where), 0),
+                        stored.get((ministry, r.period, where), 0),
                     )
-                )  # fmt: skip
+                    for r in returns
+                ]
+                rows.append(
+                    _completeness_row(ministry, t.id, area, iso[area], returns, figures, today, nat)
+                )
     frame = pd.DataFrame(rows, columns=list(COMPLETENESS_COLUMNS))
     return _completeness_rates(frame)
 
@@ -992,16 +1020,14 @@ def _kinds_of_periods(inputs: _Inputs) -> dict[str, str]:
 
 
 def _cells_for(
-    cells: Mapping[tuple[str, str], Mapping[str, int]], ministry: str, kind: str, area: str, nat: str
+    cells: Mapping[tuple[str, str], Mapping[str, int]],
+    ministry: str,
+    kind: str,
+    area: str,
+    nat: str,
 ) -> int:
     by_area = cells.get((ministry, kind), {})
     return sum(by_area.values()) if area == nat else by_area.get(area, 0)
-
-
-def _count_for(
-    counts: Mapping[tuple[str, str, str], int], ministry: str, period: str, area: str, nat: str
-) -> int:
-    return counts.get((ministry, period, "" if area == nat else area), 0)
 
 
 def _completeness_row(
@@ -1010,15 +1036,17 @@ def _completeness_row(
     area: str,
     iso: str,
     returns: Sequence[_Return],
+    figures: Sequence[tuple[int, int, int]],
     today: date,
     nat: str,
-    cells: Callable[[_Return], int],
-    present: Callable[[_Return], int],
-    stored: Callable[[_Return], int],
 ) -> dict[str, Any]:
-    """One ministry, period and area: reports expected, in, usable, on time, and cells filled."""
+    """One ministry, period and area: reports expected, in, usable, on time, and cells filled.
+
+    ``figures`` holds, per return, the cells expected, the values present and the cells stored.
+    """
+    stored = {r.period: f[2] for r, f in zip(returns, figures, strict=True)}
     so_far = [r for r in returns if r.received or r.due < today]
-    accepted = [r for r in so_far if r.accepted and (area == nat or stored(r) > 0)]
+    accepted = [r for r in so_far if r.accepted and (area == nat or stored[r.period] > 0)]
     missing = [r for r in so_far if r not in accepted]
     reasons = []
     for r in missing:
@@ -1044,8 +1072,8 @@ def _completeness_row(
         "missing": len(missing),
         "needs_correction": sum(r.received and not r.accepted for r in so_far),
         "missing_returns": "; ".join(reasons),
-        "values_expected": sum(cells(r) for r in so_far),
-        "values_present": sum(present(r) for r in so_far),
+        "values_expected": sum(f[0] for r, f in zip(returns, figures, strict=True) if r in so_far),
+        "values_present": sum(f[1] for r, f in zip(returns, figures, strict=True) if r in so_far),
     }
 
 
@@ -1059,7 +1087,7 @@ def _completeness_rates(frame: pd.DataFrame) -> pd.DataFrame:
     frame["meets_timeliness"] = (frame["timeliness_rate"] >= TIMELINESS_TARGET).astype(bool)
     for c in ("ministry", "period", "area", "iso", "missing_returns"):
         frame[c] = frame[c].astype("str")
-    for c in COMPLETENESS_COLUMNS[4:13] + ("values_expected", "values_present"):
+    for c in (*COMPLETENESS_COLUMNS[4:13], "values_expected", "values_present"):
         frame[c] = frame[c].astype("int64")
     return frame
 
@@ -1185,9 +1213,7 @@ def status_report(
             days_late = (day - r.due).days if day > r.due else None
         warnings = 0
         if r.current is not None:
-            warnings = sum(
-                f.severity == Severity.WARNING for f in store.findings_of(r.current.id)
-            )
+            warnings = sum(f.severity == Severity.WARNING for f in store.findings_of(r.current.id))
         latest = r.current or r.latest
         out.append(
             MinistryStatus(
@@ -1282,12 +1308,15 @@ def _warnings(inputs: _Inputs, store: Store) -> pd.DataFrame:
             if f.severity == Severity.WARNING:
                 records.append((sid, loc.sheet, loc.cell, 1, 0, ""))
             elif f.severity == Severity.INFO and "explanation" in f.params:
-                why = f"{f.rule or f.code.value} ({loc.sheet}!{loc.cell}): {f.params['explanation']}"
+                why = (
+                    f"{f.rule or f.code.value} ({loc.sheet}!{loc.cell}): {f.params['explanation']}"
+                )
                 records.append((sid, loc.sheet, loc.cell, 0, 1, why))
     if not records:
         return pd.DataFrame(columns=columns)
-    found = pd.DataFrame(records, columns=["submission_id", "sheet", "cell", "open", "explained"]
-                         + ["text"])  # fmt: skip
+    found = pd.DataFrame(
+        records, columns=["submission_id", "sheet", "cell", "open", "explained", "text"]
+    )
     cells = inputs.long[inputs.long["submission_id"].isin(found["submission_id"])]
     cells = cells[["submission_id", "sheet", "cell", "element", "area", "period"]]
     split = cells["cell"].str.extract(r"^([A-Z]+)(\d+)$")
@@ -1297,12 +1326,13 @@ def _warnings(inputs: _Inputs, store: Store) -> pd.DataFrame:
     by_row = cells.drop_duplicates(["submission_id", "sheet", "row"])
     by_col = cells.drop_duplicates(["submission_id", "sheet", "col"])
     period = cells.drop_duplicates("submission_id")[["submission_id", "period"]]
+    on_row, on_col = ["submission_id", "sheet", "row"], ["submission_id", "sheet", "col"]
     placed = (
-        found.merge(by_row[["submission_id", "sheet", "row", "area"]], on=["submission_id", "sheet", "row"])
-        .merge(by_col[["submission_id", "sheet", "col", "element"]], on=["submission_id", "sheet", "col"])
+        found.merge(by_row[[*on_row, "area"]], on=on_row)
+        .merge(by_col[[*on_col, "element"]], on=on_col)
         .merge(period, on="submission_id")
         .merge(inputs.period_map, left_on="period", right_on="stored")
-    )  # fmt: skip
+    )
     if placed.empty:
         return pd.DataFrame(columns=columns)
     return (
@@ -1388,10 +1418,9 @@ def _consistency(cur: pd.DataFrame, inputs: _Inputs) -> None:
     outcomes = _compare_outcomes(inputs, grid)
     t_index = {t: i for i, t in enumerate(targets)}
     a_index = {a: i for i, a in enumerate(areas)}
-    rows = (
-        cur["period"].map(t_index).to_numpy("int64") * len(areas)
-        + cur["area"].map(a_index).to_numpy("int64")
-    )
+    rows = cur["period"].map(t_index).to_numpy("int64") * len(areas) + cur["area"].map(
+        a_index
+    ).to_numpy("int64")
     related: list[str] = []
     failed: list[str] = []
     share = np.full(len(cur), np.nan)
@@ -1467,3 +1496,570 @@ def data_quality(catalogue: Catalogue, store: Store, periods: Sequence[str]) -> 
     inputs = _load(catalogue, store, _with_history(targets))
     totals = _indicator_frames(inputs, totals_only=True)[0]
     return _quality(_restrict(inputs, targets), totals, store)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources of national values
+
+
+def _cell_ranges(cells: Iterable[str]) -> str:
+    """``D5, D6, D7, F9`` -> ``D5:D7, F9``: the cells a value came from, compactly."""
+    by_col: dict[str, list[int]] = defaultdict(list)
+    for cell in cells:
+        m = _CELL.match(cell)
+        if m:
+            by_col[m.group(1)].append(int(m.group(2)))
+    out: list[str] = []
+    for col in sorted(by_col, key=lambda c: (len(c), c)):
+        rows = sorted(set(by_col[col]))
+        start = prev = rows[0]
+        for r in [*rows[1:], None]:
+            if r is not None and r == prev + 1:
+                prev = r
+                continue
+            out.append(f"{col}{start}" if start == prev else f"{col}{start}:{col}{prev}")
+            if r is not None:
+                start = prev = r
+    return ", ".join(out)
+
+
+_CELL: Final = re.compile(r"^([A-Z]+)(\d+)$")
+
+
+def _sources(inputs: _Inputs, refs: pd.DataFrame) -> pd.DataFrame:
+    """Every national value with the files, sheets and cells it was built from."""
+    if refs.empty or inputs.long.empty:
+        return pd.DataFrame(columns=list(SOURCE_COLUMNS))
+    cols = ["element", "period", "area", "dimension", "option", "submission_id"]
+    cols += ["name_received", "sha256", "sheet", "cell"]
+    stored = inputs.long[inputs.long["value"].notna()][cols]
+    plain = stored.merge(inputs.period_map, left_on="period", right_on="stored")
+    plain = plain.assign(rate=False)
+    pop = inputs.population.merge(
+        stored, on=["element", "period", "area", "dimension", "option"]
+    ).assign(rate=True)
+    keys = ["element", "target", "dimension", "option", "rate"]
+    both = pd.concat([plain[[*keys, *cols[5:]]], pop[[*keys, *cols[5:]]]], ignore_index=True)
+    grouped = (
+        both.groupby([*keys, "name_received", "sha256", "sheet"], sort=False)["cell"]
+        .agg(list)
+        .reset_index()
+    )
+    merged = refs.merge(
+        grouped.rename(columns={"dimension": "rdim", "option": "ropt"}),
+        on=["element", "target", "rdim", "ropt", "rate"],
+    )
+    out = (
+        merged.groupby(
+            ["indicator", "target", "dimension", "option", "name_received", "sha256", "sheet"],
+            sort=False,
+        )["cell"]
+        .agg(lambda s: _cell_ranges(c for cells in s for c in cells))
+        .reset_index()
+        .rename(columns={"target": "period", "name_received": "file", "cell": "cells"})
+    )
+    return out[list(SOURCE_COLUMNS)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The national workbook
+
+
+@dataclass(frozen=True, slots=True)
+class NationalResult:
+    """What the national workbook holds, for the command line and the run summary."""
+
+    workbook: Path
+    periods: tuple[str, ...]
+    indicators: int
+    values: int
+    submissions: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine shape printed by ``--json``."""
+        return {
+            "workbook": str(self.workbook),
+            "periods": list(self.periods),
+            "indicators": self.indicators,
+            "values": self.values,
+            "submissions": self.submissions,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Col:
+    """One column of a sheet: the frame column, its header term and how to write it."""
+
+    field: str
+    key: str
+    en: str
+    kind: str = "text"  # text | number | int | bool
+    width: float = 14.0
+
+
+class _Book:
+    """The xlsxwriter workbook with its formats and the catalogue's bilingual headers."""
+
+    def __init__(self, path: Path, catalogue: Catalogue) -> None:
+        options = {
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "nan_inf_to_errors": False,
+        }
+        self.wb = xlsxwriter.Workbook(str(path), options)
+        self.cat = catalogue
+        self.head = self.wb.add_format({"bold": True, "bg_color": "#DDEBF7", "text_wrap": True})
+        self.head_km = self.wb.add_format({"italic": True, "bg_color": "#DDEBF7"})
+        self.title = self.wb.add_format({"bold": True, "font_size": 14})
+        self.bold = self.wb.add_format({"bold": True})
+        self.wrap = self.wb.add_format({"text_wrap": True, "valign": "top"})
+        self.number = self.wb.add_format({"num_format": "#,##0.##"})
+        self.integer = self.wb.add_format({"num_format": "#,##0"})
+        self.grey = self.wb.add_format({"bg_color": "#EDEDED", "font_color": "#7F7F7F"})
+        self.amber = self.wb.add_format({"bg_color": "#FFF2CC"})
+        self.red = self.wb.add_format({"bg_color": "#F8CBAD"})
+
+    def label(self, key: str, en: str) -> tuple[str, str]:
+        """English and Khmer for a label: the catalogue's term, else English in both rows."""
+        term = self.cat.terms.get(key)
+        return (term.en, term.km) if term is not None else (en, en)
+
+    def sheet(self, name: str) -> Any:
+        return self.wb.add_worksheet(_sheet_name(name))
+
+    def table(self, ws: Any, cols: Sequence[_Col], frame: pd.DataFrame, first: int = 0) -> int:
+        """Two header rows (English, Khmer), then the frame; returns the last row written."""
+        for j, c in enumerate(cols):
+            en, km = self.label(c.key, c.en)
+            ws.write_string(first, j, en, self.head)
+            ws.write_string(first + 1, j, km, self.head_km)
+            ws.set_column(j, j, c.width)
+        ws.freeze_panes(first + 2, 0)
+        n = len(frame)
+        ws.autofilter(first + 1, 0, first + 1 + n, len(cols) - 1)
+        for j, c in enumerate(cols):
+            values = frame[c.field].tolist() if n else []
+            self._column(ws, first + 2, j, c.kind, values)
+        return first + 1 + n
+
+    def _column(self, ws: Any, first: int, j: int, kind: str, values: list[Any]) -> None:
+        # Written column by column: one tight loop per column, no per-cell type dispatch.
+        if kind in ("number", "int"):
+            fmt = self.integer if kind == "int" else self.number
+            write_number = ws.write_number
+            for i, v in enumerate(values):
+                if v is not None and v == v and v not in (np.inf, -np.inf):
+                    write_number(first + i, j, float(v), fmt)
+        elif kind == "bool":
+            write_string = ws.write_string
+            for i, v in enumerate(values):
+                write_string(first + i, j, "yes" if v else "no")
+        else:
+            write_string = ws.write_string
+            for i, v in enumerate(values):
+                if isinstance(v, str) and v:
+                    write_string(first + i, j, v)
+
+    def close(self) -> None:
+        self.wb.close()
+
+
+def _sheet_name(name: str) -> str:
+    return re.sub(r"[\[\]:*?/\\]", " ", name)[:31].strip()
+
+
+def _period_label(periods: Sequence[str]) -> str:
+    return periods[0] + (f"-{periods[-1]}" if len(periods) > 1 else "")
+
+
+def write_national_workbook(
+    catalogue: Catalogue,
+    store: Store,
+    periods: Sequence[str],
+    out_dir: Path,
+    *,
+    built_at: datetime | None = None,
+    today: date | None = None,
+) -> NationalResult:
+    """Write the national workbook (indicators, completeness, data quality, sources, charts)."""
+    targets = _targets(periods)
+    moment = built_at or datetime.now(UTC)
+    inputs_all = _load(catalogue, store, _with_history(targets))
+    inputs = _restrict(inputs_all, targets)
+    table, refs = _indicator_frames(inputs)
+    totals = _indicator_frames(inputs_all, totals_only=True)[0]
+    quality = _quality(inputs, totals, store)
+    complete = _completeness(inputs, store.submissions(), today or moment.date())
+    sources = _sources(inputs, refs)
+    periods_used = set(inputs.period_map["stored"]) | set(inputs.population["period"])
+    used = inputs.long[inputs.long["period"].isin(periods_used)]
+    n_subs = int(used["submission_id"].nunique())
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"cpims-national-{_period_label([t.id for t in targets])}.xlsx"
+    partial = path.with_name(path.name + ".partial")
+    book = _Book(partial, catalogue)
+    try:
+        _about(book, [t.id for t in targets], moment, n_subs)
+        _indicators_sheet(book, table)
+        for domain in catalogue.domains:
+            _domain_sheet(book, table, domain)
+        _completeness_sheet(book, complete)
+        _quality_sheet(book, quality)
+        _sources_sheet(book, sources)
+        _charts_sheet(book, table, [t.id for t in targets])
+    finally:
+        book.close()
+    partial.replace(path)
+    reported = table[table["value"].notna()]
+    return NationalResult(
+        workbook=path,
+        periods=tuple(t.id for t in targets),
+        indicators=int(reported["indicator"].nunique()),
+        values=len(reported),
+        submissions=n_subs,
+    )
+
+
+_STATUS_TEXT: Final = (
+    (REPORTED, "status_reported",
+     "Reported: every province and return it needs was received on time."),
+    (LATE, "status_late",
+     "Late: complete, but at least one return it uses arrived after its due date."),
+    (PARTLY_REPORTED, "status_partly_reported",
+     "Partly reported: some provinces or returns are missing; 'Missing from' names them."),
+    (NOT_REPORTED, "status_not_reported",
+     "Not reported: nothing was received; the cell is left empty, never 0."),
+)  # fmt: skip
+
+
+def _about(book: _Book, periods: Sequence[str], built_at: datetime, submissions: int) -> None:
+    cat = book.cat
+    ws = book.sheet("About")
+    ws.set_column(0, 0, 28)
+    ws.set_column(1, 2, 70)
+    en, km = book.label("title_national", "National child protection figures")
+    ws.write_string(0, 0, en, book.title)
+    ws.write_string(1, 0, km, book.title)
+    lines: list[tuple[str, str, str, str]] = [
+        ("catalogue", "Catalogue", f"{cat.title.en} (version {cat.version})", cat.title.km),
+        ("period", "Reporting period", ", ".join(periods), ", ".join(periods)),
+        ("generated_on", "Prepared on", built_at.isoformat(timespec="seconds"), ""),
+        ("submissions", "Submissions used", str(submissions), ""),
+    ]
+    row = 3
+    for key, label, value_en, value_km in lines:
+        l_en, l_km = book.label(key, label)
+        ws.write_string(row, 0, f"{l_en} / {l_km}" if l_km != l_en else l_en, book.bold)
+        ws.write_string(row, 1, value_en, book.wrap)
+        if value_km and value_km != value_en:
+            ws.write_string(row, 2, value_km, book.wrap)
+        row += 1
+    row += 1
+    ws.write_string(row, 0, "What this workbook holds", book.bold)
+    row += 1
+    for name, text in (
+        ("Indicators", "Each indicator per period, national and per province, with its status."),
+        ("One sheet per area", "The breakdown by province, disaggregation and period."),
+        ("Completeness", "Returns expected, received, accepted, on time; cells filled; "
+         "WHO thresholds: completeness 90 %, timeliness 75 %."),
+        ("Missing returns", "Who has not sent a usable return yet."),
+        ("Data quality", "Outliers, consistency over time and between indicators, warnings."),
+        ("Sources", "For every national value: the files, sheets and cells it was built from."),
+        ("Charts", "Trend of key indicators; provinces compared."),
+    ):  # fmt: skip
+        ws.write_string(row, 0, name)
+        ws.write_string(row, 1, text, book.wrap)
+        row += 1
+    row += 1
+    ws.write_string(row, 0, "How to read the status", book.bold)
+    row += 1
+    for code, key, text in _STATUS_TEXT:
+        t_en, t_km = book.label(key, text)
+        ws.write_string(row, 0, code)
+        ws.write_string(row, 1, t_en, book.wrap)
+        if t_km != t_en:
+            ws.write_string(row, 2, t_km, book.wrap)
+        row += 1
+
+
+_INDICATOR_SHEET: Final = (
+    _Col("indicator", "indicator", "Indicator", width=11),
+    _Col("name_en", "name", "Name", width=48),
+    _Col("name_km", "name_km", "Name (Khmer)", width=40),
+    _Col("provenance", "provenance", "Provenance", width=16),
+    _Col("period", "period", "Reporting period", width=10),
+    _Col("area", "code", "Code", width=6),
+    _Col("area_en", "capital_or_province", "Capital / province", width=18),
+    _Col("area_km", "capital_or_province_km", "Capital / province (Khmer)", width=18),
+    _Col("numerator", "numerator", "Numerator", "number"),
+    _Col("denominator", "denominator", "Denominator", "number"),
+    _Col("value", "value", "Value", "number"),
+    _Col("unit", "unit", "Unit", width=16),
+    _Col("status", "status", "Status", width=15),
+    _Col("missing_from", "missing_from", "Missing from", width=40),
+    _Col("denominator_year", "denominator_year", "Population year", width=10),
+    _Col("survey_year", "survey_year", "Survey year", width=10),
+    _Col("sources", "sources", "Cells used", "int", width=8),
+)
+
+
+def _area_names(catalogue: Catalogue) -> tuple[dict[str, str], dict[str, str]]:
+    en = {catalogue.national.code: catalogue.national.name_en}
+    km = {catalogue.national.code: catalogue.national.name_km}
+    en |= {p.code: p.name_en for p in catalogue.provinces}
+    km |= {p.code: p.name_km for p in catalogue.provinces}
+    return en, km
+
+
+def _indicators_sheet(book: _Book, table: pd.DataFrame) -> None:
+    cat = book.cat
+    ws = book.sheet(book.label("sheet_indicators", "Indicators")[0])
+    totals = table[table["dimension"] == ""]
+    meta = {i.id: i for i in cat.indicators}
+    en, km = _area_names(cat)
+    frame = totals.assign(
+        name_en=totals["indicator"].map({k: v.name_en for k, v in meta.items()}),
+        name_km=totals["indicator"].map({k: v.name_km for k, v in meta.items()}),
+        provenance=totals["indicator"].map({k: v.provenance for k, v in meta.items()}),
+        area_en=totals["area"].map(en),
+        area_km=totals["area"].map(km),
+    )
+    last = book.table(ws, _INDICATOR_SHEET, frame)
+    status_col = next(j for j, c in enumerate(_INDICATOR_SHEET) if c.field == "status")
+    for value, fmt in (
+        (NOT_REPORTED, book.grey),
+        (PARTLY_REPORTED, book.amber),
+        (LATE, book.amber),
+    ):
+        ws.conditional_format(
+            2, status_col, max(last, 2), status_col,
+            {"type": "cell", "criteria": "==", "value": f'"{value}"', "format": fmt},
+        )  # fmt: skip
+
+
+def _domain_sheet(book: _Book, table: pd.DataFrame, domain: str) -> None:
+    """Breakdown of one domain's indicators: province x disaggregation rows, period columns."""
+    cat = book.cat
+    ids = [i.id for i in cat.indicators if i.domain == domain]
+    term = cat.domains[domain]
+    ws = book.sheet(f"{domain} {term.en}")
+    part = table[table["indicator"].isin(ids)]
+    periods = list(dict.fromkeys(part["period"].tolist()))
+    order = {k: i for i, k in enumerate(ids)}
+    keys = ["indicator", "area", "dimension", "option"]
+    part = part.assign(_o=part["indicator"].map(order)).sort_values(["_o", "area"], kind="stable")
+    wide = part.set_index([*keys, "period"])["value"].unstack("period")
+    rows = part[keys].drop_duplicates()
+    wide = wide.reindex(pd.MultiIndex.from_frame(rows)).reset_index()
+    en, _km = _area_names(cat)
+    dim_label = {d.code: d.label_en for d in cat.dimensions.values()}
+    opt_label = {(d.code, o.code): o.label_en for d in cat.dimensions.values() for o in d.options}
+    total_en = book.label("total", "Total")[0]
+    names = {i.id: i.name_en for i in cat.indicators}
+    units = {i.id: i.unit for i in cat.indicators}
+    wide = wide.assign(
+        name=wide["indicator"].map(names),
+        unit=wide["indicator"].map(units),
+        area_en=wide["area"].map(en),
+        dim_en=[dim_label.get(d, d) if d else total_en for d in wide["dimension"]],
+        opt_en=[opt_label.get((d, o), o) if d else total_en for d, o in
+                zip(wide["dimension"], wide["option"], strict=True)],
+    )  # fmt: skip
+    cols = [
+        _Col("indicator", "indicator", "Indicator", width=11),
+        _Col("name", "name", "Name", width=40),
+        _Col("unit", "unit", "Unit", width=14),
+        _Col("area", "code", "Code", width=6),
+        _Col("area_en", "capital_or_province", "Capital / province", width=18),
+        _Col("dim_en", "disaggregated_by", "Disaggregated by", width=18),
+        _Col("opt_en", "option", "Option", width=22),
+    ] + [_Col(p, f"period_{p}", p, "number", width=11) for p in periods]
+    book.table(ws, cols, wide)
+
+
+_COMPLETENESS_SHEET: Final = (
+    _Col("ministry", "ministry", "Ministry", width=10),
+    _Col("period", "period", "Reporting period", width=10),
+    _Col("area", "code", "Code", width=6),
+    _Col("area_en", "capital_or_province", "Capital / province", width=18),
+    _Col("expected", "returns_expected", "Returns expected", "int", 10),
+    _Col("expected_so_far", "expected_so_far", "Due or received so far", "int", 10),
+    _Col("not_yet_due", "not_yet_due", "Not yet due", "int", 8),
+    _Col("received", "returns_received", "Returns received", "int", 10),
+    _Col("accepted", "accepted", "Accepted", "int", 9),
+    _Col("on_time", "on_time", "On time", "int", 8),
+    _Col("late", "late", "Late", "int", 8),
+    _Col("missing", "missing", "Missing", "int", 8),
+    _Col("needs_correction", "needs_correction", "Needs correction", "int", 10),
+    _Col("missing_returns", "missing_returns", "Who is missing", width=40),
+    _Col("values_expected", "values_expected", "Cells expected", "int", 10),
+    _Col("values_present", "values_present", "Cells filled", "int", 10),
+    _Col("completeness_rate", "completeness", "Completeness %", "number", 12),
+    _Col("timeliness_rate", "timeliness", "Timeliness %", "number", 12),
+    _Col("cell_completeness", "cell_completeness", "Cells filled %", "number", 12),
+    _Col("meets_completeness", "meets_completeness", "Completeness >= 90 %", "bool", 12),
+    _Col("meets_timeliness", "meets_timeliness", "Timeliness >= 75 %", "bool", 12),
+)
+
+
+def _completeness_sheet(book: _Book, frame: pd.DataFrame) -> None:
+    cat = book.cat
+    en, _km = _area_names(cat)
+    frame = frame.assign(area_en=frame["area"].map(en))
+    ws = book.sheet(book.label("sheet_completeness", "Completeness")[0])
+    last = book.table(ws, _COMPLETENESS_SHEET, frame)
+    for j, c in enumerate(_COMPLETENESS_SHEET):
+        if c.field in ("completeness_rate", "timeliness_rate", "cell_completeness"):
+            mid = TIMELINESS_TARGET if c.field == "timeliness_rate" else COMPLETENESS_TARGET
+            ws.conditional_format(
+                2, j, max(last, 2), j,
+                {"type": "3_color_scale", "min_type": "num", "min_value": 0,
+                 "mid_type": "num", "mid_value": mid, "max_type": "num", "max_value": 100,
+                 "min_color": "#F8696B", "mid_color": "#FFEB84", "max_color": "#63BE7B"},
+            )  # fmt: skip
+    missing = frame[frame["missing"] > 0]
+    ws2 = book.sheet("Missing returns")
+    cols = [
+        _Col("ministry", "ministry", "Ministry", width=10),
+        _Col("ministry_en", "name", "Name", width=40),
+        _Col("period", "period", "Reporting period", width=10),
+        _Col("area", "code", "Code", width=6),
+        _Col("area_en", "capital_or_province", "Capital / province", width=18),
+        _Col("missing", "missing", "Missing", "int", 8),
+        _Col("missing_returns", "missing_returns", "Who is missing", width=60),
+    ]
+    names = {k: m.name_en for k, m in cat.ministries.items()}
+    book.table(ws2, cols, missing.assign(ministry_en=missing["ministry"].map(names)))
+
+
+def _quality_sheet(book: _Book, frame: pd.DataFrame) -> None:
+    en, _km = _area_names(book.cat)
+    frame = frame.assign(area_en=frame["area"].map(en))
+    cols = [
+        _Col("indicator", "indicator", "Indicator", width=11),
+        _Col("period", "period", "Reporting period", width=10),
+        _Col("area", "code", "Code", width=6),
+        _Col("area_en", "capital_or_province", "Capital / province", width=18),
+        _Col("value", "value", "Value", "number"),
+        _Col("status", "status", "Status", width=15),
+        _Col("z_provinces", "z_provinces", "z over provinces", "number", 10),
+        _Col("outlier_provinces", "outlier_provinces", "Outlier among provinces", width=12),
+        _Col("z_series", "z_series", "z over the periods", "number", 10),
+        _Col("outlier_series", "outlier_series", "Outlier over time", width=12),
+        _Col("modified_z", "modified_z", "Modified z", "number", 10),
+        _Col("modified_z_outlier", "modified_z_outlier", "Modified z > 3.5", "bool", 10),
+        _Col("previous_mean", "previous_mean", "Mean of 3 earlier periods", "number", 12),
+        _Col("previous_periods", "previous_periods", "Earlier periods", "int", 8),
+        _Col("change_ratio", "change_ratio", "Value / earlier mean", "number", 10),
+        _Col("change_flag", "change_flag", "Change beyond 33 %", "bool", 10),
+        _Col("compare_rules", "compare_rules", "Related checks", width=30),
+        _Col("compare_failed", "compare_failed", "Checks failing here", width=30),
+        _Col("compare_fail_pct", "compare_fail_pct", "Provinces failing %", "number", 10),
+        _Col("open_warnings", "warnings_count", "Number of warnings", "int", 10),
+        _Col("explained_warnings", "explained_warnings", "Warnings explained", "int", 10),
+        _Col("explanations", "explanation", "Explanation", width=60),
+    ]
+    ws = book.sheet("Data quality")
+    last = book.table(ws, cols, frame)
+    for j, c in enumerate(cols):
+        if c.field in ("outlier_provinces", "outlier_series"):
+            for value, fmt in (("extreme", book.red), ("moderate", book.amber)):
+                ws.conditional_format(
+                    2, j, max(last, 2), j,
+                    {"type": "cell", "criteria": "==", "value": f'"{value}"', "format": fmt},
+                )  # fmt: skip
+
+
+def _sources_sheet(book: _Book, frame: pd.DataFrame) -> None:
+    cols = [
+        _Col("indicator", "indicator", "Indicator", width=11),
+        _Col("period", "period", "Reporting period", width=10),
+        _Col("dimension", "disaggregated_by", "Disaggregated by", width=16),
+        _Col("option", "option", "Option", width=16),
+        _Col("file", "file", "File", width=36),
+        _Col("sha256", "sha256", "SHA-256", width=20),
+        _Col("sheet", "sheet", "Sheet", width=20),
+        _Col("cells", "cell", "Cells", width=40),
+    ]
+    book.table(book.sheet("Sources"), cols, frame)
+
+
+def _key_indicators(table: pd.DataFrame, catalogue: Catalogue) -> list[str]:
+    """Up to four indicators of one unit with national values: rates first, then percents."""
+    national = table[(table["area"] == catalogue.national.code) & (table["dimension"] == "")]
+    with_values = set(national.loc[national["value"].notna(), "indicator"])
+    for unit in (RATE, "percent", "count"):
+        ids = [i.id for i in catalogue.indicators if i.unit == unit and i.id in with_values]
+        if ids:
+            return ids[:4]
+    return []
+
+
+def _charts_sheet(book: _Book, table: pd.DataFrame, periods: Sequence[str]) -> None:
+    """Native charts: a trend line of key indicators, and the provinces compared."""
+    cat = book.cat
+    ws = book.sheet("Charts")
+    keys = _key_indicators(table, cat)
+    national = table[(table["area"] == cat.national.code) & (table["dimension"] == "")]
+    value = {(i, p): v for i, p, v in national[["indicator", "period", "value"]].itertuples(False)}
+    ws.write_string(0, 0, book.label("period", "Reporting period")[0], book.bold)
+    for j, ind in enumerate(keys, start=1):
+        ws.write_string(0, j, ind, book.bold)
+    for i, p in enumerate(periods, start=1):
+        ws.write_string(i, 0, p)
+        for j, ind in enumerate(keys, start=1):
+            v = value.get((ind, p), np.nan)
+            if v == v:
+                ws.write_number(i, j, float(v))
+    names = {i.id: i.name_en for i in cat.indicators}
+    if keys:
+        line = book.wb.add_chart({"type": "line"})
+        for j in range(1, len(keys) + 1):
+            line.add_series(
+                {
+                    "name": ["Charts", 0, j],
+                    "categories": ["Charts", 1, 0, len(periods), 0],
+                    "values": ["Charts", 1, j, len(periods), j],
+                    "marker": {"type": "circle"},
+                }
+            )
+        line.set_title({"name": "Key indicators, national"})
+        line.set_x_axis({"name": book.label("period", "Reporting period")[0]})
+        line.set_size({"width": 760, "height": 360})
+        ws.insert_chart(0, len(keys) + 2, line)
+    provinces = table[(table["area"] != cat.national.code) & (table["dimension"] == "")]
+    provinces = provinces[provinces["period"] == periods[-1]]
+    candidates = [*keys, *(i.id for i in cat.indicators)]
+    chosen = next(
+        (
+            i
+            for i in candidates
+            if provinces.loc[provinces["indicator"] == i, "value"].notna().any()
+        ),
+        None,
+    )
+    if chosen is None:
+        return
+    start = len(periods) + 3
+    rows = provinces[provinces["indicator"] == chosen]
+    en, _km = _area_names(cat)
+    ws.write_string(start, 0, book.label("province", "Province")[0], book.bold)
+    ws.write_string(start, 1, f"{chosen} {periods[-1]}", book.bold)
+    for k, (area, v) in enumerate(rows[["area", "value"]].itertuples(False), start=1):
+        ws.write_string(start + k, 0, en.get(area, area))
+        if v == v:
+            ws.write_number(start + k, 1, float(v))
+    bar = book.wb.add_chart({"type": "bar"})
+    bar.add_series(
+        {
+            "name": f"{chosen} {names.get(chosen, '')}"[:120],
+            "categories": ["Charts", start + 1, 0, start + len(rows), 0],
+            "values": ["Charts", start + 1, 1, start + len(rows), 1],
+        }
+    )
+    bar.set_title({"name": f"{chosen}, {periods[-1]}, by province"})
+    bar.set_legend({"none": True})
+    bar.set_size({"width": 760, "height": 620})
+    ws.insert_chart(start, 3, bar)

@@ -469,7 +469,7 @@ def _write_instructions(wb: Any, fmt: _Formats, catalogue: Catalogue, layout: La
         ws.write_string(r, 2, _fill(para.km, values_km), fmt.text_km)
         r += 1
     r += 1
-    for key in ("signed_name", "signed_position", "signed_date"):
+    for key in ("prepared_by", "position", "date", "signature"):
         t = catalogue.term(key)
         ws.write_string(r, 0, f"{t.en} / {t.km}", fmt.bold)
         ws.write_blank(r, 1, None, fmt.sign)
@@ -532,7 +532,7 @@ def _write_data_sheet(
     ws.write_string(TITLE_ROW, FIRST_INPUT_COL + 2, sheet.title_km, fmt.title_km)
     area_t, code_t = catalogue.term("province"), catalogue.term("code")
     if sheet.areas and sheet.areas[0].code == catalogue.national.code:
-        area_t = catalogue.term("country")
+        area_t = catalogue.term("national")
     for row, fmt_en, fmt_km in ((ELEMENT_ROW, fmt.head, fmt.head_km),):
         ws.merge_range(row, CODE_COL, row + 1, CODE_COL, "", fmt_en)
         ws.write_string(row, CODE_COL, f"{code_t.en}\n{code_t.km}", fmt_en)

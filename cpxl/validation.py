@@ -558,6 +558,8 @@ def _change_finding(
     history_text += f", {submission.period}: {format_number(current)}"
     loc = Location(file=submission.file, sheet=v.sheet, cell=v.cell)
     xs = np.array([x for _, x in hist])
+    if max(float(np.max(xs)), current) < rule.min_value:
+        return None  # small counts move by large shares without any data problem
     if len(xs) >= 3:
         med = float(np.median(xs))
         mad = float(np.median(np.abs(xs - med)))
@@ -574,7 +576,7 @@ def _change_finding(
                     z=f"{z:.1f}",
                 )
     base = float(np.mean(xs))
-    if base <= 0:
+    if base <= 0 or max(base, current) < rule.min_value:
         return None
     change = (current - base) / base
     if abs(change) > rule.threshold:
