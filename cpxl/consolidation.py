@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -157,6 +157,7 @@ class _Inputs:
     long: pd.DataFrame
     period_map: pd.DataFrame  # stored, target, sub_index, n_sub
     population: pd.DataFrame  # target, element, area, dimension, option, period
+    cache: dict[str, pd.DataFrame] = field(default_factory=dict)  # computed once per read
 
     @property
     def areas(self) -> tuple[str, ...]:
@@ -226,6 +227,12 @@ def _load(catalogue: Catalogue, store: Store, targets: Sequence[Period]) -> _Inp
 
 def _element_values(inputs: _Inputs) -> pd.DataFrame:
     """(element, target, area, dimension, option) -> value, src, late, partial."""
+    if "elements" not in inputs.cache:
+        inputs.cache["elements"] = _compute_element_values(inputs)
+    return inputs.cache["elements"]
+
+
+def _compute_element_values(inputs: _Inputs) -> pd.DataFrame:
     cat = inputs.catalogue
     cols = ["element", "period", "area", "dimension", "option", "value", "days_late"]
     x = inputs.long[cols].merge(inputs.period_map, left_on="period", right_on="stored")
@@ -319,6 +326,12 @@ def _with_national(catalogue: Catalogue, frame: pd.DataFrame) -> pd.DataFrame:
 
 def _population_values(inputs: _Inputs) -> pd.DataFrame:
     """Rate denominators per target: the chosen population cells, with their year."""
+    if "population" not in inputs.cache:
+        inputs.cache["population"] = _compute_population_values(inputs)
+    return inputs.cache["population"]
+
+
+def _compute_population_values(inputs: _Inputs) -> pd.DataFrame:
     cols = ["element", "period", "area", "dimension", "option", "value", "days_late"]
     merged = inputs.population.merge(
         inputs.long[cols], on=["element", "period", "area", "dimension", "option"]
@@ -362,10 +375,16 @@ class _Grid:
         rows = frame["target"].map(t_index).to_numpy("int64") * len(areas) + frame["area"].map(
             a_index
         ).to_numpy("int64")
-        keys = frame["element"] + _SEP + frame["dimension"] + _SEP + frame["option"]
-        codes, uniques = pd.factorize(keys)
-        self.columns: dict[str, int] = {str(k): i for i, k in enumerate(uniques)}
-        shape = (n_rows, len(uniques) + 1)  # the last column stays empty: "no such cell"
+        combined = np.zeros(len(frame), dtype=np.int64)
+        for c in ("element", "dimension", "option"):
+            part_codes, part_uniques = pd.factorize(frame[c])
+            combined = combined * (len(part_uniques) + 1) + part_codes
+        _u, first, codes = np.unique(combined, return_index=True, return_inverse=True)
+        keys = frame[["element", "dimension", "option"]].to_numpy(dtype=object)[first]
+        self.columns: dict[str, int] = {
+            f"{e}{_SEP}{d}{_SEP}{o}": i for i, (e, d, o) in enumerate(keys.tolist())
+        }
+        shape = (n_rows, len(self.columns) + 1)  # the last column stays empty: "no such cell"
         self.value: Floats = np.full(shape, np.nan)
         self.src: Ints = np.zeros(shape, dtype=np.int64)
         self.late: Bools = np.zeros(shape, dtype=bool)
@@ -867,7 +886,8 @@ def _typed_indicators(frame: pd.DataFrame) -> pd.DataFrame:
 def _sub_period_gaps(inputs: _Inputs) -> dict[tuple[str, str], tuple[str, ...]]:
     """(ministry, target) -> the shorter returns in the target that sent no value at all."""
     cat = inputs.catalogue
-    sent = set(zip(inputs.long["ministry"], inputs.long["period"], strict=True))
+    pairs = inputs.long[["ministry", "period"]].drop_duplicates()
+    sent = set(zip(pairs["ministry"].tolist(), pairs["period"].tolist(), strict=True))
     out: dict[tuple[str, str], tuple[str, ...]] = {}
     for t in inputs.targets:
         for ministry in cat.ministries:
@@ -1167,25 +1187,31 @@ class StatusReport:
             "missing": list(self.missing),
         }
 
-    def rows(self) -> list[tuple[str, ...]]:
-        """One line of text per ministry, in STATUS_REPORT_COLUMNS order, for a terminal table."""
-        out: list[tuple[str, ...]] = []
-        for m in self.ministries:
-            out.append(
-                (
-                    m.ministry,
-                    "yes" if m.expected else "no",
-                    "yes" if m.received else "no",
-                    "yes" if m.accepted else "no",
-                    m.status,
-                    m.due.isoformat(),
-                    "" if m.days_late is None else str(m.days_late),
-                    m.missing,
-                    str(m.open_warnings),
-                    m.file,
-                )
+    def cells(self) -> list[tuple[str, ...]]:
+        """One tuple of texts per ministry, in STATUS_REPORT_COLUMNS order."""
+        return [
+            (
+                m.ministry,
+                "yes" if m.expected else "no",
+                "yes" if m.received else "no",
+                "yes" if m.accepted else "no",
+                m.status,
+                m.due.isoformat(),
+                "" if m.days_late is None else str(m.days_late),
+                m.missing,
+                str(m.open_warnings),
+                m.file,
             )
-        return out
+            for m in self.ministries
+        ]
+
+    def rows(self) -> list[str]:
+        """The lines a terminal shows: a header, then one aligned line per ministry."""
+        table = [STATUS_REPORT_COLUMNS, *self.cells()]
+        widths = [max(len(r[j]) for r in table) for j in range(len(STATUS_REPORT_COLUMNS))]
+        return [
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table
+        ]
 
 
 def status_report(
@@ -1251,12 +1277,14 @@ def _with_history(targets: Sequence[Period]) -> tuple[Period, ...]:
 
 def _restrict(inputs: _Inputs, targets: Sequence[Period]) -> _Inputs:
     ids = [t.id for t in targets]
+    cache = {k: v[v["target"].isin(ids)] for k, v in inputs.cache.items()}
     return _Inputs(
         inputs.catalogue,
         tuple(targets),
         inputs.long,
         inputs.period_map[inputs.period_map["target"].isin(ids)],
         inputs.population[inputs.population["target"].isin(ids)],
+        cache,
     )
 
 
@@ -1317,22 +1345,25 @@ def _warnings(inputs: _Inputs, store: Store) -> pd.DataFrame:
     found = pd.DataFrame(
         records, columns=["submission_id", "sheet", "cell", "open", "explained", "text"]
     )
-    cells = inputs.long[inputs.long["submission_id"].isin(found["submission_id"])]
-    cells = cells[["submission_id", "sheet", "cell", "element", "area", "period"]]
-    split = cells["cell"].str.extract(r"^([A-Z]+)(\d+)$")
-    cells = cells.assign(col=split[0], row=split[1])
-    split = found["cell"].str.extract(r"^([A-Z]+)(\d+)$")
-    found = found.assign(col=split[0], row=split[1])
-    by_row = cells.drop_duplicates(["submission_id", "sheet", "row"])
-    by_col = cells.drop_duplicates(["submission_id", "sheet", "col"])
-    period = cells.drop_duplicates("submission_id")[["submission_id", "period"]]
-    on_row, on_col = ["submission_id", "sheet", "row"], ["submission_id", "sheet", "col"]
-    placed = (
-        found.merge(by_row[[*on_row, "area"]], on=on_row)
-        .merge(by_col[[*on_col, "element"]], on=on_col)
-        .merge(period, on="submission_id")
-        .merge(inputs.period_map, left_on="period", right_on="stored")
-    )
+    cols = ["submission_id", "sheet", "cell", "element", "area", "period"]
+    cells = inputs.long[inputs.long["submission_id"].isin(found["submission_id"])][cols]
+    exact = found.merge(cells, on=["submission_id", "sheet", "cell"])
+    # A warning on a cell that holds nothing stored (a blank beside a total, say) is placed by
+    # its row (the area) and its column (the element), read from the cells around it.
+    rest = found.merge(exact[["submission_id", "sheet", "cell"]], how="left", indicator=True)
+    rest = rest[rest["_merge"] == "left_only"].drop(columns="_merge")
+    if not rest.empty:
+        near = cells.merge(rest[["submission_id", "sheet"]].drop_duplicates())
+        split = near["cell"].str.extract(r"^([A-Z]+)(\d+)$")
+        near = near.assign(col=split[0], row=split[1])
+        split = rest["cell"].str.extract(r"^([A-Z]+)(\d+)$")
+        rest = rest.assign(col=split[0], row=split[1])
+        on_row, on_col = ["submission_id", "sheet", "row"], ["submission_id", "sheet", "col"]
+        by_row = near.drop_duplicates(on_row)[[*on_row, "area", "period"]]
+        by_col = near.drop_duplicates(on_col)[[*on_col, "element"]]
+        rest = rest.merge(by_row, on=on_row).merge(by_col, on=on_col)
+        exact = pd.concat([exact, rest[exact.columns]], ignore_index=True)
+    placed = exact.merge(inputs.period_map, left_on="period", right_on="stored")
     if placed.empty:
         return pd.DataFrame(columns=columns)
     return (
@@ -1494,7 +1525,7 @@ def data_quality(catalogue: Catalogue, store: Store, periods: Sequence[str]) -> 
     """Outliers, consistency over time and between indicators, and warnings, per province."""
     targets = _targets(periods)
     inputs = _load(catalogue, store, _with_history(targets))
-    totals = _indicator_frames(inputs, totals_only=True)[0]
+    totals = _indicator_frames(inputs, totals_only=True)[0]  # also fills the cache
     return _quality(_restrict(inputs, targets), totals, store)
 
 
@@ -1639,7 +1670,8 @@ class _Book:
         n = len(frame)
         ws.autofilter(first + 1, 0, first + 1 + n, len(cols) - 1)
         for j, c in enumerate(cols):
-            values = frame[c.field].tolist() if n else []
+            kind = float if c.kind in ("number", "int") else object
+            values = frame[c.field].to_numpy(dtype=kind).tolist() if n else []
             self._column(ws, first + 2, j, c.kind, values)
         return first + 1 + n
 
@@ -1686,6 +1718,8 @@ def write_national_workbook(
     targets = _targets(periods)
     moment = built_at or datetime.now(UTC)
     inputs_all = _load(catalogue, store, _with_history(targets))
+    _element_values(inputs_all)
+    _population_values(inputs_all)
     inputs = _restrict(inputs_all, targets)
     table, refs = _indicator_frames(inputs)
     totals = _indicator_frames(inputs_all, totals_only=True)[0]

@@ -323,8 +323,8 @@ class Value:
 
     @property
     def blank(self) -> bool:
-        """Nothing was entered (neither a number nor a missing-reason code)."""
-        return self.value is None and not self.missing
+        """Nothing was entered: no number, no missing-reason code, no text at all."""
+        return self.value is None and not self.missing and not self.original.strip()
 
 
 @dataclass(frozen=True, slots=True)

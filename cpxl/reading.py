@@ -571,7 +571,8 @@ class _SheetReader:
                 finding = Finding.make(
                     parsed.code, parsed.severity, loc, seen=_text(raw), expected=parsed.converted
                 )
-        original = "" if raw is None or isinstance(raw, int | float) else str(raw)
+        empty = number is None and not missing and finding is None
+        original = "" if empty or raw is None or isinstance(raw, int | float) else str(raw)
         value = Value(
             column.element,
             area,

@@ -1,0 +1,419 @@
+"""The headline: how fast an inbox of returns goes through cpxl, against naive pipelines.
+
+Simulates N returns (default 1,000; --quick 100) across every ministry and every open period
+(2020-2025; annual, semiannual and quarterly templates), written with the fast path
+(``simulate.write_return``) and dated a few weeks before their due dates. About 10 % carry
+the typical mistakes of ``simulate.add_mistakes``; once every (ministry, period) has a return,
+later ones are clean corrected resubmissions (one province's figures of one element changed).
+Then, side by side in one run:
+
+(a) ``run_inbox(ws, workers=2)`` end to end (archive, guard, read, validate, store, feedback,
+    run summary) in a fresh process per size, at N=100 and N: wall time, ms per return, and
+    peak RSS of the parent and of the largest worker (getrusage SELF / CHILDREN);
+(b) cpxl on one core, per return: ``check_file`` + ``write_feedback`` in this process, split
+    into clean returns and returns whose feedback is a marked-up copy;
+(c) a naive pipeline: ``openpyxl.load_workbook(data_only=True)``, read every input cell, colour
+    the cells that are not numbers >= 0, save the workbook as the feedback;
+(d) a raw python-calamine read: ``CalamineWorkbook.from_path`` + ``to_python`` of every sheet.
+
+(b)-(d) run on the same sample of the inbox (--sample, default 200). Last, the guard is timed
+on a 1 GiB zip bomb whose headers are honest and on one whose headers lie.
+
+    .venv/bin/python benchmarks/bench_intake.py [--quick] [--count N] [--sample K] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from _shared import (
+    ROOT,
+    catalogue,
+    clean_values,
+    clock,
+    corrected,
+    fmt,
+    issue,
+    layout,
+    peak_rss_mib,
+    periods,
+    print_table,
+    profile,
+    ratio,
+    result_of,
+    save,
+    set_received,
+    slots,
+    stats,
+    target,
+    timed,
+    with_mistakes,
+    write,
+)
+
+MISTAKE_SHARE = 0.10
+CLEAN_MS, MARKED_MS, GUARD_MS, NAIVE_RATIO = 40.0, 100.0, 50.0, 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    """One simulated return in the pool."""
+
+    path: Path
+    ministry: str
+    period: str
+    kind: str  # clean | resubmission | mistakes
+
+
+# ---------------------------------------------------------------------------------------------
+# The inbox
+
+
+def make_pool(folder: Path, templates: Path, count: int) -> list[Made]:
+    """Write ``count`` returns; file i is for slot i mod S, its round is i div S."""
+    cat = catalogue()
+    period_ids = periods()
+    identities = issue(cat, period_ids, templates)
+    expected = slots(period_ids)
+    rng = random.Random(42)
+    folder.mkdir(parents=True, exist_ok=True)
+    made: list[Made] = []
+    for i in range(count):
+        ministry, period = expected[i % len(expected)]
+        rnd = i // len(expected)
+        if rng.random() < MISTAKE_SHARE:
+            values, _ = with_mistakes(ministry, period, seed=i)
+            kind = "mistakes"
+        elif rnd == 0:
+            values, kind = clean_values(ministry, period), "clean"
+        else:
+            values, kind = corrected(ministry, period, rnd), "resubmission"
+        path = folder / f"{ministry}_{period}_{i:05d}.xlsx"
+        write(path, ministry, period, identities[(ministry, period)], values)
+        # A later round arrives later; within a round the order is the slot order.
+        set_received(path, ministry, period, 25 - 0.4 * rnd - (i % len(expected)) / 1e4)
+        made.append(Made(path, ministry, period, kind))
+    return made
+
+
+def workspace_with(root: Path, templates: Path, files: list[Made]) -> Path:
+    """A fresh workspace holding the issued templates and these files in its inbox."""
+    (root / "outbox").mkdir(parents=True)
+    shutil.copytree(templates, root / "templates_xlsx")
+    inbox = root / "inbox"
+    inbox.mkdir()
+    for m in files:
+        os.link(m.path, inbox / m.path.name)  # a hard link keeps the date received
+    return root
+
+
+# ---------------------------------------------------------------------------------------------
+# (a) the full intake, in a fresh process
+
+
+def child_run(root: Path, workers: int) -> None:
+    """Run one intake and print its numbers as JSON (called in a fresh process)."""
+    from cpxl.intake import Progress, run_inbox
+    from cpxl.workspace import Workspace
+
+    import_rss = peak_rss_mib()["self"]
+    marks: list[float] = []
+    start = clock()
+
+    def progress(_: Progress) -> None:
+        marks.append(clock())
+
+    report = run_inbox(Workspace(root), workers=workers, on_progress=progress)
+    wall = clock() - start
+    rss = peak_rss_mib()
+    statuses = Counter(f.status.value for f in report.files)
+    steady = (marks[-1] - marks[0]) / (len(marks) - 1) * 1000 if len(marks) > 1 else None
+    print(
+        json.dumps(
+            {
+                "files": len(report.files),
+                "wall_s": wall,
+                "first_result_s": (marks[0] - start) if marks else None,
+                "steady_ms_per_return": steady,
+                "parent_rss_after_import_mib": import_rss,
+                "parent_peak_rss_mib": rss["self"],
+                "worker_peak_rss_mib": rss["children"],
+                "statuses": dict(statuses),
+            }
+        )
+    )
+
+
+def run_intake(root: Path, workers: int) -> dict[str, Any]:
+    """(a) one intake in a fresh process, so that peak memory belongs to this run alone."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child-run", str(root), "--workers", str(workers)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    numbers: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    numbers["ms_per_return"] = numbers["wall_s"] * 1000 / numbers["files"]
+    return numbers
+
+
+# ---------------------------------------------------------------------------------------------
+# (b) (c) (d) per return, in this process
+
+
+def cpxl_one(m: Made, register: dict[str, object], feedback: Path) -> dict[str, Any]:
+    """check_file + write_feedback on one core, timed apart."""
+    from cpxl.feedback import write_feedback
+    from cpxl.intake import check_file
+
+    cat = catalogue()
+    checked, check_ms = timed(lambda: check_file(m.path, m.path.name, cat, register))
+    result = result_of(m.path.name, checked)
+    _, fb_ms = timed(lambda: write_feedback(feedback, result, cat, checked.submission))
+    return {
+        "check_ms": check_ms,
+        "feedback_ms": fb_ms,
+        "total_ms": check_ms + fb_ms,
+        "status": result.status.value,
+    }
+
+
+@cache
+def _input_cells(ministry: str, period: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple(
+        (s.name, tuple(cell for _, _, cell in s.inputs())) for s in layout(ministry, period).sheets
+    )
+
+
+def naive_one(m: Made, out: Path) -> float:
+    """(c) openpyxl: load (data_only), read every input cell, colour odd cells, save."""
+    import openpyxl
+    from openpyxl.styles import PatternFill
+
+    cells = _input_cells(m.ministry, m.period)  # computed once per layout, outside the timing
+
+    def run() -> None:
+        wb = openpyxl.load_workbook(m.path, data_only=True)
+        red = PatternFill("solid", fgColor="FF9999")
+        for sheet, addresses in cells:
+            ws = wb[sheet]
+            for a in addresses:
+                v = ws[a].value
+                if v is not None and (not isinstance(v, int | float) or v < 0):
+                    ws[a].fill = red
+        wb.save(out / f"{m.path.stem}.naive.xlsx")
+
+    return timed(run)[1]
+
+
+def calamine_one(m: Made) -> float:
+    """(d) python-calamine: open and read every sheet to Python values."""
+    from python_calamine import CalamineWorkbook
+
+    def run() -> None:
+        wb = CalamineWorkbook.from_path(str(m.path))
+        for name in wb.sheet_names:
+            wb.get_sheet_by_name(name).to_python()
+
+    return timed(run)[1]
+
+
+def per_return(sample: list[Made], templates: Path, work: Path) -> dict[str, Any]:
+    """(b), (c) and (d) on the same files, one after the other per file."""
+    from cpxl.templates import read_register
+
+    register: dict[str, object] = dict(read_register(templates))
+    feedback, naive_out = work / "feedback", work / "naive"
+    naive_out.mkdir(parents=True)
+    # Warm up: compile each layout's validation schemas once, as a worker does on its first file.
+    for m in {(m.ministry, m.period): m for m in sample}.values():
+        cpxl_one(m, register, work / "warmup")
+    rows: list[dict[str, Any]] = []
+    for m in sample:
+        row = cpxl_one(m, register, feedback)
+        row.update(
+            kind=m.kind,
+            ministry=m.ministry,
+            naive_ms=naive_one(m, naive_out),
+            calamine_ms=calamine_one(m),
+        )
+        rows.append(row)
+    return {"rows": rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# The guard against zip bombs
+
+
+def guard_bombs(work: Path, repeat: int) -> dict[str, Any]:
+    """guard.inspect on a 1 GiB bomb with honest headers and on one with lying headers."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import hostile
+
+    from cpxl.guard import inspect
+
+    out: dict[str, Any] = {}
+    for label, build in (("honest", hostile.honest_bomb), ("lying", hostile.lying_bomb)):
+        path = build(work)
+        times = []
+        codes: list[str] = []
+        for _ in range(repeat):
+            found, ms = timed(lambda p=path: inspect(p))
+            times.append(ms)
+            codes = [f.code.value for f in found.findings]
+        out[label] = {**stats(times), "bytes": path.stat().st_size, "codes": codes}
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def group(rows: list[dict[str, Any]], key: str, kinds: set[str]) -> list[float]:
+    return [r[key] for r in rows if r["kind"] in kinds]
+
+
+def report(
+    count: int, intake: dict[int, dict[str, Any]], rows: list[dict[str, Any]], bombs: dict[str, Any]
+) -> dict[str, Any]:
+    """Print the tables; return the numbers for the JSON file."""
+    print_table(
+        "(a) run_inbox(ws, workers=2), end to end, fresh process per size",
+        ["N", "wall s", "ms/return", "steady ms/return", "parent peak MiB", "worker peak MiB", "statuses"],
+        [
+            [
+                n,
+                fmt(a["wall_s"]),
+                fmt(a["ms_per_return"]),
+                fmt(a["steady_ms_per_return"]),
+                fmt(a["parent_peak_rss_mib"]),
+                fmt(a["worker_peak_rss_mib"]),
+                " ".join(f"{k}={v}" for k, v in sorted(a["statuses"].items())),
+            ]
+            for n, a in sorted(intake.items())
+        ],
+    )
+    clean, marked = {"clean", "resubmission"}, {"mistakes"}
+    summary: dict[str, Any] = {}
+    table = []
+    for label, kinds, limit in (("clean", clean, CLEAN_MS), ("marked-up copy", marked, MARKED_MS)):
+        for key, what in (
+            ("total_ms", "(b) cpxl check+feedback"),
+            ("check_ms", "    check_file"),
+            ("feedback_ms", "    write_feedback"),
+            ("naive_ms", "(c) naive openpyxl"),
+            ("calamine_ms", "(d) raw calamine read"),
+        ):
+            s = stats(group(rows, key, kinds))
+            summary[f"{label}/{key}"] = s
+            goal = target(s["median"], limit) if key == "total_ms" and s["n"] else ""
+            table.append([what, label, s["n"], fmt(s["median"]), fmt(s["p90"]), fmt(s["mean"]), goal])
+    print_table(
+        f"(b)-(d) per return, one core, same {len(rows)} files",
+        ["pipeline", "returns", "n", "median ms", "p90 ms", "mean ms", "target"],
+        table,
+    )
+    everything = {"clean", "resubmission", "mistakes"}
+    cp = stats(group(rows, "total_ms", everything))
+    ck = stats(group(rows, "check_ms", everything))
+    nv = stats(group(rows, "naive_ms", everything))
+    cl = stats(group(rows, "calamine_ms", everything))
+    ratios = {
+        "naive/cpxl (median)": ratio(nv["median"], cp["median"]),
+        "naive/cpxl (mean)": ratio(nv["mean"], cp["mean"]),
+        "cpxl check_file/raw calamine (median)": ratio(ck["median"], cl["median"]),
+        "cpxl check+feedback/raw calamine (mean)": ratio(cp["mean"], cl["mean"]),
+    }
+    print_table(
+        "ratios, all sampled returns",
+        ["ratio", "x", "target"],
+        [
+            ["naive / cpxl, median", fmt(ratios["naive/cpxl (median)"]), target(ratios["naive/cpxl (median)"], NAIVE_RATIO, below=False)],
+            ["naive / cpxl, mean", fmt(ratios["naive/cpxl (mean)"]), target(ratios["naive/cpxl (mean)"], NAIVE_RATIO, below=False)],
+            ["cpxl check_file / raw calamine, median", fmt(ratios["cpxl check_file/raw calamine (median)"]), ""],
+            ["cpxl check+feedback / raw calamine, mean", fmt(ratios["cpxl check+feedback/raw calamine (mean)"]), ""],
+        ],
+    )
+    biggest = [r for r in rows if r["ministry"] == "MOSVY"]
+    if biggest:
+        print_table(
+            "largest templates alone (MOSVY annual and quarterly)",
+            ["returns", "n", "median total ms", "median check ms", "median feedback ms", "median naive ms"],
+            [
+                [label, len(sel), fmt(statistics.median([r["total_ms"] for r in sel])), fmt(statistics.median([r["check_ms"] for r in sel])), fmt(statistics.median([r["feedback_ms"] for r in sel])), fmt(statistics.median([r["naive_ms"] for r in sel]))]
+                for label, kinds in (("clean", clean), ("marked-up copy", marked))
+                if (sel := [r for r in biggest if r["kind"] in kinds])
+            ],
+        )
+    print_table(
+        "guard.inspect on a 1 GiB zip bomb",
+        ["bomb", "file bytes", "median ms", "p90 ms", "codes", "target"],
+        [
+            [k, f"{v['bytes']:,}", fmt(v["median"]), fmt(v["p90"]), ",".join(v["codes"]), target(v["median"], GUARD_MS)]
+            for k, v in bombs.items()
+        ],
+    )
+    wrong = [r for r in rows if (r["status"] == "needs-correction") != (r["kind"] == "mistakes")]
+    if wrong:
+        print(f"\nnote: {len(wrong)} sampled returns got an unexpected status: {Counter(r['status'] for r in wrong)}")
+    return {"count": count, "intake": intake, "per_return": summary, "ratios": ratios, "bombs": bombs, "rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 returns")
+    parser.add_argument("--count", type=int, default=None, help="returns in the inbox (1000)")
+    parser.add_argument("--small", type=int, default=100, help="the smaller intake size (100)")
+    parser.add_argument("--sample", type=int, default=None, help="returns timed one by one (200)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--bomb-repeat", type=int, default=5)
+    parser.add_argument("--profile", action="store_true", help="profile (b) and print hot spots")
+    parser.add_argument("--child-run", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_run is not None:
+        child_run(args.child_run, args.workers)
+        return
+    count = args.count or (100 if args.quick else 1000)
+    sample_size = min(count, args.sample or (100 if args.quick else 200))
+    with tempfile.TemporaryDirectory(prefix="cpxl-bench-") as tmp:
+        work = Path(tmp)
+        templates = work / "templates"
+        pool, gen_ms = timed(lambda: make_pool(work / "pool", templates, count))
+        kinds = Counter(m.kind for m in pool)
+        print(f"{count} returns written in {gen_ms / 1000:.1f} s: {dict(kinds)}")
+        intake: dict[int, dict[str, Any]] = {}
+        for n in sorted({min(args.small, count), count}):
+            root = workspace_with(work / f"ws-{n}", templates, pool[:n])
+            intake[n] = run_intake(root, args.workers)
+            print(f"intake of {n}: {intake[n]['wall_s']:.1f} s")
+        step = max(1, len(pool) // sample_size)
+        sample = pool[::step][:sample_size]
+        if args.profile:
+            from cpxl.templates import read_register
+
+            register: dict[str, object] = dict(read_register(templates))
+            profile(lambda: [cpxl_one(m, register, work / "profiled") for m in sample])
+        rows = per_return(sample, templates, work / "per-return")["rows"]
+        (work / "bombs").mkdir()
+        bombs = guard_bombs(work / "bombs", args.bomb_repeat)
+    numbers = report(count, intake, rows, bombs)
+    numbers["generate_s"] = gen_ms / 1000
+    numbers["kinds"] = dict(kinds)
+    save("bench_intake", numbers)
+
+
+if __name__ == "__main__":
+    main()

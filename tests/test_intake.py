@@ -1,0 +1,285 @@
+"""Intake: every file in the inbox gets exactly one status, and originals are never touched.
+
+Covers: accepted returns stored value for value; returns with errors stored as nothing; the
+same file under two names or twice; unchanged resubmissions; corrected resubmissions replacing
+the earlier return with an audit of each change; late files; closed periods; retired templates;
+hostile and broken files; skipped lock and hidden files and links; the feedback workbook sent
+back as the corrected return; a dry run; two runs at once; the inbox byte-identical after all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import hostile
+import openpyxl
+from builders import catalogue, cell_of, copy_in, returned, where, workspace
+
+from cpxl.catalogue import parse_period
+from cpxl.findings import RunReport, Status
+from cpxl.intake import run_inbox
+from cpxl.reading import read_workbook
+from cpxl.store import Store
+from cpxl.workspace import Workspace
+
+MOJ = "MOJ"
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, str]]:
+    return {
+        p.relative_to(folder).as_posix(): (
+            p.stat().st_size,
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+        )
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def _run(ws: Workspace, **kw: object) -> RunReport:
+    before = _snapshot(ws.inbox)
+    report = run_inbox(ws, workers=2, **kw)  # type: ignore[arg-type]
+    assert _snapshot(ws.inbox) == before  # originals are never touched
+    return report
+
+
+def _statuses(report: RunReport) -> dict[str, tuple[str, str | None]]:
+    return {f.file: (f.status.value, f.reason.value if f.reason else None) for f in report.files}
+
+
+def _received(path: Path, when: datetime) -> None:
+    os.utime(path, (when.timestamp(), when.timestamp()))
+
+
+def test_clean_return_is_accepted_and_stored(tmp_path: Path) -> None:
+    """A clean return is accepted and every value it holds is in the store, nothing more."""
+    ws = workspace(tmp_path)
+    path = returned(ws, MOJ)
+    _received(path, datetime(2026, 1, 10, tzinfo=UTC))
+    report = _run(ws)
+    assert _statuses(report) == {"MOJ_2025.xlsx": ("accepted", None)}
+    result = report.files[0]
+    assert (result.findings, result.ministry, result.period) == ((), MOJ, "2025")
+    with Store.open(ws.store_url(), create=False) as store:
+        current = store.current(MOJ, "2025")
+        assert current is not None
+        stored = {v.key: v.value for v in store.values_of(current.id)}
+    assert stored == {
+        (v.element, v.area, v.dimension, v.option): v.value
+        for v in read_workbook(path, catalogue()).values
+    }
+    assert report.exit_code == 0
+
+
+def test_errors_store_nothing_and_ask_for_correction(tmp_path: Path) -> None:
+    """A return with errors is needs-correction, its errors are listed, no value is stored."""
+    ws = workspace(tmp_path)
+    sheet, cell = cell_of(MOJ, "children_in_detention", "01", "sex", "male")
+    returned(ws, MOJ, cells={sheet: {cell: "twelve"}})
+    report = _run(ws)
+    assert _statuses(report) == {"MOJ_2025.xlsx": ("needs-correction", "not-a-number")}
+    assert where(report.files[0].findings) == {(sheet, cell, "not-a-number")}
+    with Store.open(ws.store_url(), create=False) as store:
+        assert store.current(MOJ, "2025") is None
+        assert store.counts()["values"] == 0
+    assert report.exit_code == 1
+
+
+def test_same_file_under_two_names_and_twice(tmp_path: Path) -> None:
+    """A byte-identical copy is a duplicate pointing at the first; a second run adds nothing."""
+    ws = workspace(tmp_path)
+    path = returned(ws, MOJ)
+    _received(path, datetime(2026, 1, 10, tzinfo=UTC))
+    copy = copy_in(ws, path, "copy of MOJ.xlsx")
+    _received(copy, datetime(2026, 1, 11, tzinfo=UTC))
+    first = _run(ws)
+    assert _statuses(first) == {
+        "MOJ_2025.xlsx": ("accepted", None),
+        "copy of MOJ.xlsx": ("duplicate", "duplicate-file"),
+    }
+    assert first.files[1].first == "MOJ_2025.xlsx"
+    with Store.open(ws.store_url(), create=False) as store:
+        fingerprint, counts = store.fingerprint(), store.counts()
+    second = _run(ws)
+    assert {s for s, _ in _statuses(second).values()} == {"duplicate"}
+    with Store.open(ws.store_url(), create=False) as store:
+        assert store.fingerprint() == fingerprint
+        assert {k: v for k, v in store.counts().items() if k != "runs"} == {
+            k: v for k, v in counts.items() if k != "runs"
+        }
+
+
+def test_same_values_in_a_new_file_are_unchanged(tmp_path: Path) -> None:
+    """A re-saved copy with the same figures is 'unchanged' and replaces nothing."""
+    ws = workspace(tmp_path)
+    path = returned(ws, MOJ)
+    _received(path, datetime(2026, 1, 10, tzinfo=UTC))
+    _run(ws)
+    again = ws.inbox / "MOJ resaved.xlsx"
+    openpyxl.load_workbook(path).save(again)
+    report = _run(ws)
+    assert _statuses(report)["MOJ resaved.xlsx"] == ("unchanged", "unchanged-submission")
+
+
+def test_corrected_resubmission_replaces_and_is_audited(tmp_path: Path) -> None:
+    """A later return for the same ministry and period replaces the earlier one, cell by cell."""
+    ws = workspace(tmp_path)
+    first = returned(ws, MOJ, name="a.xlsx")
+    _received(first, datetime(2026, 1, 10, tzinfo=UTC))
+    _run(ws)
+    sheet, total = cell_of(MOJ, "children_in_detention", "02")
+    _, part = cell_of(MOJ, "children_in_detention", "02", "justice_status", "sentenced")
+    _, male = cell_of(MOJ, "children_in_detention", "02", "sex", "male")
+    wb = openpyxl.load_workbook(first)
+    old = {c: wb[sheet][c].value for c in (total, part, male)}
+    second = returned(
+        ws,
+        MOJ,
+        name="b.xlsx",
+        cells={sheet: {total: old[total] + 1, part: old[part] + 1, male: old[male] + 1}},
+    )
+    _received(second, datetime(2026, 1, 12, tzinfo=UTC))
+    report = _run(ws)
+    result = next(f for f in report.files if f.file == "b.xlsx")
+    assert (result.status, result.previous) == (Status.ACCEPTED, "a.xlsx")
+    assert {(c.cell, c.old, c.new) for c in result.changes} == {
+        (c, f"{old[c]:,.0f}", f"{old[c] + 1:,.0f}") for c in (total, part, male)
+    }
+    with Store.open(ws.store_url(), create=False) as store:
+        audit = store.audit_rows()
+        current = store.current(MOJ, "2025")
+        assert current is not None and current.name_received == "b.xlsx"
+    assert sorted(audit["action"]) == ["changed"] * 3
+
+
+def test_late_file_is_processed_and_flagged(tmp_path: Path) -> None:
+    """A file received after its due date is accepted, with its days late."""
+    ws = workspace(tmp_path)
+    path = returned(ws, MOJ)
+    due = catalogue().due_date(MOJ, parse_period("2025"))
+    _received(path, datetime(due.year, due.month, due.day, 12, tzinfo=UTC) + timedelta(days=10))
+    report = _run(ws)
+    result = report.files[0]
+    assert (result.status, result.days_late) == (Status.ACCEPTED, 10)
+    assert where(result.findings) == {("", "", "late-submission")}
+
+
+def test_closed_period_is_refused(tmp_path: Path) -> None:
+    """A return for a period before the catalogue's open_from is period-closed."""
+    ws = workspace(tmp_path)
+    returned(ws, MOJ, period="2019")
+    report = _run(ws)
+    assert _statuses(report) == {"MOJ_2019.xlsx": ("period-closed", "period-closed")}
+
+
+def test_retired_template_is_not_a_template(tmp_path: Path) -> None:
+    """After the catalogue moves to template version 2, a version 1 return is refused."""
+    ws = workspace(tmp_path)
+    returned(ws, MOJ)
+    shutil.copytree(catalogue().source, ws.root / "rules")
+    calendar = ws.root / "rules" / "calendar.yaml"
+    text = calendar.read_text(encoding="utf-8")
+    text = text.replace("version: 1", "version: 2").replace(
+        "accepted_versions: [1]", "accepted_versions: [2]"
+    )
+    calendar.write_text(text, encoding="utf-8")
+    report = _run(ws)
+    assert _statuses(report) == {"MOJ_2025.xlsx": ("not-a-template", "retired-template")}
+
+
+def test_files_that_are_not_returns_get_a_calm_status(tmp_path: Path) -> None:
+    """Broken, foreign and hostile files each get one status with its reason; the run goes on."""
+    ws = workspace(tmp_path)
+    returned(ws, MOJ)
+    odd = ws.inbox / "odd"
+    odd.mkdir()
+    hostile.empty_file(odd, name="empty.xlsx")
+    hostile.text_as_xlsx(odd, name="notes.xlsx")
+    hostile.truncated_xlsx(odd, name="cut.xlsx")
+    hostile.honest_bomb(odd, name="bomb.xlsx")
+    hostile.macro_enabled(odd, name="macro.xlsm")
+    hostile.xxe(odd, name="xxe.xlsx")
+    hostile.encrypted_xlsx(odd, name="locked.xlsx")
+    foreign = odd / "foreign.xlsx"
+    wb = openpyxl.Workbook()
+    wb.save(foreign)
+    (ws.inbox / "~$MOJ_2025.xlsx").write_bytes(b"lock")
+    (ws.inbox / ".hidden.xlsx").write_bytes(b"x")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("outside the inbox", encoding="utf-8")
+    (ws.inbox / "link.xlsx").symlink_to(outside)
+    report = _run(ws)
+    assert _statuses(report) == {
+        "MOJ_2025.xlsx": ("accepted", None),
+        "odd/empty.xlsx": ("unreadable", "empty-file"),
+        "odd/notes.xlsx": ("unreadable", "not-a-spreadsheet"),
+        "odd/cut.xlsx": ("unreadable", "unreadable-workbook"),
+        "odd/bomb.xlsx": ("unsafe", "zip-bomb"),
+        "odd/macro.xlsm": ("unsafe", "macros"),
+        "odd/xxe.xlsx": ("unsafe", "xml-entities"),
+        "odd/locked.xlsx": ("unreadable", "password-protected"),
+        "odd/foreign.xlsx": ("not-a-template", "no-identity"),
+        "~$MOJ_2025.xlsx": ("skipped", "lock-file"),
+        ".hidden.xlsx": ("skipped", "hidden-file"),
+        "link.xlsx": ("skipped", "not-a-regular-file"),
+    }
+    archived = b"".join(p.read_bytes() for p in ws.archive.rglob("*") if p.is_file())
+    assert b"outside the inbox" not in archived
+    for f in report.files:
+        if f.status != Status.SKIPPED:
+            assert f.feedback and Path(f.feedback).is_file()
+
+
+def test_feedback_workbook_sent_back_is_the_corrected_return(tmp_path: Path) -> None:
+    """The sender corrects the marked-up copy and sends the feedback workbook itself back."""
+    ws = workspace(tmp_path)
+    sheet, cell = cell_of(MOJ, "children_in_detention", "01", "sex", "male")
+    path = returned(ws, MOJ, cells={sheet: {cell: "twelve"}})
+    _received(path, datetime(2026, 1, 10, tzinfo=UTC))
+    first = _run(ws)
+    feedback = Path(first.files[0].feedback or "")
+    right = openpyxl.load_workbook(returned(workspace(tmp_path / "clean"), MOJ))[sheet][cell].value
+    wb = openpyxl.load_workbook(feedback)
+    wb[sheet][cell] = right
+    corrected = ws.inbox / "MOJ_2025 corrected.xlsx"
+    wb.save(corrected)
+    _received(corrected, datetime(2026, 1, 12, tzinfo=UTC))
+    second = _run(ws)
+    assert _statuses(second)["MOJ_2025 corrected.xlsx"] == ("accepted", None)
+
+
+def test_dry_run_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    """A dry run checks and writes feedback but creates or changes no store."""
+    ws = workspace(tmp_path)
+    returned(ws, MOJ)
+    report = _run(ws, dry_run=True)
+    assert _statuses(report) == {"MOJ_2025.xlsx": ("accepted", None)}
+    assert not Path(ws.store_url()).exists()
+    assert Path(report.files[0].feedback or "").is_file()
+
+
+def test_two_runs_at_once_process_each_file_once(tmp_path: Path) -> None:
+    """Two runs started together record each file exactly once; nobody sees a raw error."""
+    ws = workspace(tmp_path)
+    for i, m in enumerate(("MOJ", "MOH", "MOFA")):
+        _received(returned(ws, m), datetime(2026, 1, 10 + i, tzinfo=UTC))
+    cmd = [sys.executable, "-m", "cpxl.cli", "run", "--json", "--workspace", str(ws.root)]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert sorted(p.returncode for p in procs) in ([0, 0], [0, 3])
+    for _, err in outs:
+        assert b"Traceback" not in err and b"database is locked" not in err
+    with Store.open(ws.store_url(), create=False) as store:
+        assert sorted(s.name_received for s in store.submissions()) == [
+            "MOFA_2025.xlsx",
+            "MOH_2025.xlsx",
+            "MOJ_2025.xlsx",
+        ]
