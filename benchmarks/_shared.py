@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time as day_time, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -136,8 +136,16 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+
+
+def load_note(label: str) -> float:
+    """Print the 1-minute load average: above the core count, other work skews the timings."""
+    load1 = os.getloadavg()[0]
+    print(f"[{label}] load average {load1:.2f} on {os.cpu_count()} cores")
+    return load1
 
 
 def save(name: str, data: Mapping[str, Any]) -> Path:
@@ -150,14 +158,20 @@ def save(name: str, data: Mapping[str, Any]) -> Path:
     return path
 
 
-def profile(fn: Callable[[], object], top: int = 25, sort: str = "tottime") -> None:
-    """Run ``fn`` under cProfile and print the functions that took the most time."""
+def profile(fn: Callable[[], T], top: int = 25, stream: TextIO | None = None) -> T:
+    """Run ``fn`` under cProfile; print the functions that took the most time, by own time
+    and by cumulative time (file:line), then return what ``fn`` returned."""
+    out = stream or sys.stdout
     prof = cProfile.Profile()
     prof.enable()
-    fn()
-    prof.disable()
-    print(f"\nprofile (top {top} by {sort}):")
-    pstats.Stats(prof).strip_dirs().sort_stats(sort).print_stats(top)
+    try:
+        result = fn()
+    finally:
+        prof.disable()
+    for sort in ("tottime", "cumulative"):
+        print(f"\nprofile (top {top} by {sort}):", file=out)
+        pstats.Stats(prof, stream=out).sort_stats(sort).print_stats(top)
+    return result
 
 
 # ---------------------------------------------------------------------------------------------

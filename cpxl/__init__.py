@@ -1,3 +1,46 @@
-"""cpxl: Excel data collection for Cambodia's Child Protection Information Management System."""
+"""cpxl: Excel data collection for Cambodia's Child Protection Information Management System.
+
+The public API a notebook uses: each step of the data's path as one function, and the domain
+types they return. ``cpxl.api`` has the same steps by workspace folder, as the CLI calls them.
+"""
 
 __version__ = "0.1.0"
+
+from cpxl.catalogue import Catalogue, CatalogueError
+from cpxl.catalogue import load as load_catalogue
+from cpxl.feedback import write_feedback
+from cpxl.findings import Code, FileResult, Finding, RunReport, Severity, Status, Value
+from cpxl.intake import run_inbox
+from cpxl.reading import Submission, read_workbook
+from cpxl.simulate import simulate_returns
+from cpxl.store import Store, StoreError
+from cpxl.templates import Layout, build_layout, generate_templates
+from cpxl.validation import validate
+from cpxl.workspace import Workspace, init_workspace
+
+__all__ = [
+    "Catalogue",
+    "CatalogueError",
+    "Code",
+    "FileResult",
+    "Finding",
+    "Layout",
+    "RunReport",
+    "Severity",
+    "Status",
+    "Store",
+    "StoreError",
+    "Submission",
+    "Value",
+    "Workspace",
+    "__version__",
+    "build_layout",
+    "generate_templates",
+    "init_workspace",
+    "load_catalogue",
+    "read_workbook",
+    "run_inbox",
+    "simulate_returns",
+    "validate",
+    "write_feedback",
+]

@@ -185,6 +185,7 @@ def run(
     dry_run: bool = False,
     workers: int | None = None,
     *,
+    wait: float = 10.0,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RunReport:
     """Process every file in the inbox: one status each, feedback, and the store."""
@@ -196,6 +197,7 @@ def run(
         store_url=store_url,
         dry_run=dry_run,
         workers=workers,
+        wait=wait,
         on_progress=on_progress,
     )
 

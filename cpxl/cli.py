@@ -175,6 +175,13 @@ def simulate(
 @click.option("--store", "store_url", default=None, help="SQLite path or postgresql:// URL.")
 @click.option("--dry-run", is_flag=True, help="Check and write feedback; leave the store as is.")
 @click.option("--workers", type=int, default=None, help="Worker processes (default: cores).")
+@click.option(
+    "--wait",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for another run on this workspace to finish.",
+)
 @workspace_option
 @json_option
 def run(
@@ -183,13 +190,16 @@ def run(
     store_url: str | None,
     dry_run: bool,
     workers: int | None,
+    wait: float,
     workspace: Path,
     as_json: bool,
 ) -> None:
     """Check every file in the inbox, write feedback, store clean data."""
     total = api.count_inbox(workspace, inbox)
     with _errors(), _progress("Checking", total, as_json) as tick:
-        report = api.run(workspace, inbox, outbox, store_url, dry_run, workers, on_progress=tick)
+        report = api.run(
+            workspace, inbox, outbox, store_url, dry_run, workers, wait=wait, on_progress=tick
+        )
     if as_json:
         _emit(api.report_dict(workspace, report))
     else:

@@ -25,6 +25,7 @@ option) arrays, and each indicator view is a handful of numpy operations on whol
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -778,14 +779,25 @@ class _IndicatorBuilder:
                 self._remember_refs(ctx, t)
 
     def _national_text(self, view: _View, t: int, inc: Bools, missing: Ints, partial: Ints) -> str:
+        """The provinces left out of a national value (by ministry when it uses several)."""
         provinces = inc[1:]
         if not provinces.any():
             bits = int(np.bitwise_or.reduce(missing[1:])) if len(missing) > 1 else 0
             return self._missing_text(view, t, bits, 0)
-        parts = [name for name, ok in zip(self.names, provinces.tolist(), strict=True) if not ok]
-        part_bits = int(np.bitwise_or.reduce(partial))
-        extra = self._missing_text(view, t, 0, part_bits) if part_bits else ""
-        return "; ".join(p for p in (", ".join(parts), extra) if p)
+        groups: dict[str, list[str]] = {}
+        for name, ok, bits in zip(
+            self.names, provinces.tolist(), missing[1:].tolist(), strict=True
+        ):
+            if not ok:
+                groups.setdefault(self._missing_text(view, t, bits, 0), []).append(name)
+        if len(set(self._ministries(view))) > 1:
+            parts = [f"{who}: {', '.join(names)}" for who, names in groups.items()]
+        else:
+            parts = [", ".join(names) for names in groups.values()]
+        part_bits = int(np.bitwise_or.reduce(np.where(inc, partial, 0)))
+        if part_bits:
+            parts.append(self._missing_text(view, t, 0, part_bits))
+        return "; ".join(parts)
 
     def _national_rows(self, ctx: _ViewContext) -> None:
         """Indicators of national elements: the national row only."""
@@ -1452,28 +1464,28 @@ def _consistency(cur: pd.DataFrame, inputs: _Inputs) -> None:
     rows = cur["period"].map(t_index).to_numpy("int64") * len(areas) + cur["area"].map(
         a_index
     ).to_numpy("int64")
-    related: list[str] = []
-    failed: list[str] = []
+    related = np.full(len(cur), "", dtype=object)
+    failed = np.full(len(cur), "", dtype=object)
     share = np.full(len(cur), np.nan)
-    elements = {
-        ind.id: {r.element for r in ind.numerator.refs}
-        | {r.element for r in (ind.denominator.refs if ind.denominator else ())}
-        for ind in cat.indicators
-    }
-    n_a = len(areas)
-    for i, (ind, row) in enumerate(zip(cur["indicator"].tolist(), rows.tolist(), strict=True)):
-        rules = [k for k, (_e, _f, names) in outcomes.items() if names & elements.get(ind, set())]
-        related.append(", ".join(rules))
-        failed.append(", ".join(k for k in rules if outcomes[k][1][row]))
-        if rules:
-            base = (row // n_a) * n_a
-            ev = np.zeros(n_a - 1, dtype=bool)
-            fl = np.zeros(n_a - 1, dtype=bool)
-            for k in rules:
-                ev |= outcomes[k][0][base + 1 : base + n_a]
-                fl |= outcomes[k][1][base + 1 : base + n_a]
-            if ev.any():
-                share[i] = 100.0 * fl.sum() / ev.sum()
+    n_t, n_a = len(targets), len(areas)
+    indicators = cur["indicator"].to_numpy(dtype=object)
+    for ind in cat.indicators:
+        names = {r.element for r in ind.numerator.refs}
+        names |= {r.element for r in (ind.denominator.refs if ind.denominator else ())}
+        rules = [k for k, (_e, _f, named) in outcomes.items() if named & names]
+        at = np.flatnonzero(indicators == ind.id)
+        if not rules or not len(at):
+            continue
+        fails = np.stack([outcomes[k][1] for k in rules])
+        evaluated = np.stack([outcomes[k][0] for k in rules]).any(axis=0).reshape(n_t, n_a)
+        failing = fails.any(axis=0).reshape(n_t, n_a)
+        n_eval = evaluated[:, 1:].sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            by_target = np.where(n_eval > 0, 100.0 * failing[:, 1:].sum(axis=1) / n_eval, np.nan)
+        related[at] = ", ".join(rules)
+        share[at] = by_target[rows[at] // n_a]
+        for i in at[fails[:, rows[at]].any(axis=0)].tolist():
+            failed[i] = ", ".join(k for k, f in zip(rules, fails[:, rows[i]], strict=True) if f)
     cur["compare_rules"] = pd.Series(related, index=cur.index, dtype="str")
     cur["compare_failed"] = pd.Series(failed, index=cur.index, dtype="str")
     cur["compare_fail_pct"] = share
@@ -1680,9 +1692,10 @@ class _Book:
         if kind in ("number", "int"):
             fmt = self.integer if kind == "int" else self.number
             write_number = ws.write_number
+            finite = math.isfinite
             for i, v in enumerate(values):
-                if v is not None and v == v and v not in (np.inf, -np.inf):
-                    write_number(first + i, j, float(v), fmt)
+                if finite(v):
+                    write_number(first + i, j, v, fmt)
         elif kind == "bool":
             write_string = ws.write_string
             for i, v in enumerate(values):
@@ -1695,6 +1708,15 @@ class _Book:
 
     def close(self) -> None:
         self.wb.close()
+
+
+def _submissions_used(inputs: _Inputs) -> set[int]:
+    """The submissions whose values a consolidation reads (population years included)."""
+    long = inputs.long
+    own = long.loc[long["period"].isin(set(inputs.period_map["stored"])), "submission_id"]
+    keys = ["element", "period", "area", "dimension", "option"]
+    pop = inputs.population.merge(long[[*keys, "submission_id"]], on=keys)["submission_id"]
+    return {int(x) for x in own.unique()} | {int(x) for x in pop.unique()}
 
 
 def _sheet_name(name: str) -> str:
@@ -1726,9 +1748,7 @@ def write_national_workbook(
     quality = _quality(inputs, totals, store)
     complete = _completeness(inputs, store.submissions(), today or moment.date())
     sources = _sources(inputs, refs)
-    periods_used = set(inputs.period_map["stored"]) | set(inputs.population["period"])
-    used = inputs.long[inputs.long["period"].isin(periods_used)]
-    n_subs = int(used["submission_id"].nunique())
+    n_subs = len(_submissions_used(inputs))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"cpims-national-{_period_label([t.id for t in targets])}.xlsx"

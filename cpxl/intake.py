@@ -298,8 +298,8 @@ def run_inbox(
     store_url: str | None = None,
     dry_run: bool = False,
     workers: int | None = None,
+    wait: float = 10.0,
     on_progress: Callable[[Progress], None] | None = None,
-    today: datetime | None = None,
 ) -> RunReport:
     """Process every file of an inbox once: statuses, store, feedback, and a run summary."""
     catalogue = load(workspace.rules)
@@ -307,7 +307,7 @@ def run_inbox(
     outbox = outbox or workspace.outbox
     started = datetime.now(UTC)
     run_id = started.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
-    with workspace.lock():
+    with workspace.lock(wait):
         store = _open_store(workspace, store_url, dry_run)
         try:
             report = _run(
