@@ -62,6 +62,30 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     return out, (time.perf_counter() - start) * 1000
 
 
+def timed_cpu(fn: Callable[[], T]) -> tuple[T, float, float]:
+    """Call ``fn`` once; its result, the wall milliseconds and this process's CPU milliseconds.
+
+    CPU time leaves out waiting: for a core (other work on the machine) and for the disk.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, (time.perf_counter() - wall) * 1000, (time.process_time() - cpu) * 1000
+
+
+def wait_for_quiet(limit: float, timeout_s: float) -> float:
+    """Wait (at most ``timeout_s``) until the 1-minute load average drops below ``limit``."""
+    deadline = time.monotonic() + timeout_s
+    load1 = os.getloadavg()[0]
+    if load1 >= limit and timeout_s > 0:
+        print(
+            f"waiting up to {timeout_s:.0f} s for the load average ({load1:.2f}) to drop below {limit}"
+        )
+    while load1 >= limit and time.monotonic() < deadline:
+        time.sleep(5)
+        load1 = os.getloadavg()[0]
+    return load1
+
+
 def p90(samples: Sequence[float]) -> float:
     """The 90th percentile (the sample itself when there is only one)."""
     if len(samples) < 2:
@@ -106,10 +130,20 @@ def print_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[obje
     body = [[str(c) for c in r] for r in rows]
     widths = [max(len(h), *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
     print(f"\n{title}")
-    print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True))))
+    print(
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+        )
+    )
     print("  ".join("-" * w for w in widths))
     for r in body:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
 
 
 def target(value: float, limit: float, *, below: bool = True) -> str:
@@ -202,7 +236,9 @@ def slots(period_ids: Sequence[str]) -> list[tuple[str, str]]:
     return [(m, p) for p in period_ids for m in cat.reporting_ministries(parse_period(p))]
 
 
-def issue(cat: Catalogue, period_ids: Sequence[str], folder: Path) -> dict[tuple[str, str], Identity]:
+def issue(
+    cat: Catalogue, period_ids: Sequence[str], folder: Path
+) -> dict[tuple[str, str], Identity]:
     """Issue the templates of these periods into ``folder``; the identity of each, by slot."""
     out: dict[tuple[str, str], Identity] = {}
     for p in period_ids:
@@ -220,7 +256,9 @@ def layout(ministry: str, period: str) -> Layout:
 
 
 @cache
-def _clean(ministry: str, period: str, seed: int) -> tuple[tuple[tuple[str, str], float | str], ...]:
+def _clean(
+    ministry: str, period: str, seed: int
+) -> tuple[tuple[tuple[str, str], float | str], ...]:
     return tuple(plan(catalogue(), layout(ministry, period), seed).items())
 
 
@@ -282,7 +320,11 @@ def corrected(ministry: str, period: str, delta: int) -> Values:
 
 
 def write(
-    path: Path, ministry: str, period: str, identity: Identity, values: Mapping[tuple[str, str], float | str]
+    path: Path,
+    ministry: str,
+    period: str,
+    identity: Identity,
+    values: Mapping[tuple[str, str], float | str],
 ) -> Path:
     """Write a filled return with the fast path (xlsxwriter)."""
     write_return(path, catalogue(), layout(ministry, period), identity, values)
@@ -305,13 +347,95 @@ def result_of(name: str, checked: Checked) -> FileResult:
     """The file result intake would give a checked return, without a store (status by worst)."""
     sub = checked.submission
     if sub is None:
-        return FileResult(name, "", checked.status or Status.UNREADABLE, checked.reason, findings=checked.findings)
+        return FileResult(
+            name, "", checked.status or Status.UNREADABLE, checked.reason, findings=checked.findings
+        )
     final = finish(checked.findings, sub.explanations)
     level = worst(list(final))
     status = {
         Severity.ERROR: Status.NEEDS_CORRECTION,
         Severity.WARNING: Status.ACCEPTED_WITH_WARNINGS,
     }.get(level or Severity.INFO, Status.ACCEPTED)
-    return FileResult(
-        name, "", status, ministry=sub.ministry, period=sub.period, findings=final
+    return FileResult(name, "", status, ministry=sub.ministry, period=sub.period, findings=final)
+
+
+# ---------------------------------------------------------------------------------------------
+# A store filled directly (no intake)
+
+
+def world_values(ministry: str, period: str, world: Any) -> list[Any]:
+    """Every input value of a clean return, from ``simulate.World.cells``, as the reader gives it."""
+    from cpxl.findings import Value
+
+    cat = catalogue()
+    out: list[Value] = []
+    for sheet in layout(ministry, period).sheets:
+        elements = list(dict.fromkeys(c.element for c in sheet.columns))
+        for area in sheet.areas:
+            for code in elements:
+                for key, number in world.cells(cat.elements[code], area.code).items():
+                    col = sheet.column(key)
+                    cell = sheet.cell(area.code, col)
+                    out.append(
+                        Value(
+                            col.element,
+                            area.code,
+                            col.dimension,
+                            col.option,
+                            number,
+                            "",
+                            sheet.name,
+                            cell,
+                        )
+                    )
+    return out
+
+
+def record_world(store: Any, period_ids: Sequence[str], seed: int = SEED) -> int:
+    """Record every ministry's clean return for these periods straight into a store."""
+    import hashlib
+
+    from cpxl.simulate import World
+    from cpxl.store import NewSubmission
+
+    cat = catalogue()
+    run = store.start_run(
+        user="bench", host="bench", cpxl_version="bench", catalogue_version=cat.version
     )
+    n = 0
+    for p in period_ids:
+        world = World(cat, parse_period(p), seed)
+        for ministry in cat.reporting_ministries(parse_period(p)):
+            lay = layout(ministry, p)
+            received = datetime.combine(due(ministry, p), day_time(9), tzinfo=UTC) - timedelta(
+                days=10
+            )
+            sha = hashlib.sha256(f"{ministry}|{p}|{seed}".encode()).hexdigest()
+            sub = NewSubmission(
+                sha256=sha,
+                name_received=f"{ministry}_{p}.xlsx",
+                archive_path=f"archive/{sha[:2]}/{sha}.xlsx",
+                ministry=ministry,
+                period=p,
+                template_id=lay.template_id,
+                template_version=lay.template_version,
+                received_at=received,
+                status="accepted",
+                reason="",
+                days_late=None,
+            )
+            store.record(run, sub, world_values(ministry, p, world), (), accept=True)
+            n += 1
+    return n
+
+
+def related(layout_: Layout) -> list[str]:
+    """The elements whose history a return's checks need: its own and those its compare
+    rules name (what intake asks the store for)."""
+    own = {c.element for s in layout_.sheets for c in s.columns}
+    out = set(own)
+    for rule in catalogue().rules_of("compare"):
+        refs = {x.element for e in (rule.left, rule.right) if e is not None for x in e.refs}
+        if refs & own:
+            out |= refs
+    return sorted(out)

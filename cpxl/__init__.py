@@ -8,6 +8,8 @@ __version__ = "0.1.0"
 
 from cpxl.catalogue import Catalogue, CatalogueError
 from cpxl.catalogue import load as load_catalogue
+from cpxl.consolidation import indicator_table
+from cpxl.consolidation import write_national_workbook as consolidate
 from cpxl.feedback import write_feedback
 from cpxl.findings import Code, FileResult, Finding, RunReport, Severity, Status, Value
 from cpxl.intake import run_inbox
@@ -35,7 +37,9 @@ __all__ = [
     "Workspace",
     "__version__",
     "build_layout",
+    "consolidate",
     "generate_templates",
+    "indicator_table",
     "init_workspace",
     "load_catalogue",
     "read_workbook",

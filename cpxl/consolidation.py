@@ -74,12 +74,32 @@ INDICATOR_COLUMNS: Final = (
     "indicator", "period", "area", "iso", "dimension", "option", "numerator", "denominator",
     "value", "unit", "status", "missing_from", "denominator_year", "survey_year", "sources",
 )  # fmt: skip
+# completeness(): one row per ministry x period x area. Area "00" is the ministry's whole
+# return(s); a province row (for ministries with per-province data sets) counts that province's
+# block: it is accepted only when the accepted return holds a value or code for the province.
+# expected: returns the calendar expects within the period (a year of a quarterly data set is 4);
+# expected_so_far: those due by `today` or already received; not_yet_due: the rest;
+# received / accepted / on_time / late (by the first file's arrival) / missing (expected so far,
+# not accepted) / needs_correction (received, not accepted); missing_returns: who is missing, in
+# words; values_expected / values_present: input cells of the returns expected so far, and the
+# numbers stored; completeness_rate = 100 accepted / expected_so_far; timeliness_rate = 100
+# on_time / expected_so_far; cell_completeness = 100 values_present / values_expected;
+# meets_completeness (>= 90 %) and meets_timeliness (>= 75 %): the WHO data-quality thresholds.
 COMPLETENESS_COLUMNS: Final = (
     "ministry", "period", "area", "iso", "expected", "expected_so_far", "not_yet_due",
     "received", "accepted", "on_time", "late", "missing", "needs_correction", "missing_returns",
     "values_expected", "values_present", "completeness_rate", "timeliness_rate",
     "cell_completeness", "meets_completeness", "meets_timeliness",
 )  # fmt: skip
+# data_quality(): one row per indicator x period x area (totals). z_provinces: (value - mean) /
+# SD over the provinces of the period; z_series: over the periods asked for, per area;
+# outlier_*: "extreme" (|z| >= 3), "moderate" (2 <= |z| < 3) or ""; modified_z: 0.6745 (value -
+# median) / MAD over the provinces, flagged beyond 3.5; previous_mean / previous_periods: mean of
+# up to 3 earlier periods that have a value; change_ratio = value / previous_mean, change_flag
+# beyond +-33 %; compare_rules: the compare rules naming the indicator's elements;
+# compare_failed: those failing in this area; compare_fail_pct: share of the provinces (where
+# any was checked) in which one fails; open_warnings / explained_warnings / explanations: from
+# the findings of the current accepted submissions, on the cells the indicator is built from.
 QUALITY_COLUMNS: Final = (
     "indicator", "period", "area", "iso", "value", "status", "z_provinces",
     "outlier_provinces", "z_series", "outlier_series", "modified_z", "modified_z_outlier",
@@ -1395,15 +1415,15 @@ def _quality(inputs: _Inputs, totals: pd.DataFrame, store: Store) -> pd.DataFram
     ids = [t.id for t in inputs.targets]
     cur = totals[totals["period"].isin(ids) & (totals["dimension"] == "")].reset_index(drop=True)
     cur = cur[["indicator", "period", "area", "iso", "value", "status"]].copy()
-    _outliers(cur, nat, {t.id: t.type for t in inputs.targets})
+    _outliers(cur, totals, nat)
     _over_time(cur, totals, inputs.targets)
     _consistency(cur, inputs)
     _open_warnings(cur, inputs, store)
     return cur[list(QUALITY_COLUMNS)]
 
 
-def _outliers(cur: pd.DataFrame, nat: str, kinds: Mapping[str, str]) -> None:
-    """z-scores over the provinces of a period and over a province's series; modified z."""
+def _outliers(cur: pd.DataFrame, totals: pd.DataFrame, nat: str) -> None:
+    """z over the provinces of a period, and over an area's series (with the earlier periods)."""
     pv = cur["value"].where(cur["area"] != nat)
     by_period = [cur["indicator"], cur["period"]]
     g = pv.groupby(by_period)
@@ -1413,9 +1433,16 @@ def _outliers(cur: pd.DataFrame, nat: str, kinds: Mapping[str, str]) -> None:
     mad = (pv - median).abs().groupby(by_period).transform("median").replace(0.0, np.nan)
     cur["modified_z"] = 0.6745 * (pv - median) / mad
     cur["modified_z_outlier"] = (cur["modified_z"].abs() > MODIFIED_Z_LIMIT).astype(bool)
-    gs = cur["value"].groupby([cur["indicator"], cur["area"], cur["period"].map(kinds)])
-    sd_s = gs.transform("std").replace(0.0, np.nan)
-    cur["z_series"] = (cur["value"] - gs.transform("mean")) / sd_s
+    kinds = {p: parse_period(p).type for p in totals["period"].unique()}
+    series = totals[totals["dimension"] == ""][["indicator", "area", "period", "value"]]
+    series = series.assign(kind=series["period"].map(kinds))
+    stats = (
+        series.groupby(["indicator", "area", "kind"])["value"].agg(["mean", "std"]).reset_index()
+    )
+    keyed = cur[["indicator", "area", "period"]].assign(kind=cur["period"].map(kinds))
+    merged = keyed.merge(stats, on=["indicator", "area", "kind"], how="left")
+    sd_s = merged["std"].replace(0.0, np.nan).to_numpy(float)
+    cur["z_series"] = (cur["value"].to_numpy(float) - merged["mean"].to_numpy(float)) / sd_s
     for name in ("provinces", "series"):
         z = cur[f"z_{name}"].abs()
         cur[f"outlier_{name}"] = np.select(
@@ -1610,7 +1637,11 @@ def _sources(inputs: _Inputs, refs: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True, slots=True)
 class NationalResult:
-    """What the national workbook holds, for the command line and the run summary."""
+    """What the national workbook holds, for the command line and the run summary.
+
+    ``indicators``: indicators with at least one value; ``values``: indicator values (all rows
+    of indicator_table with a value); ``submissions``: files whose values were read.
+    """
 
     workbook: Path
     periods: tuple[str, ...]

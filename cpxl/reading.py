@@ -12,6 +12,7 @@ import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,11 @@ class _Grid:
     errors: set[tuple[int, int]] = field(default_factory=set)
     clipped: bool = False
 
+    @property
+    def special(self) -> bool:
+        """The window holds formulas or error values, which need a closer look per cell."""
+        return bool(self.formulas or self.errors)
+
     def get(self, r: int, c: int) -> Any:
         if r < len(self.rows) and c < len(self.rows[r]):
             return self.rows[r][c]
@@ -362,6 +368,7 @@ class _SheetResult:
     actual_name: str = ""
 
 
+@lru_cache(maxsize=65536)
 def _a1(row: int, col: int) -> str:
     letters = ""
     n = col + 1
@@ -555,7 +562,16 @@ class _SheetReader:
     ) -> tuple[Value, Finding | None]:
         """The value of one input cell, and the finding its reading raised, if any."""
         raw = grid.get(r, c)
-        loc = Location(file=self.file, sheet=sheet, cell=_a1(r, c), row=r + 1, column=c + 1)
+        cell = _a1(r, c)
+        if not grid.special and (raw is None or raw == "" or type(raw) in (int, float)):
+            # The common case, a number or nothing, costs no parsing (NaN is not a number).
+            number = float(raw) if type(raw) in (int, float) and raw == raw else None
+            if number is not None or raw is None or raw == "":
+                value = Value(
+                    column.element, area, column.dimension, column.option, number, "", sheet, cell
+                )
+                return value, None
+        loc = Location(file=self.file, sheet=sheet, cell=cell, row=r + 1, column=c + 1)
         vt = self.catalogue.elements[column.element].value_type
         number, missing, finding = None, "", None
         if (r, c) in grid.errors:
@@ -581,7 +597,7 @@ class _SheetReader:
             number,
             missing,
             sheet,
-            _a1(r, c),
+            cell,
             original,
         )
         return value, finding

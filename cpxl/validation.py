@@ -48,23 +48,56 @@ _OPS: dict[str, Callable[[pd.Series, pd.Series], pd.Series]] = {
 
 @dataclass(frozen=True, slots=True)
 class Wide:
-    """A return as area × key tables: numbers (NaN when none) and where each cell is."""
+    """A return as an area × key matrix of numbers (NaN when none), and where each cell is."""
 
-    numbers: pd.DataFrame
+    areas: tuple[str, ...]
+    keys: Mapping[str, int]
+    numbers: np.ndarray
+    present: np.ndarray  # True where the layout has an input cell (whatever it holds)
     cells: Mapping[tuple[str, str], tuple[str, str]]  # (area, key) -> (sheet, cell)
+
+    def column(self, key: str) -> np.ndarray:
+        """One key's numbers for every area; all NaN when the return has no such column."""
+        at = self.keys.get(key)
+        return self.numbers[:, at] if at is not None else np.full(len(self.areas), np.nan)
+
+    def has(self, key: str) -> np.ndarray:
+        """Where the key has an input cell."""
+        at = self.keys.get(key)
+        return self.present[:, at] if at is not None else np.zeros(len(self.areas), dtype=bool)
+
+    def only(self, areas: set[str]) -> Wide:
+        """The same table restricted to some areas."""
+        rows = [i for i, a in enumerate(self.areas) if a in areas]
+        return Wide(
+            tuple(self.areas[i] for i in rows),
+            self.keys,
+            self.numbers[rows],
+            self.present[rows],
+            self.cells,
+        )
 
 
 def wide(values: Iterable[Value]) -> Wide:
-    """Pivot values to an area × key table of numbers."""
-    data: dict[str, dict[str, float]] = defaultdict(dict)
+    """Pivot values to an area × key matrix of numbers."""
+    area_at: dict[str, int] = {}
+    key_at: dict[str, int] = {}
+    entries: list[tuple[int, int, float]] = []
     cells: dict[tuple[str, str], tuple[str, str]] = {}
     for v in values:
         key = column_key(v.element, v.dimension, v.option)
-        data[key][v.area] = np.nan if v.value is None else v.value
+        a = area_at.setdefault(v.area, len(area_at))
+        k = key_at.setdefault(key, len(key_at))
+        entries.append((a, k, np.nan if v.value is None else v.value))
         if v.cell:
             cells[(v.area, key)] = (v.sheet, v.cell)
-    frame = pd.DataFrame({k: pd.Series(col, dtype="float64") for k, col in data.items()})
-    return Wide(frame, cells)
+    numbers = np.full((len(area_at), len(key_at)), np.nan)
+    present = np.zeros((len(area_at), len(key_at)), dtype=bool)
+    if entries:
+        rows, cols, vals = zip(*entries, strict=True)
+        numbers[list(rows), list(cols)] = vals
+        present[list(rows), list(cols)] = True
+    return Wide(tuple(area_at), key_at, numbers, present, cells)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,49 +258,52 @@ def _cells_table(submission: Submission, catalogue: Catalogue, compiled: Compile
         "required": np.array([e.required for e in elements], dtype=bool),
     }
     for rule in compiled.range_rules:
-        table[rule.id] = np.array([_applies(rule, e.value_type, e.code) for e in elements])
+        applies = {e.code: _applies(rule, e.value_type, e.code) for e in set(elements)}
+        table[rule.id] = np.array([applies[e.code] for e in elements], dtype=bool)
     return pd.DataFrame(table)
 
 
 def _sums_table(w: Wide, compiled: Compiled) -> tuple[pd.DataFrame, list[tuple[str, _Group]]]:
-    frames: list[pd.DataFrame] = []
+    parts_sum: list[np.ndarray] = []
+    totals: list[np.ndarray] = []
+    tolerance: list[np.ndarray] = []
+    skips: list[np.ndarray] = []
     rows: list[tuple[str, _Group]] = []
     for g in compiled.groups:
-        block = w.numbers.reindex(columns=[*g.parts, g.total])
-        present = block.notna().any(axis=1) | pd.Series(
-            [any((a, k) in w.cells for k in (*g.parts, g.total)) for a in block.index],
-            index=block.index,
-        )
-        block = block[present]
-        if block.empty:
+        keys = (*g.parts, g.total)
+        block = np.column_stack([w.column(k) for k in keys])
+        present = np.any(np.column_stack([w.has(k) for k in keys]), axis=1)
+        if not present.any():
             continue
-        n_missing = block.isna().sum(axis=1).to_numpy()
-        frames.append(
-            pd.DataFrame(
-                {
-                    "parts": block[list(g.parts)].fillna(0).sum(axis=1).to_numpy(),
-                    "total": block[g.total].fillna(0).to_numpy(),
-                    "tolerance": g.rule.tolerance,
-                    "skip": _skip(g.rule.missing, n_missing, len(g.parts) + 1),
-                }
-            )
-        )
-        rows.extend((str(a), g) for a in block.index)
-    if not frames:
+        block = block[present]
+        missing = np.isnan(block)
+        parts_sum.append(np.nansum(block[:, :-1], axis=1))
+        totals.append(np.nan_to_num(block[:, -1]))
+        tolerance.append(np.full(len(block), g.rule.tolerance))
+        skips.append(_skip(g.rule.missing, missing.sum(axis=1), len(keys)))
+        rows.extend((w.areas[i], g) for i in np.flatnonzero(present))
+    if not rows:
         return pd.DataFrame({"parts": [], "total": [], "tolerance": [], "skip": []}), rows
-    return pd.concat(frames, ignore_index=True), rows
+    table = pd.DataFrame(
+        {
+            "parts": np.concatenate(parts_sum),
+            "total": np.concatenate(totals),
+            "tolerance": np.concatenate(tolerance),
+            "skip": np.concatenate(skips),
+        }
+    )
+    return table, rows
 
 
-def _side(expr: Expression, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
+def _side(expr: Expression, w: Wide) -> tuple[np.ndarray, np.ndarray, int]:
     """(value with missing as 0, count of missing references, number of references)."""
-    total = np.zeros(len(df))
-    missing = np.zeros(len(df), dtype=int)
+    total = np.zeros(len(w.areas))
+    missing = np.zeros(len(w.areas), dtype=int)
     for t in expr.terms:
         if t.ref is None:
             total += t.sign * t.constant
             continue
-        key = ref_key(t.ref)
-        col = df[key].to_numpy() if key in df.columns else np.full(len(df), np.nan)
+        col = w.column(ref_key(t.ref))
         missing += np.isnan(col)
         total += t.sign * np.nan_to_num(col)
     return total, missing, len(expr.refs)
@@ -278,14 +314,14 @@ def _compares_table(w: Wide, rules: Sequence[Rule]) -> tuple[pd.DataFrame, list[
     rows: list[tuple[str, Rule]] = []
     for rule in rules:
         assert rule.left is not None and rule.right is not None
-        left, lmiss, ln = _side(rule.left, w.numbers)
-        right, rmiss, rn = _side(rule.right, w.numbers)
+        left, lmiss, ln = _side(rule.left, w)
+        right, rmiss, rn = _side(rule.right, w)
         skip = _skip(rule.missing, lmiss + rmiss, ln + rn)
         # A side with nothing at all is never compared: that is a blank, not a zero.
         skip |= (lmiss >= ln) if ln else False
         skip |= (rmiss >= rn) if rn else False
         frames.append(pd.DataFrame({"left": left, "right": right, "op": rule.op, "skip": skip}))
-        rows.extend((str(a), rule) for a in w.numbers.index)
+        rows.extend((a, rule) for a in w.areas)
     if not frames:
         return pd.DataFrame({"left": [], "right": [], "op": [], "skip": []}), rows
     return pd.concat(frames, ignore_index=True), rows
@@ -358,7 +394,7 @@ def check_against_store(
     if compiled.cross and others:
         w = wide([*submission.values, *others])
         own = {a.code for s in submission.layout.sheets for a in s.areas}
-        w = Wide(w.numbers.loc[[a for a in w.numbers.index if a in own]], w.cells)
+        w = w.only(own)
         out.extend(_compare_findings(w, compiled.cross, compiled.compares, submission.file))
     out.extend(_change(submission, catalogue, history))
     return out
@@ -367,7 +403,7 @@ def check_against_store(
 def _compare_findings(
     w: Wide, rules: Sequence[Rule], schema: pa.DataFrameSchema, file: str
 ) -> list[Finding]:
-    if not rules or w.numbers.empty:
+    if not rules or not w.areas:
         return []
     table, rows = _compares_table(w, rules)
     return [
@@ -457,10 +493,9 @@ def _cell_finding(compiled: Compiled, name: str, v: Value, file: str) -> Finding
 
 
 def _sum_finding(group: _Group, area: str, w: Wide, file: str) -> Finding:
-    row = w.numbers.loc[area]
-    assert isinstance(row, pd.Series)
-    part_sum = float(row.reindex(list(group.parts)).fillna(0).to_numpy().sum())
-    total = _num(row.get(group.total)) or 0.0
+    one = w.only({area})
+    part_sum = float(np.nansum([one.column(k)[0] for k in group.parts]))
+    total = float(np.nan_to_num(one.column(group.total)[0]))
     cells = [w.cells.get((area, k), ("", ""))[1] for k in (*group.parts, group.total)]
     sheet, cell = w.cells.get((area, group.total), ("", ""))
     return Finding.make(
@@ -480,9 +515,9 @@ def _sum_finding(group: _Group, area: str, w: Wide, file: str) -> Finding:
 
 def _compare_finding(rule: Rule, area: str, w: Wide, file: str) -> Finding:
     assert rule.left is not None and rule.right is not None
-    row = w.numbers.loc[[area]]
-    left = float(_side(rule.left, row)[0][0])
-    right = float(_side(rule.right, row)[0][0])
+    one = w.only({area})
+    left = float(_side(rule.left, one)[0][0])
+    right = float(_side(rule.right, one)[0][0])
     refs = [*rule.left.refs, *rule.right.refs]
     own = [w.cells[(area, ref_key(r))] for r in refs if (area, ref_key(r)) in w.cells]
     sheet, cell = own[0] if own else ("", "")

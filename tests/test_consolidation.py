@@ -212,6 +212,13 @@ def _brief(row: dict[str, object]) -> tuple[object, ...]:
 # --- indicators ---------------------------------------------------------------------------------
 
 
+def test_periods_are_checked_before_anything_is_read(catalogue: Catalogue, store: Store) -> None:
+    """A typo, a period named twice or no period at all is refused with ValueError."""
+    for periods in (["2025", "2025"], ["25"], [], "2025"):
+        with pytest.raises(ValueError):
+            indicator_table(catalogue, store, periods)
+
+
 def test_the_table_has_exactly_the_national_columns(catalogue: Catalogue, store: Store) -> None:
     """The indicator table has the columns national.md names, in order."""
     table = indicator_table(catalogue, store, ["2025"])
@@ -392,6 +399,9 @@ def test_data_quality_flags_outliers_changes_rules_and_warnings(
     outliers = ac02.loc[ac02["outlier_provinces"] != "", "outlier_provinces"].to_dict()
     assert outliers == {"22": "extreme"}
     assert ac02.index[ac02["modified_z_outlier"]].tolist() == ["22"]
+    # the series holds 2022-2024 too: 50, 50, 50, 102 -> mean 63, SD 26, z 1.5
+    assert ac02.loc["02", "z_series"] == pytest.approx(1.5)
+    assert ac02.loc["02", "outlier_series"] == ""
     assert (ac02.loc["01", "previous_mean"], ac02.loc["01", "previous_periods"]) == (100.0, 3)
     assert (ac02.loc["01", "change_ratio"], ac02.loc["01", "change_flag"]) == (1.01, False)
     assert (ac02.loc["02", "change_ratio"], ac02.loc["02", "change_flag"]) == (102 / 50, True)
@@ -466,6 +476,12 @@ def test_the_workbook_holds_every_sheet_and_equals_the_table(
         charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert sorted("lineChart" in c for c in charts) == [False, True]
     assert sorted("barChart" in c for c in charts) == [False, True]
+    scales = [
+        (str(rng.sqref), rule.type)
+        for rng in wb["Completeness"].conditional_formatting
+        for rule in rng.rules
+    ]
+    assert [t for _r, t in scales] == ["colorScale"] * 3
     sources = wb["Sources"]
     rows = [r for r in sources.iter_rows(min_row=3, values_only=True) if r[0] == "CP-AC-05"]
     assert {(r[1], r[2], r[6], r[7]) for r in rows if not r[2]} == {
