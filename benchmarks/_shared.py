@@ -16,8 +16,8 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time as day_time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -77,9 +77,7 @@ def wait_for_quiet(limit: float, timeout_s: float) -> float:
     deadline = time.monotonic() + timeout_s
     load1 = os.getloadavg()[0]
     if load1 >= limit and timeout_s > 0:
-        print(
-            f"waiting up to {timeout_s:.0f} s for the load average ({load1:.2f}) to drop below {limit}"
-        )
+        print(f"waiting up to {timeout_s:.0f} s for the load average ({load1:.2f}) to drop")
     while load1 >= limit and time.monotonic() < deadline:
         time.sleep(5)
         load1 = os.getloadavg()[0]
@@ -364,7 +362,7 @@ def result_of(name: str, checked: Checked) -> FileResult:
 
 
 def world_values(ministry: str, period: str, world: Any) -> list[Any]:
-    """Every input value of a clean return, from ``simulate.World.cells``, as the reader gives it."""
+    """Every input value of a clean return, from ``simulate.World.cells``, as read."""
     from cpxl.findings import Value
 
     cat = catalogue()

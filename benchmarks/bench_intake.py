@@ -438,9 +438,8 @@ def report(
     )
     wrong = [r for r in rows if (r["status"] == "needs-correction") != (r["kind"] == "mistakes")]
     if wrong:
-        print(
-            f"\nnote: {len(wrong)} sampled returns got an unexpected status: {Counter(r['status'] for r in wrong)}"
-        )
+        seen = Counter(r["status"] for r in wrong)
+        print(f"\nnote: {len(wrong)} sampled returns got an unexpected status: {dict(seen)}")
     return {
         "count": count,
         "intake": intake,

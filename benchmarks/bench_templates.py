@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def time_generation(period: str, work: Path, repeat: int) -> dict[str, Any]:
             period,
             work / f"gen-{i}",
             issued_at=ISSUED_AT,
-            on_progress=lambda m: stamps.append((m, clock())),
+            on_progress=lambda m, done=stamps: done.append((m, clock())),
         )
         totals.append((clock() - start) * 1000)
         previous = start
@@ -78,12 +79,12 @@ def time_simulation(period: str, work: Path, repeat: int) -> dict[str, dict[str,
         plans, fills, writes = [], [], []
         values: dict[tuple[str, str], float | str] = {}
         for i in range(repeat):
-            values, ms = timed(lambda lay=lay: plan(cat, lay, 0))
+            values, ms = timed(partial(plan, cat, lay, 0))
             plans.append(ms)
-            target_path = work / "filled" / f"{ministry}-{i}.xlsx"
-            fills.append(timed(lambda: fill_return(template, target_path, cat, lay, values))[1])
+            filled = work / "filled" / f"{ministry}-{i}.xlsx"
+            fills.append(timed(partial(fill_return, template, filled, cat, lay, values))[1])
             fast = work / "fast" / f"{ministry}-{i}.xlsx"
-            writes.append(timed(lambda: write_return(fast, cat, lay, identity, values))[1])
+            writes.append(timed(partial(write_return, fast, cat, lay, identity, values))[1])
         out[ministry] = {
             "cells": len(values),
             "plan_ms": stats(plans),

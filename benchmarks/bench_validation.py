@@ -23,6 +23,7 @@ import argparse
 import statistics
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -89,16 +90,15 @@ def measure(path: Path, register: dict[str, Any], store: Store, repeat: int) -> 
     sub: Submission | None = None
     found: tuple[Any, ...] = ()
     for i in range(repeat):
-        steps.run("raw_read", lambda: calamine_read(path))
-        steps.run("guard", lambda: inspect(path))
-        sub = steps.run("read", lambda: read_workbook(path, cat, register=register))
-        s = sub
+        steps.run("raw_read", partial(calamine_read, path))
+        steps.run("guard", partial(inspect, path))
+        sub = steps.run("read", partial(read_workbook, path, cat, register=register))
         # The first check of a layout compiles its schemas (cached afterwards): kept apart.
-        alone = (first if i == 0 else steps).run("check_alone", lambda: check_alone(s, cat))
-        history = steps.run("history_query", lambda: store.history(related(s.layout)))
-        against = steps.run("check_against_store", lambda: check_against_store(s, cat, history))
-        everything = [*s.findings, *alone, *against]
-        found = steps.run("finish", lambda: finish(everything, s.explanations))
+        alone = (first if i == 0 else steps).run("check_alone", partial(check_alone, sub, cat))
+        history = steps.run("history_query", partial(store.history, related(sub.layout)))
+        against = steps.run("check_against_store", partial(check_against_store, sub, cat, history))
+        everything = [*sub.findings, *alone, *against]
+        found = steps.run("finish", partial(finish, everything, sub.explanations))
     assert sub is not None
     out: dict[str, Any] = {k: stats(v) for k, v in steps.times.items()}
     out["first_check_alone_ms"] = first.times["check_alone"][0]
@@ -155,7 +155,9 @@ def report(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return statistics.median(m[key] for m in med.values())
 
     def validation(m: dict[str, float], cpu: str = "", query: bool = False) -> float:
-        parts = ["check_alone", "check_against_store", "finish"] + (["history_query"] if query else [])
+        parts = ["check_alone", "check_against_store", "finish"] + (
+            ["history_query"] if query else []
+        )
         return sum(m[p + cpu] for p in parts)
 
     largest = max(results, key=lambda n: results[n]["cells"])

@@ -13,7 +13,7 @@ from typing import Any
 
 from cpxl.catalogue import Catalogue, CatalogueError, load, parse_period
 from cpxl.findings import RunReport, Severity
-from cpxl.intake import Progress, run_inbox, scan
+from cpxl.intake import Expectation, Progress, run_inbox, scan
 from cpxl.simulate import Simulated, simulate_returns
 from cpxl.store import Store
 from cpxl.templates import TemplateResult, generate_templates
@@ -186,6 +186,7 @@ def run(
     workers: int | None = None,
     *,
     wait: float = 10.0,
+    expect: Expectation | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RunReport:
     """Process every file in the inbox: one status each, feedback, and the store."""
@@ -198,6 +199,7 @@ def run(
         dry_run=dry_run,
         workers=workers,
         wait=wait,
+        expect=expect,
         on_progress=on_progress,
     )
 

@@ -174,6 +174,18 @@ def simulate(
 @click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--store", "store_url", default=None, help="SQLite path or postgresql:// URL.")
 @click.option("--dry-run", is_flag=True, help="Check and write feedback; leave the store as is.")
+@click.option(
+    "--period",
+    "periods",
+    multiple=True,
+    help="Only returns for this period are expected (others are errors).",
+)
+@click.option(
+    "--ministry",
+    "ministries",
+    multiple=True,
+    help="Only returns from this ministry are expected (others are errors).",
+)
 @click.option("--workers", type=int, default=None, help="Worker processes (default: cores).")
 @click.option(
     "--wait",
@@ -189,6 +201,8 @@ def run(
     outbox: Path | None,
     store_url: str | None,
     dry_run: bool,
+    periods: Sequence[str],
+    ministries: Sequence[str],
     workers: int | None,
     wait: float,
     workspace: Path,
@@ -196,9 +210,18 @@ def run(
 ) -> None:
     """Check every file in the inbox, write feedback, store clean data."""
     total = api.count_inbox(workspace, inbox)
+    expect = api.Expectation(tuple(ministries), tuple(periods))
     with _errors(), _progress("Checking", total, as_json) as tick:
         report = api.run(
-            workspace, inbox, outbox, store_url, dry_run, workers, wait=wait, on_progress=tick
+            workspace,
+            inbox,
+            outbox,
+            store_url,
+            dry_run,
+            workers,
+            wait=wait,
+            expect=expect,
+            on_progress=tick,
         )
     if as_json:
         _emit(api.report_dict(workspace, report))

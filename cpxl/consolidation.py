@@ -25,6 +25,7 @@ option) arrays, and each indicator view is a handful of numpy operations on whol
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections import defaultdict
@@ -1610,11 +1611,18 @@ def _sources(inputs: _Inputs, refs: pd.DataFrame) -> pd.DataFrame:
     ).assign(rate=True)
     keys = ["element", "target", "dimension", "option", "rate"]
     both = pd.concat([plain[[*keys, *cols[5:]]], pop[[*keys, *cols[5:]]]], ignore_index=True)
-    grouped = (
-        both.groupby([*keys, "name_received", "sha256", "sheet"], sort=False)["cell"]
-        .agg(list)
-        .reset_index()
-    )
+    needed = refs[["element", "target", "rdim", "ropt", "rate"]].drop_duplicates()
+    both = both.merge(needed.rename(columns={"rdim": "dimension", "ropt": "option"}), on=keys)
+    if both.empty:
+        return pd.DataFrame(columns=list(SOURCE_COLUMNS))
+    # One group per referenced cell key, file and sheet; its cells written as ranges once.
+    by = [*keys, "name_received", "sha256", "sheet"]
+    ids = both.groupby(by, sort=False).ngroup().to_numpy()
+    order = np.argsort(ids, kind="stable")
+    bounds = np.flatnonzero(np.diff(ids[order])) + 1
+    cells = np.split(both["cell"].to_numpy(dtype=object)[order], bounds)
+    firsts = order[np.concatenate([[0], bounds])]
+    grouped = both.iloc[firsts][by].assign(cells=[_cell_ranges(c.tolist()) for c in cells])
     merged = refs.merge(
         grouped.rename(columns={"dimension": "rdim", "option": "ropt"}),
         on=["element", "target", "rdim", "ropt", "rate"],
@@ -1623,10 +1631,10 @@ def _sources(inputs: _Inputs, refs: pd.DataFrame) -> pd.DataFrame:
         merged.groupby(
             ["indicator", "target", "dimension", "option", "name_received", "sha256", "sheet"],
             sort=False,
-        )["cell"]
-        .agg(lambda s: _cell_ranges(c for cells in s for c in cells))
+        )["cells"]
+        .agg(", ".join)
         .reset_index()
-        .rename(columns={"target": "period", "name_received": "file", "cell": "cells"})
+        .rename(columns={"target": "period", "name_received": "file"})
     )
     return out[list(SOURCE_COLUMNS)]
 
@@ -1794,8 +1802,13 @@ def write_national_workbook(
         _quality_sheet(book, quality)
         _sources_sheet(book, sources)
         _charts_sheet(book, table, [t.id for t in targets])
-    finally:
         book.close()
+    except BaseException:
+        # Nothing half-written is left where a reader would take it for the national workbook.
+        with contextlib.suppress(Exception):
+            book.close()
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(path)
     reported = table[table["value"].notna()]
     return NationalResult(

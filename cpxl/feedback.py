@@ -35,6 +35,8 @@ from cpxl.findings import (
     placeholders_of,
 )
 from cpxl.templates import (
+    FINDINGS_EXPLANATION_COL,
+    FINDINGS_SHEET,
     KHMER_FONT,
     LATIN_FONT,
     Layout,
@@ -48,7 +50,7 @@ if TYPE_CHECKING:
     from cpxl.reading import Submission
 
 SUFFIX = ".feedback.xlsx"
-SUMMARY_SHEET, FINDINGS_SHEET = "Summary", "Findings"
+SUMMARY_SHEET = "Summary"
 # A name component may be 255 bytes on most file systems; Khmer letters take 3 bytes each.
 MAX_STEM_BYTES = 150
 _FORBIDDEN = frozenset('/\\:*?"<>|')
@@ -511,9 +513,9 @@ def _findings_sheet(
         _text(ws, r, 8, f.rule, fmt.cell)
         explanation = f.params.get("explanation", "")
         if explanation:
-            ws.write_string(r, 9, explanation, fmt.explain)
+            ws.write_string(r, FINDINGS_EXPLANATION_COL, explanation, fmt.explain)
         elif f.severity == Severity.WARNING:
-            ws.write_blank(r, 9, None, fmt.explain)
+            ws.write_blank(r, FINDINGS_EXPLANATION_COL, None, fmt.explain)
     if result.findings:
         ws.autofilter(0, 0, len(result.findings), len(_FINDING_HEADS) - 1)
     ws.protect(

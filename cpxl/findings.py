@@ -100,6 +100,7 @@ class Code(StrEnum):
     UNKNOWN_MINISTRY = "unknown-ministry"
     UNKNOWN_PERIOD = "unknown-period"
     UNEXPECTED_MINISTRY = "unexpected-ministry"
+    UNEXPECTED_PERIOD = "unexpected-period"
     PERIOD_CLOSED = "period-closed"
     DUPLICATE_FILE = "duplicate-file"
     UNCHANGED_SUBMISSION = "unchanged-submission"

@@ -92,6 +92,40 @@ class Checked:
 
 
 @dataclass(frozen=True, slots=True)
+class Expectation:
+    """The ministries and periods the officer is collecting (empty: any)."""
+
+    ministries: tuple[str, ...] = ()
+    periods: tuple[str, ...] = ()
+
+    def check(self, sub: Submission, file: str) -> list[Finding]:
+        """Errors for a genuine return of a ministry or period nobody asked for."""
+        out: list[Finding] = []
+        where = Location(file=file)
+        if self.ministries and sub.ministry not in self.ministries:
+            out.append(
+                Finding.make(
+                    Code.UNEXPECTED_MINISTRY,
+                    Severity.ERROR,
+                    where,
+                    ministry=sub.ministry,
+                    expected=", ".join(self.ministries),
+                )
+            )
+        if self.periods and sub.period not in self.periods:
+            out.append(
+                Finding.make(
+                    Code.UNEXPECTED_PERIOD,
+                    Severity.ERROR,
+                    where,
+                    period=sub.period,
+                    expected=", ".join(self.periods),
+                )
+            )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """A step of a run, for a progress bar."""
 
@@ -299,9 +333,14 @@ def run_inbox(
     dry_run: bool = False,
     workers: int | None = None,
     wait: float = 10.0,
+    expect: Expectation | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> RunReport:
-    """Process every file of an inbox once: statuses, store, feedback, and a run summary."""
+    """Process every file of an inbox once: statuses, store, feedback, and a run summary.
+
+    ``expect`` names the ministries and periods the officer is collecting: a genuine return for
+    another one is an error at the file, so it is not stored by mistake.
+    """
     catalogue = load(workspace.rules)
     inbox = inbox or workspace.inbox
     outbox = outbox or workspace.outbox
@@ -311,7 +350,16 @@ def run_inbox(
         store = _open_store(workspace, store_url, dry_run)
         try:
             report = _run(
-                catalogue, workspace, inbox, outbox, store, dry_run, workers, on_progress, run_id
+                catalogue,
+                workspace,
+                inbox,
+                outbox,
+                store,
+                dry_run,
+                workers,
+                on_progress,
+                run_id,
+                expect or Expectation(),
             )
         finally:
             if store is not None:
@@ -339,6 +387,7 @@ def _run(
     workers: int | None,
     on_progress: Callable[[Progress], None] | None,
     run_id: str,
+    expect: Expectation,
 ) -> RunReport:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     files, skipped = scan(inbox)
@@ -366,7 +415,7 @@ def _run(
     n = max(1, min(workers or os.cpu_count() or 1, len(fresh)))
     feedback_dir = outbox / "feedback"
     for done, (r, checked) in enumerate(check_all(fresh, workspace, n), start=1):
-        result = _decide(r, checked, catalogue, store, store_run, dry_run)
+        result = _decide(r, checked, catalogue, store, store_run, dry_run, expect)
         path = write_feedback(feedback_dir, result, catalogue, checked.submission)
         result = replace(result, feedback=str(path))
         state.results.append(result)
@@ -408,6 +457,7 @@ def _decide(
     store: Store | None,
     run: int,
     dry_run: bool,
+    expect: Expectation,
 ) -> FileResult:
     base = FileResult(
         r.name,
@@ -427,6 +477,7 @@ def _decide(
             )
             _record(store, run, r, result, None, dry_run)
             return result
+        checked = replace(checked, findings=(*checked.findings, *expect.check(sub, r.name)))
         return _decide_return(base, r, sub, checked, catalogue, store, run, dry_run)
     except StoreError as exc:
         finding = Finding.make(
@@ -486,7 +537,7 @@ def _decide_return(
     level = worst([f for f in final if f.code != Code.LATE_SUBMISSION])
     if level == Severity.ERROR:
         status, reason = Status.NEEDS_CORRECTION, _first_error(final)
-    elif previous is not None and not changes:
+    elif previous is not None and not changes and not sub.explanations:
         status, reason = Status.UNCHANGED, Code.UNCHANGED_SUBMISSION
         final = (
             *final,

@@ -23,6 +23,10 @@ from cpxl.catalogue import Catalogue, parse_period
 from cpxl.findings import Code, Finding, Location, Severity, Value
 from cpxl.numbers import INVISIBLE, parse_cell
 from cpxl.templates import (
+    FINDINGS_CELL_COL,
+    FINDINGS_EXPLANATION_COL,
+    FINDINGS_SHEET,
+    FINDINGS_SHEET_COL,
     FIRST_DATA_ROW,
     IDENTITY_FIELDS,
     IDENTITY_SHEET,
@@ -349,6 +353,7 @@ def read_workbook(
             findings.extend(got.findings)
             if got.actual_name:
                 names[sheet.name] = got.actual_name
+        explanations.extend(_feedback_explanations(wb, check.layout, names))
     return Submission(
         name,
         check.identity,
@@ -601,6 +606,34 @@ class _SheetReader:
             original,
         )
         return value, finding
+
+
+def _feedback_explanations(
+    wb: CalamineWorkbook, layout: Layout, names: Mapping[str, str]
+) -> list[Explanation]:
+    """Explanations a sender wrote in a feedback workbook's Findings sheet, sent back as a return.
+
+    The feedback copy lays the data out exactly as the template does, so a finding's cell names
+    its row and area directly.
+    """
+    if FINDINGS_SHEET not in wb.sheet_names:
+        return []
+    rows = wb.get_sheet_by_name(FINDINGS_SHEET).to_python(skip_empty_area=False, nrows=5000)
+    by_name = {s.name: s for s in layout.sheets}
+    out: list[Explanation] = []
+    for row in rows[1:]:
+        if len(row) <= FINDINGS_EXPLANATION_COL:
+            continue
+        text = _text(row[FINDINGS_EXPLANATION_COL]).translate(INVISIBLE).strip()
+        sheet = by_name.get(_text(row[FINDINGS_SHEET_COL]))
+        match = _CELL.match(_text(row[FINDINGS_CELL_COL]))
+        if not text or sheet is None or match is None:
+            continue
+        r = int(match.group(2)) - 1 - FIRST_DATA_ROW
+        if 0 <= r < len(sheet.areas):
+            actual = names.get(sheet.name, sheet.name)
+            out.append(Explanation(actual, match.group(0), sheet.areas[r].code, text))
+    return out
 
 
 def _find_marker(grid: _Grid) -> tuple[int, int] | None:

@@ -24,6 +24,10 @@ LISTS_SHEET = "_lists"
 INSTRUCTIONS_SHEET = "Instructions"
 IDENTITY_NAME = "cpxl_identity"
 KEY_MARKER = "#cpxl-keys"
+# A feedback workbook's list of findings: a sender may explain a warning in its last column and
+# send the feedback workbook back as the return, so the reader looks there too.
+FINDINGS_SHEET = "Findings"
+FINDINGS_SHEET_COL, FINDINGS_CELL_COL, FINDINGS_EXPLANATION_COL = 1, 2, 9
 IDENTITY_FIELDS = (
     "template_id",
     "ministry",

@@ -55,6 +55,7 @@ SPECIFIC: dict[Code, frozenset[str]] = {
     Code.VALUE_REMOVED: frozenset({"old"}),
     Code.PERIOD_CLOSED: frozenset({"period"}),
     Code.UNEXPECTED_MINISTRY: frozenset({"ministry", "expected"}),
+    Code.UNEXPECTED_PERIOD: frozenset({"period", "expected"}),
     Code.RETIRED_TEMPLATE: frozenset({"version"}),
     Code.UNKNOWN_MINISTRY: frozenset({"ministry"}),
     Code.UNKNOWN_PERIOD: frozenset({"period"}),

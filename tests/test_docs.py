@@ -50,9 +50,7 @@ def test_every_status_is_explained() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     """`.ci/run` ends with exactly the test command the README gives."""
     readme = README.read_text(encoding="utf-8")
-    command = next(
-        line for line in readme.splitlines() if line.startswith(".venv/bin/ruff check")
-    )
+    command = next(line for line in readme.splitlines() if line.startswith(".venv/bin/ruff check"))
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
     assert ci[-1] == command
 

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import hostile
 import openpyxl
-from builders import catalogue, cell_of, copy_in, returned, where, workspace
+from builders import SEED, catalogue, cell_of, copy_in, layout, returned, where, workspace
 
 from cpxl.catalogue import parse_period
-from cpxl.findings import RunReport, Status
-from cpxl.intake import run_inbox
+from cpxl.findings import Code, RunReport, Severity, Status
+from cpxl.intake import Expectation, run_inbox
 from cpxl.reading import read_workbook
+from cpxl.simulate import plan
 from cpxl.store import Store
 from cpxl.workspace import Workspace
 
@@ -283,3 +284,52 @@ def test_two_runs_at_once_process_each_file_once(tmp_path: Path) -> None:
             "MOH_2025.xlsx",
             "MOJ_2025.xlsx",
         ]
+
+
+def test_warning_explained_in_the_feedback_workbook(tmp_path: Path) -> None:
+    """A sender explains a warning in the feedback's Findings sheet and sends it back: accepted."""
+    ws = workspace(tmp_path)
+    _received(returned(ws, MOJ, period="2024"), datetime(2025, 1, 20, tzinfo=UTC))
+    _run(ws)
+    sheet = layout(MOJ).sheets[0]
+    values = plan(catalogue(), layout(MOJ), SEED)
+    tenfold = {
+        sheet.cell("05", col): float(values[(sheet.name, sheet.cell("05", col))]) * 10
+        for col in sheet.columns
+        if col.element == "children_in_detention"
+    }
+    returned(ws, MOJ, cells={sheet.name: tenfold})
+    report = _run(ws)
+    result = next(f for f in report.files if f.file == "MOJ_2025.xlsx")
+    _, total = cell_of(MOJ, "children_in_detention", "05")
+    assert result.status == Status.ACCEPTED_WITH_WARNINGS
+    assert where(result.findings) == {(sheet.name, total, "change-too-large")}
+    wb = openpyxl.load_workbook(result.feedback or "")
+    findings = wb["Findings"]
+    row = next(r for r in range(2, findings.max_row + 1) if findings.cell(r, 3).value == total)
+    findings.cell(row, 10).value = "A new detention centre opened in 2025"
+    back = ws.inbox / "MOJ_2025 explained.xlsx"
+    wb.save(back)
+    _received(back, datetime(2026, 1, 20, tzinfo=UTC))
+    again = next(f for f in _run(ws).files if f.file == back.name)
+    assert again.status == Status.ACCEPTED
+    assert [(f.code, f.severity, f.params.get("explanation")) for f in again.findings] == [
+        (Code.CHANGE_TOO_LARGE, Severity.INFO, "A new detention centre opened in 2025"),
+        (Code.RESUBMISSION, Severity.INFO, None),
+    ]
+    with Store.open(ws.store_url(), create=False) as store:
+        assert store.counts()["explanations"] == 1
+
+
+def test_returns_nobody_asked_for_are_errors(tmp_path: Path) -> None:
+    """Collecting MoJ 2025, last year's return and another ministry's are refused."""
+    ws = workspace(tmp_path)
+    returned(ws, MOJ)
+    returned(ws, MOJ, period="2024")
+    returned(ws, "MOH")
+    report = _run(ws, expect=Expectation((MOJ,), ("2025",)))
+    assert _statuses(report) == {
+        "MOJ_2025.xlsx": ("accepted", None),
+        "MOJ_2024.xlsx": ("needs-correction", "unexpected-period"),
+        "MOH_2025.xlsx": ("needs-correction", "unexpected-ministry"),
+    }
