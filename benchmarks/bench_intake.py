@@ -439,7 +439,7 @@ def report(
     wrong = [r for r in rows if (r["status"] == "needs-correction") != (r["kind"] == "mistakes")]
     if wrong:
         seen = Counter(r["status"] for r in wrong)
-        print(f"\nnote: {len(wrong)} sampled returns got an unexpected status: {dict(seen)}")
+        print(f"\nnote: {len(wrong)} sampled returns were not judged as simulated: {dict(seen)}")
     return {
         "count": count,
         "intake": intake,

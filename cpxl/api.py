@@ -13,10 +13,11 @@ from typing import Any
 
 from cpxl.catalogue import Catalogue, CatalogueError, load, parse_period
 from cpxl.findings import RunReport, Severity
-from cpxl.intake import Expectation, Progress, run_inbox, scan
+from cpxl.intake import Expectation as Expectation
+from cpxl.intake import Progress, run_inbox, scan
 from cpxl.simulate import Simulated, simulate_returns
 from cpxl.store import Store
-from cpxl.templates import TemplateResult, generate_templates
+from cpxl.templates import Reference, TemplateResult, column_key, generate_templates
 from cpxl.workspace import Workspace, init_workspace
 
 
@@ -134,13 +135,42 @@ def templates(
     ministries: Sequence[str] = (),
     out: Path | None = None,
     *,
+    prefill_previous: bool = False,
+    store_url: str | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> TemplateResult:
     """Issue the templates of a period into templates_xlsx/ (or ``out``)."""
     ws = workspace(root)
+    cat = catalogue_of(ws)
+    previous = previous_values(root, cat, period, store_url) if prefill_previous else None
     return generate_templates(
-        catalogue_of(ws), period, out or ws.templates, ministries, on_progress=on_progress
+        cat,
+        period,
+        out or ws.templates,
+        ministries,
+        previous=previous,
+        on_progress=on_progress,
     )
+
+
+def previous_values(
+    root: Path, cat: Catalogue, period: str, store_url: str | None = None
+) -> dict[str, Reference]:
+    """Each ministry's accepted values of the period before, as a template reference."""
+    before = parse_period(period).previous()
+    out: dict[str, Reference] = {}
+    with open_store(root, store_url) as store:
+        for ministry in cat.ministries:
+            current = store.current(ministry, before.id)
+            if current is None:
+                continue
+            values: dict[tuple[str, str], float | str] = {}
+            for v in store.values_of(current.id):
+                shown = v.missing or v.value
+                if shown is not None:
+                    values[(v.area, column_key(v.element, v.dimension, v.option))] = shown
+            out[ministry] = Reference(before.id, values)
+    return out
 
 
 def simulate(

@@ -121,17 +121,35 @@ def catalogue_book(rules: Path | None, out: Path | None, workspace: Path) -> Non
 @click.option("--period", required=True, help="Period id: 2025, 2025S1, 2025Q1 or 202503.")
 @click.option("--ministry", "ministries", multiple=True, help="Only these ministries.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--prefill-previous",
+    is_flag=True,
+    help="Show last period's accepted values (from the store) in grey beside each input block.",
+)
+@click.option("--store", "store_url", default=None)
 @workspace_option
 @json_option
 def templates(
-    period: str, ministries: Sequence[str], out: Path | None, workspace: Path, as_json: bool
+    period: str,
+    ministries: Sequence[str],
+    out: Path | None,
+    prefill_previous: bool,
+    store_url: str | None,
+    workspace: Path,
+    as_json: bool,
 ) -> None:
     """Issue one template per reporting ministry for a period (default: templates_xlsx/)."""
-    with (
-        _errors(),
-        _progress("Templates", api.count_templates(workspace, period, ministries), as_json) as tick,
-    ):
-        result = api.templates(workspace, period, ministries, out, on_progress=tick)
+    total = api.count_templates(workspace, period, ministries)
+    with _errors(), _progress("Templates", total, as_json) as tick:
+        result = api.templates(
+            workspace,
+            period,
+            ministries,
+            out,
+            prefill_previous=prefill_previous,
+            store_url=store_url,
+            on_progress=tick,
+        )
     if as_json:
         _emit(result.to_dict())
         return

@@ -319,9 +319,14 @@ def generate_templates(
     ministries: Sequence[str] = (),
     *,
     issued_at: datetime | None = None,
+    previous: Mapping[str, Reference] | None = None,
     on_progress: Callable[[str], None] | None = None,
 ) -> TemplateResult:
-    """Write one template per reporting ministry for a period, and record them in the register."""
+    """Write one template per reporting ministry for a period, and record them in the register.
+
+    ``previous`` gives, per ministry, last period's accepted values to print in grey beside
+    each input block, as a reference for the sender (``--prefill-previous``).
+    """
     p = parse_period(period)
     wanted = list(ministries) or list(catalogue.reporting_ministries(p))
     unknown = [m for m in wanted if m not in catalogue.ministries]
@@ -338,7 +343,8 @@ def generate_templates(
             continue
         path = out_dir / f"{ministry}_{p.id}.xlsx"
         identity = Identity.of(layout, stamp)
-        write_template(path, catalogue, layout, identity)
+        reference = (previous or {}).get(ministry)
+        write_template(path, catalogue, layout, identity, reference=reference)
         register[identity.template_id] = IssuedTemplate(
             identity.template_id,
             ministry,
@@ -380,6 +386,44 @@ class _Formats:
         self.text_km = wb.add_format(km)
         self.bold = wb.add_format({**base, "bold": True})
         self.sign = wb.add_format({**base, "bg_color": "#FFF2CC", "border": 1, "locked": False})
+        grey = {**base, "font_color": "#808080", "bg_color": "#F2F2F2", "border": 1}
+        self.reference = wb.add_format({**grey, "num_format": "#,##0.##"})
+        self.reference_head = wb.add_format({**grey, "bold": True})
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """Last period's accepted values of one ministry, shown beside the inputs for reference."""
+
+    period: str
+    values: Mapping[tuple[str, str], float | str]  # (area, column key) -> number or code
+
+
+def _write_reference(
+    ws: Any, fmt: _Formats, catalogue: Catalogue, sheet: SheetLayout, ref: Reference
+) -> None:
+    """A grey, locked copy of last period's figures to the right of the Explanation column.
+
+    It has no keys in the key row, so the reader never takes it for input.
+    """
+    first = sheet.explanation_col + 2
+    term = catalogue.term("previous_value")
+    title = f"{term.en} ({ref.period}) / {term.km}"
+    last = first + len(sheet.columns) - 1
+    if last > first:
+        ws.merge_range(ELEMENT_ROW, first, ELEMENT_KM_ROW, last, "", fmt.reference_head)
+    ws.write_string(ELEMENT_ROW, first, title, fmt.reference_head)
+    for i, column in enumerate(sheet.columns):
+        ws.write_string(OPTION_ROW, first + i, column.label_en, fmt.reference_head)
+        ws.write_string(OPTION_KM_ROW, first + i, column.label_km, fmt.reference_head)
+        for area in sheet.areas:
+            value = ref.values.get((area.code, column.key))
+            row = sheet.row_of(area.code)
+            if isinstance(value, int | float):
+                ws.write_number(row, first + i, value, fmt.reference)
+            elif value:
+                ws.write_string(row, first + i, str(value), fmt.reference)
+    ws.set_column(first, last, 9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +451,7 @@ def write_template(
     fill: Mapping[tuple[str, str], object] | None = None,
     marks: Mapping[tuple[str, str], Mark] | None = None,
     before: Callable[[Any], None] | None = None,
+    reference: Reference | None = None,
 ) -> None:
     """Write the template workbook for a layout; every text goes in with write_string.
 
@@ -424,6 +469,8 @@ def write_template(
         for sheet in layout.sheets:
             ws = _write_data_sheet(wb, fmt, catalogue, layout, sheet)
             _fill_sheet(ws, wb, sheet, fill or {}, marks or {})
+            if reference is not None:
+                _write_reference(ws, fmt, catalogue, sheet, reference)
         _write_lists(wb, catalogue)
         _write_identity(wb, identity)
     finally:

@@ -199,3 +199,29 @@ def test_labels_are_text_never_formulas(issued: Path) -> None:
             for row in ws.iter_rows():
                 for c in row:
                     assert c.data_type != "f", (path.name, ws.title, c.coordinate)
+
+
+def test_prefill_previous_shows_last_period_in_grey(tmp_path: Path) -> None:
+    """With --prefill-previous, last year's stored figures sit beside the inputs, never read."""
+    from builders import returned, workspace
+
+    from cpxl import api
+    from cpxl.intake import run_inbox
+    from cpxl.reading import read_workbook
+    from cpxl.templates import FIRST_DATA_ROW as ROW0
+
+    ws = workspace(tmp_path)
+    last_year = returned(ws, "MOJ", period="2024")
+    run_inbox(ws)
+    api.templates(ws.root, "2025", ["MOJ"], prefill_previous=True)
+    sheet = build_layout(catalogue(), "MOJ", "2025").sheets[0]
+    first_input = sheet.columns[0]
+    wb = openpyxl.load_workbook(ws.templates / "MOJ_2025.xlsx")
+    grey = wb[sheet.name].cell(ROW0 + 1, sheet.explanation_col + 3)
+    typed = openpyxl.load_workbook(last_year)[sheet.name][sheet.cell("01", first_input)].value
+    assert grey.value == typed
+    assert grey.protection.locked is True
+    assert wb[sheet.name].cell(ROW0, sheet.explanation_col + 3).value is None  # no key: not input
+    (ws.inbox / "MOJ_2024.xlsx").unlink()
+    fresh = returned(ws, "MOJ")
+    assert read_workbook(fresh, catalogue()).findings == ()
