@@ -225,7 +225,14 @@ def _run_dict(report: RunReport) -> dict[str, Any]:
         "run_id": report.run_id,
         "totals": report.totals,
         "summary": report.summary,
-        "files": [(f.file, f.status.value, f.feedback) for f in report.files],
+        "files": [
+            (
+                f.file,
+                f.status.value + (f" ({f.days_late} days late)" if f.days_late else ""),
+                f.feedback,
+            )
+            for f in report.files
+        ],
     }
 
 
@@ -237,12 +244,13 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"Run {i}: {totals}")
     lines.append("This year's inbox, file by file:")
     for name, status, _ in result["runs"][-1]["files"]:
-        lines.append(f"  {status:<24}{name}")
+        lines.append(f"  {status:<26} {name}")
     for note in result["notes"]:
         lines.append(f"  note: {note}")
     lines.append("Open:")
     lines.append(f"  run summary       {result['runs'][-1]['summary']}")
-    feedback = [f for _, s, f in result["runs"][-1]["files"] if s == "needs-correction" and f]
+    files = result["runs"][-1]["files"]
+    feedback = [f for _, s, f in files if s.startswith("needs-correction") and f]
     if feedback:
         lines.append(f"  feedback example  {feedback[0]}")
     for fmt, paths in result["national"]["written"].items():

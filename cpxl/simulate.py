@@ -97,7 +97,13 @@ class World:
         # One factor per area and period for every element, so that orderings between
         # elements hold every year and year-on-year changes stay small.
         u = _unit(self.seed, el.code, area)
-        noise = 0.92 + 0.16 * _unit(self.seed, area, self.period.id)
+        # Year on year, a figure moves by at most a third of what its change rule tolerates.
+        limit = min(
+            (r.threshold for r in self.catalogue.rules_of("change") if r.element == el.code),
+            default=0.33,
+        )
+        amplitude = min(0.08, limit / 3)
+        noise = 1 - amplitude + 2 * amplitude * _unit(self.seed, area, self.period.id)
         weight = 0.4 + 2.2 * _unit("area", area)
         if el.value_type == "percent":
             return round(5 + 80 * u, 1)
