@@ -353,7 +353,12 @@ def read_workbook(
             findings.extend(got.findings)
             if got.actual_name:
                 names[sheet.name] = got.actual_name
-        explanations.extend(_feedback_explanations(wb, check.layout, names))
+        have = {(e.sheet, e.area) for e in explanations}
+        explanations.extend(
+            e
+            for e in _feedback_explanations(wb, check.layout, names)
+            if (e.sheet, e.area) not in have  # the row's own Explanation cell comes first
+        )
     return Submission(
         name,
         check.identity,

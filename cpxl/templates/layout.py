@@ -1,0 +1,190 @@
+"""The Layout: where every input of a template lives — the hinge of cpxl.
+
+The template writer, the simulator, the reader and the feedback writer all take cell positions
+from it and never re-derive them. Computed once from the catalogue for a ministry and period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+from cpxl.catalogue import Area, Catalogue, Element, Period, parse_period
+
+IDENTITY_SHEET = "_cpxl"
+LISTS_SHEET = "_lists"
+INSTRUCTIONS_SHEET = "Instructions"
+IDENTITY_NAME = "cpxl_identity"
+KEY_MARKER = "#cpxl-keys"
+# A feedback workbook's list of findings: a sender may explain a warning in its last column and
+# send the feedback workbook back as the return, so the reader looks there too.
+FINDINGS_SHEET = "Findings"
+FINDINGS_SHEET_COL, FINDINGS_CELL_COL, FINDINGS_EXPLANATION_COL = 1, 2, 9
+IDENTITY_FIELDS = (
+    "template_id",
+    "ministry",
+    "period",
+    "catalogue_version",
+    "template_version",
+    "fingerprint",
+    "issued_at",
+)
+# Rows of a data sheet (0-based). Row 5 holds the hidden keys; provinces start at row 6.
+TITLE_ROW, ELEMENT_ROW, ELEMENT_KM_ROW, OPTION_ROW, OPTION_KM_ROW, KEY_ROW = range(6)
+FIRST_DATA_ROW = 6
+KEY_COL, CODE_COL, NAME_EN_COL, NAME_KM_COL = range(4)
+FIRST_INPUT_COL = 4
+KHMER_FONT = "Khmer OS Siemreap"
+LATIN_FONT = "Calibri"
+PASSWORD_FREE = ""  # sheets are protected without a password: protection guides, it does not secure
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One input column: an element's total, or one option of one of its dimensions."""
+
+    key: str
+    element: str
+    dimension: str
+    option: str
+    label_en: str
+    label_km: str
+    col: int
+
+    @property
+    def letter(self) -> str:
+        """The column's letter as printed in the template (E, F, ...)."""
+        return str(xl_col_to_name(self.col))
+
+
+@dataclass(frozen=True, slots=True)
+class SheetLayout:
+    """One data sheet: its name, its rows (areas) and its input columns."""
+
+    name: str
+    group: str
+    title_km: str
+    areas: tuple[Area, ...]
+    columns: tuple[Column, ...]
+    explanation_col: int
+
+    def row_of(self, area: str) -> int:
+        """0-based row of an area."""
+        for i, a in enumerate(self.areas):
+            if a.code == area:
+                return FIRST_DATA_ROW + i
+        raise KeyError(area)
+
+    def cell(self, area: str, column: Column) -> str:
+        """A1 address of an input cell."""
+        return str(xl_rowcol_to_cell(self.row_of(area), column.col))
+
+    def column(self, key: str) -> Column:
+        """The column with this key."""
+        for c in self.columns:
+            if c.key == key:
+                return c
+        raise KeyError(key)
+
+    def inputs(self) -> Iterable[tuple[Area, Column, str]]:
+        """Every input cell: (area, column, A1 address)."""
+        for area in self.areas:
+            for column in self.columns:
+                yield area, column, self.cell(area.code, column)
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where every input of one ministry's template lives."""
+
+    ministry: str
+    period: str
+    template_version: int
+    catalogue_version: str
+    sheets: tuple[SheetLayout, ...]
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the structure (sheets, keys, rows, cells) that a genuine return shares."""
+        shape = [
+            [s.name, [a.code for a in s.areas], [(c.key, c.col) for c in s.columns]]
+            for s in self.sheets
+        ]
+        blob = json.dumps([self.ministry, self.template_version, shape], ensure_ascii=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @property
+    def template_id(self) -> str:
+        """A stable id: the same catalogue and period give the same id."""
+        return f"{self.ministry}-{self.period}-v{self.template_version}-{self.fingerprint[:8]}"
+
+    def sheet(self, name: str) -> SheetLayout:
+        """The data sheet with this name."""
+        for s in self.sheets:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def column_key(element: str, dimension: str = "", option: str = "") -> str:
+    """The key written in the hidden key row: ``element`` or ``element:dimension=option``."""
+    return f"{element}:{dimension}={option}" if dimension else element
+
+
+def parse_key(key: str) -> tuple[str, str, str]:
+    """(element, dimension, option) of a key-row entry."""
+    element, _, rest = key.partition(":")
+    dimension, _, option = rest.partition("=")
+    return element, dimension, option
+
+
+def element_columns(catalogue: Catalogue, element: Element) -> list[tuple[str, str, str, str]]:
+    """(dimension, option, label_en, label_km) of an element's columns, margins then total."""
+    out: list[tuple[str, str, str, str]] = []
+    for dim_code in element.by:
+        dim = catalogue.dimensions[dim_code]
+        out.extend((dim.code, o.code, o.label_en, o.label_km) for o in dim.options)
+    if element.total or not element.by:
+        total = catalogue.term("total")
+        out.append(("", "", total.en, total.km))
+    return out
+
+
+def build_layout(catalogue: Catalogue, ministry: str, period: Period | str) -> Layout:
+    """Compute the layout of a ministry's template for a period from the catalogue."""
+    p = parse_period(period) if isinstance(period, str) else period
+    elements = [
+        catalogue.elements[code]
+        for ds in catalogue.data_sets_for(ministry, p)
+        for code in ds.elements
+    ]
+    groups: dict[str, list[Element]] = {}
+    for el in elements:
+        groups.setdefault(el.sheet, []).append(el)
+    sheets: list[SheetLayout] = []
+    for group_id in catalogue.sheets:
+        els = groups.get(group_id)
+        if not els:
+            continue
+        group = catalogue.sheets[group_id]
+        cols: list[Column] = []
+        col = FIRST_INPUT_COL
+        for el in els:
+            for dim, opt, en, km in element_columns(catalogue, el):
+                cols.append(Column(column_key(el.code, dim, opt), el.code, dim, opt, en, km, col))
+                col += 1
+        sheets.append(
+            SheetLayout(
+                name=group.title_en,
+                group=group.id,
+                title_km=group.title_km,
+                areas=catalogue.areas(els[0]),
+                columns=tuple(cols),
+                explanation_col=col,
+            )
+        )
+    return Layout(ministry, p.id, catalogue.template_version, catalogue.version, tuple(sheets))

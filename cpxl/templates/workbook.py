@@ -1,0 +1,144 @@
+"""Writing templates: one workbook per reporting ministry and period, recorded in the register."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from cpxl.catalogue import Catalogue, parse_period
+from cpxl.templates.identity import (
+    Identity,
+    IssuedTemplate,
+    read_register,
+    register_path,
+    write_register,
+)
+from cpxl.templates.layout import Layout, build_layout
+from cpxl.templates.sheets import (
+    Formats,
+    Mark,
+    Reference,
+    fill_sheet,
+    write_data_sheet,
+    write_identity,
+    write_instructions,
+    write_lists,
+    write_reference,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateResult:
+    """What one ``generate_templates`` call wrote."""
+
+    period: str
+    files: tuple[Path, ...]
+    ministries: tuple[str, ...]
+    register: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine shape printed by ``--json``."""
+        return {
+            "period": self.period,
+            "files": [str(f) for f in self.files],
+            "ministries": list(self.ministries),
+            "register": str(self.register),
+        }
+
+
+def generate_templates(
+    catalogue: Catalogue,
+    period: str,
+    out_dir: Path,
+    ministries: Sequence[str] = (),
+    *,
+    issued_at: datetime | None = None,
+    previous: Mapping[str, Reference] | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> TemplateResult:
+    """Write one template per reporting ministry for a period, and record them in the register.
+
+    ``previous`` gives, per ministry, last period's accepted values to print in grey beside
+    each input block, as a reference for the sender (``--prefill-previous``).
+    """
+    p = parse_period(period)
+    wanted = list(ministries) or list(catalogue.reporting_ministries(p))
+    unknown = [m for m in wanted if m not in catalogue.ministries]
+    if unknown:
+        raise ValueError(f"unknown ministry: {', '.join(unknown)}")
+    stamp = (issued_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    register = read_register(out_dir)
+    files: list[Path] = []
+    done: list[str] = []
+    for ministry in wanted:
+        layout = build_layout(catalogue, ministry, p)
+        if not layout.sheets:
+            continue
+        path = out_dir / f"{ministry}_{p.id}.xlsx"
+        identity = Identity.of(layout, stamp)
+        reference = (previous or {}).get(ministry)
+        write_template(path, catalogue, layout, identity, reference=reference)
+        register[identity.template_id] = IssuedTemplate(
+            identity.template_id,
+            ministry,
+            p.id,
+            layout.template_version,
+            layout.fingerprint,
+            stamp,
+            path.name,
+        )
+        files.append(path)
+        done.append(ministry)
+        if on_progress:
+            on_progress(ministry)
+    write_register(out_dir, register)
+    return TemplateResult(p.id, tuple(files), tuple(done), register_path(out_dir))
+
+
+def new_workbook(path: Path) -> Any:
+    """An xlsxwriter workbook that never turns text into formulas, links or numbers."""
+    return xlsxwriter.Workbook(
+        str(path),
+        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+    )
+
+
+def write_template(
+    path: Path,
+    catalogue: Catalogue,
+    layout: Layout,
+    identity: Identity,
+    *,
+    fill: Mapping[tuple[str, str], object] | None = None,
+    marks: Mapping[tuple[str, str], Mark] | None = None,
+    before: Callable[[Any], None] | None = None,
+    reference: Reference | None = None,
+) -> None:
+    """Write the template workbook for a layout; every text goes in with write_string.
+
+    ``fill`` puts values (numbers, or text written as text) into (sheet, cell) of the data
+    sheets, ``marks`` colours and comments cells, and ``before`` adds sheets in front: this is
+    how a feedback workbook becomes a corrected-return-ready copy of the sender's data.
+    """
+    wb = new_workbook(path)
+    try:
+        fmt = Formats(wb)
+        if before is not None:
+            before(wb)
+        else:
+            write_instructions(wb, fmt, catalogue, layout)
+        for sheet in layout.sheets:
+            ws = write_data_sheet(wb, fmt, catalogue, layout, sheet)
+            fill_sheet(ws, wb, sheet, fill or {}, marks or {})
+            if reference is not None:
+                write_reference(ws, fmt, catalogue, sheet, reference)
+        write_lists(wb, catalogue)
+        write_identity(wb, identity)
+    finally:
+        wb.close()
