@@ -128,7 +128,7 @@ def write_instructions(wb: Any, fmt: Formats, catalogue: Catalogue, layout: Layo
     }
     values_km = {**values_en, "ministry": ministry.name_km, "send_to": ministry.send_to_km}
     values_km["missing_codes"] = codes_km
-    ws.set_column(0, 0, 22)
+    ws.set_column(0, 0, 30)
     ws.set_column(1, 2, 70)
     ws.write_string(0, 0, catalogue.title.en, fmt.title)
     ws.write_string(1, 0, catalogue.title.km, fmt.title_km)
@@ -144,15 +144,18 @@ def write_instructions(wb: Any, fmt: Formats, catalogue: Catalogue, layout: Layo
         ws.write_string(r, 0, f"{t.en} / {t.km}", fmt.bold)
         ws.write_string(r, 1, en, fmt.text)
         ws.write_string(r, 2, km, fmt.text_km)
+        ws.set_row(r, _height(f"{t.en} / {t.km}", 30, en, 70, km, 45))
         r += 1
     r += 1
     ws.write_string(r, 1, "English", fmt.head)
     ws.write_string(r, 2, "ភាសាខ្មែរ", fmt.head_km)
     r += 1
     for i, para in enumerate(catalogue.instructions, start=1):
+        en, km = _fill(para.en, values_en), _fill(para.km, values_km)
         ws.write_string(r, 0, str(i), fmt.text)
-        ws.write_string(r, 1, _fill(para.en, values_en), fmt.text)
-        ws.write_string(r, 2, _fill(para.km, values_km), fmt.text_km)
+        ws.write_string(r, 1, en, fmt.text)
+        ws.write_string(r, 2, km, fmt.text_km)
+        ws.set_row(r, _height(en, 70, km, 45))
         r += 1
     r += 1
     for key in ("prepared_by", "position", "date", "signature"):
@@ -164,6 +167,16 @@ def write_instructions(wb: Any, fmt: Formats, catalogue: Catalogue, layout: Layo
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
     ws.activate()
+
+
+def _height(*texts_and_widths: object) -> float:
+    """A row tall enough for wrapped text: spreadsheets do not grow rows written by a program.
+
+    Takes (text, characters per line) pairs; Khmer runs need more room per character.
+    """
+    pairs = zip(texts_and_widths[::2], texts_and_widths[1::2], strict=True)
+    lines = max(-(-len(str(text)) // int(str(width))) for text, width in pairs)
+    return 15.0 * max(1, lines) + 3
 
 
 def _fill(text: str, values: Mapping[str, str]) -> str:
@@ -266,10 +279,12 @@ def write_data_sheet(
     ws.set_column(NAME_EN_COL, NAME_KM_COL, 18)
     ws.set_column(FIRST_INPUT_COL, last - 1, 11)
     ws.set_column(last, last, 40)
+    widest = max((len(c.label_en) for c in sheet.columns), default=10)
+    widest_km = max((len(c.label_km) for c in sheet.columns), default=10)
     ws.set_row(ELEMENT_ROW, 45)
     ws.set_row(ELEMENT_KM_ROW, 45)
-    ws.set_row(OPTION_ROW, 30)
-    ws.set_row(OPTION_KM_ROW, 30)
+    ws.set_row(OPTION_ROW, _height("x" * widest, 11))
+    ws.set_row(OPTION_KM_ROW, _height("x" * widest_km, 9))
     ws.freeze_panes(FIRST_DATA_ROW, FIRST_INPUT_COL)
     ws.protect(PASSWORD_FREE, {"select_locked_cells": True, "select_unlocked_cells": True})
     ws.set_landscape()
