@@ -16,15 +16,18 @@ Behaviours covered (one hand-made store, every figure computed by hand below):
 - the status report lists, per ministry, what arrived and whom to chase;
 - data quality flags outliers, changes over time, failed compare rules and open warnings;
 - the national workbook opens, holds the expected sheets and charts, no formulas, and its
-  Indicators sheet equals indicator_table.
+  Indicators sheet equals indicator_table;
+- every label the national workbook looks up, and every sheet name it writes, is in the
+  catalogue's terms, so no Khmer header row repeats the English.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -33,7 +36,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period
+from cpxl.catalogue import Catalogue, Term, builtin_rules, load, parse_period
 from cpxl.consolidation import (
     COMPLETENESS_COLUMNS,
     INDICATOR_COLUMNS,
@@ -488,3 +491,45 @@ def test_the_workbook_holds_every_sheet_and_equals_the_table(
     assert {(r[1], r[2], r[6], r[7]) for r in rows if not r[2]} == {
         ("2025", None, "Data", "F5:F6, E5:E6")
     }
+
+
+class _LookedUp(Mapping[str, Term]):
+    """The catalogue's terms, remembering every key asked for."""
+
+    def __init__(self, terms: Mapping[str, Term]) -> None:
+        self.terms = terms
+        self.keys_asked: set[str] = set()
+
+    def __getitem__(self, key: str) -> Term:
+        self.keys_asked.add(key)
+        return self.terms[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.terms)
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+
+def test_every_workbook_label_and_sheet_name_is_a_term(
+    catalogue: Catalogue, store: Store, tmp_path: Path
+) -> None:
+    """Every label and sheet name of the national workbook has its Khmer in rules/terms.yaml."""
+    periods = ["2024", "2025"]
+    looked_up = _LookedUp(catalogue.terms)
+    result = write_national_workbook(
+        dataclasses.replace(catalogue, terms=looked_up), store, periods, tmp_path / "out",
+        built_at=datetime(2026, 3, 1, 8, 0, tzinfo=UTC), today=TODAY,
+    )  # fmt: skip
+    # a period column is headed by the period itself, the same in both languages
+    asked = looked_up.keys_asked - {f"period_{p}" for p in periods}
+    assert {"title_national", "status_reported", "missing_from", "z_provinces"} <= asked
+    assert sorted(asked - set(catalogue.terms)) == []
+    domains = {f"{k} {t.en}"[:31].strip() for k, t in catalogue.domains.items()}
+    sheets = set(openpyxl.load_workbook(result.workbook).sheetnames) - domains
+    named = {t.en: k for k, t in catalogue.terms.items() if k.startswith("sheet_")}
+    assert {s: named.get(s) for s in sheets} == {
+        "About": "sheet_about", "Indicators": "sheet_indicators",
+        "Completeness": "sheet_completeness", "Missing returns": "sheet_missing_returns",
+        "Data quality": "sheet_data_quality", "Sources": "sheet_sources", "Charts": "sheet_charts",
+    }  # fmt: skip

@@ -58,7 +58,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_every_label_the_code_asks_for_exists() -> None:
     """No label falls back to its key: every term(...) the code names is in rules/terms.yaml."""
     used: set[str] = set()
-    for path in (ROOT / "cpxl").glob("*.py"):
+    for path in (ROOT / "cpxl").rglob("*.py"):
         used |= set(re.findall(r"""\.term\(\s*["']([a-z_0-9]+)["']""", path.read_text("utf-8")))
     missing = sorted(k for k in used if k not in catalogue().terms)
     assert used

@@ -1,0 +1,157 @@
+"""Element values per target period: stored, built up from shorter returns, and summed nationally.
+
+A longer period built from shorter returns (a year from quarters) uses the element's aggregation
+(sum for flows, last for stocks, mean); an element with margins but no Total column gets its
+total from its first dimension; national rows of additive province elements are the sum of the
+provinces that reported. Computed once per read and kept in the inputs' cache.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from cpxl.catalogue import Catalogue, parse_period
+from cpxl.consolidation.inputs import _Inputs
+
+_KEYS: Final = ["element", "target", "area", "dimension", "option"]
+
+
+def _element_values(inputs: _Inputs) -> pd.DataFrame:
+    """(element, target, area, dimension, option) -> value, src, late, partial."""
+    if "elements" not in inputs.cache:
+        inputs.cache["elements"] = _compute_element_values(inputs)
+    return inputs.cache["elements"]
+
+
+def _compute_element_values(inputs: _Inputs) -> pd.DataFrame:
+    cat = inputs.catalogue
+    cols = ["element", "period", "area", "dimension", "option", "value", "days_late"]
+    x = inputs.long[cols].merge(inputs.period_map, left_on="period", right_on="stored")
+    present = x["value"].notna()
+    x = x.assign(
+        late=present & (x["days_late"].fillna(0).astype("int64") > 0),
+        at=np.where(present, x["sub_index"], -1),
+    ).sort_values("sub_index", kind="stable")
+    g = x.groupby(_KEYS, sort=False)
+    res = g.agg(
+        total=("value", "sum"),
+        mean=("value", "mean"),
+        last=("value", "last"),
+        n=("value", "count"),
+        late=("late", "any"),
+        n_sub=("n_sub", "first"),
+        top=("at", "max"),
+    ).reset_index()
+    how = res["element"].map({k: e.aggregation for k, e in cat.elements.items()})
+    is_last = (how == "last").to_numpy()
+    value = np.select(
+        [is_last, (how == "mean").to_numpy()],
+        [res["last"].to_numpy(float), res["mean"].to_numpy(float)],
+        res["total"].to_numpy(float),
+    )
+    n = res["n"].to_numpy("int64")
+    value = np.where(n > 0, value, np.nan)
+    partial = (n > 0) & np.where(
+        is_last,
+        res["top"].to_numpy("int64") < res["n_sub"].to_numpy("int64") - 1,
+        n < res["n_sub"].to_numpy("int64"),
+    )
+    out = res[_KEYS].assign(
+        value=value,
+        src=np.where(is_last, (n > 0).astype("int64"), n),
+        late=res["late"].to_numpy(bool),
+        partial=partial,
+    )
+    return _with_national(cat, _with_totals(cat, out))
+
+
+def _with_totals(catalogue: Catalogue, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the total of elements that have margins but no Total column (sum of the first)."""
+    first = {
+        code: el.by[0]
+        for code, el in catalogue.elements.items()
+        if el.by and not el.total and el.value_type in ("count", "amount")
+    }
+    if not first:
+        return frame
+    dim = frame["element"].map(first)
+    parts = frame[(frame["dimension"] == dim) & frame["value"].notna()]
+    if parts.empty:
+        return frame
+    total = (
+        parts.groupby(["element", "target", "area"], sort=False)
+        .agg(value=("value", "sum"), src=("src", "sum"), late=("late", "any"))
+        .reset_index()
+        .assign(dimension="", option="", partial=False)
+    )
+    return pd.concat([frame, total[frame.columns]], ignore_index=True)
+
+
+def _with_national(catalogue: Catalogue, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add national rows of additive province elements: the sum of the provinces reported."""
+    nat = catalogue.national.code
+    additive = [
+        c
+        for c, e in catalogue.elements.items()
+        if not e.national and e.value_type in ("count", "amount")
+    ]
+    prov = frame[frame["element"].isin(additive) & frame["value"].notna() & (frame["area"] != nat)]
+    if prov.empty:
+        return frame
+    keys = ["element", "target", "dimension", "option"]
+    summed = (
+        prov.groupby(keys, sort=False)
+        .agg(
+            value=("value", "sum"),
+            src=("src", "sum"),
+            late=("late", "any"),
+            partial=("partial", "any"),
+            n=("value", "count"),
+        )
+        .reset_index()
+    )
+    summed["partial"] = summed["partial"] | (summed["n"] < len(catalogue.provinces))
+    summed = summed.assign(area=nat)
+    return pd.concat([frame, summed[frame.columns]], ignore_index=True)
+
+
+def _population_values(inputs: _Inputs) -> pd.DataFrame:
+    """Rate denominators per target: the chosen population cells, with their year."""
+    if "population" not in inputs.cache:
+        inputs.cache["population"] = _compute_population_values(inputs)
+    return inputs.cache["population"]
+
+
+def _compute_population_values(inputs: _Inputs) -> pd.DataFrame:
+    cols = ["element", "period", "area", "dimension", "option", "value", "days_late"]
+    merged = inputs.population.merge(
+        inputs.long[cols], on=["element", "period", "area", "dimension", "option"]
+    )
+    years = {p: parse_period(p).year for p in merged["period"].unique()}
+    out = merged.assign(
+        src=merged["value"].notna().astype("int64"),
+        late=merged["days_late"].fillna(0).astype("int64") > 0,
+        partial=False,
+        year=merged["period"].map(years).astype("float64"),
+    )[[*_KEYS, "value", "src", "late", "partial", "year"]]
+    out = out[out["value"].notna()]
+    nat = inputs.catalogue.national.code
+    prov = out[out["area"] != nat]
+    if prov.empty:
+        return out
+    summed = (
+        prov.groupby(["element", "target", "dimension", "option"], sort=False)
+        .agg(
+            value=("value", "sum"),
+            src=("src", "sum"),
+            late=("late", "any"),
+            n=("value", "count"),
+            year=("year", "max"),
+        )
+        .reset_index()
+    )
+    summed = summed.assign(area=nat, partial=summed["n"] < len(inputs.catalogue.provinces))
+    return pd.concat([out, summed[out.columns]], ignore_index=True)

@@ -1,0 +1,125 @@
+"""The national workbook: indicators, completeness, data quality, sources and charts in one file.
+
+The workbook is written under a temporary name and moved into place only when complete, so a
+reader never opens a half-written national workbook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from cpxl.catalogue import Catalogue
+from cpxl.consolidation.completeness import _completeness
+from cpxl.consolidation.indicators import _indicator_frames
+from cpxl.consolidation.inputs import _Inputs, _load, _restrict, _targets, _with_history
+from cpxl.consolidation.quality import _quality
+from cpxl.consolidation.sheets import (
+    _about,
+    _charts_sheet,
+    _completeness_sheet,
+    _domain_sheet,
+    _indicators_sheet,
+    _quality_sheet,
+    _sources_sheet,
+)
+from cpxl.consolidation.sources import _sources
+from cpxl.consolidation.values import _element_values, _population_values
+from cpxl.consolidation.writer import _Book
+from cpxl.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class NationalResult:
+    """What the national workbook holds, for the command line and the run summary.
+
+    ``indicators``: indicators with at least one value; ``values``: indicator values (all rows
+    of indicator_table with a value); ``submissions``: files whose values were read.
+    """
+
+    workbook: Path
+    periods: tuple[str, ...]
+    indicators: int
+    values: int
+    submissions: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine shape printed by ``--json``."""
+        return {
+            "workbook": str(self.workbook),
+            "periods": list(self.periods),
+            "indicators": self.indicators,
+            "values": self.values,
+            "submissions": self.submissions,
+        }
+
+
+def _submissions_used(inputs: _Inputs) -> set[int]:
+    """The submissions whose values a consolidation reads (population years included)."""
+    long = inputs.long
+    own = long.loc[long["period"].isin(set(inputs.period_map["stored"])), "submission_id"]
+    keys = ["element", "period", "area", "dimension", "option"]
+    pop = inputs.population.merge(long[[*keys, "submission_id"]], on=keys)["submission_id"]
+    return {int(x) for x in own.unique()} | {int(x) for x in pop.unique()}
+
+
+def _period_label(periods: Sequence[str]) -> str:
+    return periods[0] + (f"-{periods[-1]}" if len(periods) > 1 else "")
+
+
+def write_national_workbook(
+    catalogue: Catalogue,
+    store: Store,
+    periods: Sequence[str],
+    out_dir: Path,
+    *,
+    built_at: datetime | None = None,
+    today: date | None = None,
+) -> NationalResult:
+    """Write the national workbook (indicators, completeness, data quality, sources, charts)."""
+    targets = _targets(periods)
+    moment = built_at or datetime.now(UTC)
+    inputs_all = _load(catalogue, store, _with_history(targets))
+    _element_values(inputs_all)
+    _population_values(inputs_all)
+    inputs = _restrict(inputs_all, targets)
+    table, refs = _indicator_frames(inputs)
+    totals = _indicator_frames(inputs_all, totals_only=True)[0]
+    quality = _quality(inputs, totals, store)
+    complete = _completeness(inputs, store.submissions(), today or moment.date())
+    sources = _sources(inputs, refs)
+    n_subs = len(_submissions_used(inputs))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"cpims-national-{_period_label([t.id for t in targets])}.xlsx"
+    partial = path.with_name(path.name + ".partial")
+    book = _Book(partial, catalogue)
+    try:
+        _about(book, [t.id for t in targets], moment, n_subs)
+        _indicators_sheet(book, table)
+        for domain in catalogue.domains:
+            _domain_sheet(book, table, domain)
+        _completeness_sheet(book, complete)
+        _quality_sheet(book, quality)
+        _sources_sheet(book, sources)
+        _charts_sheet(book, table, [t.id for t in targets])
+        book.close()
+    except BaseException:
+        # Nothing half-written is left where a reader would take it for the national workbook.
+        with contextlib.suppress(Exception):
+            book.close()
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
+    reported = table[table["value"].notna()]
+    return NationalResult(
+        workbook=path,
+        periods=tuple(t.id for t in targets),
+        indicators=int(reported["indicator"].nunique()),
+        values=len(reported),
+        submissions=n_subs,
+    )
