@@ -349,7 +349,14 @@ class _Rows:
     def sentence(self, term: Term) -> None:
         self.ws.write_string(self.r, 1, term.en, self.fmt.text)
         self.ws.write_string(self.r, 3, term.km, self.fmt.text_km)
+        self._tall(term.en, term.km)
         self.r += 2
+
+    def _tall(self, en: str, km: str) -> None:
+        """Make the row tall enough for its wrapped text; spreadsheets do not do it for us."""
+        lines = max(-(-len(en) // 58), -(-len(km) // 40), 1)
+        if lines > 1:
+            self.ws.set_row(self.r, 15 * lines + 3)
 
     def pair(self, term: Term, en: str, km: str | None = None, colour: str | None = None) -> None:
         value_en = self.fmt.status[colour] if colour else self.fmt.text
@@ -358,6 +365,7 @@ class _Rows:
         self.ws.write_string(self.r, 1, en, value_en)
         self.ws.write_string(self.r, 2, term.km, self.fmt.label_km)
         self.ws.write_string(self.r, 3, en if km is None else km, value_km)
+        self._tall(en, en if km is None else km)
         self.r += 1
 
     def number(self, term: Term, n: int) -> None:
@@ -386,6 +394,8 @@ def _summary_sheet(
     ws = wb.add_worksheet(name)
     ws.activate()
     ws.set_first_sheet()
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)  # English and Khmer side by side on one printed page
     for c, width in enumerate((26, 60, 26, 60)):
         ws.set_column(c, c, width)
     t, rows = catalogue.term, _Rows(ws, fmt)
@@ -483,6 +493,9 @@ def _findings_sheet(
     where: Placement | None,
 ) -> None:
     ws = wb.add_worksheet(name)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
     widths = (16, 18, 9, 14, 45, 45, 45, 45, 14, 40)
     for c, width in enumerate(widths):
         ws.set_column(c, c, width)

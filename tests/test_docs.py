@@ -63,3 +63,19 @@ def test_every_label_the_code_asks_for_exists() -> None:
     missing = sorted(k for k in used if k not in catalogue().terms)
     assert used
     assert missing == []
+
+
+def test_every_subpackage_is_installed() -> None:
+    """A plain `pip install .` ships every package folder of cpxl (pyproject lists them)."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    found = {
+        "cpxl" + "".join(f".{part}" for part in init.parent.relative_to(ROOT / "cpxl").parts)
+        for init in (ROOT / "cpxl").rglob("__init__.py")
+    }
+    assert found <= listed

@@ -1,0 +1,320 @@
+"""Load ``rules/`` into a :class:`Catalogue`, or raise one error that lists every problem.
+
+A broken catalogue is reported all at once (every schema violation, every broken reference) as
+findings naming file, line and path; past :func:`load`, no code touches raw dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from cpxl.catalogue.model import (
+    Area,
+    Catalogue,
+    Dimension,
+    Element,
+    Ministry,
+    Option,
+    PeriodType,
+    Province,
+    SheetGroup,
+    Term,
+)
+from cpxl.catalogue.sections import (
+    _data_sets,
+    _freeze,
+    _indicators,
+    _messages,
+    _RefChecker,
+    _rules,
+)
+from cpxl.catalogue.sources import _Problems, _Raw, _read_yaml
+from cpxl.findings import Code, Finding
+
+FILES = (
+    "catalogue",
+    "ministries",
+    "provinces",
+    "disaggregations",
+    "elements",
+    "indicators",
+    "calendar",
+    "validation",
+    "messages",
+    "terms",
+)
+
+
+class CatalogueError(Exception):
+    """The catalogue in rules/ is broken; ``findings`` says every problem at once."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = tuple(findings)
+        super().__init__(f"{len(self.findings)} problem(s) in the catalogue")
+
+
+def builtin_rules() -> Path:
+    """The catalogue shipped inside the package (the repository's rules/).
+
+    An installed package carries it as ``cpxl/rules``; a source checkout (or an editable
+    install) finds the repository's ``rules/`` beside the ``cpxl`` folder.
+    """
+    package = Path(__file__).resolve().parent.parent  # cpxl/, not cpxl/catalogue/
+    installed = package / "rules"
+    return installed if (installed / "catalogue.yaml").is_file() else package.parent / "rules"
+
+
+def resolve_rules(workspace: Path | None = None, rules: Path | None = None) -> Path:
+    """The rules folder to use: explicit, else the workspace's own, else the built-in one."""
+    if rules is not None:
+        return rules
+    if workspace is not None and (workspace / "rules" / "catalogue.yaml").is_file():
+        return workspace / "rules"
+    return builtin_rules()
+
+
+def _schema_dir(rules_dir: Path) -> Path:
+    own = rules_dir / "schema"
+    return own if own.is_dir() else builtin_rules() / "schema"
+
+
+def load(rules_dir: Path | str | None = None) -> Catalogue:
+    """Load and check a catalogue; raise CatalogueError listing every problem found."""
+    folder = Path(rules_dir) if rules_dir is not None else builtin_rules()
+    early: list[Finding] = []
+    raws: dict[str, _Raw] = {}
+    for name in FILES:
+        raw = _read_yaml(folder / f"{name}.yaml", early)
+        if raw is not None:
+            raws[name] = raw
+    problems = _Problems(raws)
+    problems.items.extend(early)
+    schemas = _schema_dir(folder)
+    for name, raw in raws.items():
+        schema_path = schemas / f"{name}.schema.json"
+        if not schema_path.is_file():
+            problems.add(Code.CATALOGUE_SCHEMA, name, [], f"no schema {schema_path.name}")
+            continue
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        validator = jsonschema.Draft202012Validator(schema)
+        for err in sorted(validator.iter_errors(raw.data), key=lambda e: list(e.absolute_path)):
+            problems.add(Code.CATALOGUE_SCHEMA, name, list(err.absolute_path), err.message)
+    if problems.items:
+        raise CatalogueError(problems.items)
+    catalogue = _build(raws, problems, folder)
+    if problems.items:
+        raise CatalogueError(problems.items)
+    assert catalogue is not None
+    return catalogue
+
+
+def iter_problems(rules_dir: Path) -> Iterator[Finding]:
+    """Every problem of a catalogue, or nothing when it loads."""
+    try:
+        load(rules_dir)
+    except CatalogueError as exc:
+        yield from exc.findings
+
+
+def _term(d: Mapping[str, Any], en: str = "en", km: str = "km") -> Term:
+    return Term(str(d[en]), str(d[km]), str(d.get("km_status", "attested")))
+
+
+def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | None:
+    cat = raws["catalogue"].data
+    ministries: dict[str, Ministry] = _unique(
+        p,
+        "ministries",
+        "ministries",
+        raws["ministries"].data["ministries"],
+        "code",
+        lambda m: Ministry(
+            m["code"],
+            m["name_en"],
+            m["name_km"],
+            m.get("km_status", "attested"),
+            m["kind"],
+            m["send_to_en"],
+            m["send_to_km"],
+        ),
+    )
+    provinces: dict[str, Province] = _unique(
+        p,
+        "provinces",
+        "provinces",
+        raws["provinces"].data["provinces"],
+        "code",
+        lambda r: Province(
+            r["code"],
+            r["iso"],
+            r["type"],
+            r["name_en"],
+            r["name_km"],
+            r["name_km_full"],
+            tuple(r.get("variants_en") or ()),
+            tuple(r.get("variants_km") or ()),
+        ),
+    )
+    dimensions: dict[str, Dimension] = _unique(
+        p,
+        "disaggregations",
+        "dimensions",
+        raws["disaggregations"].data["dimensions"],
+        "code",
+        lambda d: Dimension(
+            d["code"],
+            d["label_en"],
+            d["label_km"],
+            tuple(
+                Option(o["code"], o["label_en"], o["label_km"], o.get("km_status", "attested"))
+                for o in d["options"]
+            ),
+            d.get("unknown"),
+            d.get("km_status", "attested"),
+        ),
+    )
+    elements_raw = raws["elements"].data
+    sheets: dict[str, SheetGroup] = _unique(
+        p,
+        "elements",
+        "sheets",
+        elements_raw["sheets"],
+        "id",
+        lambda s: SheetGroup(s["id"], s["title_en"], s["title_km"], s.get("km_status", "attested")),
+    )
+    elements: dict[str, Element] = _unique(
+        p,
+        "elements",
+        "elements",
+        elements_raw["elements"],
+        "code",
+        lambda e: Element(
+            e["code"],
+            e["name_en"],
+            e["name_km"],
+            e.get("km_status", "attested"),
+            e["value_type"],
+            tuple(e.get("by") or ()),
+            bool(e.get("total", False)),
+            e.get("scope", "province"),
+            e["sheet"],
+            e.get("aggregation", "sum"),
+            bool(e.get("required", True)),
+            e.get("description_en", ""),
+        ),
+    )
+    dim_at = _first_index(raws["disaggregations"].data["dimensions"], "code")
+    for code, d in dimensions.items():
+        i = dim_at[code]
+        codes = [o.code for o in d.options]
+        for dup in {c for c in codes if codes.count(c) > 1}:
+            p.add(Code.CATALOGUE_DUPLICATE, "disaggregations", ["dimensions", i], f"option {dup}")
+        if d.unknown and d.unknown not in codes:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "disaggregations",
+                ["dimensions", i, "unknown"],
+                f"unknown option {d.unknown!r} is not one of the options",
+            )
+    element_at = _first_index(elements_raw["elements"], "code")
+    for code, e in elements.items():
+        i = element_at[code]
+        if e.sheet not in sheets:
+            p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "sheet"], e.sheet)
+        for j, dim in enumerate(e.by):
+            if dim not in dimensions:
+                p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "by", j], dim)
+    checker = _RefChecker(p, elements, dimensions)
+    domains = {d["id"] for d in cat["domains"]}
+    indicators = _indicators(raws["indicators"].data["indicators"], p, checker, ministries, domains)
+    cal = raws["calendar"].data
+    period_types = {
+        t["code"]: PeriodType(t["code"], t["label_en"], t["label_km"], t["pattern"])
+        for t in cal["period_types"]
+    }
+    data_sets = _data_sets(
+        cal["data_sets"],
+        p,
+        ministries,
+        elements,
+        period_types,
+        [str(m["code"]) for m in raws["ministries"].data["ministries"]],
+        [str(e["code"]) for e in elements_raw["elements"]],
+    )
+    rules = _rules(raws["validation"].data, p, checker)
+    messages, statuses, review = _messages(raws["messages"].data, p)
+    terms_raw = raws["terms"].data
+    terms = {k: _term(v) for k, v in terms_raw["terms"].items()}
+    instructions = tuple(_term(t) for t in terms_raw.get("instructions", ()))
+    national = cat["national_area"]
+    if p.items:
+        return None
+    return Catalogue(
+        version=str(cat["version"]),
+        title=Term(cat["title_en"], cat["title_km"], cat.get("km_status", "attested")),
+        framework_title_en=cat["framework"]["title_en"],
+        source=str(folder),
+        provenance_levels=_freeze({k: _term(v) for k, v in cat["provenance_levels"].items()}),
+        domains=_freeze(
+            {
+                d["id"]: Term(d["name_en"], d["name_km"], d.get("km_status", "attested"))
+                for d in cat["domains"]
+            }
+        ),
+        missing_reasons=_freeze(
+            {
+                m["code"]: Term(m["label_en"], m["label_km"], m.get("km_status", "attested"))
+                for m in cat["missing_reasons"]
+            }
+        ),
+        national=Area(national["code"], national["iso"], national["name_en"], national["name_km"]),
+        ministries=_freeze(ministries),
+        provinces=tuple(provinces.values()),
+        dimensions=_freeze(dimensions),
+        sheets=_freeze(sheets),
+        elements=_freeze(elements),
+        indicators=indicators,
+        period_types=_freeze(period_types),
+        data_sets=data_sets,
+        open_from=int(cal["open_from"]),
+        closed_periods=frozenset(str(x) for x in cal.get("closed_periods") or ()),
+        template_version=int(cal["templates"]["version"]),
+        accepted_versions=frozenset(int(v) for v in cal["templates"]["accepted_versions"]),
+        rules=rules,
+        messages=messages,
+        statuses=statuses,
+        terms=_freeze(terms),
+        instructions=instructions,
+        messages_to_review=review,
+    )
+
+
+def _unique(
+    p: _Problems,
+    file: str,
+    key: str,
+    items: Sequence[Mapping[str, Any]],
+    field_name: str,
+    make: Any,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for i, item in enumerate(items):
+        code = str(item[field_name])
+        if code in out:
+            p.add(Code.CATALOGUE_DUPLICATE, file, [key, i, field_name], f"{code} appears twice")
+            continue
+        out[code] = make(item)
+    return out
+
+
+def _first_index(items: Sequence[Mapping[str, Any]], field_name: str) -> dict[str, int]:
+    """Where each code first appears in its file (the entry a duplicate does not replace)."""
+    out: dict[str, int] = {}
+    for i, item in enumerate(items):
+        out.setdefault(str(item[field_name]), i)
+    return out

@@ -1,0 +1,319 @@
+"""The parts of the catalogue that name other parts: indicators, data sets, rules, messages.
+
+Each is built from its YAML and cross-checked at once, so every broken reference in the catalogue
+is reported together with its file, line and path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from cpxl.catalogue.expressions import Expression, ExpressionError, Ref, parse_expression
+from cpxl.catalogue.model import (
+    DataSet,
+    Dimension,
+    Element,
+    Indicator,
+    Ministry,
+    PeriodType,
+    Rule,
+    StatusText,
+)
+from cpxl.catalogue.sources import _Problems
+from cpxl.findings import Code, MessageText, Scope, Severity, Status
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _freeze(d: Mapping[_K, _V]) -> Mapping[_K, _V]:
+    return MappingProxyType(dict(d))
+
+
+class _RefChecker:
+    """Parses expressions and checks that every name they use exists."""
+
+    def __init__(
+        self, p: _Problems, elements: Mapping[str, Element], dims: Mapping[str, Dimension]
+    ) -> None:
+        self.p, self.elements, self.dims = p, elements, dims
+
+    def expr(self, text: Any, file: str, path: list[str | int]) -> Expression | None:
+        if text is None:
+            return None
+        try:
+            e = parse_expression(str(text))
+        except ExpressionError as exc:
+            self.p.add(Code.CATALOGUE_EXPRESSION, file, path, str(exc))
+            return None
+        for ref in e.refs:
+            self.ref(ref, file, path)
+        return e
+
+    def ref(self, ref: Ref, file: str, path: list[str | int]) -> None:
+        el = self.elements.get(ref.element)
+        if el is None:
+            self.p.add(Code.CATALOGUE_REFERENCE, file, path, f"unknown element {ref.element!r}")
+            return
+        if not ref.dimension:
+            return
+        if ref.dimension not in el.by:
+            self.p.add(
+                Code.CATALOGUE_REFERENCE,
+                file,
+                path,
+                f"{ref.element} is not disaggregated by {ref.dimension!r}",
+            )
+            return
+        if ref.option not in {o.code for o in self.dims[ref.dimension].options}:
+            self.p.add(
+                Code.CATALOGUE_REFERENCE,
+                file,
+                path,
+                f"{ref.dimension} has no option {ref.option!r}",
+            )
+
+    def element(self, code: str, file: str, path: list[str | int]) -> None:
+        if code not in self.elements:
+            self.p.add(Code.CATALOGUE_REFERENCE, file, path, f"unknown element {code!r}")
+
+
+_NOEXPR = Expression("", ())
+
+
+def _indicators(
+    items: Sequence[Mapping[str, Any]],
+    p: _Problems,
+    check: _RefChecker,
+    ministries: Mapping[str, Ministry],
+    domains: set[str],
+) -> tuple[Indicator, ...]:
+    out: list[Indicator] = []
+    seen: set[str] = set()
+    for i, d in enumerate(items):
+        if d["id"] in seen:
+            p.add(Code.CATALOGUE_DUPLICATE, "indicators", ["indicators", i, "id"], d["id"])
+        seen.add(d["id"])
+        num = check.expr(d["numerator"], "indicators", ["indicators", i, "numerator"])
+        den = check.expr(d.get("denominator"), "indicators", ["indicators", i, "denominator"])
+        if d["domain"] not in domains:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "indicators",
+                ["indicators", i, "domain"],
+                f"unknown domain {d['domain']!r}",
+            )
+        if d["responsible"] not in ministries:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "indicators",
+                ["indicators", i, "responsible"],
+                f"unknown ministry {d['responsible']!r}",
+            )
+        for j, dim in enumerate(d.get("disaggregations") or ()):
+            if dim != "province" and dim not in check.dims:
+                p.add(
+                    Code.CATALOGUE_REFERENCE,
+                    "indicators",
+                    ["indicators", i, "disaggregations", j],
+                    f"unknown dimension {dim!r}",
+                )
+        survey = d.get("survey")
+        out.append(
+            Indicator(
+                id=d["id"],
+                framework_ref=d.get("framework_ref"),
+                provenance=d["provenance"],
+                domain=d["domain"],
+                name_en=d["name_en"],
+                name_km=d["name_km"],
+                km_status=d.get("km_status", "attested"),
+                definition_en=d["definition_en"],
+                numerator=num or _NOEXPR,
+                denominator=den,
+                unit=d["unit"],
+                disaggregations=tuple(d.get("disaggregations") or ()),
+                frequency=d["frequency"],
+                frequency_note=d.get("frequency_note") or "",
+                data_source=d["data_source"],
+                responsible=d["responsible"],
+                survey=survey["name"] if isinstance(survey, Mapping) else survey,
+                evidence_urls=tuple(d.get("evidence_urls") or ()),
+                note=d.get("note") or "",
+            )
+        )
+    return tuple(out)
+
+
+def _data_sets(
+    items: Sequence[Mapping[str, Any]],
+    p: _Problems,
+    ministries: Mapping[str, Ministry],
+    elements: Mapping[str, Element],
+    period_types: Mapping[str, PeriodType],
+    ministry_codes: Sequence[str],
+    element_codes: Sequence[str],
+) -> tuple[DataSet, ...]:
+    out: list[DataSet] = []
+    owner: dict[str, str] = {}
+    for i, d in enumerate(items):
+        if d["ministry"] not in ministries:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "calendar",
+                ["data_sets", i, "ministry"],
+                f"unknown ministry {d['ministry']!r}",
+            )
+        if d["period_type"] not in period_types:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "calendar",
+                ["data_sets", i, "period_type"],
+                f"unknown period type {d['period_type']!r}",
+            )
+        for j, el in enumerate(d["elements"]):
+            if el not in elements:
+                p.add(
+                    Code.CATALOGUE_REFERENCE,
+                    "calendar",
+                    ["data_sets", i, "elements", j],
+                    f"unknown element {el!r}",
+                )
+            elif el in owner:
+                p.add(
+                    Code.CATALOGUE_DUPLICATE,
+                    "calendar",
+                    ["data_sets", i, "elements", j],
+                    f"{el} is already in data set {owner[el]}",
+                )
+            owner[el] = d["id"]
+        out.append(
+            DataSet(
+                d["id"], d["ministry"], d["period_type"], int(d["due_days"]), tuple(d["elements"])
+            )
+        )
+    reporting = {d.ministry for d in out}
+    ministry_at = {m: i for i, m in reversed(list(enumerate(ministry_codes)))}
+    for code in ministries:
+        i = ministry_at[code]
+        if code not in reporting:
+            p.add(
+                Code.CATALOGUE_NOTHING_TO_REPORT,
+                "ministries",
+                ["ministries", i],
+                f"{code} reports no data set",
+            )
+    element_at = {e: i for i, e in reversed(list(enumerate(element_codes)))}
+    for code in elements:
+        i = element_at[code]
+        if code not in owner:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "elements",
+                ["elements", i],
+                f"{code} belongs to no data set in calendar.yaml",
+            )
+    return tuple(out)
+
+
+def _rules(data: Mapping[str, Any], p: _Problems, check: _RefChecker) -> tuple[Rule, ...]:
+    defaults = data.get("defaults") or {}
+    out: list[Rule] = []
+    seen: set[str] = set()
+    for i, r in enumerate(data["rules"]):
+        path: list[str | int] = ["rules", i]
+        if r["id"] in seen:
+            p.add(Code.CATALOGUE_DUPLICATE, "validation", [*path, "id"], r["id"])
+        seen.add(r["id"])
+        element = r.get("element", "")
+        if element:
+            check.element(element, "validation", [*path, "element"])
+        for j, el in enumerate(r.get("elements") or ()):
+            check.element(el, "validation", [*path, "elements", j])
+        el_obj = check.elements.get(element)
+        for j, dim in enumerate(r.get("dimensions") or ()):
+            if el_obj is not None and dim not in el_obj.by:
+                p.add(
+                    Code.CATALOGUE_REFERENCE,
+                    "validation",
+                    [*path, "dimensions", j],
+                    f"{element} is not disaggregated by {dim!r}",
+                )
+        out.append(
+            Rule(
+                id=r["id"],
+                kind=r["kind"],
+                severity=Severity(r["severity"]),
+                description_en=r.get("description_en", ""),
+                description_km=r.get("description_km", ""),
+                element=element,
+                value_type=r.get("value_type", ""),
+                elements=tuple(r.get("elements") or ()),
+                dimensions=tuple(r.get("dimensions") or ()),
+                min=r.get("min"),
+                max=r.get("max"),
+                integer=bool(r.get("integer", False)),
+                tolerance=float(r.get("tolerance", defaults.get("tolerance", 0))),
+                missing=r.get("missing", defaults.get("missing", "skip_if_all_missing")),
+                left=check.expr(r.get("left"), "validation", [*path, "left"]),
+                op=r.get("op", ""),
+                right=check.expr(r.get("right"), "validation", [*path, "right"]),
+                threshold=float(r.get("threshold", defaults.get("change_threshold", 0.33))),
+                outlier_z=float(r.get("outlier_z", defaults.get("outlier_z", 3.5))),
+                min_value=float(r.get("min_value", defaults.get("min_value", 0))),
+                message_en=r.get("message_en", ""),
+                message_km=r.get("message_km", ""),
+                km_status=r.get("km_status", "attested"),
+            )
+        )
+    return tuple(out)
+
+
+def _messages(
+    data: Mapping[str, Any], p: _Problems
+) -> tuple[Mapping[Code, MessageText], Mapping[Status, StatusText], frozenset[Code]]:
+    messages: dict[Code, MessageText] = {}
+    review: set[Code] = set()
+    known = {c.value for c in Code}
+    for key, m in data["messages"].items():
+        if key not in known:
+            p.add(
+                Code.CATALOGUE_MESSAGE, "messages", ["messages", key], f"no finding has code {key}"
+            )
+            continue
+        for lang_key in ("title_en", "message_en", "fix_en", "title_km", "message_km", "fix_km"):
+            if not str(m.get(lang_key) or "").strip():
+                where: list[str | int] = ["messages", key, lang_key]
+                p.add(Code.CATALOGUE_MESSAGE, "messages", where, f"{lang_key} is empty")
+        if m.get("km_status") == "needs_review":
+            review.add(Code(key))
+        messages[Code(key)] = MessageText(
+            m["title_en"],
+            m["title_km"],
+            m["message_en"],
+            m["message_km"],
+            m["fix_en"],
+            m["fix_km"],
+            Scope(m["scope"]),
+        )
+    for code in Code:
+        if code not in messages:
+            p.add(Code.CATALOGUE_MESSAGE, "messages", ["messages"], f"no message for {code.value}")
+    statuses: dict[Status, StatusText] = {}
+    for key, s in (data.get("statuses") or {}).items():
+        if key not in {st.value for st in Status}:
+            p.add(Code.CATALOGUE_MESSAGE, "messages", ["statuses", key], f"no status {key}")
+            continue
+        statuses[Status(key)] = StatusText(
+            s["label_en"],
+            s["label_km"],
+            s["action_en"],
+            s["action_km"],
+            s.get("km_status", "attested"),
+        )
+    for st in Status:
+        if st not in statuses:
+            p.add(Code.CATALOGUE_MESSAGE, "messages", ["statuses"], f"no text for status {st}")
+    return _freeze(messages), _freeze(statuses), frozenset(review)
