@@ -523,6 +523,8 @@ def _findings_sheet(
         ws.write_string(r, 5, x_en, fmt.cell)
         ws.write_string(r, 6, p_km, fmt.cell_km)
         ws.write_string(r, 7, x_km, fmt.cell_km)
+        lines = max(-(-len(p_en) // 42), -(-len(x_en) // 42), -(-max(len(p_km), len(x_km)) // 30))
+        ws.set_row(r, 15 * max(lines, 1) + 3)  # wrapped text needs a row tall enough for it
         _text(ws, r, 8, f.rule, fmt.cell)
         explanation = f.params.get("explanation", "")
         if explanation:

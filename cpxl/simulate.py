@@ -109,6 +109,8 @@ class World:
             return round(5 + 80 * u, 1)
         if el.value_type == "year":
             return float(min(self.period.year, 2014 + int(8 * u)))
+        if el.value_type == "amount":  # riel: budgets run to millions
+            return float(round((200 + 800 * u) * weight * noise) * 1_000_000)
         if el.code.startswith("child_population"):
             return float(round(20_000 * weight * (1 + u) * noise))
         scale = 20 + 400 * u

@@ -59,7 +59,13 @@ class _Book:
         return (term.en, term.km) if term is not None else (en, en)
 
     def sheet(self, name: str) -> Any:
-        return self.wb.add_worksheet(_sheet_name(name))
+        """A new sheet that prints landscape, one page wide, with its header rows repeated."""
+        ws = self.wb.add_worksheet(_sheet_name(name))
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(0, 1)
+        return ws
 
     def table(self, ws: Any, cols: Sequence[_Col], frame: pd.DataFrame, first: int = 0) -> int:
         """Two header rows (English, Khmer), then the frame; returns the last row written."""
