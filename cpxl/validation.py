@@ -26,6 +26,7 @@ from cpxl.templates import Layout, column_key
 # Findings per (sheet, code, column) shown one by one before the rest are grouped.
 PER_COLUMN = 5
 PER_SHEET = 200
+MAD_FLOOR = 0.1
 
 _OPS: dict[str, Callable[[pd.Series, pd.Series], pd.Series]] = {
     "<": lambda a, b: a < b,
@@ -547,34 +548,37 @@ def _compare_finding(rule: Rule, area: str, w: Wide, file: str) -> Finding:
 def _change(
     submission: Submission, catalogue: Catalogue, history: pd.DataFrame | None
 ) -> list[Finding]:
-    rules = catalogue.rules_of("change")
+    """Each ruled total against up to three earlier periods of the same province."""
+    rules = {r.element: r for r in catalogue.rules_of("change")}
     if history is None or history.empty or not rules:
         return []
     period = parse_period(submission.period)
     past = history[
-        (history["ministry"] == submission.ministry) & (history["period"] != submission.period)
+        (history["ministry"] == submission.ministry)
+        & history["element"].isin(list(rules))
+        & (history["dimension"].fillna("") == "")
+        & history["value"].notna()
     ]
+    earlier = {p for p in past["period"].unique() if _before(str(p), period)}
+    past = past[past["period"].isin(earlier)]
     if past.empty:
         return []
-    past = past[[_before(p, period) for p in past["period"]]]
+    # Period ids of one type sort in time order, so the last three rows are the latest three.
+    past = past.sort_values("period").groupby(["element", "area"], sort=False).tail(3)
+    series: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+    for el, area, p, x in zip(
+        past["element"], past["area"], past["period"], past["value"], strict=True
+    ):
+        series[(str(el), str(area))].append((str(p), float(x)))
     out: list[Finding] = []
-    values = {(v.element, v.area, v.dimension, v.option): v for v in submission.values}
-    for rule in rules:
-        key = column_key(rule.element)
-        rows = past[(past["element"] == rule.element) & (past["dimension"].fillna("") == "")]
-        for (el, area, _d, _o), v in values.items():
-            if el != rule.element or _d or v.value is None:
-                continue
-            series = rows[rows["area"] == area].dropna(subset=["value"])
-            if series.empty:
-                continue
-            series = series.sort_values("period").tail(3)
-            hist = [
-                (str(p), float(x)) for p, x in zip(series["period"], series["value"], strict=True)
-            ]
-            finding = _change_finding(rule, v, hist, submission, key)
-            if finding is not None:
-                out.append(finding)
+    for v in submission.values:
+        rule = rules.get(v.element)
+        hist = series.get((v.element, v.area))
+        if rule is None or v.dimension or v.value is None or not hist:
+            continue
+        finding = _change_finding(rule, v, hist, submission, column_key(v.element))
+        if finding is not None:
+            out.append(finding)
     return out
 
 
@@ -597,7 +601,9 @@ def _change_finding(
         return None  # small counts move by large shares without any data problem
     if len(xs) >= 3:
         med = float(np.median(xs))
-        mad = float(np.median(np.abs(xs - med)))
+        # With three or four points the median absolute deviation can be almost 0 by chance;
+        # a floor of a tenth of the median keeps ordinary year-on-year noise from being an outlier.
+        mad = max(float(np.median(np.abs(xs - med))), MAD_FLOOR * abs(med))
         if mad > 0:
             z = 0.6745 * (current - med) / mad
             if abs(z) > rule.outlier_z:

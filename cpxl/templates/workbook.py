@@ -105,7 +105,12 @@ def new_workbook(path: Path) -> Any:
     """An xlsxwriter workbook that never turns text into formulas, links or numbers."""
     return xlsxwriter.Workbook(
         str(path),
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+        {
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+            "in_memory": True,  # no temporary files: faster, and nothing left behind on a crash
+        },
     )
 
 
