@@ -7,6 +7,9 @@ Behaviours covered (SQLite always; PostgreSQL too when CPXL_TEST_POSTGRES is set
 - a failure in the middle of recording a file leaves the store exactly as it was;
 - a full disk, a busy store, a damaged, foreign, empty, missing or newer store each stop the run
   with a StoreError in plain words and leave the file byte for byte as it was;
+- the long table and history come sorted by element, period, area, dimension and option (then
+  ministry), in code-point order and with fixed column types, the same from either backend;
+- the findings of many submissions are read at once, () for a submission without any;
 - migrations are recorded; check() and backup() work; the fingerprint ignores ids and times;
 - the kill hook kills the process right after the N-th committed transaction.
 """
@@ -29,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 
@@ -270,6 +274,94 @@ def test_history_and_long_table_select_current_values(store: Store) -> None:
     assert store.history(["nothing"]).empty
     assert list(store.long_table(["2024"])["element"]) == ["e1", "e2"]
     assert [s.period for s in store.submissions("2025")] == ["2025", "2025"]
+
+
+LONG_TYPES = {
+    "element": "str",
+    "period": "str",
+    "area": "str",
+    "dimension": "str",
+    "option": "str",
+    "value": "float64",
+    "missing": "str",
+    "ministry": "str",
+    "submission_id": "int64",
+    "sheet": "str",
+    "cell": "str",
+    "name_received": "str",
+    "sha256": "str",
+    "received_at": "datetime64[us, UTC]",
+    "days_late": "Int64",
+}
+
+
+def test_long_table_is_sorted_and_typed_the_same_on_every_backend(store: Store) -> None:
+    """The long table lists values by element, period, area, dimension, option, then ministry."""
+    run = _run(store)
+    returns = {
+        ("MOSVY", "2025"): [
+            _v("zeta", "02", 1.0),
+            _v("Zeta", "01", 2.0, option="female"),
+            _v("zeta", "01", 3.0, option="male"),
+            _v("zeta", "01", None, "NC"),
+            _v("éta", "03", 4.0),
+            _v("eta", "10", 5.0),
+            _v("zeta", "01", 6.0, option="female"),
+        ],
+        ("MOSVY", "2024"): [_v("zeta", "01", 7.0), _v("eta", "02", 8.0)],
+        ("MOEYS", "2025"): [_v("eta", "10", 9.0), _v("Zeta", "01", 10.0)],
+    }
+    for (ministry, period), values in returns.items():
+        sub = _sub(f"{ministry}-{period}", ministry=ministry, period=period)
+        store.record(run, sub, values, [], accept=True)
+    table = store.long_table(["2024", "2025"])
+    assert {name: str(kind) for name, kind in table.dtypes.items()} == LONG_TYPES
+    assert list(table.index) == list(range(11))
+    columns = ["element", "period", "area", "option", "ministry", "value", "missing"]
+    assert [
+        tuple(None if isinstance(x, float) and x != x else x for x in row)
+        for row in table[columns].itertuples(index=False)
+    ] == [
+        ("Zeta", "2025", "01", "", "MOEYS", 10.0, ""),
+        ("Zeta", "2025", "01", "female", "MOSVY", 2.0, ""),
+        ("eta", "2024", "02", "", "MOSVY", 8.0, ""),
+        ("eta", "2025", "10", "", "MOEYS", 9.0, ""),
+        ("eta", "2025", "10", "", "MOSVY", 5.0, ""),
+        ("zeta", "2024", "01", "", "MOSVY", 7.0, ""),
+        ("zeta", "2025", "01", "", "MOSVY", None, "NC"),
+        ("zeta", "2025", "01", "female", "MOSVY", 6.0, ""),
+        ("zeta", "2025", "01", "male", "MOSVY", 3.0, ""),
+        ("zeta", "2025", "02", "", "MOSVY", 1.0, ""),
+        ("éta", "2025", "03", "", "MOSVY", 4.0, ""),
+    ]
+    assert set(table["received_at"]) == {pd.Timestamp("2026-02-14 08:30", tz="UTC")}
+    assert list(table["days_late"]) == [0] * 11
+    history = store.history(["zeta", "Zeta", "eta", "éta"])
+    assert history.equals(table[list(history.columns)])
+
+
+def test_findings_of_many_reads_each_submissions_findings(store: Store) -> None:
+    """The findings of several files come back per file, in recorded order, () for a clean one."""
+    run = _run(store)
+    first = _record_first(store, run)
+    b2 = Finding.make(Code.NOT_A_NUMBER, Severity.ERROR, Location(sheet="Care", cell="B2"))
+    b1 = Finding.make(Code.NOT_A_NUMBER, Severity.ERROR, Location(sheet="Care", cell="B1"))
+    rejected = store.record(
+        run, _sub("rejected", status="needs-correction"), [], [b2, b1], accept=False
+    )
+    clean = store.record(
+        run, _sub("clean", ministry="MOEYS"), [_v("e", "01", 1.0)], [], accept=True
+    )
+    found = store.findings_of_many([clean.id, rejected.id, first.id, rejected.id])
+    assert found == {
+        first.id: store.findings_of(first.id),
+        rejected.id: (b2, b1),
+        clean.id: (),
+    }
+    assert [f.code for f in found[first.id]] == [Code.CHANGE_TOO_LARGE]
+    many = store.findings_of_many(range(1, 1201))
+    assert (len(many), many[rejected.id], many[1200]) == (1200, (b2, b1), ())
+    assert store.findings_of_many([]) == {}
 
 
 def test_rejected_submission_stores_no_values(store: Store) -> None:

@@ -1,0 +1,118 @@
+"""The store's tables as pandas frames, read in bulk and typed the same on either backend.
+
+Rows are sorted in pandas, not in SQL: a server's collation may order text differently from
+SQLite, and the national workbooks must come out the same from either store. pandas compares
+text by code point, as Python does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, cast
+
+import pandas as pd
+from sqlalchemy import Connection, select, true
+
+from cpxl.store import schema
+from cpxl.store.records import from_db
+
+HISTORY_COLUMNS: Final = {
+    "element": "str",
+    "period": "str",
+    "area": "str",
+    "dimension": "str",
+    "option": "str",
+    "value": "float64",
+    "missing": "str",
+    "ministry": "str",
+    "submission_id": "int64",
+}
+_VALUE_COLUMNS: Final = HISTORY_COLUMNS | {"sheet": "str", "cell": "str"}
+_FILE_COLUMNS: Final = {
+    "name_received": "str",
+    "sha256": "str",
+    "received_at": "datetime",
+    "days_late": "Int64",
+}
+LONG_COLUMNS: Final = _VALUE_COLUMNS | _FILE_COLUMNS
+AUDIT_COLUMNS: Final = {
+    "id": "int64",
+    "run_id": "int64",
+    "submission_id": "int64",
+    "replaced_submission_id": "int64",
+    "ministry": "str",
+    "period": "str",
+    "element": "str",
+    "area": "str",
+    "dimension": "str",
+    "option": "str",
+    "old_value": "float64",
+    "old_missing": "object",
+    "new_value": "float64",
+    "new_missing": "object",
+    "action": "str",
+}
+# One current submission per (ministry, period) and one value per (element, area, dimension,
+# option) in it: with the ministry last, these keys name a current value, so the order is total.
+SORT_KEYS: Final = ["element", "period", "area", "dimension", "option", "ministry"]
+
+
+def frame(rows: Sequence[Any], columns: Mapping[str, str]) -> pd.DataFrame:
+    """A frame with these columns and types, also when there are no rows."""
+    # Plain tuples: pandas probes each row for namedtuple fields, which is slow on a Row.
+    # Objects first, so that None stays None in the "object" columns.
+    out = pd.DataFrame([tuple(r) for r in rows], columns=list(columns), dtype=object)
+    for name, kind in columns.items():
+        if kind == "datetime":
+            out[name] = pd.to_datetime(out[name].map(from_db), utc=True)
+        elif kind != "object":
+            out[name] = out[name].astype(cast(Any, kind))
+    return out
+
+
+def _sorted(table: pd.DataFrame) -> pd.DataFrame:
+    return table.sort_values(SORT_KEYS, kind="stable", ignore_index=True)
+
+
+def history(conn: Connection, elements: Sequence[str], areas: Sequence[str] | None) -> pd.DataFrame:
+    """Current accepted values of these elements (and areas), every period."""
+    v, s = schema.values.c, schema.submissions.c
+    query = (
+        select(*(v[name] for name in HISTORY_COLUMNS))
+        .join_from(schema.values, schema.submissions, v.submission_id == s.id)
+        .where(s.is_current == true(), v.element.in_(list(elements)))
+    )
+    if areas is not None:
+        query = query.where(v.area.in_(list(areas)))
+    return _sorted(frame(conn.execute(query).all(), HISTORY_COLUMNS))
+
+
+def long_table(conn: Connection, periods: Sequence[str] | None) -> pd.DataFrame:
+    """Every current accepted value with the file it came from."""
+    v, s = schema.values.c, schema.submissions.c
+    query = (
+        select(*(v[name] for name in _VALUE_COLUMNS))
+        .join_from(schema.values, schema.submissions, v.submission_id == s.id)
+        .where(s.is_current == true())
+    )
+    if periods is not None:
+        query = query.where(v.period.in_(list(periods)))
+    rows = conn.execute(query).all()
+    if not rows:
+        return frame([], LONG_COLUMNS)
+    values = frame(rows, _VALUE_COLUMNS)
+    # The file's columns come from one row per submission, not one per value. Read after the
+    # values: a submission is never deleted and its row precedes its values, so every value
+    # finds its file even if a resubmission commits in between.
+    files = frame(
+        conn.execute(select(s.id, *(s[name] for name in _FILE_COLUMNS))).all(),
+        {"id": "int64"} | _FILE_COLUMNS,
+    ).set_index("id")
+    of_each_value = files.loc[values["submission_id"]].reset_index(drop=True)
+    return _sorted(pd.concat([values, of_each_value], axis=1))
+
+
+def audit(conn: Connection) -> pd.DataFrame:
+    """Every audit row, in order of recording."""
+    rows = conn.execute(select(schema.audit).order_by(schema.audit.c.id)).all()
+    return frame(rows, AUDIT_COLUMNS)

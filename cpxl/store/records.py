@@ -1,0 +1,290 @@
+"""What the store takes in and gives back, and how each becomes a row and back again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Final, cast
+
+from sqlalchemy import Connection, Table, insert, select, true
+from sqlalchemy.dialects import sqlite
+
+from cpxl.findings import Code, Finding, Location, Severity, Value
+from cpxl.store import schema
+from cpxl.store.engines import StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubmission:
+    """A file received, as intake knows it before the store gives it an id."""
+
+    sha256: str
+    name_received: str
+    archive_path: str
+    ministry: str
+    period: str
+    template_id: str
+    template_version: int | None
+    received_at: datetime
+    status: str
+    reason: str
+    days_late: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRecord:
+    """A file received, as the store holds it (times in UTC)."""
+
+    id: int
+    sha256: str
+    name_received: str
+    archive_path: str
+    ministry: str
+    period: str
+    template_id: str
+    template_version: int | None
+    received_at: datetime
+    processed_at: datetime
+    status: str
+    reason: str
+    days_late: int | None
+    replaces: int | None
+    is_current: bool
+    run_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What a sender wrote to explain a warning, kept beside the warning it answers."""
+
+    rule: str
+    sheet: str
+    cell: str
+    text: str
+
+
+# --- times --------------------------------------------------------------------------------------
+
+
+def now() -> datetime:
+    """This moment, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive time is taken as this computer's local time when stored."""
+    return moment.astimezone(UTC)
+
+
+def from_db(moment: datetime) -> datetime:
+    """A stored time as aware UTC, from either backend."""
+    # SQLite keeps the UTC wall time without a zone; PostgreSQL returns an aware time.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# --- submissions --------------------------------------------------------------------------------
+
+
+def current(conn: Connection, ministry: str, period: str) -> SubmissionRecord | None:
+    """The current submission of one ministry and period, read within this transaction."""
+    s = schema.submissions.c
+    query = select(schema.submissions).where(
+        s.ministry == ministry, s.period == period, s.is_current == true()
+    )
+    row = conn.execute(query).first()
+    return None if row is None else submission(row)
+
+
+def submission(row: Any) -> SubmissionRecord:
+    """A row of the submissions table as a record."""
+    m = row._mapping
+    return SubmissionRecord(
+        id=int(m["id"]),
+        sha256=m["sha256"],
+        name_received=m["name_received"],
+        archive_path=m["archive_path"],
+        ministry=m["ministry"],
+        period=m["period"],
+        template_id=m["template_id"],
+        template_version=m["template_version"],
+        received_at=from_db(m["received_at"]),
+        processed_at=from_db(m["processed_at"]),
+        status=m["status"],
+        reason=m["reason"],
+        days_late=m["days_late"],
+        replaces=m["replaces"],
+        is_current=bool(m["is_current"]),
+        run_id=int(m["run_id"]),
+    )
+
+
+def insert_submission(
+    conn: Connection,
+    run_id: int,
+    sub: NewSubmission,
+    previous: SubmissionRecord | None,
+    accept: bool,
+) -> SubmissionRecord:
+    """Insert one submission and return it as the store now holds it, without reading it back."""
+    # Both backends keep microseconds, so these times read back equal to the ones written.
+    new = SubmissionRecord(
+        id=0,  # given by the database below
+        sha256=sub.sha256,
+        name_received=sub.name_received,
+        archive_path=sub.archive_path,
+        ministry=sub.ministry,
+        period=sub.period,
+        template_id=sub.template_id,
+        template_version=sub.template_version,
+        received_at=utc(sub.received_at),
+        processed_at=now(),
+        status=sub.status,
+        reason=sub.reason,
+        days_late=sub.days_late,
+        replaces=None if previous is None else previous.id,
+        is_current=accept,
+        run_id=run_id,
+    )
+    row = {f.name: getattr(new, f.name) for f in fields(SubmissionRecord) if f.name != "id"}
+    result = conn.execute(insert(schema.submissions), row)
+    return replace(new, id=int(cast(Any, result.inserted_primary_key)[0]))
+
+
+# --- values, findings, explanations, audit ------------------------------------------------------
+
+VALUE_COLUMNS: Final[tuple[str, ...]] = (
+    "submission_id", "ministry", "element", "period", "area", "dimension", "option",
+    "value", "missing", "sheet", "cell", "original",
+)  # fmt: skip
+
+
+def value_rows(
+    submission_id: int, sub: NewSubmission, values: Iterable[Value]
+) -> list[tuple[Any, ...]]:
+    """Rows of the values table, in the order of VALUE_COLUMNS."""
+    ministry, period = sub.ministry, sub.period
+    return [
+        (
+            submission_id, ministry, v.element, period, v.area, v.dimension, v.option,
+            v.value, v.missing, v.sheet, v.cell, v.original,
+        )
+        for v in values
+    ]  # fmt: skip
+
+
+def finding_row(submission_id: int, f: Finding) -> dict[str, Any]:
+    """A row of the findings table."""
+    loc = f.location
+    return {
+        "submission_id": submission_id,
+        "code": f.code.value,
+        "severity": f.severity.value,
+        "file": loc.file,
+        "sheet": loc.sheet,
+        "cell": loc.cell,
+        "row": loc.row,
+        "column": loc.column,
+        "path": loc.path,
+        "rule": f.rule,
+        "seen": f.seen,
+        "expected": f.expected,
+        "params": dict(f.params),
+    }
+
+
+def finding(row: Any) -> Finding:
+    """A row of the findings table as a finding; a code this cpxl does not know stops the run."""
+    m = row._mapping
+    try:
+        code = Code(m["code"])
+    except ValueError as exc:
+        raise StoreError(
+            f"The store holds a finding with the code {m['code']!r}, which this version of cpxl "
+            "does not know. Upgrade cpxl to the version your colleagues use."
+        ) from exc
+    location = Location(
+        file=m["file"],
+        sheet=m["sheet"],
+        cell=m["cell"],
+        row=m["row"],
+        column=m["column"],
+        path=m["path"],
+    )
+    params = cast(dict[str, Any], m["params"])
+    return Finding.make(
+        code, Severity(m["severity"]), location, rule=m["rule"], seen=m["seen"],
+        expected=m["expected"], **params,
+    )  # fmt: skip
+
+
+def explanation_row(submission_id: int, e: Explanation) -> dict[str, Any]:
+    """A row of the explanations table."""
+    return {
+        "submission_id": submission_id,
+        "rule": e.rule,
+        "sheet": e.sheet,
+        "cell": e.cell,
+        "text": e.text,
+    }
+
+
+AUDIT_COLUMNS: Final[tuple[str, ...]] = (
+    "run_id", "submission_id", "replaced_submission_id", "ministry", "period",
+    "element", "area", "dimension", "option", "old_value", "old_missing",
+    "new_value", "new_missing", "action",
+)  # fmt: skip
+
+
+def audit_rows(
+    conn: Connection,
+    run_id: int,
+    new_id: int,
+    previous: SubmissionRecord,
+    stored: Sequence[Value],
+) -> list[tuple[Any, ...]]:
+    """One row (in AUDIT_COLUMNS order) per value the new submission changed, removed or added."""
+    v = schema.values.c
+    query = select(v.element, v.area, v.dimension, v.option, v.value, v.missing).where(
+        v.submission_id == previous.id
+    )
+    old = {(e, a, d, o): (x, m) for e, a, d, o, x, m in conn.execute(query)}
+    new = {x.key: (x.value, x.missing) for x in stored}
+    head = (run_id, new_id, previous.id, previous.ministry, previous.period)
+    rows: list[tuple[Any, ...]] = []
+    for key in sorted(old.keys() | new.keys()):
+        before, after = old.get(key), new.get(key)
+        if before is not None and after is not None:
+            if before == after:
+                continue
+            action = "changed"
+        else:
+            action = "removed" if before is not None else "added"
+        was = (None, None) if before is None else before
+        becomes = (None, None) if after is None else after
+        rows.append((*head, *key, *was, *becomes, action))
+    return rows
+
+
+def insert_rows(
+    conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Insert many prepared rows (tuples in the order of ``columns``) in one executemany."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    # SQLAlchemy prepares each row's parameters in Python, which takes longer than SQLite's own
+    # insert. These columns (text, numbers) need no conversion on SQLite, so the tuples go to
+    # the driver as they are, under the statement SQLAlchemy compiled.
+    conn.exec_driver_sql(_sqlite_insert(table, columns), rows)
+
+
+@cache
+def _sqlite_insert(table: Table, columns: tuple[str, ...]) -> str:
+    compiled = insert(table).compile(dialect=sqlite.dialect(), column_keys=list(columns))
+    if tuple(compiled.positiontup or ()) != columns:
+        raise ValueError(f"{table.name}: parameters {compiled.positiontup} are not {columns}")
+    return compiled.string

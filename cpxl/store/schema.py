@@ -1,0 +1,219 @@
+"""The store's tables and their migrations, oldest first.
+
+Each migration owns a frozen copy of the tables it creates. The module-level tables below,
+which the queries use, describe the newest schema; when a migration changes a table, change
+them to match and leave the older migrations untouched, so that an old store upgrades step by
+step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    select,
+    true,
+)
+
+from cpxl.store.engines import StoreError, not_found
+
+PG_MIGRATION_LOCK: Final = 0x63_70_78_6C  # "cpxl": one migrator at a time on a server
+
+METADATA = MetaData()
+migrations = Table(
+    "schema_migrations",
+    METADATA,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def _schema_v1(md: MetaData) -> tuple[Table, ...]:
+    """The first schema: runs, submissions, values, findings, explanations, audit."""
+
+    def text(name: str, **kw: Any) -> Column[str]:
+        return Column(name, Text, nullable=False, server_default="", **kw)
+
+    runs = Table(
+        "runs",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("started", DateTime(timezone=True), nullable=False),
+        Column("finished", DateTime(timezone=True)),
+        text("user"),
+        text("host"),
+        text("cpxl_version"),
+        text("catalogue_version"),
+        Column("totals", JSON),
+    )
+    subs = Table(
+        "submissions",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("sha256", String(64), nullable=False, unique=True),
+        text("name_received"),
+        text("archive_path"),
+        text("ministry"),
+        text("period"),
+        text("template_id"),
+        Column("template_version", Integer),
+        Column("received_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+        text("status"),
+        text("reason"),
+        Column("days_late", Integer),
+        Column("replaces", Integer, ForeignKey("submissions.id")),
+        Column("is_current", Boolean, nullable=False, default=False),
+        Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+    )
+    Index("ix_submissions_current", subs.c.ministry, subs.c.period, subs.c.is_current)
+    # At most one current submission per (ministry, period), whatever code writes the store.
+    one_current = subs.c.is_current == true()
+    Index(
+        "ux_submissions_one_current",
+        subs.c.ministry,
+        subs.c.period,
+        unique=True,
+        sqlite_where=one_current,
+        postgresql_where=one_current,
+    )
+    # Long form: one row per (element, area, dimension, option). A new disaggregation or option
+    # in the catalogue is new rows, never a schema change. dimension/option are "" for a total.
+    values = Table(
+        "values",
+        md,
+        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
+        Column("ministry", Text, nullable=False),
+        Column("element", Text, nullable=False),
+        Column("period", Text, nullable=False),
+        Column("area", Text, nullable=False),
+        Column("dimension", Text, nullable=False),
+        Column("option", Text, nullable=False),
+        Column("value", Double),  # null when the sender typed a missing-reason code
+        text("missing"),
+        text("sheet"),
+        text("cell"),
+        text("original"),
+        PrimaryKeyConstraint("submission_id", "element", "area", "dimension", "option"),
+    )
+    Index("ix_values_element_area_period", values.c.element, values.c.area, values.c.period)
+    findings = Table(
+        "findings",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False, index=True),
+        text("code"),
+        text("severity"),
+        text("file"),
+        text("sheet"),
+        text("cell"),
+        Column("row", Integer),
+        Column("column", Integer),
+        text("path"),
+        text("rule"),
+        text("seen"),
+        text("expected"),
+        Column("params", JSON, nullable=False),
+    )
+    explanations = Table(
+        "explanations",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False, index=True),
+        text("rule"),
+        text("sheet"),
+        text("cell"),
+        text("text"),
+    )
+    audit = Table(
+        "audit",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
+        Column("replaced_submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
+        Column("ministry", Text, nullable=False),
+        Column("period", Text, nullable=False),
+        Column("element", Text, nullable=False),
+        Column("area", Text, nullable=False),
+        Column("dimension", Text, nullable=False),
+        Column("option", Text, nullable=False),
+        Column("old_value", Double),
+        Column("old_missing", Text),  # null (with old_value) when the value was not there
+        Column("new_value", Double),
+        Column("new_missing", Text),
+        Column("action", Text, nullable=False),  # changed | removed | added
+    )
+    Index("ix_audit_ministry_period", audit.c.ministry, audit.c.period)
+    return runs, subs, values, findings, explanations, audit
+
+
+runs, submissions, values, findings, explanations, audit = _schema_v1(METADATA)
+TABLES: Final = (migrations, runs, submissions, values, findings, explanations, audit)
+
+
+def _migration_1(conn: Connection) -> None:
+    md = MetaData()
+    _schema_v1(md)
+    md.create_all(conn)
+
+
+# Applied in order, all pending ones in one transaction; version n is MIGRATIONS[n - 1].
+MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (_migration_1,)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def version_of(conn: Connection, url: str, create: bool) -> int:
+    """The store's schema version (0 when new), or a StoreError when cpxl may not use it."""
+    names = set(inspect(conn).get_table_names())
+    if "schema_migrations" not in names:
+        if names:
+            raise StoreError(
+                f"The store {url} holds tables that cpxl did not make "
+                f"({', '.join(sorted(names)[:5])}). It is not a cpxl store. "
+                "Name a new file or an empty database for cpxl."
+            )
+        if not create:
+            raise StoreError(not_found(url))
+        return 0
+    version = conn.execute(select(func.max(migrations.c.version))).scalar()
+    version = int(version or 0)
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"The store {url} was written by a newer version of cpxl (store version "
+            f"{version}; this cpxl knows up to {SCHEMA_VERSION}). Upgrade cpxl on this "
+            "computer to the version your colleagues use, then run again. "
+            "The store was not changed."
+        )
+    return version
+
+
+def upgrade(conn: Connection, url: str, create: bool) -> None:
+    """Apply the pending migrations in order, inside the caller's write transaction."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(select(func.pg_advisory_xact_lock(PG_MIGRATION_LOCK)))
+    done = version_of(conn, url, create)  # again: another process may have won
+    if done == 0 and not inspect(conn).has_table("schema_migrations"):
+        migrations.create(conn)
+    for version in range(done + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[version - 1](conn)
+        conn.execute(insert(migrations).values(version=version, applied_at=datetime.now(UTC)))
