@@ -518,7 +518,16 @@ def _decide_return(
         _record(store, run, r, result, sub, dry_run)
         return result
     own = {c.element for s in sub.layout.sheets for c in s.columns}
-    history = store.history(sorted(_related(catalogue, own))) if store is not None else None
+    # The checks against the store need this period (other ministries' figures) and the
+    # three periods before it (change): reading only those keeps a run flat in the store's size.
+    needed = [period.id]
+    for _ in range(3):
+        needed.append(parse_period(needed[-1]).previous().id)
+    history = (
+        store.history(sorted(_related(catalogue, own)), periods=needed)
+        if store is not None
+        else None
+    )
     findings = list(checked.findings) + check_against_store(sub, catalogue, history)
     if days_late > 0:
         findings.append(

@@ -95,8 +95,9 @@ def _warnings(inputs: _Inputs, store: Store) -> pd.DataFrame:
     """(element, target, area) -> open warnings, explained warnings and their explanations."""
     columns = ["element", "target", "area", "open", "explained", "text"]
     records: list[tuple[int, str, str, int, int, str]] = []
-    for sid in sorted(int(s) for s in inputs.long["submission_id"].unique()):
-        for f in store.findings_of(sid):
+    ids = sorted(int(s) for s in inputs.long["submission_id"].unique())
+    for sid, of_file in store.findings_of_many(ids).items():
+        for f in of_file:
             loc = f.location
             if f.severity == Severity.WARNING:
                 records.append((sid, loc.sheet, loc.cell, 1, 0, ""))

@@ -74,8 +74,13 @@ def _sorted(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(SORT_KEYS, kind="stable", ignore_index=True)
 
 
-def history(conn: Connection, elements: Sequence[str], areas: Sequence[str] | None) -> pd.DataFrame:
-    """Current accepted values of these elements (and areas), every period."""
+def history(
+    conn: Connection,
+    elements: Sequence[str],
+    areas: Sequence[str] | None,
+    periods: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Current accepted values of these elements (and areas, and periods when named)."""
     v, s = schema.values.c, schema.submissions.c
     query = (
         select(*(v[name] for name in HISTORY_COLUMNS))
@@ -84,6 +89,8 @@ def history(conn: Connection, elements: Sequence[str], areas: Sequence[str] | No
     )
     if areas is not None:
         query = query.where(v.area.in_(list(areas)))
+    if periods is not None:
+        query = query.where(v.period.in_(list(periods)))
     return _sorted(frame(conn.execute(query).all(), HISTORY_COLUMNS))
 
 

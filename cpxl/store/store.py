@@ -264,10 +264,15 @@ class Store:
 
     # --- tables for consolidation and exports ---------------------------------------------------
 
-    def history(self, elements: Sequence[str], areas: Sequence[str] | None = None) -> pd.DataFrame:
-        """Current accepted values of these elements, every period (for change checks)."""
+    def history(
+        self,
+        elements: Sequence[str],
+        areas: Sequence[str] | None = None,
+        periods: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Current accepted values of these elements: every period, or only those named."""
         with self._reading() as conn:
-            return frames.history(conn, elements, areas)
+            return frames.history(conn, elements, areas, periods)
 
     def long_table(self, periods: Sequence[str] | None = None) -> pd.DataFrame:
         """Every current accepted value with the file it came from (the national long table)."""
