@@ -541,7 +541,7 @@ def _decide_return(
         )
     previous = store.current(sub.ministry, sub.period) if store is not None else None
     old_values = store.values_of(previous.id) if store is not None and previous else ()
-    changes = _changes(old_values, sub.values)
+    changes = _changes(old_values, sub.values) if previous is not None else []
     final = finish(findings, sub.explanations)
     level = worst([f for f in final if f.code != Code.LATE_SUBMISSION])
     if level == Severity.ERROR:

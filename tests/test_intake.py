@@ -67,6 +67,7 @@ def test_clean_return_is_accepted_and_stored(tmp_path: Path) -> None:
     assert _statuses(report) == {"MOJ_2025.xlsx": ("accepted", None)}
     result = report.files[0]
     assert (result.findings, result.ministry, result.period) == ((), MOJ, "2025")
+    assert (result.previous, result.changes) == ("", ())  # a first return replaces nothing
     with Store.open(ws.store_url(), create=False) as store:
         current = store.current(MOJ, "2025")
         assert current is not None
