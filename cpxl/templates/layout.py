@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
@@ -71,24 +71,25 @@ class SheetLayout:
     areas: tuple[Area, ...]
     columns: tuple[Column, ...]
     explanation_col: int
+    # Lookups by code, filled once: every value of every return is placed through them.
+    _rows: dict[str, int] = field(default_factory=dict, init=False, compare=False, repr=False)
+    _keys: dict[str, Column] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rows.update({a.code: FIRST_DATA_ROW + i for i, a in enumerate(self.areas)})
+        self._keys.update({c.key: c for c in self.columns})
 
     def row_of(self, area: str) -> int:
         """0-based row of an area."""
-        for i, a in enumerate(self.areas):
-            if a.code == area:
-                return FIRST_DATA_ROW + i
-        raise KeyError(area)
+        return self._rows[area]
 
     def cell(self, area: str, column: Column) -> str:
         """A1 address of an input cell."""
-        return str(xl_rowcol_to_cell(self.row_of(area), column.col))
+        return str(xl_rowcol_to_cell(self._rows[area], column.col))
 
     def column(self, key: str) -> Column:
         """The column with this key."""
-        for c in self.columns:
-            if c.key == key:
-                return c
-        raise KeyError(key)
+        return self._keys[key]
 
     def inputs(self) -> Iterable[tuple[Area, Column, str]]:
         """Every input cell: (area, column, A1 address)."""
