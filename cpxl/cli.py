@@ -2,7 +2,8 @@
 
 Exit codes: 0 every file was processed and asks nothing more; 1 some file needs attention (the
 run still finished every file) or a check failed; 2 a usage error or a broken catalogue; 3 the
-work could not start (the workspace is busy, the store is damaged or missing).
+work could not start (the workspace is busy, the store is damaged or missing); 130 stopped
+by Ctrl-C (run the command again to finish).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cpxl.workspace import WorkspaceError
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_CANNOT_START = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
 
 
 def workspace_option(f: F) -> F:
@@ -70,6 +72,13 @@ def _errors() -> Iterator[None]:
     except (ValueError, FileNotFoundError) as exc:
         click.echo(f"cpxl: {exc}", err=True)
         sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        click.echo(
+            "cpxl: stopped. Every file is either fully stored or not at all; "
+            "run the same command again to finish.",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
 
 
 @click.group(help=__doc__)

@@ -572,14 +572,54 @@ def _free_name(wanted: str, taken: set[str]) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+RECEIPTS = ".receipts.json"
+
+
+def _receipt_key(result: FileResult) -> str:
+    return f"{result.sha256}|{result.file}"
+
+
+def _receipts(out_dir: Path) -> dict[str, str]:
+    try:
+        data = json.loads((out_dir / RECEIPTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def existing_feedback(out_dir: Path, result: FileResult) -> Path | None:
+    """The feedback already written for this very receipt (same bytes, same name), if any.
+
+    A run that was interrupted and run again, or an inbox run twice, then finds the feedback it
+    wrote before instead of writing a second one.
+    """
+    name = _receipts(out_dir).get(_receipt_key(result))
+    path = out_dir / name if name else None
+    return path if path is not None and path.is_file() else None
+
+
+def _remember(out_dir: Path, result: FileResult, path: Path) -> None:
+    receipts = _receipts(out_dir)
+    receipts[_receipt_key(result)] = path.name
+    tmp = out_dir / f"{RECEIPTS}.tmp"
+    tmp.write_text(json.dumps(receipts, ensure_ascii=False, indent=0), encoding="utf-8")
+    tmp.replace(out_dir / RECEIPTS)
+
+
 def write_feedback(
     out_dir: Path,
     result: FileResult,
     catalogue: Catalogue,
     submission: Submission | None = None,
 ) -> Path:
-    """Write the feedback workbook for one file received and return its (new) path."""
-    path = feedback_path(out_dir, result.file)
+    """Write the feedback workbook for one file received and return its path.
+
+    A new receipt gets a new name that never overwrites another file's feedback; the same
+    receipt checked again (after an interrupted run) gets its own earlier name back.
+    """
+    earlier = existing_feedback(out_dir, result) if result.sha256 else None
+    path = earlier if earlier is not None else feedback_path(out_dir, result.file)
+    final, path = path, path.with_name(path.name + ".partial")
     try:
         read = submission is not None and result.status not in _NO_CONTENT
         where = placement(submission) if read and submission is not None else None
@@ -603,9 +643,14 @@ def write_feedback(
             finally:
                 wb.close()
     except BaseException:
-        path.unlink(missing_ok=True)  # the reserved name must not stay behind as an empty file
+        path.unlink(missing_ok=True)
+        if earlier is None:
+            final.unlink(missing_ok=True)  # the reserved name must not stay behind empty
         raise
-    return path
+    path.replace(final)  # a feedback workbook appears whole, or not at all
+    if result.sha256:
+        _remember(out_dir, result, final)
+    return final
 
 
 # ---------------------------------------------------------------------------------------------

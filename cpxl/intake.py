@@ -9,6 +9,7 @@ receipt, then the feedback workbook.
 
 from __future__ import annotations
 
+import ctypes
 import getpass
 import hashlib
 import multiprocessing
@@ -16,6 +17,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from cpxl import __version__
 from cpxl.catalogue import Catalogue, load, parse_period
-from cpxl.feedback import write_feedback, write_run_summary
+from cpxl.feedback import existing_feedback, write_feedback, write_run_summary
 from cpxl.findings import (
     Change,
     Code,
@@ -213,8 +215,14 @@ _REGISTER: dict[str, object] = {}
 
 
 def _init_worker(rules: str, templates: str) -> None:
-    """Load the catalogue once per worker, and cap what one hostile file can take."""
+    """Load the catalogue once per worker, and cap what one hostile file can take.
+
+    A worker dies with its parent (no orphan keeps files open after a kill) and leaves Ctrl-C
+    to the parent, which stops the run in plain words.
+    """
     global _CATALOGUE, _REGISTER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     for limit, value in (
         (resource.RLIMIT_AS, WORKER_MEMORY_BYTES),
         (resource.RLIMIT_CPU, WORKER_CPU_SECONDS),
@@ -224,6 +232,15 @@ def _init_worker(rules: str, templates: str) -> None:
         resource.setrlimit(limit, (cap, hard))
     _CATALOGUE = load(Path(rules))
     _REGISTER = dict(read_register(Path(templates)))
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the parent goes; elsewhere nothing happens."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
 
 
 def check_file(
@@ -254,22 +271,18 @@ def check_file(
 
 def _work(path: str, name: str) -> Checked:
     assert _CATALOGUE is not None
-    return check_file(Path(path), name, _CATALOGUE, _REGISTER)
+    try:
+        return check_file(Path(path), name, _CATALOGUE, _REGISTER)
+    except Exception as exc:  # a reader's own failure on a strange file: a status, not a crash
+        return _crashed(name, type(exc).__name__)
 
 
-def _crashed(name: str) -> Checked:
+def _crashed(name: str, reason: str = "the reader stopped") -> Checked:
     return Checked(
         "",
         Status.UNREADABLE,
         Code.READER_CRASHED,
-        (
-            Finding.make(
-                Code.READER_CRASHED,
-                Severity.ERROR,
-                Location(file=name),
-                reason="the reader stopped",
-            ),
-        ),
+        (Finding.make(Code.READER_CRASHED, Severity.ERROR, Location(file=name), reason=reason),),
     )
 
 
@@ -294,6 +307,8 @@ def check_all(
                 except BrokenProcessPool:
                     broken_at = i
                     break
+                except Exception as exc:  # e.g. a result that could not be sent back
+                    checked = _crashed(r.name, type(exc).__name__)
                 yield r, checked
         if broken_at is None:
             return
@@ -405,18 +420,30 @@ def _run(
     )
     received = [archive(p, rel, workspace.archive) for p, rel in files]
     fresh: list[Received] = []
+    feedback_dir = outbox / "feedback"
     for r in received:
         first = state.seen.get(r.sha256) or _stored_name(store, r.sha256)
         if first is not None:
-            state.results.append(_duplicate(r, first))
+            dup = _duplicate(r, first)
+            # Run again over the same inbox, a file keeps the feedback it was given.
+            path = existing_feedback(feedback_dir, dup) or write_feedback(
+                feedback_dir, dup, catalogue
+            )
+            state.results.append(replace(dup, feedback=str(path)))
         else:
             state.seen[r.sha256] = r.name
             fresh.append(r)
     n = max(1, min(workers or os.cpu_count() or 1, len(fresh)))
-    feedback_dir = outbox / "feedback"
     for done, (r, checked) in enumerate(check_all(fresh, workspace, n), start=1):
         result = _decide(r, checked, catalogue, store, store_run, dry_run, expect)
+        # Feedback first, then the store: a run killed in between checks the file again next
+        # time and writes the same feedback under the same name.
         path = write_feedback(feedback_dir, result, catalogue, checked.submission)
+        try:
+            _record(store, store_run, r, result, checked.submission, dry_run)
+        except StoreError as exc:
+            result = _not_processed(result, exc)
+            path = write_feedback(feedback_dir, result, catalogue)
         result = replace(result, feedback=str(path))
         state.results.append(result)
         if on_progress:
@@ -475,17 +502,27 @@ def _decide(
                 reason=checked.reason,
                 findings=checked.findings,
             )
-            _record(store, run, r, result, None, dry_run)
             return result
         checked = replace(checked, findings=(*checked.findings, *expect.check(sub, r.name)))
         return _decide_return(base, r, sub, checked, catalogue, store, run, dry_run)
     except StoreError as exc:
-        finding = Finding.make(
-            Code.ENVIRONMENT_FAILED, Severity.ERROR, Location(file=r.name), detail=str(exc)
-        )
-        return replace(
-            base, status=Status.NOT_PROCESSED, reason=Code.ENVIRONMENT_FAILED, findings=(finding,)
-        )
+        return _not_processed(base, exc)
+
+
+def _not_processed(result: FileResult, exc: StoreError) -> FileResult:
+    """The environment failed for this file: nothing of it is stored, the next run retries."""
+    finding = Finding.make(
+        Code.ENVIRONMENT_FAILED, Severity.ERROR, Location(file=result.file), detail=str(exc)
+    )
+    return replace(
+        result,
+        status=Status.NOT_PROCESSED,
+        reason=Code.ENVIRONMENT_FAILED,
+        findings=(finding,),
+        values_stored=0,
+        changes=(),
+        fixed=(),
+    )
 
 
 def _decide_return(
@@ -512,11 +549,9 @@ def _decide_return(
         finding = Finding.make(
             Code.PERIOD_CLOSED, Severity.ERROR, Location(file=r.name), period=sub.period
         )
-        result = replace(
+        return replace(
             result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
         )
-        _record(store, run, r, result, sub, dry_run)
-        return result
     own = {c.element for s in sub.layout.sheets for c in s.columns}
     # The checks against the store need this period (other ministries' figures) and the
     # three periods before it (change): reading only those keeps a run flat in the store's size.
@@ -576,7 +611,6 @@ def _decide_return(
         fixed=fixed,
         values_stored=sum(1 for v in sub.values if not v.blank) if accepted else 0,
     )
-    _record(store, run, r, result, sub, dry_run)
     return result
 
 

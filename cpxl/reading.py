@@ -224,6 +224,7 @@ def _column_number(letters: str) -> int:
 class _PartInfo:
     huge: bool
     formulas: bool
+    last_cell: str = ""  # the sheet's declared bottom-right cell, when far outside the template
 
 
 def _inspect_parts(path: Path) -> dict[str, _PartInfo]:
@@ -235,11 +236,12 @@ def _inspect_parts(path: Path) -> dict[str, _PartInfo]:
             for name, part in parts.items():
                 data = zf.read(part)
                 m = _DIMENSION.search(data[:4096])
-                huge = False
+                huge, last = False, ""
                 if m and m.group(2):
                     cells = _column_number(m.group(2).decode()) * int(m.group(3))
                     huge = cells > MAX_DENSE_CELLS
-                out[name] = _PartInfo(huge, bool(_FORMULA_OR_ERROR.search(data)))
+                    last = f"{m.group(2).decode()}{m.group(3).decode()}" if huge else ""
+                out[name] = _PartInfo(huge, bool(_FORMULA_OR_ERROR.search(data)), last)
     except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, OSError):
         return {}
     return out
@@ -450,6 +452,17 @@ class _SheetReader:
             return res
         name, grid = found
         res.actual_name = name
+        info = self.parts.get(name)
+        if info is not None and info.last_cell:
+            # Something was typed far outside the template (the sheet reaches that cell):
+            # it is not read, and the sender is told where it is.
+            res.findings.append(
+                Finding.make(
+                    Code.STRAY_VALUE,
+                    Severity.INFO,
+                    Location(file=self.file, sheet=name, cell=info.last_cell),
+                )
+            )
         marker = _find_marker(grid)
         loc = Location(file=self.file, sheet=name)
         if marker is None:

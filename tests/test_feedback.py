@@ -551,7 +551,8 @@ def test_feedback_path_never_overwrites(catalogue: Catalogue, tmp_path: Path) ->
     result = FileResult("ret.xlsx", "01" * 32, Status.ACCEPTED)
     first = write_feedback(tmp_path, result, catalogue)
     before = first.read_bytes()
-    second = write_feedback(tmp_path, result, catalogue)
+    other = FileResult("ret.xlsx", "02" * 32, Status.ACCEPTED)  # another file, same name
+    second = write_feedback(tmp_path, other, catalogue)
     third = feedback_path(tmp_path, "ret.xlsx")
     assert [p.name for p in (first, second, third)] == [
         "ret.feedback.xlsx",
@@ -624,3 +625,14 @@ def test_libreoffice_opens_a_feedback_workbook(catalogue: Catalogue, tmp_path: P
     assert (done.returncode, converted.is_file()) == (0, True)
     sheet, cell = case.link_cell
     assert openpyxl.load_workbook(converted)[sheet][cell].value == LINK_TEXT
+
+
+def test_the_same_receipt_checked_again_keeps_its_feedback_name(
+    catalogue: Catalogue, tmp_path: Path
+) -> None:
+    """A file checked again after an interrupted run gets its earlier feedback name back."""
+    result = FileResult("ret.xlsx", "01" * 32, Status.ACCEPTED)
+    first = write_feedback(tmp_path, result, catalogue)
+    again = write_feedback(tmp_path, result, catalogue)
+    assert again == first
+    assert sorted(p.name for p in tmp_path.glob("*.xlsx")) == ["ret.feedback.xlsx"]

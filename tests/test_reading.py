@@ -244,3 +244,17 @@ def test_libreoffice_resave_keeps_identity_values_and_keys(tmp_path: Path, fmt: 
     assert resaved.identity == original.identity
     assert resaved.values == original.values
     assert resaved.findings == ()
+
+
+def test_a_value_far_outside_the_template_costs_nothing_and_is_reported(tmp_path: Path) -> None:
+    """A stray value in the sheet's very last cell is not read, and the sender is told where."""
+    ws = workspace(tmp_path)
+    path = returned(ws, MOJ)
+    before = _values(path)
+    name = layout(MOJ).sheets[0].name
+    wb = openpyxl.load_workbook(path)
+    wb[name]["XFD1048576"] = 5
+    wb.save(path)
+    sub = read_workbook(path, catalogue())
+    assert where(sub.findings) == {(name, "XFD1048576", "stray-value")}
+    assert _values(path) == before
