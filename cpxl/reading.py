@@ -213,6 +213,19 @@ _DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z]+\d+)(?::([A-Z]+)(\d+)
 _FORMULA_OR_ERROR = re.compile(rb'<(?:\w+:)?f[ >/]|t="e"')
 
 
+def _cell_value(sheet_xml: bytes, cell: str) -> str:
+    """What a far-away cell holds, as far as the sheet's own XML says (text stays unnamed)."""
+    m = re.search(
+        rb'<(?:\w+:)?c r="' + cell.encode() + rb'"([^>]*)>(.*?)</(?:\w+:)?c>', sheet_xml[-65536:]
+    )
+    if not m:
+        return ""
+    v = re.search(rb"<(?:\w+:)?v>([^<]{0,40})</", m.group(2))
+    if v is None or b't="s"' in m.group(1):
+        return "…"
+    return v.group(1).decode("utf-8", "replace")
+
+
 def _column_number(letters: str) -> int:
     n = 0
     for ch in letters:
@@ -225,6 +238,7 @@ class _PartInfo:
     huge: bool
     formulas: bool
     last_cell: str = ""  # the sheet's declared bottom-right cell, when far outside the template
+    last_value: str = ""
 
 
 def _inspect_parts(path: Path) -> dict[str, _PartInfo]:
@@ -241,7 +255,8 @@ def _inspect_parts(path: Path) -> dict[str, _PartInfo]:
                     cells = _column_number(m.group(2).decode()) * int(m.group(3))
                     huge = cells > MAX_DENSE_CELLS
                     last = f"{m.group(2).decode()}{m.group(3).decode()}" if huge else ""
-                out[name] = _PartInfo(huge, bool(_FORMULA_OR_ERROR.search(data)), last)
+                seen = _cell_value(data, last) if last else ""
+                out[name] = _PartInfo(huge, bool(_FORMULA_OR_ERROR.search(data)), last, seen)
     except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, OSError):
         return {}
     return out
@@ -461,6 +476,7 @@ class _SheetReader:
                     Code.STRAY_VALUE,
                     Severity.INFO,
                     Location(file=self.file, sheet=name, cell=info.last_cell),
+                    seen=info.last_value,
                 )
             )
         marker = _find_marker(grid)
