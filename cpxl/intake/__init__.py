@@ -1,0 +1,24 @@
+"""Intake: every file in inbox/ gets exactly one status, and originals are never touched.
+
+``receiving`` scans and archives, ``workers`` checks files in a guarded pool, ``deciding`` gives
+each file its status and records it, ``run`` ties one run together.
+"""
+
+from cpxl.intake.deciding import Expectation
+from cpxl.intake.receiving import Received, archive, scan
+from cpxl.intake.run import Progress, run_inbox
+from cpxl.intake.workers import IDENTITY_CODES, UNSAFE_CODES, Checked, check_all, check_file
+
+__all__ = [
+    "IDENTITY_CODES",
+    "UNSAFE_CODES",
+    "Checked",
+    "Expectation",
+    "Progress",
+    "Received",
+    "archive",
+    "check_all",
+    "check_file",
+    "run_inbox",
+    "scan",
+]

@@ -1,0 +1,329 @@
+"""Deciding each file's one status, and recording it in the store in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from cpxl.catalogue import Catalogue, parse_period
+from cpxl.findings import (
+    Change,
+    Code,
+    FileResult,
+    Finding,
+    Location,
+    Severity,
+    Status,
+    Value,
+    worst,
+)
+from cpxl.intake.receiving import Received
+from cpxl.intake.workers import Checked
+from cpxl.numbers import format_number
+from cpxl.reading import Submission
+from cpxl.store import Explanation, NewSubmission, Store, StoreError, SubmissionRecord
+from cpxl.validation import check_against_store, finish
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """The ministries and periods the officer is collecting (empty: any)."""
+
+    ministries: tuple[str, ...] = ()
+    periods: tuple[str, ...] = ()
+
+    def check(self, sub: Submission, file: str) -> list[Finding]:
+        """Errors for a genuine return of a ministry or period nobody asked for."""
+        out: list[Finding] = []
+        where = Location(file=file)
+        if self.ministries and sub.ministry not in self.ministries:
+            out.append(
+                Finding.make(
+                    Code.UNEXPECTED_MINISTRY,
+                    Severity.ERROR,
+                    where,
+                    ministry=sub.ministry,
+                    expected=", ".join(self.ministries),
+                )
+            )
+        if self.periods and sub.period not in self.periods:
+            out.append(
+                Finding.make(
+                    Code.UNEXPECTED_PERIOD,
+                    Severity.ERROR,
+                    where,
+                    period=sub.period,
+                    expected=", ".join(self.periods),
+                )
+            )
+        return out
+
+
+def stored_name(store: Store | None, sha: str) -> str | None:
+    if store is None:
+        return None
+    rec = store.by_sha256(sha)
+    return rec.name_received if rec else None
+
+
+def duplicate(r: Received, first: str) -> FileResult:
+    finding = Finding.make(Code.DUPLICATE_FILE, Severity.INFO, Location(file=r.name), first=first)
+    return FileResult(
+        r.name,
+        r.sha256,
+        Status.DUPLICATE,
+        Code.DUPLICATE_FILE,
+        findings=(finding,),
+        received_at=r.received_at.isoformat(timespec="seconds"),
+        first=first,
+    )
+
+
+def decide(
+    r: Received,
+    checked: Checked,
+    catalogue: Catalogue,
+    store: Store | None,
+    run: int,
+    dry_run: bool,
+    expect: Expectation,
+) -> FileResult:
+    base = FileResult(
+        r.name,
+        r.sha256,
+        Status.UNREADABLE,
+        received_at=r.received_at.isoformat(timespec="seconds"),
+        kind=checked.kind,
+    )
+    sub = checked.submission
+    try:
+        if sub is None:
+            result = replace(
+                base,
+                status=checked.status or Status.UNREADABLE,
+                reason=checked.reason,
+                findings=checked.findings,
+            )
+            return result
+        checked = replace(checked, findings=(*checked.findings, *expect.check(sub, r.name)))
+        return _decide_return(base, r, sub, checked, catalogue, store, run, dry_run)
+    except StoreError as exc:
+        return not_processed(base, exc)
+
+
+def not_processed(result: FileResult, exc: StoreError) -> FileResult:
+    """The environment failed for this file: nothing of it is stored, the next run retries."""
+    finding = Finding.make(
+        Code.ENVIRONMENT_FAILED, Severity.ERROR, Location(file=result.file), detail=str(exc)
+    )
+    return replace(
+        result,
+        status=Status.NOT_PROCESSED,
+        reason=Code.ENVIRONMENT_FAILED,
+        findings=(finding,),
+        values_stored=0,
+        changes=(),
+        fixed=(),
+    )
+
+
+def _decide_return(
+    base: FileResult,
+    r: Received,
+    sub: Submission,
+    checked: Checked,
+    catalogue: Catalogue,
+    store: Store | None,
+    run: int,
+    dry_run: bool,
+) -> FileResult:
+    period = parse_period(sub.period)
+    due = catalogue.due_date(sub.ministry, period)
+    days_late = (r.received_at.date() - due).days
+    result = replace(
+        base,
+        ministry=sub.ministry,
+        period=sub.period,
+        due=due.isoformat(),
+        days_late=days_late if days_late > 0 else None,
+    )
+    if catalogue.is_closed(period):
+        finding = Finding.make(
+            Code.PERIOD_CLOSED, Severity.ERROR, Location(file=r.name), period=sub.period
+        )
+        return replace(
+            result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
+        )
+    own = {c.element for s in sub.layout.sheets for c in s.columns}
+    # The checks against the store need this period (other ministries' figures) and the
+    # three periods before it (change): reading only those keeps a run flat in the store's size.
+    needed = [period.id]
+    for _ in range(3):
+        needed.append(parse_period(needed[-1]).previous().id)
+    history = (
+        store.history(sorted(_related(catalogue, own)), periods=needed)
+        if store is not None
+        else None
+    )
+    findings = list(checked.findings) + check_against_store(sub, catalogue, history)
+    if days_late > 0:
+        findings.append(
+            Finding.make(
+                Code.LATE_SUBMISSION,
+                Severity.INFO,
+                Location(file=r.name),
+                days=days_late,
+                due=due.isoformat(),
+            )
+        )
+    previous = store.current(sub.ministry, sub.period) if store is not None else None
+    old_values = store.values_of(previous.id) if store is not None and previous else ()
+    changes = _changes(old_values, sub.values) if previous is not None else []
+    final = finish(findings, sub.explanations)
+    level = worst([f for f in final if f.code != Code.LATE_SUBMISSION])
+    if level == Severity.ERROR:
+        status, reason = Status.NEEDS_CORRECTION, _first_error(final)
+    elif previous is not None and not changes and not sub.explanations:
+        status, reason = Status.UNCHANGED, Code.UNCHANGED_SUBMISSION
+        final = (
+            *final,
+            Finding.make(
+                Code.UNCHANGED_SUBMISSION,
+                Severity.INFO,
+                Location(file=r.name),
+                first=previous.name_received,
+            ),
+        )
+    elif level == Severity.WARNING:
+        status, reason = Status.ACCEPTED_WITH_WARNINGS, None
+    else:
+        status, reason = Status.ACCEPTED, None
+    accepted = status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
+    if previous is not None and accepted:
+        final = (*final, *_resubmission_findings(r.name, previous, changes))
+    fixed = _fixed(store, previous, final) if accepted and previous is not None else ()
+    result = replace(
+        result,
+        status=status,
+        reason=reason,
+        findings=tuple(final),
+        previous=previous.name_received if previous and accepted else "",
+        first=previous.name_received if status == Status.UNCHANGED and previous else "",
+        changes=tuple(changes) if accepted else (),
+        fixed=fixed,
+        values_stored=sum(1 for v in sub.values if not v.blank) if accepted else 0,
+    )
+    return result
+
+
+def _related(catalogue: Catalogue, own: set[str]) -> set[str]:
+    """This return's elements and those its compare rules name."""
+    out = set(own)
+    for rule in catalogue.rules_of("compare"):
+        assert rule.left is not None and rule.right is not None
+        refs = {x.element for x in (*rule.left.refs, *rule.right.refs)}
+        if refs & own:
+            out |= refs
+    return out
+
+
+def _first_error(findings: Sequence[Finding]) -> Code | None:
+    return next((f.code for f in findings if f.severity == Severity.ERROR), None)
+
+
+def _show(v: Value | None) -> str:
+    if v is None or v.blank:
+        return ""
+    return v.missing or format_number(v.value or 0.0)
+
+
+def _changes(old: Sequence[Value], new: Sequence[Value]) -> list[Change]:
+    """Every cell whose value differs from the submission being replaced."""
+    before = {v.key: v for v in old if not v.blank}
+    after = {v.key: v for v in new}
+    out: list[Change] = []
+    for key in sorted(set(before) | {k for k, v in after.items() if not v.blank}):
+        a, b = before.get(key), after.get(key)
+        if _show(a) == _show(b):
+            continue
+        where = b if b is not None else a
+        assert where is not None
+        out.append(Change(where.sheet, where.cell, key[0], key[1], _show(a), _show(b)))
+    return out
+
+
+def _resubmission_findings(
+    name: str, previous: SubmissionRecord, changes: Sequence[Change]
+) -> list[Finding]:
+    out = [
+        Finding.make(
+            Code.RESUBMISSION,
+            Severity.INFO,
+            Location(file=name),
+            previous=previous.name_received,
+        )
+    ]
+    for c in changes:
+        if c.new == "":
+            out.append(
+                Finding.make(
+                    Code.VALUE_REMOVED,
+                    Severity.INFO,
+                    Location(file=name, sheet=c.sheet, cell=c.cell),
+                    old=c.old,
+                )
+            )
+    return out
+
+
+def _fixed(
+    store: Store | None, previous: SubmissionRecord | None, now: Sequence[Finding]
+) -> tuple[Finding, ...]:
+    if store is None or previous is None:
+        return ()
+    current = {(f.code, f.location.sheet, f.location.cell) for f in now}
+    return tuple(
+        f
+        for f in store.findings_of(previous.id)
+        if f.severity != Severity.INFO
+        and (f.code, f.location.sheet, f.location.cell) not in current
+    )
+
+
+def record(
+    store: Store | None,
+    run: int,
+    r: Received,
+    result: FileResult,
+    sub: Submission | None,
+    dry_run: bool,
+) -> None:
+    """One transaction for one file; nothing from a file with errors is stored as data."""
+    if store is None or dry_run:
+        return
+    accept = result.status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
+    explanations = [
+        Explanation(f.rule, f.location.sheet, f.location.cell, f.params.get("explanation", ""))
+        for f in result.findings
+        if "explanation" in f.params
+    ]
+    store.record(
+        run,
+        NewSubmission(
+            sha256=r.sha256,
+            name_received=r.name,
+            archive_path=str(r.archived),
+            ministry=result.ministry,
+            period=result.period,
+            template_id=sub.identity.template_id if sub else "",
+            template_version=int(sub.identity.template_version) if sub else None,
+            received_at=r.received_at,
+            status=result.status.value,
+            reason=result.reason.value if result.reason else "",
+            days_late=result.days_late,
+        ),
+        sub.values if sub is not None and accept else (),
+        result.findings,
+        explanations,
+        accept=accept,
+    )

@@ -1,0 +1,192 @@
+"""Checking files in worker processes under memory and CPU limits.
+
+A worker that dies (a native reader aborting on a hostile file) costs that file a status, never
+the run: the pool is rebuilt and the file is checked again alone to be sure it was the culprit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import resource
+import signal
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cpxl.catalogue import Catalogue, load
+from cpxl.findings import (
+    Code,
+    Finding,
+    Location,
+    Severity,
+    Status,
+)
+from cpxl.guard import Limits, inspect
+from cpxl.intake.receiving import Received
+from cpxl.reading import ReadFailure, Submission, read_workbook
+from cpxl.templates import read_register
+from cpxl.validation import check_alone
+from cpxl.workspace import Workspace
+
+# Worker limits: enough for any genuine return, far below what a hostile file would take.
+WORKER_MEMORY_BYTES = 2 * 1024**3
+WORKER_CPU_SECONDS = 120
+IDENTITY_CODES = {
+    Code.NO_IDENTITY,
+    Code.IDENTITY_TAMPERED,
+    Code.UNKNOWN_TEMPLATE,
+    Code.RETIRED_TEMPLATE,
+    Code.UNKNOWN_MINISTRY,
+    Code.UNKNOWN_PERIOD,
+}
+UNSAFE_CODES = {
+    Code.ZIP_BOMB,
+    Code.TOO_MANY_PARTS,
+    Code.UNSAFE_MEMBER_NAME,
+    Code.XML_ENTITIES,
+    Code.MACROS,
+    Code.EXTERNAL_LINKS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What a worker hands back for one file: plain, picklable values."""
+
+    kind: str = ""
+    status: Status | None = None  # set when the file stops before the store
+    reason: Code | None = None
+    findings: tuple[Finding, ...] = ()
+    submission: Submission | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker's part
+
+
+_CATALOGUE: Catalogue | None = None
+_REGISTER: dict[str, object] = {}
+
+
+def _init_worker(rules: str, templates: str) -> None:
+    """Load the catalogue once per worker, and cap what one hostile file can take.
+
+    A worker dies with its parent (no orphan keeps files open after a kill) and leaves Ctrl-C
+    to the parent, which stops the run in plain words.
+    """
+    global _CATALOGUE, _REGISTER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    for limit, value in (
+        (resource.RLIMIT_AS, WORKER_MEMORY_BYTES),
+        (resource.RLIMIT_CPU, WORKER_CPU_SECONDS),
+    ):
+        _soft, hard = resource.getrlimit(limit)
+        cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(limit, (cap, hard))
+    _CATALOGUE = load(Path(rules))
+    _REGISTER = dict(read_register(Path(templates)))
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the parent goes; elsewhere nothing happens."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
+def check_file(
+    path: Path, name: str, catalogue: Catalogue, register: dict[str, object] | None = None
+) -> Checked:
+    """Guard, read and validate one file on its own (no store): the worker's whole job."""
+    inspection = inspect(path, Limits())
+    if inspection.blocked:
+        status = inspection.status or Status.UNREADABLE
+        codes = [f.code for f in inspection.findings]
+        findings = tuple(replace(f, location=Location(file=name)) for f in inspection.findings)
+        return Checked(inspection.kind, status, codes[0] if codes else None, findings)
+    try:
+        sub = read_workbook(
+            path,
+            catalogue,
+            kind=inspection.kind or "xlsx",
+            register=register,  # type: ignore[arg-type]
+            display_name=name,
+        )
+    except ReadFailure as failure:
+        code = failure.finding.code
+        status = Status.NOT_A_TEMPLATE if code in IDENTITY_CODES else Status.UNREADABLE
+        return Checked(inspection.kind, status, code, (failure.finding,))
+    found = tuple(sub.findings) + tuple(check_alone(sub, catalogue))
+    return Checked(inspection.kind, None, None, found, sub)
+
+
+def _work(path: str, name: str) -> Checked:
+    assert _CATALOGUE is not None
+    try:
+        return check_file(Path(path), name, _CATALOGUE, _REGISTER)
+    except Exception as exc:  # a reader's own failure on a strange file: a status, not a crash
+        return _crashed(name, type(exc).__name__)
+
+
+def _crashed(name: str, reason: str = "the reader stopped") -> Checked:
+    return Checked(
+        "",
+        Status.UNREADABLE,
+        Code.READER_CRASHED,
+        (Finding.make(Code.READER_CRASHED, Severity.ERROR, Location(file=name), reason=reason),),
+    )
+
+
+def check_all(
+    received: Sequence[Received], workspace: Workspace, workers: int
+) -> Iterator[tuple[Received, Checked]]:
+    """Check files in worker processes, yielding results in order of receipt.
+
+    A worker that dies breaks the whole pool; the file being waited for is then checked again
+    alone, so that only a file that really kills a reader is marked as such, and the rest go
+    on in a fresh pool.
+    """
+    args = (str(workspace.rules), str(workspace.templates))
+    queue = list(received)
+    while queue:
+        broken_at: int | None = None
+        with _pool(workers, args) as pool:
+            futures = [(r, pool.submit(_work, str(r.archived), r.name)) for r in queue]
+            for i, (r, fut) in enumerate(futures):
+                try:
+                    checked = fut.result()
+                except BrokenProcessPool:
+                    broken_at = i
+                    break
+                except Exception as exc:  # e.g. a result that could not be sent back
+                    checked = _crashed(r.name, type(exc).__name__)
+                yield r, checked
+        if broken_at is None:
+            return
+        suspect = queue[broken_at]
+        yield suspect, _check_alone_in_process(suspect, args)
+        queue = queue[broken_at + 1 :]
+
+
+def _pool(workers: int, args: tuple[str, str]) -> ProcessPoolExecutor:
+    # fork: workers start in milliseconds with the libraries already imported.
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker,
+        initargs=args,
+    )
+
+
+def _check_alone_in_process(r: Received, args: tuple[str, str]) -> Checked:
+    with _pool(1, args) as pool:
+        try:
+            return pool.submit(_work, str(r.archived), r.name).result()
+        except BrokenProcessPool:
+            return _crashed(r.name)
