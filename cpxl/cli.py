@@ -250,10 +250,12 @@ def run(
             expect=expect,
             on_progress=tick,
         )
+    with _errors():
+        shown = api.report_dict(workspace, report) if as_json else api.render_run(report)
     if as_json:
-        _emit(api.report_dict(workspace, report))
+        _emit(shown)
     else:
-        click.echo(api.render_run(report))
+        click.echo(shown)
     sys.exit(report.exit_code)
 
 

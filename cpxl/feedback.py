@@ -572,7 +572,7 @@ def _free_name(wanted: str, taken: set[str]) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-RECEIPTS = ".receipts.json"
+RECEIPTS = ".receipts"
 
 
 def _receipt_key(result: FileResult) -> str:
@@ -580,11 +580,21 @@ def _receipt_key(result: FileResult) -> str:
 
 
 def _receipts(out_dir: Path) -> dict[str, str]:
+    """Which feedback file each receipt got: one line per write, the last one counts.
+
+    Appending a line is cheap however long the outbox grows; a line cut short by a crash is
+    simply not read.
+    """
     try:
-        data = json.loads((out_dir / RECEIPTS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = (out_dir / RECEIPTS).read_text(encoding="utf-8")
+    except OSError:
         return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, tab, name = line.partition("\t")
+        if tab and name.endswith(SUFFIX):
+            out[key] = name
+    return out
 
 
 def existing_feedback(out_dir: Path, result: FileResult) -> Path | None:
@@ -599,11 +609,8 @@ def existing_feedback(out_dir: Path, result: FileResult) -> Path | None:
 
 
 def _remember(out_dir: Path, result: FileResult, path: Path) -> None:
-    receipts = _receipts(out_dir)
-    receipts[_receipt_key(result)] = path.name
-    tmp = out_dir / f"{RECEIPTS}.tmp"
-    tmp.write_text(json.dumps(receipts, ensure_ascii=False, indent=0), encoding="utf-8")
-    tmp.replace(out_dir / RECEIPTS)
+    with (out_dir / RECEIPTS).open("a", encoding="utf-8") as handle:
+        handle.write(f"{_receipt_key(result)}\t{path.name}\n")
 
 
 def write_feedback(
@@ -622,7 +629,8 @@ def write_feedback(
     final, path = path, path.with_name(path.name + ".partial")
     try:
         read = submission is not None and result.status not in _NO_CONTENT
-        where = placement(submission) if read and submission is not None else None
+        at_cells = any(f.location.cell for f in result.findings)
+        where = placement(submission) if read and at_cells and submission is not None else None
         marked = marks(result.findings, where, catalogue.messages) if where is not None else {}
         if submission is not None and where is not None and marked:
             layout = submission.layout

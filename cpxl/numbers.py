@@ -98,6 +98,8 @@ def _parse_text(text: str, value_type: str, missing_codes: Collection[str]) -> P
 
 
 def _converted(number: float, note: Code) -> Parsed:
+    if not math.isfinite(number):  # 400 digits typed as text are not a figure anyone meant
+        return _error(Code.NOT_A_NUMBER)
     return Parsed(value=number, code=note, severity=Severity.INFO, converted=format_number(number))
 
 
@@ -110,6 +112,8 @@ def _looks_like_date(text: str) -> bool:
 
 def format_number(number: float) -> str:
     """A number as an official would write it: no trailing .0, thousands separated."""
+    if not math.isfinite(number):
+        return str(number)
     if number == int(number):
         return f"{int(number):,}"
     return f"{number:,.6g}" if abs(number) >= 1e6 else f"{number:,.4f}".rstrip("0").rstrip(".")

@@ -8,6 +8,7 @@ custom properties with defusedxml.
 
 from __future__ import annotations
 
+import math
 import re
 import zipfile
 from collections.abc import Mapping
@@ -130,7 +131,7 @@ def _identity_sheet(wb: CalamineWorkbook) -> dict[str, str]:
 
 
 def _text(raw: object) -> str:
-    if isinstance(raw, float) and raw == int(raw):
+    if isinstance(raw, float) and math.isfinite(raw) and raw == int(raw):
         return str(int(raw))
     return "" if raw is None else str(raw).strip()
 
@@ -337,6 +338,24 @@ def read_workbook(
 ) -> Submission:
     """Read a return against its template's layout; raise ReadFailure when it cannot be one."""
     name = display_name or path.name
+    try:
+        return _read(path, catalogue, kind, register, name)
+    except ReadFailure:
+        raise
+    except Exception as exc:  # a damaged part the container checks let through: the readers'
+        # own errors (missing sheet parts, broken XML, unparsable numbers) mean "unreadable".
+        raise ReadFailure(
+            Finding.make(Code.UNREADABLE_WORKBOOK, Severity.ERROR, Location(file=name))
+        ) from exc
+
+
+def _read(
+    path: Path,
+    catalogue: Catalogue,
+    kind: str,
+    register: Mapping[str, IssuedTemplate] | None,
+    name: str,
+) -> Submission:
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own error types for every broken file

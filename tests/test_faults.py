@@ -326,7 +326,6 @@ CTRL_C_AT_FORK = textwrap.dedent(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="Ctrl-C as the pool forks is dropped with a traceback")
 def test_ctrl_c_as_the_workers_start_still_stops_the_run(
     pristine: Pristine, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -549,7 +548,6 @@ def test_damaged_returns_get_a_status_and_store_only_what_they_hold(fuzz: Fuzzed
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="odd figures and damaged parts still make the reader raise")
 def test_no_damaged_return_crashes_the_reader(fuzz: Fuzzed) -> None:
     """No damaged return makes the reader fail in a way it did not foresee (reader-crashed)."""
     assert fuzz.run.data is not None
@@ -638,7 +636,6 @@ def test_a_damaged_package_is_unreadable_and_the_run_goes_on(
     assert statuses["MOWA_2025.xlsx"] == ("accepted", None)
 
 
-@pytest.mark.xfail(strict=True, reason="NaN, 1e308 sums and 400 digits make the reader raise")
 def test_an_odd_figure_is_a_correction_not_a_crash(
     damaged: tuple[Workspace, Snapshot, Finished],
 ) -> None:

@@ -6,12 +6,13 @@ the run: the pool is rebuilt and the file is checked again alone to be sure it w
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import resource
 import signal
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -130,8 +131,8 @@ def _work(path: str, name: str) -> Checked:
     assert _CATALOGUE is not None
     try:
         return check_file(Path(path), name, _CATALOGUE, _REGISTER)
-    except Exception as exc:  # a reader's own failure on a strange file: a status, not a crash
-        return _crashed(name, type(exc).__name__)
+    except Exception:  # a reader's own failure on a strange file: a status, not a crash
+        return _crashed(name)
 
 
 def _crashed(name: str, reason: str = "the reader stopped") -> Checked:
@@ -154,24 +155,51 @@ def check_all(
     """
     args = (str(workspace.rules), str(workspace.templates))
     queue = list(received)
+    ahead = IN_FLIGHT_PER_WORKER * workers
     while queue:
         broken_at: int | None = None
-        with _pool(workers, args) as pool:
-            futures = [(r, pool.submit(_work, str(r.archived), r.name)) for r in queue]
-            for i, (r, fut) in enumerate(futures):
+        with _quiet_ctrl_c():  # the pool's processes and threads start without Ctrl-C
+            pool = _pool(workers, args)
+        with pool:
+            futures: list[Future[Checked]] = []
+            for i, r in enumerate(queue):
+                # Only a few files are in flight, so a long inbox never piles up in memory.
+                while len(futures) < min(len(queue), i + ahead):
+                    nxt = queue[len(futures)]
+                    with _quiet_ctrl_c():
+                        futures.append(pool.submit(_work, str(nxt.archived), nxt.name))
                 try:
-                    checked = fut.result()
+                    checked = futures[i].result()
                 except BrokenProcessPool:
                     broken_at = i
                     break
-                except Exception as exc:  # e.g. a result that could not be sent back
-                    checked = _crashed(r.name, type(exc).__name__)
+                except Exception:  # e.g. a result that could not be sent back
+                    checked = _crashed(r.name)
+                futures[i] = _DONE
                 yield r, checked
         if broken_at is None:
             return
         suspect = queue[broken_at]
         yield suspect, _check_alone_in_process(suspect, args)
         queue = queue[broken_at + 1 :]
+
+
+IN_FLIGHT_PER_WORKER = 4
+_DONE: Future[Checked] = Future()  # stands in for a result already handed on
+
+
+@contextlib.contextmanager
+def _quiet_ctrl_c() -> Iterator[None]:
+    """Hold Ctrl-C back while the pool forks or hands out work; it arrives right after.
+
+    A Ctrl-C landing inside the pool's own start-up leaves it half made; held back for those
+    few milliseconds, it stops the run cleanly instead.
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _pool(workers: int, args: tuple[str, str]) -> ProcessPoolExecutor:
@@ -185,7 +213,9 @@ def _pool(workers: int, args: tuple[str, str]) -> ProcessPoolExecutor:
 
 
 def _check_alone_in_process(r: Received, args: tuple[str, str]) -> Checked:
-    with _pool(1, args) as pool:
+    with _quiet_ctrl_c():
+        pool = _pool(1, args)
+    with pool:
         try:
             return pool.submit(_work, str(r.archived), r.name).result()
         except BrokenProcessPool:
