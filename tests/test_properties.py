@@ -806,7 +806,9 @@ def test_order_of_periods_keeps_the_same_figures(
         with Store.open(ws.store_url(), create=False) as store:
             table = store.long_table()
         keys = ["element", "period", "area", "dimension", "option", "value", "missing"]
-        figures.append(table[keys].to_dict("records"))
+        figures.append(
+            table[keys].astype(object).where(table[keys].notna(), None).to_dict("records")
+        )
     assert figures[0] == figures[1]
     assert figures[0]
 
