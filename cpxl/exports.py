@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 
 from cpxl.catalogue import Catalogue, parse_period
@@ -223,9 +224,20 @@ def csv_text(frame: pd.DataFrame) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([csv_safe(str(c)) for c in frame.columns])
-    columns = [[_csv_cell(v) for v in frame[c].tolist()] for c in frame.columns]
+    columns = [_csv_column(frame[c]) for c in frame.columns]
     writer.writerows(zip(*columns, strict=True))
     return buffer.getvalue()
+
+
+def _csv_column(column: pd.Series) -> list[str]:
+    """One column's CSV texts; each distinct value is formatted once (long tables repeat)."""
+    missing = column.isna().to_numpy()
+    present = column[~missing]
+    texts = {value: _csv_cell(value) for value in present.unique()}
+    out: list[str] = [""] * len(column)
+    for i, text in zip(np.flatnonzero(~missing), present.map(texts).tolist(), strict=True):
+        out[i] = str(text)
+    return out
 
 
 def write_csv(
