@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from cpxl.catalogue import Catalogue, parse_period
+import pandas as pd
+
+from cpxl.catalogue import Catalogue, Period, parse_period
 from cpxl.findings import (
     Change,
     Code,
@@ -155,16 +157,7 @@ def _decide_return(
             result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
         )
     own = {c.element for s in sub.layout.sheets for c in s.columns}
-    # The checks against the store need this period (other ministries' figures) and the
-    # three periods before it (change): reading only those keeps a run flat in the store's size.
-    needed = [period.id]
-    for _ in range(3):
-        needed.append(parse_period(needed[-1]).previous().id)
-    history = (
-        store.history(sorted(_related(catalogue, own)), periods=needed)
-        if store is not None
-        else None
-    )
+    history = _history(store, catalogue, period, own)
     findings = list(checked.findings) + check_against_store(sub, catalogue, history)
     if days_late > 0:
         findings.append(
@@ -214,6 +207,28 @@ def _decide_return(
         values_stored=sum(1 for v in sub.values if not v.blank) if accepted else 0,
     )
     return result
+
+
+def _history(
+    store: Store | None, catalogue: Catalogue, period: Period, own: set[str]
+) -> pd.DataFrame | None:
+    """Just what the checks against the store need, so a run stays flat in the store's size:
+    the totals of this return's changed-checked elements for the three periods before, and
+    other ministries' elements named by compare rules, for this period."""
+    if store is None:
+        return None
+    earlier = [period.previous()]
+    for _ in range(2):
+        earlier.append(earlier[-1].previous())
+    watched = sorted({r.element for r in catalogue.rules_of("change")} & own)
+    others = sorted(_related(catalogue, own) - own)
+    parts = []
+    if watched:
+        parts.append(store.history(watched, periods=[p.id for p in earlier], totals_only=True))
+    if others:
+        parts.append(store.history(others, periods=[period.id]))
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else None
 
 
 def _related(catalogue: Catalogue, own: set[str]) -> set[str]:

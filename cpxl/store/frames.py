@@ -79,6 +79,7 @@ def history(
     elements: Sequence[str],
     areas: Sequence[str] | None,
     periods: Sequence[str] | None = None,
+    totals_only: bool = False,
 ) -> pd.DataFrame:
     """Current accepted values of these elements (and areas, and periods when named)."""
     v, s = schema.values.c, schema.submissions.c
@@ -91,6 +92,8 @@ def history(
         query = query.where(v.area.in_(list(areas)))
     if periods is not None:
         query = query.where(v.period.in_(list(periods)))
+    if totals_only:
+        query = query.where(v.dimension == "")
     return _sorted(frame(conn.execute(query).all(), HISTORY_COLUMNS))
 
 

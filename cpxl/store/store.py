@@ -269,10 +269,15 @@ class Store:
         elements: Sequence[str],
         areas: Sequence[str] | None = None,
         periods: Sequence[str] | None = None,
+        *,
+        totals_only: bool = False,
     ) -> pd.DataFrame:
-        """Current accepted values of these elements: every period, or only those named."""
+        """Current accepted values of these elements: every period, or only those named.
+
+        ``totals_only`` leaves out the disaggregated cells (what change checks need).
+        """
         with self._reading() as conn:
-            return frames.history(conn, elements, areas, periods)
+            return frames.history(conn, elements, areas, periods, totals_only)
 
     def long_table(self, periods: Sequence[str] | None = None) -> pd.DataFrame:
         """Every current accepted value with the file it came from (the national long table)."""
