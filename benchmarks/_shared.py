@@ -25,6 +25,8 @@ from typing import Any, TextIO, TypeVar
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from xlsxwriter.utility import xl_rowcol_to_cell  # noqa: E402
+
 from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period  # noqa: E402
 from cpxl.findings import FileResult, Severity, Status, worst  # noqa: E402
 from cpxl.intake import Checked  # noqa: E402
@@ -162,6 +164,16 @@ def peak_rss_mib() -> dict[str, float]:
     }
 
 
+def current_rss_mib() -> float:
+    """This process's resident memory now, in MiB (Linux; NaN elsewhere)."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return float("nan")
+    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "")
+    return int(line.split()[1]) / 1024 if line else float("nan")
+
+
 def machine() -> dict[str, Any]:
     """Where the numbers were measured."""
     return {
@@ -294,12 +306,21 @@ def _safe_element(ministry: str, period: str) -> tuple[str, str] | None:
 def corrected(ministry: str, period: str, delta: int) -> Values:
     """A clean resubmission: one province's figures of one element raised by ``delta``.
 
+    Where no element can change safely, the same figures come with a note instead.
+
     One option of each dimension and the total are raised together, so that the sums hold;
     the element is one no compare or change rule names, so that those hold too.
     """
     values = clean_values(ministry, period)
     found = _safe_element(ministry, period)
-    if found is None or delta == 0:
+    if delta == 0:
+        return values
+    if found is None:
+        # Nothing to change safely: the same figures sent again, with a note, so that the file
+        # differs from the first (identical bytes would be a duplicate, never read).
+        sheet = layout(ministry, period).sheets[0]
+        note = xl_rowcol_to_cell(sheet.row_of(sheet.areas[0].code), sheet.explanation_col)
+        values[(sheet.name, note)] = f"Sent again ({delta})"
         return values
     sheet_name, element = found
     sheet = layout(ministry, period).sheet(sheet_name)

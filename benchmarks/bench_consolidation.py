@@ -66,11 +66,9 @@ def consolidate(store: Store, years: list[str], out: Path, times: dict[str, list
     indicators = step("indicator_table", lambda: indicator_table(cat, store, years))
     stem = f"cpims-national-{years[0]}-{years[-1]}"
     step("write_exports", lambda: write_exports(cat, values, indicators, out, stem))
-    total = sum(
-        times[k][-1]
-        for k in ("write_national_workbook", "long_table", "indicator_table", "write_exports")
-    )
-    times.setdefault("total", []).append(total)
+    parts = ("write_national_workbook", "long_table", "indicator_table", "write_exports")
+    times.setdefault("total", []).append(sum(times[k][-1] for k in parts))
+    times.setdefault("total_cpu", []).append(sum(times[f"{k}_cpu"][-1] for k in parts))
 
 
 def main() -> None:

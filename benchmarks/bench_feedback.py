@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -66,39 +68,61 @@ def naive_feedback(path: Path, result: FileResult, out: Path) -> None:
     wb.save(out)
 
 
-def measure(
-    path: Path, name: str, register: dict[str, Any], out: Path, repeat: int
-) -> dict[str, Any]:
-    """write_feedback (and for a marked-up copy, its parts) and the baseline, ``repeat`` times."""
+@dataclass(frozen=True, slots=True)
+class _Case:
+    """One return, checked once, with what its feedback needs."""
+
+    path: Path
+    result: FileResult
+    sub: Submission
+    marked: int
+
+
+def prepare(path: Path, register: dict[str, Any]) -> _Case:
+    """Check a return once and give it the status intake would give it without a store."""
     cat = catalogue()
     checked = check_file(path, path.name, cat, register)
     result = result_of(path.name, checked)
-    sub: Submission | None = checked.submission
-    assert sub is not None
-    where = placement(sub)
-    marked = marks(result.findings, where, cat.messages)
-    times: dict[str, list[float]] = {}
+    assert checked.submission is not None
+    marked = marks(result.findings, placement(checked.submission), cat.messages)
+    return _Case(path, result, checked.submission, len(marked))
+
+
+def measure(cases: dict[str, _Case], out: Path, repeat: int) -> dict[str, dict[str, Any]]:
+    """write_feedback (for a marked-up copy also its parts) and the baseline, in rounds.
+
+    Rounds go over every return in turn, so that a burst of other work on the machine spreads
+    over all returns instead of spoiling one.
+    """
+    cat = catalogue()
+    times: dict[str, dict[str, list[float]]] = {name: {} for name in cases}
+
+    def add(name: str, key: str, ms: float) -> None:
+        times[name].setdefault(key, []).append(ms)
+
     for i in range(repeat):
-        written, ms, cpu = timed_cpu(lambda: write_feedback(out, result, cat, sub))
-        times.setdefault("write_feedback", []).append(ms)
-        times.setdefault("write_feedback_cpu", []).append(cpu)
-        written.unlink()
-        if marked:
-            w, ms = timed(lambda: placement(sub))
-            times.setdefault("placement", []).append(ms)
-            times.setdefault("marks", []).append(
-                timed(lambda w=w: marks(result.findings, w, cat.messages))[1]
-            )
-        naive = out / f"{name}-{i}.naive.xlsx"
-        _, ms, cpu = timed_cpu(lambda n=naive: naive_feedback(path, result, n))
-        times.setdefault("naive_openpyxl", []).append(ms)
-        times.setdefault("naive_openpyxl_cpu", []).append(cpu)
+        for name, c in cases.items():
+            written, ms, cpu = timed_cpu(partial(write_feedback, out, c.result, cat, c.sub))
+            add(name, "write_feedback", ms)
+            add(name, "write_feedback_cpu", cpu)
+            written.unlink()
+            if c.marked:
+                where, ms = timed(partial(placement, c.sub))
+                add(name, "placement", ms)
+                add(name, "marks", timed(partial(marks, c.result.findings, where, cat.messages))[1])
+            naive = out / f"{name}-{i}.naive.xlsx"
+            _, ms, cpu = timed_cpu(partial(naive_feedback, c.path, c.result, naive))
+            add(name, "naive_openpyxl", ms)
+            add(name, "naive_openpyxl_cpu", cpu)
     return {
-        "status": result.status.value,
-        "findings": len(result.findings),
-        "marked_cells": len(marked),
-        "cells": len(sub.values),
-        **{k: stats(v) for k, v in times.items()},
+        name: {
+            "status": c.result.status.value,
+            "findings": len(c.result.findings),
+            "marked_cells": c.marked,
+            "cells": len(c.sub.values),
+            **{k: stats(v) for k, v in times[name].items()},
+        }
+        for name, c in cases.items()
     }
 
 
@@ -231,14 +255,14 @@ def main() -> None:
         out = work / "feedback"
         out.mkdir()
         load1 = load_note("start")
-        results = {name: measure(path, name, register, out, repeat) for name, path in files.items()}
+        cases = {name: prepare(path, register) for name, path in files.items()}
+        results = measure(cases, out, repeat)
         if args.profile:
-            checked = {p: check_file(p, p.name, cat, register) for p in files.values()}
 
             def all_feedback() -> None:
                 for _ in range(repeat):
-                    for p, c in checked.items():
-                        write_feedback(out / "profiled", result_of(p.name, c), cat, c.submission)
+                    for c in cases.values():
+                        write_feedback(out / "profiled", c.result, cat, c.sub)
 
             profile(all_feedback)
     headline = report(results)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -45,6 +46,7 @@ from _shared import (
     clean_values,
     clock,
     corrected,
+    current_rss_mib,
     fmt,
     issue,
     layout,
@@ -67,6 +69,8 @@ from _shared import (
     write,
 )
 
+from cpxl.templates import Identity
+
 MISTAKE_SHARE = 0.10
 CLEAN_MS, MARKED_MS, GUARD_MS, NAIVE_RATIO = 40.0, 100.0, 50.0, 5.0
 
@@ -86,32 +90,57 @@ class Made:
 
 
 def make_pool(folder: Path, templates: Path, count: int) -> list[Made]:
-    """Write ``count`` returns; file i is for slot i mod S, its round is i div S."""
+    """Write ``count`` returns; file i is for slot i mod S, its round is i div S.
+
+    About one file in ten gets mistakes; a template too small to take them passes its turn to
+    the next file that can. Files are written by two processes.
+    """
     cat = catalogue()
     period_ids = periods()
     identities = issue(cat, period_ids, templates)
     expected = slots(period_ids)
     rng = random.Random(42)
     folder.mkdir(parents=True, exist_ok=True)
-    made: list[Made] = []
+    owed = 0
+    specs: list[tuple[int, Made]] = []
     for i in range(count):
         ministry, period = expected[i % len(expected)]
         rnd = i // len(expected)
-        values, made_mistakes = (
-            with_mistakes(ministry, period, seed=i) if rng.random() < MISTAKE_SHARE else ({}, [])
-        )
-        if made_mistakes:  # a template too small for mistakes stays clean
+        owed += rng.random() < MISTAKE_SHARE
+        if owed and mistakes_fit(ministry, period):
+            owed -= 1
             kind = "mistakes"
-        elif rnd == 0:
-            values, kind = clean_values(ministry, period), "clean"
         else:
-            values, kind = corrected(ministry, period, rnd), "resubmission"
-        path = folder / f"{ministry}_{period}_{i:05d}.xlsx"
-        write(path, ministry, period, identities[(ministry, period)], values)
-        # A later round arrives later; within a round the order is the slot order.
-        set_received(path, ministry, period, 25 - 0.4 * rnd - (i % len(expected)) / 1e4)
-        made.append(Made(path, ministry, period, kind))
-    return made
+            kind = "clean" if rnd == 0 else "resubmission"
+        specs.append(
+            (i, Made(folder / f"{ministry}_{period}_{i:05d}.xlsx", ministry, period, kind))
+        )
+    context = multiprocessing.get_context("fork")
+    with context.Pool(2) as pool:
+        pool.starmap(
+            _write_one,
+            [(i, m, identities[(m.ministry, m.period)], len(expected)) for i, m in specs],
+        )
+    return [m for _, m in specs]
+
+
+@cache
+def mistakes_fit(ministry: str, period: str) -> bool:
+    """Whether a ministry's template has room for the typical mistakes."""
+    return bool(with_mistakes(ministry, period, seed=0)[1])
+
+
+def _write_one(i: int, m: Made, identity: Identity, n_slots: int) -> None:
+    rnd = i // n_slots
+    if m.kind == "mistakes":
+        values = with_mistakes(m.ministry, m.period, seed=i)[0]
+    elif m.kind == "clean":
+        values = clean_values(m.ministry, m.period)
+    else:
+        values = corrected(m.ministry, m.period, rnd)
+    write(m.path, m.ministry, m.period, identity, values)
+    # A later round arrives later; within a round the order is the slot order.
+    set_received(m.path, m.ministry, m.period, 25 - 0.4 * rnd - (i % n_slots) / 1e4)
 
 
 def workspace_with(root: Path, templates: Path, files: list[Made]) -> Path:
@@ -137,17 +166,20 @@ def child_run(root: Path, workers: int, profiled: bool) -> None:
 
     import_rss = peak_rss_mib()["self"]
     marks: list[float] = []
+    rss: list[tuple[int, float]] = []
     start = clock()
 
-    def progress(_: Progress) -> None:
+    def progress(p: Progress) -> None:
         marks.append(clock())
+        if p.done % max(1, p.total // 10) == 0 or p.done == p.total:
+            rss.append((p.done, current_rss_mib()))
 
     def run() -> RunReport:
         return run_inbox(Workspace(root), workers=workers, on_progress=progress)
 
     report = profile(run, stream=sys.stderr) if profiled else run()
     wall = clock() - start
-    rss = peak_rss_mib()
+    peak = peak_rss_mib()
     statuses = Counter(f.status.value for f in report.files)
     steady = (marks[-1] - marks[0]) / (len(marks) - 1) * 1000 if len(marks) > 1 else None
     print(
@@ -158,8 +190,9 @@ def child_run(root: Path, workers: int, profiled: bool) -> None:
                 "first_result_s": (marks[0] - start) if marks else None,
                 "steady_ms_per_return": steady,
                 "parent_rss_after_import_mib": import_rss,
-                "parent_peak_rss_mib": rss["self"],
-                "worker_peak_rss_mib": rss["children"],
+                "parent_peak_rss_mib": peak["self"],
+                "worker_peak_rss_mib": peak["children"],
+                "parent_rss_by_files_done_mib": rss,
                 "statuses": dict(statuses),
             }
         )
@@ -330,6 +363,9 @@ def report(
             for n, a in sorted(intake.items())
         ],
     )
+    for n, a in sorted(intake.items()):
+        curve = ", ".join(f"{done}: {mib:.0f}" for done, mib in a["parent_rss_by_files_done_mib"])
+        print(f"parent RSS (MiB) by returns done, N={n}: {curve}")
     clean, marked = {"clean", "resubmission"}, {"mistakes"}
     summary: dict[str, Any] = {}
     table = []

@@ -8,7 +8,8 @@ history, as in a real run. Each step is timed --repeat times per return (medians
 - raw read (baseline): python-calamine, every sheet to Python values;
 - guard: ``guard.inspect``; reading: ``reading.read_workbook``;
 - validation alone: ``validation.check_alone`` (types, ranges, required, sums, compares);
-- with the store: ``Store.history`` for the return's elements (the query), then
+- with the store: ``Store.history`` for the return's elements and the periods intake asks
+  for (this one and the three before it: the query), then
   ``check_against_store`` (cross-ministry compares, change rules) and ``finish``.
 
 The first ``check_alone`` of each layout compiles its pandera schemas; that is reported apart
@@ -61,6 +62,14 @@ ADDED_MS = 15.0
 T = TypeVar("T")
 
 
+def needed(period: str) -> list[str]:
+    """The periods intake asks the store for: this one and the three before it."""
+    out = [period]
+    for _ in range(3):
+        out.append(parse_period(out[-1]).previous().id)
+    return out
+
+
 def calamine_read(path: Path) -> None:
     """The baseline: open and read every sheet, nothing else."""
     from python_calamine import CalamineWorkbook
@@ -83,28 +92,40 @@ class _Steps:
         return out
 
 
-def measure(path: Path, register: dict[str, Any], store: Store, repeat: int) -> dict[str, Any]:
-    """Every step on one return, ``repeat`` times."""
+def measure(
+    files: dict[str, Path], register: dict[str, Any], store: Store, repeat: int
+) -> dict[str, dict[str, Any]]:
+    """Every step on every return, ``repeat`` rounds over all returns.
+
+    Rounds go over every return in turn, so that a burst of other work on the machine spreads
+    over all returns instead of spoiling one.
+    """
     cat = catalogue()
-    steps, first = _Steps(), _Steps()
-    sub: Submission | None = None
-    found: tuple[Any, ...] = ()
+    steps = {name: _Steps() for name in files}
+    first = {name: _Steps() for name in files}
+    last: dict[str, tuple[Submission, tuple[Any, ...]]] = {}
     for i in range(repeat):
-        steps.run("raw_read", partial(calamine_read, path))
-        steps.run("guard", partial(inspect, path))
-        sub = steps.run("read", partial(read_workbook, path, cat, register=register))
-        # The first check of a layout compiles its schemas (cached afterwards): kept apart.
-        alone = (first if i == 0 else steps).run("check_alone", partial(check_alone, sub, cat))
-        history = steps.run("history_query", partial(store.history, related(sub.layout)))
-        against = steps.run("check_against_store", partial(check_against_store, sub, cat, history))
-        everything = [*sub.findings, *alone, *against]
-        found = steps.run("finish", partial(finish, everything, sub.explanations))
-    assert sub is not None
-    out: dict[str, Any] = {k: stats(v) for k, v in steps.times.items()}
-    out["first_check_alone_ms"] = first.times["check_alone"][0]
-    out["cells"] = len(sub.values)
-    out["findings"] = sorted({f.code.value for f in found})
-    out["n_findings"] = len(found)
+        for name, path in files.items():
+            at = steps[name]
+            at.run("raw_read", partial(calamine_read, path))
+            at.run("guard", partial(inspect, path))
+            sub = at.run("read", partial(read_workbook, path, cat, register=register))
+            # The first check of a layout compiles its schemas (cached afterwards): kept apart.
+            checking = first[name] if i == 0 else at
+            alone = checking.run("check_alone", partial(check_alone, sub, cat))
+            query = partial(store.history, related(sub.layout), periods=needed(sub.period))
+            history = at.run("history_query", query)
+            against = at.run("check_against_store", partial(check_against_store, sub, cat, history))
+            everything = [*sub.findings, *alone, *against]
+            last[name] = (sub, at.run("finish", partial(finish, everything, sub.explanations)))
+    out: dict[str, dict[str, Any]] = {}
+    for name in files:
+        sub, found = last[name]
+        out[name] = {k: stats(v) for k, v in steps[name].times.items()}
+        out[name]["first_check_alone_ms"] = first[name].times["check_alone"][0]
+        out[name]["cells"] = len(sub.values)
+        out[name]["findings"] = sorted({f.code.value for f in found})
+        out[name]["n_findings"] = len(found)
     return out
 
 
@@ -218,13 +239,13 @@ def main() -> None:
                     work / f"{m}_{p}.xlsx", m, p, identities[(m, p)], clean_values(m, p)
                 )
         load1 = load_note("start")
-        results = {name: measure(path, register, store, repeat) for name, path in files.items()}
+        results = measure(files, register, store, repeat)
         if args.profile:
 
             def validate_all() -> None:
                 for path in files.values():
                     sub = read_workbook(path, cat, register=register)
-                    history = store.history(related(sub.layout))
+                    history = store.history(related(sub.layout), periods=needed(sub.period))
                     finish([*check_alone(sub, cat), *check_against_store(sub, cat, history)], ())
 
             profile(validate_all)
