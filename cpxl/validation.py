@@ -553,30 +553,30 @@ def _change(
     if history is None or history.empty or not rules:
         return []
     period = parse_period(submission.period)
-    past = history[
-        (history["ministry"] == submission.ministry)
-        & history["element"].isin(list(rules))
-        & (history["dimension"].fillna("") == "")
-        & history["value"].notna()
-    ]
-    earlier = {p for p in past["period"].unique() if _before(str(p), period)}
-    past = past[past["period"].isin(earlier)]
-    if past.empty:
-        return []
-    # Period ids of one type sort in time order, so the last three rows are the latest three.
-    past = past.sort_values("period").groupby(["element", "area"], sort=False).tail(3)
+    earlier: dict[str, bool] = {}
     series: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
-    for el, area, p, x in zip(
-        past["element"], past["area"], past["period"], past["value"], strict=True
-    ):
-        series[(str(el), str(area))].append((str(p), float(x)))
+    columns = ("ministry", "element", "dimension", "area", "period", "value")
+    # Plain loops: a return's history is a few hundred rows, where pandas' fixed costs dominate.
+    for ministry, el, dim, area, p, x in zip(*(history[c].tolist() for c in columns), strict=True):
+        disaggregated = isinstance(dim, str) and dim != ""
+        if ministry != submission.ministry or el not in rules or disaggregated:
+            continue
+        if x is None or x != x:  # a missing-reason code: no figure to compare with
+            continue
+        key = str(p)
+        if key not in earlier:
+            earlier[key] = _before(key, period)
+        if earlier[key]:
+            series[(str(el), str(area))].append((key, float(x)))
     out: list[Finding] = []
     for v in submission.values:
         rule = rules.get(v.element)
         hist = series.get((v.element, v.area))
         if rule is None or v.dimension or v.value is None or not hist:
             continue
-        finding = _change_finding(rule, v, hist, submission, column_key(v.element))
+        # Period ids of one type sort in time order: the last three are the latest three.
+        latest = sorted(hist)[-3:]
+        finding = _change_finding(rule, v, latest, submission, column_key(v.element))
         if finding is not None:
             out.append(finding)
     return out
