@@ -1,0 +1,96 @@
+"""Validation: catalogue rules compiled to pandera schemas, each failure a finding at its cell.
+
+One schema per template layout (cached). pandera does the checking, lazily, and its failure cases
+are mapped back to (sheet, cell) through the layout; pandera's own words never reach a user.
+Change rules compare with the province's history in the store, in plain Python.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cpxl.catalogue import Catalogue
+from cpxl.findings import Finding
+from cpxl.reading import Submission
+from cpxl.validation.change import MAD_FLOOR, _change
+from cpxl.validation.located import _cell_finding, _compare_findings, _other_values, _sum_finding
+from cpxl.validation.order import PER_COLUMN, PER_SHEET, cap, finish
+from cpxl.validation.tables import (
+    Compiled,
+    Wide,
+    _cells_table,
+    _failures,
+    _sums_table,
+    compile_layout,
+    ref_key,
+    wide,
+)
+
+__all__ = [
+    "MAD_FLOOR",
+    "PER_COLUMN",
+    "PER_SHEET",
+    "Compiled",
+    "Wide",
+    "cap",
+    "check_against_store",
+    "check_alone",
+    "compile_layout",
+    "finish",
+    "ref_key",
+    "validate",
+    "wide",
+]
+
+
+def validate(
+    submission: Submission,
+    catalogue: Catalogue,
+    history: pd.DataFrame | None = None,
+) -> tuple[Finding, ...]:
+    """Every finding for a return: reading, rules alone, and rules against the store.
+
+    ``history`` is the store's long table (element, period, area, dimension, option, value,
+    missing, ministry); cross-workbook compare rules use its rows for this period, change rules
+    its earlier periods.
+    """
+    found = [
+        *submission.findings,
+        *check_alone(submission, catalogue),
+        *check_against_store(submission, catalogue, history),
+    ]
+    return finish(found, submission.explanations)
+
+
+def check_alone(submission: Submission, catalogue: Catalogue) -> list[Finding]:
+    """Type, range, required, sum and compare rules a return can answer by itself."""
+    compiled = compile_layout(catalogue, submission.layout)
+    out: list[Finding] = []
+    cells = _cells_table(submission, catalogue, compiled)
+    for name, row in _failures(compiled.cells, cells):
+        out.append(_cell_finding(compiled, name, submission.values[row], submission.file))
+    w = wide(submission.values)
+    sums, sum_rows = _sums_table(w, compiled)
+    for _, row in _failures(compiled.sums, sums):
+        area, group = sum_rows[row]
+        out.append(_sum_finding(group, area, w, submission.file))
+    out.extend(_compare_findings(w, compiled.local, compiled.compares, submission.file))
+    return out
+
+
+def check_against_store(
+    submission: Submission, catalogue: Catalogue, history: pd.DataFrame | None
+) -> list[Finding]:
+    """Compare rules across ministries' returns, and change against earlier periods."""
+    if history is None or history.empty:
+        return []
+    out: list[Finding] = []
+    compiled = compile_layout(catalogue, submission.layout)
+    others = _other_values(submission, compiled, history)
+    if compiled.cross and others:
+        w = wide([*submission.values, *others])
+        own = {a.code for s in submission.layout.sheets for a in s.areas}
+        w = w.only(own)
+        out.extend(_compare_findings(w, compiled.cross, compiled.compares, submission.file))
+    out.extend(_change(submission, catalogue, history))
+    return out

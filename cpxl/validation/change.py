@@ -1,0 +1,105 @@
+"""Change against the province's earlier periods: a warning that shows the history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from cpxl.catalogue import Catalogue, Period, Rule, parse_period
+from cpxl.findings import Code, Finding, Location, Value
+from cpxl.numbers import format_number
+from cpxl.reading import Submission
+from cpxl.templates import column_key
+
+MAD_FLOOR = 0.1
+
+
+def _change(
+    submission: Submission, catalogue: Catalogue, history: pd.DataFrame | None
+) -> list[Finding]:
+    """Each ruled total against up to three earlier periods of the same province."""
+    rules = {r.element: r for r in catalogue.rules_of("change")}
+    if history is None or history.empty or not rules:
+        return []
+    period = parse_period(submission.period)
+    earlier: dict[str, bool] = {}
+    series: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
+    columns = ("ministry", "element", "dimension", "area", "period", "value")
+    # Plain loops: a return's history is a few hundred rows, where pandas' fixed costs dominate.
+    for ministry, el, dim, area, p, x in zip(*(history[c].tolist() for c in columns), strict=True):
+        disaggregated = isinstance(dim, str) and dim != ""
+        if ministry != submission.ministry or el not in rules or disaggregated:
+            continue
+        if x is None or x != x:  # a missing-reason code: no figure to compare with
+            continue
+        key = str(p)
+        if key not in earlier:
+            earlier[key] = _before(key, period)
+        if earlier[key]:
+            series[(str(el), str(area))].append((key, float(x)))
+    out: list[Finding] = []
+    for v in submission.values:
+        rule = rules.get(v.element)
+        hist = series.get((v.element, v.area))
+        if rule is None or v.dimension or v.value is None or not hist:
+            continue
+        # Period ids of one type sort in time order: the last three are the latest three.
+        latest = sorted(hist)[-3:]
+        finding = _change_finding(rule, v, latest, submission, column_key(v.element))
+        if finding is not None:
+            out.append(finding)
+    return out
+
+
+def _before(period_id: str, period: Period) -> bool:
+    try:
+        return parse_period(period_id).end < period.start
+    except ValueError:
+        return False
+
+
+def _change_finding(
+    rule: Rule, v: Value, hist: Sequence[tuple[str, float]], submission: Submission, key: str
+) -> Finding | None:
+    current = float(v.value or 0)
+    history_text = ", ".join(f"{p}: {format_number(x)}" for p, x in hist)
+    history_text += f", {submission.period}: {format_number(current)}"
+    loc = Location(file=submission.file, sheet=v.sheet, cell=v.cell)
+    xs = np.array([x for _, x in hist])
+    if max(float(np.max(xs)), current) < rule.min_value:
+        return None  # small counts move by large shares without any data problem
+    if len(xs) >= 3:
+        med = float(np.median(xs))
+        # With three or four points the median absolute deviation can be almost 0 by chance;
+        # a floor of a tenth of the median keeps ordinary year-on-year noise from being an outlier.
+        mad = max(float(np.median(np.abs(xs - med))), MAD_FLOOR * abs(med))
+        if mad > 0:
+            z = 0.6745 * (current - med) / mad
+            if abs(z) > rule.outlier_z:
+                return Finding.make(
+                    Code.OUTLIER,
+                    rule.severity,
+                    loc,
+                    rule=rule.id,
+                    seen=format_number(current),
+                    history=history_text,
+                    z=f"{z:.1f}",
+                )
+    base = float(np.mean(xs))
+    if base <= 0 or max(base, current) < rule.min_value:
+        return None
+    change = (current - base) / base
+    if abs(change) > rule.threshold:
+        return Finding.make(
+            Code.CHANGE_TOO_LARGE,
+            rule.severity,
+            loc,
+            rule=rule.id,
+            seen=format_number(current),
+            history=history_text,
+            change=f"{change:+.0%}",
+        )
+    return None

@@ -1,0 +1,135 @@
+"""Pandera's failure cases turned into findings at the sender's own cells."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from cpxl.catalogue import Rule
+from cpxl.findings import Code, Finding, Location, Value
+from cpxl.numbers import format_number
+from cpxl.reading import Submission
+from cpxl.validation.tables import (
+    Compiled,
+    Wide,
+    _compares_table,
+    _failures,
+    _Group,
+    _refs,
+    _side,
+    ref_key,
+)
+
+
+def _compare_findings(
+    w: Wide, rules: Sequence[Rule], schema: pa.DataFrameSchema, file: str
+) -> list[Finding]:
+    if not rules or not w.areas:
+        return []
+    table, rows = _compares_table(w, rules)
+    return [
+        _compare_finding(rows[row][1], rows[row][0], w, file) for _, row in _failures(schema, table)
+    ]
+
+
+def _other_values(submission: Submission, compiled: Compiled, history: pd.DataFrame) -> list[Value]:
+    """Stored values of other ministries' elements that this return's compare rules name."""
+    own = {c.element for s in submission.layout.sheets for c in s.columns}
+    needed: set[str] = set()
+    for rule in compiled.cross:
+        needed |= _refs(rule) - own
+    if not needed:
+        return []
+    rows = history[(history["period"] == submission.period) & history["element"].isin(needed)]
+    return [
+        Value(
+            str(r["element"]),
+            str(r["area"]),
+            _str(r["dimension"]),
+            _str(r["option"]),
+            _num(r["value"]),
+            _str(r["missing"]),
+        )
+        for r in rows.to_dict("records")
+    ]
+
+
+def _str(v: object) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return str(v)
+
+
+def _num(v: object) -> float | None:
+    if v is None:
+        return None
+    x = float(v)  # type: ignore[arg-type]
+    return None if math.isnan(x) else x
+
+
+def _cell_finding(compiled: Compiled, name: str, v: Value, file: str) -> Finding:
+    rule_id = name.split("|", 1)[0]
+    rule = next(r for r in (*compiled.range_rules, compiled.required) if r and r.id == rule_id)
+    code = compiled.codes[name]
+    seen = "" if code == Code.REQUIRED_BLANK or v.value is None else format_number(v.value)
+    return Finding.make(
+        code,
+        rule.severity,
+        Location(file=file, sheet=v.sheet, cell=v.cell),
+        rule=rule.id,
+        seen=seen,
+        min="" if rule.min is None else format_number(rule.min),
+        max="" if rule.max is None else format_number(rule.max),
+    )
+
+
+def _sum_finding(group: _Group, area: str, w: Wide, file: str) -> Finding:
+    one = w.only({area})
+    part_sum = float(np.nansum([one.column(k)[0] for k in group.parts]))
+    total = float(np.nan_to_num(one.column(group.total)[0]))
+    cells = [w.cells.get((area, k), ("", ""))[1] for k in (*group.parts, group.total)]
+    sheet, cell = w.cells.get((area, group.total), ("", ""))
+    return Finding.make(
+        Code.SUM_MISMATCH,
+        group.rule.severity,
+        Location(file=file, sheet=sheet, cell=cell),
+        rule=group.rule.id,
+        seen=format_number(total),
+        expected=format_number(part_sum),
+        parts=format_number(part_sum),
+        total=format_number(total),
+        cells=", ".join(c for c in cells if c),
+        difference=format_number(abs(part_sum - total)),
+        dimension=group.dimension,
+    )
+
+
+def _compare_finding(rule: Rule, area: str, w: Wide, file: str) -> Finding:
+    assert rule.left is not None and rule.right is not None
+    one = w.only({area})
+    left = float(_side(rule.left, one)[0][0])
+    right = float(_side(rule.right, one)[0][0])
+    refs = [*rule.left.refs, *rule.right.refs]
+    own = [w.cells[(area, ref_key(r))] for r in refs if (area, ref_key(r)) in w.cells]
+    sheet, cell = own[0] if own else ("", "")
+    return Finding.make(
+        Code.COMPARE_FAILED,
+        rule.severity,
+        Location(file=file, sheet=sheet, cell=cell),
+        rule=rule.id,
+        seen=format_number(left),
+        expected=f"{rule.op} {format_number(right)}",
+        left=str(rule.left),
+        right=str(rule.right),
+        left_value=format_number(left),
+        right_value=format_number(right),
+        op=rule.op,
+        area=area,
+        cells=", ".join(c for s, c in own if s == sheet),
+        detail_en=rule.message_en,
+        detail_km=rule.message_km,
+    )

@@ -1,0 +1,341 @@
+"""The tables pandera checks, and the schemas compiled from the catalogue's rules.
+
+Three long tables per return, so that a handful of vectorised checks cover every cell: one row
+per input cell (type, range, required), one per (area, sum rule, dimension), one per (area,
+compare rule). Schemas are built once per template layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from cpxl.catalogue import Catalogue, Expression, Ref, Rule
+from cpxl.findings import Code, Value
+from cpxl.reading import Submission
+from cpxl.templates import Layout, column_key
+
+_OPS: dict[str, Callable[[pd.Series, pd.Series], pd.Series]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: (a - b).abs() < 1e-9,
+    ">=": lambda a, b: a >= b,
+    ">": lambda a, b: a > b,
+    "!=": lambda a, b: (a - b).abs() >= 1e-9,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The tables pandera checks
+#
+# Three long tables per return, so that a handful of vectorised checks cover every cell:
+#   cells:    one row per input cell (value, entered) -> type, range and required rules
+#   sums:     one row per (area, sum rule, dimension) -> parts against the total
+#   compares: one row per (area, compare rule) -> left side against right side
+
+
+@dataclass(frozen=True, slots=True)
+class Wide:
+    """A return as an area × key matrix of numbers (NaN when none), and where each cell is."""
+
+    areas: tuple[str, ...]
+    keys: Mapping[str, int]
+    numbers: np.ndarray
+    present: np.ndarray  # True where the layout has an input cell (whatever it holds)
+    cells: Mapping[tuple[str, str], tuple[str, str]]  # (area, key) -> (sheet, cell)
+
+    def column(self, key: str) -> np.ndarray:
+        """One key's numbers for every area; all NaN when the return has no such column."""
+        at = self.keys.get(key)
+        return self.numbers[:, at] if at is not None else np.full(len(self.areas), np.nan)
+
+    def has(self, key: str) -> np.ndarray:
+        """Where the key has an input cell."""
+        at = self.keys.get(key)
+        return self.present[:, at] if at is not None else np.zeros(len(self.areas), dtype=bool)
+
+    def only(self, areas: set[str]) -> Wide:
+        """The same table restricted to some areas."""
+        rows = [i for i, a in enumerate(self.areas) if a in areas]
+        return Wide(
+            tuple(self.areas[i] for i in rows),
+            self.keys,
+            self.numbers[rows],
+            self.present[rows],
+            self.cells,
+        )
+
+
+def wide(values: Iterable[Value]) -> Wide:
+    """Pivot values to an area × key matrix of numbers."""
+    area_at: dict[str, int] = {}
+    key_at: dict[str, int] = {}
+    entries: list[tuple[int, int, float]] = []
+    cells: dict[tuple[str, str], tuple[str, str]] = {}
+    for v in values:
+        key = column_key(v.element, v.dimension, v.option)
+        a = area_at.setdefault(v.area, len(area_at))
+        k = key_at.setdefault(key, len(key_at))
+        entries.append((a, k, np.nan if v.value is None else v.value))
+        if v.cell:
+            cells[(v.area, key)] = (v.sheet, v.cell)
+    numbers = np.full((len(area_at), len(key_at)), np.nan)
+    present = np.zeros((len(area_at), len(key_at)), dtype=bool)
+    if entries:
+        rows, cols, vals = zip(*entries, strict=True)
+        numbers[list(rows), list(cols)] = vals
+        present[list(rows), list(cols)] = True
+    return Wide(tuple(area_at), key_at, numbers, present, cells)
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """One sum to check: the parts of one dimension of an element against its total."""
+
+    rule: Rule
+    dimension: str
+    parts: tuple[str, ...]
+    total: str
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A layout's pandera schemas and what each check name stands for."""
+
+    cells: pa.DataFrameSchema
+    sums: pa.DataFrameSchema
+    compares: pa.DataFrameSchema
+    range_rules: tuple[Rule, ...]
+    required: Rule | None
+    groups: tuple[_Group, ...]
+    local: tuple[Rule, ...]
+    cross: tuple[Rule, ...]
+    codes: Mapping[str, Code]
+
+
+def _applies(rule: Rule, element_type: str, element: str) -> bool:
+    if rule.element:
+        return rule.element == element
+    if rule.elements:
+        return element in rule.elements
+    return not rule.value_type or rule.value_type == element_type
+
+
+def _range_check_specs(rule: Rule, value_type: str) -> list[tuple[str, Code]]:
+    out: list[tuple[str, Code]] = []
+    if rule.min is not None:
+        negative = value_type == "count" and rule.min == 0
+        out.append(("min", Code.NEGATIVE_COUNT if negative else Code.OUT_OF_RANGE))
+    if rule.max is not None:
+        out.append(("max", Code.OUT_OF_RANGE))
+    if rule.integer:
+        out.append(
+            ("integer", Code.DECIMAL_IN_COUNT if value_type == "count" else Code.OUT_OF_RANGE)
+        )
+    return out
+
+
+def _range_check(rule: Rule, part: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def check(df: pd.DataFrame) -> pd.Series:
+        v, applies = df["value"], df[rule.id]
+        if part == "min":
+            ok = v >= (rule.min or 0.0)
+        elif part == "max":
+            ok = v <= (rule.max or 0.0)
+        else:
+            ok = np.floor(v) == v
+        return ~applies | v.isna() | ok
+
+    return check
+
+
+def _required_check(df: pd.DataFrame) -> pd.Series:
+    return ~df["required"] | df["entered"]
+
+
+def _sum_check(df: pd.DataFrame) -> pd.Series:
+    return df["skip"] | ((df["parts"] - df["total"]).abs() <= df["tolerance"])
+
+
+def _compare_check(df: pd.DataFrame) -> pd.Series:
+    ok = pd.Series(True, index=df.index)
+    for op, fn in _OPS.items():
+        mask = df["op"] == op
+        if mask.any():
+            ok[mask] = fn(df.loc[mask, "left"], df.loc[mask, "right"])
+    return df["skip"] | ok
+
+
+def compile_layout(catalogue: Catalogue, layout: Layout) -> Compiled:
+    """Build the pandera schemas for one template layout from the catalogue's rules (cached)."""
+    return _compile(catalogue, layout)
+
+
+@lru_cache(maxsize=64)
+def _compile(catalogue: Catalogue, layout: Layout) -> Compiled:
+    columns = [c for s in layout.sheets for c in s.columns]
+    own = {c.element for c in columns}
+    types = {catalogue.elements[e].value_type for e in own}
+    codes: dict[str, Code] = {}
+    cell_checks: list[pa.Check] = []
+    range_rules = tuple(
+        r
+        for r in catalogue.rules_of("range")
+        if any(_applies(r, catalogue.elements[e].value_type, e) for e in own)
+    )
+    for rule in range_rules:
+        value_type = (
+            rule.value_type or catalogue.elements[rule.element or next(iter(own))].value_type
+        )
+        for part, code in _range_check_specs(rule, value_type if value_type in types else ""):
+            name = f"{rule.id}|{part}"
+            codes[name] = code
+            cell_checks.append(pa.Check(_range_check(rule, part), name=name, ignore_na=False))
+    required = next(iter(catalogue.rules_of("required")), None)
+    if required is not None:
+        codes[required.id] = Code.REQUIRED_BLANK
+        cell_checks.append(pa.Check(_required_check, name=required.id, ignore_na=False))
+    present = {c.key for c in columns}
+    groups: list[_Group] = []
+    for rule in catalogue.rules_of("sum"):
+        summed = catalogue.elements.get(rule.element)
+        total = column_key(rule.element)
+        if summed is None or total not in present:
+            continue
+        for dim in rule.dimensions or summed.by:
+            parts = tuple(
+                column_key(summed.code, dim, o.code) for o in catalogue.dimensions[dim].options
+            )
+            groups.append(_Group(rule, dim, parts, total))
+    local = tuple(r for r in catalogue.rules_of("compare") if _refs(r) <= own)
+    cross = tuple(
+        r for r in catalogue.rules_of("compare") if _refs(r) & own and not _refs(r) <= own
+    )
+    return Compiled(
+        pa.DataFrameSchema(checks=cell_checks),
+        pa.DataFrameSchema(checks=[pa.Check(_sum_check, name="sum", ignore_na=False)]),
+        pa.DataFrameSchema(checks=[pa.Check(_compare_check, name="compare", ignore_na=False)]),
+        range_rules,
+        required,
+        tuple(groups),
+        local,
+        cross,
+        codes,
+    )
+
+
+def _refs(rule: Rule) -> set[str]:
+    assert rule.left is not None and rule.right is not None
+    return {r.element for r in (*rule.left.refs, *rule.right.refs)}
+
+
+def _skip(strategy: str, n_missing: np.ndarray, n: int) -> np.ndarray:
+    if strategy == "skip_if_any_missing":
+        return n_missing > 0
+    if strategy == "skip_if_all_missing":
+        return n_missing >= n
+    return np.zeros(len(n_missing), dtype=bool)
+
+
+def _cells_table(submission: Submission, catalogue: Catalogue, compiled: Compiled) -> pd.DataFrame:
+    vals = submission.values
+    elements = [catalogue.elements[v.element] for v in vals]
+    table: dict[str, object] = {
+        "value": np.array([np.nan if v.value is None else v.value for v in vals], dtype=float),
+        "entered": np.array([not v.blank for v in vals], dtype=bool),
+        "required": np.array([e.required for e in elements], dtype=bool),
+    }
+    for rule in compiled.range_rules:
+        applies = {e.code: _applies(rule, e.value_type, e.code) for e in set(elements)}
+        table[rule.id] = np.array([applies[e.code] for e in elements], dtype=bool)
+    return pd.DataFrame(table)
+
+
+def _sums_table(w: Wide, compiled: Compiled) -> tuple[pd.DataFrame, list[tuple[str, _Group]]]:
+    parts_sum: list[np.ndarray] = []
+    totals: list[np.ndarray] = []
+    tolerance: list[np.ndarray] = []
+    skips: list[np.ndarray] = []
+    rows: list[tuple[str, _Group]] = []
+    for g in compiled.groups:
+        keys = (*g.parts, g.total)
+        block = np.column_stack([w.column(k) for k in keys])
+        present = np.any(np.column_stack([w.has(k) for k in keys]), axis=1)
+        if not present.any():
+            continue
+        block = block[present]
+        missing = np.isnan(block)
+        parts_sum.append(np.nansum(block[:, :-1], axis=1))
+        totals.append(np.nan_to_num(block[:, -1]))
+        tolerance.append(np.full(len(block), g.rule.tolerance))
+        skips.append(_skip(g.rule.missing, missing.sum(axis=1), len(keys)))
+        rows.extend((w.areas[i], g) for i in np.flatnonzero(present))
+    if not rows:
+        return pd.DataFrame({"parts": [], "total": [], "tolerance": [], "skip": []}), rows
+    table = pd.DataFrame(
+        {
+            "parts": np.concatenate(parts_sum),
+            "total": np.concatenate(totals),
+            "tolerance": np.concatenate(tolerance),
+            "skip": np.concatenate(skips),
+        }
+    )
+    return table, rows
+
+
+def _side(expr: Expression, w: Wide) -> tuple[np.ndarray, np.ndarray, int]:
+    """(value with missing as 0, count of missing references, number of references)."""
+    total = np.zeros(len(w.areas))
+    missing = np.zeros(len(w.areas), dtype=int)
+    for t in expr.terms:
+        if t.ref is None:
+            total += t.sign * t.constant
+            continue
+        col = w.column(ref_key(t.ref))
+        missing += np.isnan(col)
+        total += t.sign * np.nan_to_num(col)
+    return total, missing, len(expr.refs)
+
+
+def _compares_table(w: Wide, rules: Sequence[Rule]) -> tuple[pd.DataFrame, list[tuple[str, Rule]]]:
+    frames: list[pd.DataFrame] = []
+    rows: list[tuple[str, Rule]] = []
+    for rule in rules:
+        assert rule.left is not None and rule.right is not None
+        left, lmiss, ln = _side(rule.left, w)
+        right, rmiss, rn = _side(rule.right, w)
+        skip = _skip(rule.missing, lmiss + rmiss, ln + rn)
+        # A side with nothing at all is never compared: that is a blank, not a zero.
+        skip |= (lmiss >= ln) if ln else False
+        skip |= (rmiss >= rn) if rn else False
+        frames.append(pd.DataFrame({"left": left, "right": right, "op": rule.op, "skip": skip}))
+        rows.extend((a, rule) for a in w.areas)
+    if not frames:
+        return pd.DataFrame({"left": [], "right": [], "op": [], "skip": []}), rows
+    return pd.concat(frames, ignore_index=True), rows
+
+
+def _failures(schema: pa.DataFrameSchema, df: pd.DataFrame) -> list[tuple[str, int]]:
+    """(check name, row) of every failure; pandera's own words are never shown."""
+    if df.empty or not schema.checks:
+        return []
+    try:
+        schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        return [
+            (str(c), int(i))
+            for c, i in zip(cases["check"], cases["index"], strict=True)
+            if i is not None and not pd.isna(i)
+        ]
+    return []
+
+
+def ref_key(ref: Ref) -> str:
+    """The layout key a reference points at."""
+    return column_key(ref.element, ref.dimension, ref.option)
