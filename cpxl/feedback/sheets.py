@@ -1,0 +1,297 @@
+"""The sheets a feedback workbook opens with: a bilingual Summary, then the Findings.
+
+Every sender text goes in with ``write_string``, so nothing a sender wrote becomes active.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from cpxl.catalogue import Catalogue, Term
+from cpxl.feedback.placement import Placement
+from cpxl.feedback.words import NO_CONTENT, counts, safe_reason, split_text, status_text, titles
+from cpxl.findings import FileResult, Severity, Status
+from cpxl.templates import FINDINGS_EXPLANATION_COL, FINDINGS_SHEET, KHMER_FONT, LATIN_FONT
+
+SUMMARY_SHEET = "Summary"
+_GREEN, _AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
+STATUS_COLOUR = {
+    Status.ACCEPTED: _GREEN,
+    Status.ACCEPTED_WITH_WARNINGS: _AMBER,
+    Status.UNCHANGED: _AMBER,
+    Status.DUPLICATE: _AMBER,
+}
+_SEVERITY_COLOUR = {"error": "#FF9999", "warning": "#FFD966", "info": "#BDD7EE"}
+_PERIOD = re.compile(r"^\d{4}(?:Q[1-4]|S[12]|\d{2})?$")
+
+
+class Formats:
+    """The cell formats of one feedback workbook."""
+
+    def __init__(self, wb: Any) -> None:
+        base = {"font_name": LATIN_FONT, "font_size": 10, "valign": "top", "text_wrap": True}
+        km = {**base, "font_name": KHMER_FONT}
+        self.title = wb.add_format({**base, "bold": True, "font_size": 14, "text_wrap": False})
+        self.title_km = wb.add_format({**km, "bold": True, "font_size": 13, "text_wrap": False})
+        self.label = wb.add_format({**base, "bold": True})
+        self.label_km = wb.add_format({**km, "bold": True})
+        self.text = wb.add_format(base)
+        self.text_km = wb.add_format(km)
+        self.number = wb.add_format({**base, "align": "left"})
+        self.head = wb.add_format({**base, "bold": True, "bg_color": "#D9E1F2", "border": 1})
+        self.cell = wb.add_format({**base, "border": 1})
+        self.cell_km = wb.add_format({**km, "border": 1})
+        self.link = wb.add_format({**base, "border": 1, "font_color": "#0563C1", "underline": 1})
+        self.explain = wb.add_format({**base, "border": 1, "bg_color": "#E2EFDA", "locked": False})
+        self.status = {
+            c: wb.add_format({**base, "bold": True, "bg_color": c, "border": 1})
+            for c in (_GREEN, _AMBER, RED)
+        }
+        self.status_km = {
+            c: wb.add_format({**km, "bold": True, "bg_color": c, "border": 1})
+            for c in (_GREEN, _AMBER, RED)
+        }
+        self.severity = {
+            s: wb.add_format({**base, "border": 1, "bg_color": c})
+            for s, c in _SEVERITY_COLOUR.items()
+        }
+
+
+class _Rows:
+    """A bilingual two-column form: label and value in English, then label and value in Khmer."""
+
+    def __init__(self, ws: Any, fmt: Formats) -> None:
+        self.ws, self.fmt, self.r = ws, fmt, 0
+
+    def title(self, term: Term) -> None:
+        self.ws.write_string(self.r, 0, term.en, self.fmt.title)
+        self.ws.write_string(self.r, 2, term.km, self.fmt.title_km)
+        self.r += 2
+
+    def sentence(self, term: Term) -> None:
+        self.ws.write_string(self.r, 1, term.en, self.fmt.text)
+        self.ws.write_string(self.r, 3, term.km, self.fmt.text_km)
+        self._tall(term.en, term.km)
+        self.r += 2
+
+    def _tall(self, en: str, km: str) -> None:
+        """Make the row tall enough for its wrapped text; spreadsheets do not do it for us."""
+        lines = max(-(-len(en) // 58), -(-len(km) // 40), 1)
+        if lines > 1:
+            self.ws.set_row(self.r, 15 * lines + 3)
+
+    def pair(self, term: Term, en: str, km: str | None = None, colour: str | None = None) -> None:
+        value_en = self.fmt.status[colour] if colour else self.fmt.text
+        value_km = self.fmt.status_km[colour] if colour else self.fmt.text_km
+        self.ws.write_string(self.r, 0, term.en, self.fmt.label)
+        self.ws.write_string(self.r, 1, en, value_en)
+        self.ws.write_string(self.r, 2, term.km, self.fmt.label_km)
+        self.ws.write_string(self.r, 3, en if km is None else km, value_km)
+        self._tall(en, en if km is None else km)
+        self.r += 1
+
+    def number(self, term: Term, n: int) -> None:
+        self.ws.write_string(self.r, 0, term.en, self.fmt.label)
+        self.ws.write_number(self.r, 1, n, self.fmt.number)
+        self.ws.write_string(self.r, 2, term.km, self.fmt.label_km)
+        self.ws.write_number(self.r, 3, n, self.fmt.number)
+        self.r += 1
+
+    def table(self, heads: list[Term], rows: Iterable[list[str]], km_cols: frozenset[int]) -> None:
+        self.r += 1
+        for c, t in enumerate(heads):
+            self.ws.write_string(self.r, c, f"{t.en}\n{t.km}", self.fmt.head)
+        for row in rows:
+            self.r += 1
+            for c, text in enumerate(row):
+                self.ws.write_string(
+                    self.r, c, text, self.fmt.cell_km if c in km_cols else self.fmt.cell
+                )
+        self.r += 2
+
+
+def _summary_sheet(
+    wb: Any, fmt: Formats, result: FileResult, catalogue: Catalogue, name: str, copy: bool
+) -> None:
+    ws = wb.add_worksheet(name)
+    ws.activate()
+    ws.set_first_sheet()
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)  # English and Khmer side by side on one printed page
+    for c, width in enumerate((26, 60, 26, 60)):
+        ws.set_column(c, c, width)
+    t, rows = catalogue.term, _Rows(ws, fmt)
+    status = status_text(catalogue, result.status)
+    no_content = result.status in NO_CONTENT
+    rows.title(t("title_feedback"))
+    if copy:
+        rows.sentence(t("feedback_intro"))
+    elif not no_content and not result.findings:
+        rows.sentence(t("no_findings"))
+    colour = STATUS_COLOUR.get(result.status, RED)
+    rows.pair(t("status"), status.label_en, status.label_km, colour)
+    reason = safe_reason(result, catalogue.messages) if no_content else None
+    if reason is not None:
+        p_en, x_en, p_km, x_km = split_text(reason, catalogue.messages)
+        rows.pair(t("problem"), p_en, p_km)
+        # the reason's own fix says what to send instead; the status's action is the fallback
+        rows.pair(t("what_to_do"), x_en or status.action_en, x_km or status.action_km)
+    else:
+        if result.reason is not None and result.reason in catalogue.messages:
+            text = catalogue.messages[result.reason]
+            rows.pair(t("problem"), text.title_en, text.title_km)
+        rows.pair(t("what_to_do"), status.action_en, status.action_km)
+    if result.due:
+        rows.pair(t("due_date"), result.due)
+    if result.days_late:
+        rows.number(t("days_late"), result.days_late)
+    rows.r += 1
+    rows.pair(t("file"), result.file)
+    if result.received_at:
+        rows.pair(t("date_received"), result.received_at)
+    rows.pair(t("sha256"), result.sha256[:12])
+    ministry = catalogue.ministries.get(result.ministry)
+    if ministry is not None:
+        rows.pair(t("ministry"), f"{ministry.name_en} ({ministry.code})", ministry.name_km)
+    elif result.ministry and not no_content:
+        rows.pair(t("ministry"), result.ministry)
+    if result.period and (not no_content or _PERIOD.match(result.period)):
+        rows.pair(t("period"), result.period)
+    if not no_content:
+        rows.r += 1
+        n = counts(result)
+        rows.number(t("errors_count"), n["error"])
+        rows.number(t("warnings_count"), n["warning"])
+        rows.number(t("info_count"), n["info"])
+        rows.number(t("values_stored"), result.values_stored)
+        _resubmission(rows, result, catalogue)
+
+
+def _resubmission(rows: _Rows, result: FileResult, catalogue: Catalogue) -> None:
+    t = catalogue.term
+    if result.previous:
+        rows.r += 1
+        rows.pair(t("replaces"), result.previous)
+    if result.changes:
+        rows.r += 1
+        rows.number(t("changes"), len(result.changes))
+        heads = [t("sheet"), t("cell"), t("previous_value"), t("new_value")]
+        rows.table(heads, ([c.sheet, c.cell, c.old, c.new] for c in result.changes), frozenset())
+    blank = [c for c in result.changes if c.new == ""]
+    if blank:
+        rows.number(t("now_blank"), len(blank))
+        heads = [t("sheet"), t("cell"), t("previous_value")]
+        rows.table(heads, ([c.sheet, c.cell, c.old] for c in blank), frozenset())
+    if result.fixed:
+        rows.number(t("fixed"), len(result.fixed))
+        heads = [t("sheet"), t("cell"), t("problem"), t("problem")]
+        fixed = (
+            [f.location.sheet, f.location.cell, *titles(f, catalogue.messages)]
+            for f in result.fixed
+        )
+        rows.table(heads, fixed, frozenset({3}))
+
+
+_FINDING_HEADS = (
+    "severity",
+    "sheet",
+    "cell",
+    "seen",
+    "problem",
+    "what_to_do",
+    "problem",
+    "what_to_do",
+    "rule",
+    "explanation",
+)
+
+
+def _findings_sheet(
+    wb: Any,
+    fmt: Formats,
+    result: FileResult,
+    catalogue: Catalogue,
+    name: str,
+    where: Placement | None,
+) -> None:
+    ws = wb.add_worksheet(name)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(0)
+    widths = (16, 18, 9, 14, 45, 45, 45, 45, 14, 40)
+    for c, width in enumerate(widths):
+        ws.set_column(c, c, width)
+    for c, key in enumerate(_FINDING_HEADS):
+        term = catalogue.term(key)
+        lang = " (EN)" if c in (4, 5) else " (KM)" if c in (6, 7) else ""
+        ws.write_string(0, c, f"{term.en}{lang}\n{term.km}", fmt.head)
+    ws.set_row(0, 42)
+    ws.freeze_panes(1, 0)
+    for r, f in enumerate(result.findings, start=1):
+        sev = catalogue.term(f.severity.value)
+        ws.write_string(r, 0, f"{sev.en} / {sev.km}", fmt.severity[f.severity.value])
+        target = where.place(f.location) if where is not None else None
+        if target is not None:
+            sheet, cell = target
+            ws.write_string(r, 1, sheet, fmt.cell)
+            link = "internal:'" + sheet.replace("'", "''") + "'!" + cell
+            ws.write_url(r, 2, link, fmt.link, cell)
+        else:
+            _text(ws, r, 1, f.location.sheet, fmt.cell)
+            _text(ws, r, 2, f.location.cell, fmt.cell)
+        _text(ws, r, 3, f.seen, fmt.cell)
+        p_en, x_en, p_km, x_km = split_text(f, catalogue.messages)
+        ws.write_string(r, 4, p_en, fmt.cell)
+        ws.write_string(r, 5, x_en, fmt.cell)
+        ws.write_string(r, 6, p_km, fmt.cell_km)
+        ws.write_string(r, 7, x_km, fmt.cell_km)
+        lines = max(-(-len(p_en) // 42), -(-len(x_en) // 42), -(-max(len(p_km), len(x_km)) // 30))
+        ws.set_row(r, 15 * max(lines, 1) + 3)  # wrapped text needs a row tall enough for it
+        _text(ws, r, 8, f.rule, fmt.cell)
+        explanation = f.params.get("explanation", "")
+        if explanation:
+            ws.write_string(r, FINDINGS_EXPLANATION_COL, explanation, fmt.explain)
+        elif f.severity == Severity.WARNING:
+            ws.write_blank(r, FINDINGS_EXPLANATION_COL, None, fmt.explain)
+    if result.findings:
+        ws.autofilter(0, 0, len(result.findings), len(_FINDING_HEADS) - 1)
+    ws.protect(
+        "",
+        {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True},
+    )
+
+
+def _text(ws: Any, r: int, c: int, text: str, cell_format: Any) -> None:
+    """Text as text; an empty text as a blank cell (with its border)."""
+    if text:
+        ws.write_string(r, c, text, cell_format)
+    else:
+        ws.write_blank(r, c, None, cell_format)
+
+
+def front_sheets(
+    result: FileResult, catalogue: Catalogue, taken: Iterable[str], where: Placement | None
+) -> Callable[[Any], None]:
+    """The sheets a feedback workbook opens with: Summary, then Findings when content was read."""
+    names = {n.casefold() for n in taken}
+    summary = _free_name(SUMMARY_SHEET, names)
+    findings = _free_name(FINDINGS_SHEET, names | {summary.casefold()})
+
+    def add(wb: Any) -> None:
+        fmt = Formats(wb)
+        _summary_sheet(wb, fmt, result, catalogue, summary, where is not None)
+        if result.status not in NO_CONTENT:
+            _findings_sheet(wb, fmt, result, catalogue, findings, where)
+
+    return add
+
+
+def _free_name(wanted: str, taken: set[str]) -> str:
+    for n in itertools.count(1):
+        name = wanted if n == 1 else f"{wanted} ({n})"
+        if name.casefold() not in taken:
+            return name
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,96 @@
+"""The run summary: one workbook and one JSON file per run, files needing attention first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from cpxl.catalogue import Catalogue
+from cpxl.feedback.sheets import RED, STATUS_COLOUR, SUMMARY_SHEET, Formats
+from cpxl.feedback.words import counts, status_text
+from cpxl.findings import FileResult, RunReport, Status
+from cpxl.templates import new_workbook
+
+
+def _attention_first(report: RunReport) -> list[FileResult]:
+    return sorted(report.files, key=lambda f: f.status.ok)  # stable: receipt order within
+
+
+_RUN_HEADS = (
+    ("file", 36),
+    ("status", 24),
+    ("status", 24),
+    ("problem", 30),
+    ("ministry", 12),
+    ("period", 10),
+    ("errors_count", 10),
+    ("warnings_count", 10),
+    ("days_late", 9),
+    ("sheet_feedback", 48),
+)
+
+
+def write_run_summary(run_dir: Path, report: RunReport, catalogue: Catalogue) -> tuple[Path, Path]:
+    """Write summary.xlsx (files needing attention first, then totals) and summary.json."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    xlsx, data = run_dir / "summary.xlsx", run_dir / "summary.json"
+    t = catalogue.term
+    wb = new_workbook(xlsx)
+    try:
+        fmt = Formats(wb)
+        ws = wb.add_worksheet(SUMMARY_SHEET)
+        ws.write_string(0, 0, t("title_run_summary").en, fmt.title)
+        ws.write_string(0, 3, t("title_run_summary").km, fmt.title_km)
+        ws.write_string(1, 0, f"{report.run_id}  {report.started} – {report.finished}", fmt.text)
+        for c, (key, width) in enumerate(_RUN_HEADS):
+            ws.set_column(c, c, width)
+            ws.write_string(3, c, f"{t(key).en}\n{t(key).km}", fmt.head)
+        ws.set_row(3, 32)
+        ws.freeze_panes(4, 1)
+        r = 3
+        for r, f in enumerate(_attention_first(report), start=4):
+            _summary_row(ws, fmt, r, f, catalogue)
+        if report.files:
+            ws.autofilter(3, 0, r, len(_RUN_HEADS) - 1)
+        r += 1
+        for status in Status:
+            n = report.totals.get(status.value, 0)
+            if n:
+                r += 1
+                text, colour = status_text(catalogue, status), STATUS_COLOUR.get(status, RED)
+                ws.write_string(r, 0, text.label_en, fmt.status[colour])
+                ws.write_string(r, 1, text.label_km, fmt.status_km[colour])
+                ws.write_number(r, 2, n, fmt.cell)
+        ws.write_string(r + 1, 0, t("total").en, fmt.label)
+        ws.write_string(r + 1, 1, t("total").km, fmt.label_km)
+        ws.write_number(r + 1, 2, len(report.files), fmt.cell)
+    finally:
+        wb.close()
+    tmp = data.with_name(data.name + ".tmp")
+    tmp.write_text(
+        json.dumps(report.to_dict(catalogue.messages), ensure_ascii=False, indent=2),
+        encoding="utf-8",
+    )
+    tmp.replace(data)
+    return xlsx, data
+
+
+def _summary_row(ws: Any, fmt: Formats, r: int, f: FileResult, catalogue: Catalogue) -> None:
+    status = status_text(catalogue, f.status)
+    colour = STATUS_COLOUR.get(f.status, RED)
+    reason = catalogue.messages.get(f.reason) if f.reason else None
+    n = counts(f)
+    ws.write_string(r, 0, f.file, fmt.cell)
+    ws.write_string(r, 1, status.label_en, fmt.status[colour])
+    ws.write_string(r, 2, status.label_km, fmt.status_km[colour])
+    ws.write_string(r, 3, reason.title_en if reason else "", fmt.cell)
+    ws.write_string(r, 4, f.ministry, fmt.cell)
+    ws.write_string(r, 5, f.period, fmt.cell)
+    ws.write_number(r, 6, n["error"], fmt.cell)
+    ws.write_number(r, 7, n["warning"], fmt.cell)
+    if f.days_late:
+        ws.write_number(r, 8, f.days_late, fmt.cell)
+    else:
+        ws.write_blank(r, 8, None, fmt.cell)
+    ws.write_string(r, 9, f.feedback or "", fmt.cell)

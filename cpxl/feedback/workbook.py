@@ -1,0 +1,69 @@
+"""Writing one feedback workbook per file received, whole or not at all.
+
+A return with findings at cells comes back as a marked-up copy of its data sheets, made by
+``templates.write_template``; anything else gets the Summary (and Findings) alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cpxl.catalogue import Catalogue
+from cpxl.feedback.naming import existing_feedback, feedback_path, remember
+from cpxl.feedback.placement import marks, placement
+from cpxl.feedback.sheets import front_sheets
+from cpxl.feedback.words import NO_CONTENT
+from cpxl.findings import FileResult
+from cpxl.templates import new_workbook, write_template
+
+if TYPE_CHECKING:
+    from cpxl.reading import Submission
+
+
+def write_feedback(
+    out_dir: Path,
+    result: FileResult,
+    catalogue: Catalogue,
+    submission: Submission | None = None,
+) -> Path:
+    """Write the feedback workbook for one file received and return its path.
+
+    A new receipt gets a new name that never overwrites another file's feedback; the same
+    receipt checked again (after an interrupted run) gets its own earlier name back.
+    """
+    earlier = existing_feedback(out_dir, result) if result.sha256 else None
+    path = earlier if earlier is not None else feedback_path(out_dir, result.file)
+    final, path = path, path.with_name(path.name + ".partial")
+    try:
+        read = submission is not None and result.status not in NO_CONTENT
+        at_cells = any(f.location.cell for f in result.findings)
+        where = placement(submission) if read and at_cells and submission is not None else None
+        marked = marks(result.findings, where, catalogue.messages) if where is not None else {}
+        if submission is not None and where is not None and marked:
+            layout = submission.layout
+            front = front_sheets(result, catalogue, (s.name for s in layout.sheets), where)
+            write_template(
+                path,
+                catalogue,
+                layout,
+                submission.identity,
+                fill=where.fill,
+                marks=marked,
+                before=front,
+            )
+        else:
+            wb = new_workbook(path)
+            try:
+                front_sheets(result, catalogue, (), None)(wb)
+            finally:
+                wb.close()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        if earlier is None:
+            final.unlink(missing_ok=True)  # the reserved name must not stay behind empty
+        raise
+    path.replace(final)  # a feedback workbook appears whole, or not at all
+    if result.sha256:
+        remember(out_dir, result, final)
+    return final

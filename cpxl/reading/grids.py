@@ -1,0 +1,161 @@
+"""Bounded windows of a sheet, read fast with python-calamine, with openpyxl where needed.
+
+openpyxl (read-only) is used only for sheets that hold formulas or error values, or that claim an
+area so large that calamine would try to allocate all of it (a stray value at XFD1048576).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from defusedxml import ElementTree
+
+ROW_SLACK, COL_SLACK = 60, 40
+# A sheet whose declared area is larger than this is read row by row with openpyxl instead.
+MAX_DENSE_CELLS = 2_000_000
+_CELL = re.compile(r"^([A-Z]{1,3})(\d+)$")
+
+
+def _sheet_parts(path: Path) -> dict[str, str]:
+    """xlsx sheet name -> worksheet part name, from workbook.xml and its relationships."""
+    with zipfile.ZipFile(path) as zf:
+        wb = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
+    out: dict[str, str] = {}
+    for el in wb.iter():
+        if el.tag.endswith("}sheet"):
+            rid = next((v for k, v in el.attrib.items() if k.endswith("}id")), "")
+            target = targets.get(rid, "")
+            target = target.lstrip("/")
+            out[el.get("name", "")] = target if target.startswith("xl/") else f"xl/{target}"
+    return out
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z]+\d+)(?::([A-Z]+)(\d+))?"')
+_FORMULA_OR_ERROR = re.compile(rb'<(?:\w+:)?f[ >/]|t="e"')
+
+
+def _cell_value(sheet_xml: bytes, cell: str) -> str:
+    """What a far-away cell holds, as far as the sheet's own XML says (text stays unnamed)."""
+    m = re.search(
+        rb'<(?:\w+:)?c r="' + cell.encode() + rb'"([^>]*)>(.*?)</(?:\w+:)?c>', sheet_xml[-65536:]
+    )
+    if not m:
+        return ""
+    v = re.search(rb"<(?:\w+:)?v>([^<]{0,40})</", m.group(2))
+    if v is None or b't="s"' in m.group(1):
+        return "…"
+    return v.group(1).decode("utf-8", "replace")
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+@dataclass(frozen=True, slots=True)
+class _PartInfo:
+    huge: bool
+    formulas: bool
+    last_cell: str = ""  # the sheet's declared bottom-right cell, when far outside the template
+    last_value: str = ""
+
+
+def _inspect_parts(path: Path) -> dict[str, _PartInfo]:
+    """Which xlsx sheets declare a huge area, and which hold formulas or error values."""
+    out: dict[str, _PartInfo] = {}
+    try:
+        parts = _sheet_parts(path)
+        with zipfile.ZipFile(path) as zf:
+            for name, part in parts.items():
+                data = zf.read(part)
+                m = _DIMENSION.search(data[:4096])
+                huge, last = False, ""
+                if m and m.group(2):
+                    cells = _column_number(m.group(2).decode()) * int(m.group(3))
+                    huge = cells > MAX_DENSE_CELLS
+                    last = f"{m.group(2).decode()}{m.group(3).decode()}" if huge else ""
+                seen = _cell_value(data, last) if last else ""
+                out[name] = _PartInfo(huge, bool(_FORMULA_OR_ERROR.search(data)), last, seen)
+    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, OSError):
+        return {}
+    return out
+
+
+@dataclass
+class _Grid:
+    """A bounded window of one sheet: values, and where openpyxl saw formulas or errors."""
+
+    rows: list[list[Any]]
+    formulas: dict[tuple[int, int], bool] = field(default_factory=dict)  # True = has a result
+    errors: set[tuple[int, int]] = field(default_factory=set)
+    clipped: bool = False
+
+    @property
+    def special(self) -> bool:
+        """The window holds formulas or error values, which need a closer look per cell."""
+        return bool(self.formulas or self.errors)
+
+    def get(self, r: int, c: int) -> Any:
+        if r < len(self.rows) and c < len(self.rows[r]):
+            return self.rows[r][c]
+        return None
+
+
+def _openpyxl_grid(path: Path, sheet: str, nrows: int, ncols: int, *, formulas: bool) -> _Grid:
+    import openpyxl  # imported here: only a few returns need it
+
+    values = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    try:
+        ws = values[sheet]
+        rows = [
+            list(r) for r in ws.iter_rows(min_row=1, max_row=nrows, max_col=ncols, values_only=True)
+        ]
+    finally:
+        values.close()
+    grid = _Grid(rows)
+    if not formulas:
+        grid.clipped = True
+        return grid
+    raw = openpyxl.load_workbook(path, read_only=True, data_only=False, keep_links=False)
+    try:
+        for r, row in enumerate(
+            raw[sheet].iter_rows(min_row=1, max_row=nrows, max_col=ncols, values_only=True)
+        ):
+            for c, v in enumerate(row):
+                if isinstance(v, str) and v.startswith("="):
+                    cached = grid.get(r, c)
+                    grid.formulas[(r, c)] = cached is not None and not _is_error_text(cached)
+                elif _is_error_text(v):
+                    grid.errors.add((r, c))
+        for (r, c), _ok in list(grid.formulas.items()):
+            if _is_error_text(grid.get(r, c)):
+                grid.errors.add((r, c))
+    finally:
+        raw.close()
+    return grid
+
+
+_ERRORS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#GETTING_DATA"}
+
+
+def _is_error_text(v: object) -> bool:
+    return isinstance(v, str) and v.strip().upper() in _ERRORS
+
+
+@lru_cache(maxsize=65536)
+def _a1(row: int, col: int) -> str:
+    letters = ""
+    n = col + 1
+    while n:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row + 1}"

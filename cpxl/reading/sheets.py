@@ -1,0 +1,320 @@
+"""Reading one data sheet by key: rows by province code, columns by the hidden key row.
+
+Inserted or deleted rows and columns, reordered rows and a renamed sheet are realigned and
+reported as information; what cannot be matched is a finding at its cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_calamine import CalamineWorkbook
+
+from cpxl.catalogue import Catalogue
+from cpxl.findings import Code, Finding, Location, Severity, Value
+from cpxl.numbers import INVISIBLE, parse_cell
+from cpxl.reading.grids import _CELL, COL_SLACK, ROW_SLACK, _a1, _Grid, _openpyxl_grid, _PartInfo
+from cpxl.reading.identity import _text
+from cpxl.reading.types import Explanation
+from cpxl.templates import (
+    FINDINGS_CELL_COL,
+    FINDINGS_EXPLANATION_COL,
+    FINDINGS_SHEET,
+    FINDINGS_SHEET_COL,
+    FIRST_DATA_ROW,
+    IDENTITY_SHEET,
+    KEY_MARKER,
+    Column,
+    Layout,
+    SheetLayout,
+)
+
+
+@dataclass
+class _SheetResult:
+    values: list[Value] = field(default_factory=list)
+    explanations: list[Explanation] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    actual_name: str = ""
+
+
+class _SheetReader:
+    """Finds a layout sheet in a workbook and realigns its rows and columns by key."""
+
+    def __init__(
+        self,
+        path: Path,
+        file: str,
+        wb: CalamineWorkbook,
+        catalogue: Catalogue,
+        parts: Mapping[str, _PartInfo],
+        layout_names: frozenset[str],
+    ) -> None:
+        self.path, self.file, self.wb, self.catalogue = path, file, wb, catalogue
+        self.parts, self.layout_names = parts, layout_names
+        self.missing_codes = frozenset(catalogue.missing_reasons)
+
+    def _grid(self, name: str, layout: SheetLayout) -> _Grid:
+        nrows = FIRST_DATA_ROW + len(layout.areas) + ROW_SLACK
+        ncols = layout.explanation_col + 1 + COL_SLACK
+        info = self.parts.get(name)
+        if info is not None and (info.huge or info.formulas):
+            return _openpyxl_grid(self.path, name, nrows, ncols, formulas=info.formulas)
+        rows = self.wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=nrows)
+        return _Grid([list(r[:ncols]) for r in rows])
+
+    def _find_sheet(self, layout: SheetLayout, res: _SheetResult) -> tuple[str, _Grid] | None:
+        if layout.name in self.wb.sheet_names:
+            return layout.name, self._grid(layout.name, layout)
+        wanted = {c.key for c in layout.columns}
+        for other in self.wb.sheet_names:
+            if other == IDENTITY_SHEET or other in self.layout_names:
+                continue
+            grid = self._grid(other, layout)
+            found = _find_marker(grid)
+            if found and wanted <= set(map(_text, grid.rows[found[0]])):
+                res.findings.append(
+                    Finding.make(
+                        Code.RENAMED_SHEET,
+                        Severity.INFO,
+                        Location(file=self.file, sheet=other),
+                        expected=layout.name,
+                    )
+                )
+                return other, grid
+        visible = [n for n in self.wb.sheet_names if not n.startswith("_")]
+        res.findings.append(
+            Finding.make(
+                Code.MISSING_SHEET,
+                Severity.ERROR,
+                Location(file=self.file, sheet=layout.name),
+                found=", ".join(visible),
+            )
+        )
+        return None
+
+    def read(self, layout: SheetLayout) -> _SheetResult:
+        res = _SheetResult()
+        found = self._find_sheet(layout, res)
+        if found is None:
+            return res
+        name, grid = found
+        res.actual_name = name
+        info = self.parts.get(name)
+        if info is not None and info.last_cell:
+            # Something was typed far outside the template (the sheet reaches that cell):
+            # it is not read, and the sender is told where it is.
+            res.findings.append(
+                Finding.make(
+                    Code.STRAY_VALUE,
+                    Severity.INFO,
+                    Location(file=self.file, sheet=name, cell=info.last_cell),
+                    seen=info.last_value,
+                )
+            )
+        marker = _find_marker(grid)
+        loc = Location(file=self.file, sheet=name)
+        if marker is None:
+            res.findings.append(
+                Finding.make(Code.MISSING_COLUMN, Severity.ERROR, loc, expected="key row")
+            )
+            return res
+        key_row, key_col = marker
+        cols = self._columns(layout, grid, key_row, name, res)
+        rows = self._rows(layout, grid, key_row, key_col, name, res)
+        expl_col = cols.pop("explanation", None)
+        for area in layout.areas:
+            r = rows.get(area.code)
+            if r is None:
+                continue
+            for column in layout.columns:
+                c = cols.get(column.key)
+                if c is None:
+                    continue
+                value, finding = self._value(grid, r, c, area.code, column, name)
+                res.values.append(value)
+                if finding is not None:
+                    res.findings.append(finding)
+            if expl_col is not None:
+                text = _text(grid.get(r, expl_col))
+                if text:
+                    res.explanations.append(
+                        Explanation(name, _a1(r, expl_col), area.code, text.translate(INVISIBLE))
+                    )
+        return res
+
+    def _columns(
+        self, layout: SheetLayout, grid: _Grid, key_row: int, name: str, res: _SheetResult
+    ) -> dict[str, int]:
+        row = grid.rows[key_row] if key_row < len(grid.rows) else []
+        where: dict[str, int] = {}
+        for c, v in enumerate(row):
+            key = _text(v)
+            if key and key not in where:
+                where[key] = c
+        out: dict[str, int] = {}
+        for column in layout.columns:
+            found = where.get(column.key)
+            expected_cell = _a1(key_row - 1, column.col)
+            if found is None:
+                res.findings.append(
+                    Finding.make(
+                        Code.MISSING_COLUMN,
+                        Severity.ERROR,
+                        Location(file=self.file, sheet=name, cell=expected_cell),
+                        expected=f"{column.label_en} ({column.element})",
+                    )
+                )
+                continue
+            out[column.key] = found
+            if found != column.col:
+                res.findings.append(
+                    Finding.make(
+                        Code.MOVED_COLUMN,
+                        Severity.INFO,
+                        Location(file=self.file, sheet=name, cell=_a1(key_row - 1, found)),
+                        expected=_a1(key_row - 1, column.col),
+                    )
+                )
+        if "explanation" in where:
+            out["explanation"] = where["explanation"]
+        return out
+
+    def _rows(
+        self,
+        layout: SheetLayout,
+        grid: _Grid,
+        key_row: int,
+        key_col: int,
+        name: str,
+        res: _SheetResult,
+    ) -> dict[str, int]:
+        wanted = {a.code for a in layout.areas}
+        out: dict[str, int] = {}
+        for r in range(key_row + 1, len(grid.rows)):
+            code = _area_code(grid.get(r, key_col))
+            if not code:
+                continue
+            loc = Location(file=self.file, sheet=name, cell=_a1(r, key_col + 1), row=r + 1)
+            if code not in wanted:
+                res.findings.append(Finding.make(Code.UNKNOWN_ROW, Severity.ERROR, loc, seen=code))
+                continue
+            if code in out:
+                res.findings.append(
+                    Finding.make(Code.DUPLICATE_ROW, Severity.ERROR, loc, seen=code)
+                )
+                continue
+            out[code] = r
+        offset = key_row - (FIRST_DATA_ROW - 1)
+        for area in layout.areas:
+            expected = layout.row_of(area.code) + offset
+            at = out.get(area.code)
+            if at is None:
+                res.findings.append(
+                    Finding.make(
+                        Code.MISSING_ROW,
+                        Severity.ERROR,
+                        Location(file=self.file, sheet=name, cell=_a1(expected, key_col + 1)),
+                        expected=f"{area.code} {area.name_en}",
+                    )
+                )
+            elif at != layout.row_of(area.code):
+                res.findings.append(
+                    Finding.make(
+                        Code.MOVED_ROW,
+                        Severity.INFO,
+                        Location(file=self.file, sheet=name, cell=_a1(at, key_col + 1), row=at + 1),
+                        expected=str(layout.row_of(area.code) + 1),
+                    )
+                )
+        return out
+
+    def _value(
+        self, grid: _Grid, r: int, c: int, area: str, column: Column, sheet: str
+    ) -> tuple[Value, Finding | None]:
+        """The value of one input cell, and the finding its reading raised, if any."""
+        raw = grid.get(r, c)
+        cell = _a1(r, c)
+        if not grid.special and (raw is None or raw == "" or type(raw) in (int, float)):
+            # The common case, a number or nothing, costs no parsing (NaN is not a number).
+            number = float(raw) if type(raw) in (int, float) and raw == raw else None
+            if number is not None or raw is None or raw == "":
+                value = Value(
+                    column.element, area, column.dimension, column.option, number, "", sheet, cell
+                )
+                return value, None
+        loc = Location(file=self.file, sheet=sheet, cell=cell, row=r + 1, column=c + 1)
+        vt = self.catalogue.elements[column.element].value_type
+        number, missing, finding = None, "", None
+        if (r, c) in grid.errors:
+            finding = Finding.make(Code.ERROR_VALUE, Severity.ERROR, loc, seen=_text(raw))
+        elif (r, c) in grid.formulas and not grid.formulas[(r, c)]:
+            finding = Finding.make(Code.FORMULA_WITHOUT_RESULT, Severity.ERROR, loc)
+        else:
+            parsed = parse_cell(raw, vt, self.missing_codes)
+            number, missing = parsed.value, parsed.missing
+            if (r, c) in grid.formulas:
+                finding = Finding.make(Code.FORMULA_RESULT, Severity.INFO, loc, seen=_text(raw))
+            elif parsed.code is not None:
+                finding = Finding.make(
+                    parsed.code, parsed.severity, loc, seen=_text(raw), expected=parsed.converted
+                )
+        empty = number is None and not missing and finding is None
+        original = "" if empty or raw is None or isinstance(raw, int | float) else str(raw)
+        value = Value(
+            column.element,
+            area,
+            column.dimension,
+            column.option,
+            number,
+            missing,
+            sheet,
+            cell,
+            original,
+        )
+        return value, finding
+
+
+def _feedback_explanations(
+    wb: CalamineWorkbook, layout: Layout, names: Mapping[str, str]
+) -> list[Explanation]:
+    """Explanations a sender wrote in a feedback workbook's Findings sheet, sent back as a return.
+
+    The feedback copy lays the data out exactly as the template does, so a finding's cell names
+    its row and area directly.
+    """
+    if FINDINGS_SHEET not in wb.sheet_names:
+        return []
+    rows = wb.get_sheet_by_name(FINDINGS_SHEET).to_python(skip_empty_area=False, nrows=5000)
+    by_name = {s.name: s for s in layout.sheets}
+    out: list[Explanation] = []
+    for row in rows[1:]:
+        if len(row) <= FINDINGS_EXPLANATION_COL:
+            continue
+        text = _text(row[FINDINGS_EXPLANATION_COL]).translate(INVISIBLE).strip()
+        sheet = by_name.get(_text(row[FINDINGS_SHEET_COL]))
+        match = _CELL.match(_text(row[FINDINGS_CELL_COL]))
+        if not text or sheet is None or match is None:
+            continue
+        r = int(match.group(2)) - 1 - FIRST_DATA_ROW
+        if 0 <= r < len(sheet.areas):
+            actual = names.get(sheet.name, sheet.name)
+            out.append(Explanation(actual, match.group(0), sheet.areas[r].code, text))
+    return out
+
+
+def _find_marker(grid: _Grid) -> tuple[int, int] | None:
+    for r, row in enumerate(grid.rows[: FIRST_DATA_ROW + ROW_SLACK]):
+        for c, v in enumerate(row[:COL_SLACK]):
+            if isinstance(v, str) and v.strip() == KEY_MARKER:
+                return r, c
+    return None
+
+
+def _area_code(raw: object) -> str:
+    text = _text(raw).translate(INVISIBLE)
+    if text.isdigit() and len(text) < 2:
+        text = text.zfill(2)  # a re-save may turn the text "01" into the number 1
+    return text
