@@ -1,0 +1,93 @@
+"""What a received file may ask of us, and the verdict the container check hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cpxl.findings import Code, Finding, Location, Severity, Status
+
+MIB = 1024 * 1024
+
+_RATIO_FLOOR = MIB  # a high compression ratio only marks a bomb past this many inflated bytes
+
+_UNSAFE_CODES = frozenset(
+    {
+        Code.ZIP_BOMB,
+        Code.TOO_MANY_PARTS,
+        Code.UNSAFE_MEMBER_NAME,
+        Code.XML_ENTITIES,
+        Code.MACROS,
+        Code.EXTERNAL_LINKS,
+    }
+)
+_DAMAGED = frozenset({Code.UNREADABLE_WORKBOOK, Code.PASSWORD_PROTECTED})
+_CODE_ORDER = {code: i for i, code in enumerate(Code)}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much a received file may ask of us before it is refused unread."""
+
+    max_bytes: int = 25 * MIB  # file size cap
+    max_members: int = 2_000  # zip members
+    max_inflated: int = 300 * MIB  # total inflated bytes, counted while inflating
+    max_ratio: float = 200.0  # per-member compression ratio that marks a bomb (past 1 MiB)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """What the container check decided: the file's kind and anything that stops it."""
+
+    kind: str  # "xlsx" | "ods" | "xls" | "" (unknown)
+    findings: tuple[Finding, ...]
+
+    @property
+    def blocked(self) -> bool:
+        """A blocked file must not reach a spreadsheet reader."""
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+    @property
+    def status(self) -> Status | None:
+        """The file's status when blocked: unsafe wins over unreadable."""
+        if not self.blocked:
+            return None
+        if any(f.code in _UNSAFE_CODES for f in self.findings):
+            return Status.UNSAFE
+        return Status.UNREADABLE
+
+
+class _Found:
+    """Findings for one file, at most one per code."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.by_code: dict[Code, Finding] = {}
+
+    def add(self, code: Code, *, seen: object = "", expected: object = "", **params: str) -> None:
+        if code not in self.by_code:
+            location = Location(file=self.file)
+            self.by_code[code] = Finding.make(
+                code, Severity.ERROR, location, seen=seen, expected=expected, **params
+            )
+
+    def result(self, kind: str) -> Inspection:
+        # Unsafe findings first, so the first finding always explains the status.
+        ordered = sorted(
+            self.by_code.values(),
+            key=lambda f: (f.code not in _UNSAFE_CODES, _CODE_ORDER[f.code]),
+        )
+        return Inspection(kind=kind, findings=tuple(ordered))
+
+
+def _too_compressed(inflated: int, stored: int, limits: Limits) -> bool:
+    return inflated > _RATIO_FLOOR and inflated > limits.max_ratio * max(stored, 1)
+
+
+def _megabytes(size: int) -> str:
+    """A size as Windows shows it, rounded up so an over-limit size never equals the limit."""
+    tenths = -(-size * 10 // MIB)
+    whole, part = divmod(tenths, 10)
+    return f"{whole}.{part} MB" if part else f"{whole} MB"

@@ -1,0 +1,250 @@
+"""The one inflate pass over a zip's members: bounded chunks, one byte budget, and mark scanning.
+
+Members are inflated by zlib here rather than through zipfile's reader: zipfile silently cuts
+a member at the size its directory declares, and the declared sizes are exactly what a zip
+bomb lies about.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+from cpxl.findings import Code
+from cpxl.guard.limits import MIB, Limits, _Found, _megabytes, _too_compressed
+
+_CHUNK = 256 * 1024  # inflate and scan this much at a time
+_ENCRYPTED_MEMBER = 0x1  # zip general-purpose flag: the member needs a password
+
+# Errors that zipfile and zlib raise on damaged or crafted archives.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    # zipfile raises RuntimeError for an encrypted member, and a subclass of it for an
+    # unsupported compression method or encryption, so this one entry covers both.
+    RuntimeError,
+    ValueError,  # includes UnicodeDecodeError on a mis-flagged member name
+    OverflowError,
+    struct.error,
+    zlib.error,
+)
+_KEPT = {"mimetype": 1024, "[content_types].xml": 4 * MIB}  # members read whole, with a cap
+
+# Members never handed to an XML parser; they are inflated for the budget but not scanned.
+_OPAQUE_SUFFIXES: tuple[str, ...] = (".bin", ".emf", ".wmf", ".svg", ".ico", ".wdp", ".jxr")
+_OPAQUE_SUFFIXES += (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff")
+# A DTD is how every XML entity attack starts (XXE, billion laughs, external DTD).
+_ENTITY_MARKS = ((b"<!DOCTYPE", "entities"), (b"<!ENTITY", "entities"))
+_CONTENT_TYPE_MARKS = (
+    (b"macroenabled.main+xml", "macros"),
+    (b"vbaproject", "macros"),
+    (b"macrosheet", "macros"),
+)
+_RELATIONSHIP_MARKS = (
+    (b"/relationships/externallink", "external"),
+    (b"/relationships/vbaproject", "macros"),
+    (b"macrosheet", "macros"),
+)
+_STRICT_RELS_MARK = (b"//purl.oclc.org/ooxml/", "strict")
+_STRICT_WORKBOOK_MARK = (b"http://purl.oclc.org/ooxml/spreadsheetml/main", "strict")
+_ODS_SCRIPT_MARK = (b"vnd.sun.star.script:", "macros")  # event listeners that run scripts
+_ODS_ENCRYPTION_MARK = (b"encryption-data", "encrypted")
+_ALL_MARKS = (
+    *_ENTITY_MARKS,
+    *_CONTENT_TYPE_MARKS,
+    *_RELATIONSHIP_MARKS,
+    _STRICT_RELS_MARK,
+    _STRICT_WORKBOOK_MARK,
+    _ODS_SCRIPT_MARK,
+    _ODS_ENCRYPTION_MARK,
+)
+_LONGEST_MARK = max(len(needle) for needle, _ in _ALL_MARKS)
+# How XML parsers tell a document's encoding from its first bytes (XML 1.0, appendix F):
+# (first bytes, bytes per character, offset of the byte that holds an ASCII character).
+# Marks are ASCII, so in a UTF-16 or UTF-32 part they are looked for in that byte of each
+# character; everything else (UTF-8, ASCII, Latin-1) is searched as it is.
+_ENCODINGS = (
+    (b"\xff\xfe\x00\x00", 4, 0),
+    (b"\x00\x00\xfe\xff", 4, 3),
+    (b"<\x00\x00\x00", 4, 0),
+    (b"\x00\x00\x00<", 4, 3),
+    (b"\xff\xfe", 2, 0),
+    (b"\xfe\xff", 2, 1),
+    (b"<\x00", 2, 0),
+    (b"\x00<", 2, 1),
+)
+_SIGNAL_CODES = {
+    "entities": Code.XML_ENTITIES,
+    "macros": Code.MACROS,
+    "external": Code.EXTERNAL_LINKS,
+    "encrypted": Code.PASSWORD_PROTECTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Marks:
+    """ASCII byte strings to look for in one member: as written, and after lower-casing."""
+
+    exact: tuple[tuple[bytes, str], ...]
+    folded: tuple[tuple[bytes, str], ...] = ()
+
+    def scan(self, text: bytes, member: str, signals: dict[str, str]) -> None:
+        for needle, signal in self.exact:
+            if signal not in signals and needle in text:
+                signals[signal] = member
+        if self.folded:
+            lowered = text.lower()
+            for needle, signal in self.folded:
+                if signal not in signals and needle in lowered:
+                    signals[signal] = member
+
+
+class _Watch:
+    """Looks for marks in one member's bytes as they stream past, across chunk boundaries."""
+
+    def __init__(self, marks: _Marks, member: str, signals: dict[str, str]) -> None:
+        self.marks = marks
+        self.member = member
+        self.signals = signals
+        self.step = 0  # bytes per character; 0 until the first bytes have been seen
+        self.ascii_at = 0  # offset of the ASCII byte within each character
+        self.offset = 0  # where in the member ``tail`` starts
+        self.tail = b""
+
+    def feed(self, data: bytes) -> None:
+        window = self.tail + data
+        if not self.step:
+            if len(window) < 4:
+                self.tail = window
+                return
+            self.step, self.ascii_at = next(
+                ((step, at) for head, step, at in _ENCODINGS if window.startswith(head)), (1, 0)
+            )
+        if self.step == 1:
+            text = window
+        else:
+            text = window[(self.ascii_at - self.offset) % self.step :: self.step]
+        self.marks.scan(text, self.member, self.signals)
+        keep = min(len(window), self.step * _LONGEST_MARK)
+        self.offset += len(window) - keep
+        self.tail = window[len(window) - keep :]
+
+
+def _marks_for(name: str) -> _Marks | None:
+    folded = name.casefold()
+    if folded.endswith(_OPAQUE_SUFFIXES):
+        return None
+    if folded == "[content_types].xml":
+        return _Marks(_ENTITY_MARKS, _CONTENT_TYPE_MARKS)
+    if folded == "_rels/.rels":
+        return _Marks(_ENTITY_MARKS, (*_RELATIONSHIP_MARKS, _STRICT_RELS_MARK))
+    if folded.endswith(".rels"):
+        return _Marks(_ENTITY_MARKS, _RELATIONSHIP_MARKS)
+    if folded.endswith("/workbook.xml"):
+        return _Marks((*_ENTITY_MARKS, _STRICT_WORKBOOK_MARK))
+    if folded in ("content.xml", "styles.xml"):
+        return _Marks((*_ENTITY_MARKS, _ODS_SCRIPT_MARK))
+    if folded == "meta-inf/manifest.xml":
+        return _Marks((*_ENTITY_MARKS, _ODS_ENCRYPTION_MARK))
+    return _Marks(_ENTITY_MARKS)
+
+
+class _Scan:
+    """The one inflate pass over every member, counting each byte against the budget."""
+
+    def __init__(self, archive: zipfile.ZipFile, limits: Limits, found: _Found) -> None:
+        self.archive = archive
+        self.limits = limits
+        self.found = found
+        self.inflated = 0
+        self.signals: dict[str, str] = {}  # what was seen -> the first member it was seen in
+        self.kept: dict[str, bytes | None] = {}  # small members read whole; None when over cap
+
+    def run(self, infos: list[zipfile.ZipInfo], condemned: set[int]) -> bool:
+        """Scan every member; False when a bomb stopped the pass early."""
+        for index, info in enumerate(infos):
+            if index in condemned or info.filename.endswith("/"):
+                continue
+            if info.flag_bits & _ENCRYPTED_MEMBER:
+                self.found.add(Code.PASSWORD_PROTECTED, seen=info.orig_filename)
+                continue
+            try:
+                if not self._member(info):
+                    return False
+            except _ZIP_ERRORS:
+                self.found.add(Code.UNREADABLE_WORKBOOK, seen=info.orig_filename)
+        return True
+
+    def _member(self, info: zipfile.ZipInfo) -> bool:
+        name = info.orig_filename
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # Excel and LibreOffice only store or deflate; other methods are read by few readers.
+            self.found.add(
+                Code.UNREADABLE_WORKBOOK, seen=f"{name}: compression {info.compress_type}"
+            )
+            return True
+        marks = _marks_for(name)
+        cap = _KEPT.get(name.casefold())
+        kept = bytearray()
+        size = crc = 0
+        watch = None if marks is None else _Watch(marks, name, self.signals)
+        with self.archive.open(_stored_view(info)) as raw:
+            for data, used in _inflate(raw, info.compress_type):
+                size += len(data)
+                self.inflated += len(data)
+                if self.inflated > self.limits.max_inflated or _too_compressed(
+                    size, used, self.limits
+                ):
+                    limit = _megabytes(self.limits.max_inflated)
+                    self.found.add(Code.ZIP_BOMB, seen=name, limit=limit)
+                    return False
+                crc = zlib.crc32(data, crc)
+                if watch is not None:
+                    watch.feed(data)
+                if cap is not None and len(kept) <= cap:
+                    kept += data
+        if size != info.file_size or crc != info.CRC:
+            self.found.add(Code.UNREADABLE_WORKBOOK, seen=f"{name}: size or checksum differs")
+        if cap is not None:
+            self.kept[name.casefold()] = bytes(kept) if len(kept) <= cap else None
+        return True
+
+
+def _stored_view(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """A directory entry that makes zipfile hand back the member's stored bytes, undecoded.
+
+    zipfile still checks the local header (name, encryption); it no longer cuts the data at
+    the declared size or checks a CRC, both of which we do on the bytes we inflate ourselves.
+    """
+    view = zipfile.ZipInfo(info.orig_filename)  # STORED, and no CRC for zipfile to check
+    view.header_offset = info.header_offset
+    view.flag_bits = info.flag_bits
+    view.compress_size = view.file_size = info.compress_size
+    return view
+
+
+def _inflate(raw: IO[bytes], method: int) -> Iterator[tuple[bytes, int]]:
+    """The member's bytes in bounded chunks, each with the stored bytes used to make it so far."""
+    if method == zipfile.ZIP_STORED:
+        used = 0
+        while block := raw.read(_CHUNK):
+            used += len(block)
+            yield block, used
+        return
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    used = 0
+    # A stream that stops short is not an error here (zipfile accepts one too); the size and
+    # checksum comparison afterwards decides whether the member is whole.
+    while not inflater.eof and (block := raw.read(_CHUNK)):
+        used += len(block)
+        pending = block
+        while pending and not inflater.eof:
+            data = inflater.decompress(pending, _CHUNK)
+            pending = inflater.unconsumed_tail
+            yield data, used - len(pending)
