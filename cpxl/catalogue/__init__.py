@@ -17,9 +17,7 @@ from cpxl.catalogue.loading import (
     FILES,
     CatalogueError,
     builtin_rules,
-    iter_problems,
     load,
-    resolve_rules,
 )
 from cpxl.catalogue.model import (
     Area,
@@ -62,10 +60,8 @@ __all__ = [
     "Summand",
     "Term",
     "builtin_rules",
-    "iter_problems",
     "load",
     "parse_expression",
     "parse_period",
     "period_containing",
-    "resolve_rules",
 ]

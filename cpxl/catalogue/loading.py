@@ -7,7 +7,7 @@ findings naming file, line and path; past :func:`load`, no code touches raw dict
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,15 +69,6 @@ def builtin_rules() -> Path:
     return installed if (installed / "catalogue.yaml").is_file() else package.parent / "rules"
 
 
-def resolve_rules(workspace: Path | None = None, rules: Path | None = None) -> Path:
-    """The rules folder to use: explicit, else the workspace's own, else the built-in one."""
-    if rules is not None:
-        return rules
-    if workspace is not None and (workspace / "rules" / "catalogue.yaml").is_file():
-        return workspace / "rules"
-    return builtin_rules()
-
-
 def _schema_dir(rules_dir: Path) -> Path:
     own = rules_dir / "schema"
     return own if own.is_dir() else builtin_rules() / "schema"
@@ -111,14 +102,6 @@ def load(rules_dir: Path | str | None = None) -> Catalogue:
         raise CatalogueError(problems.items)
     assert catalogue is not None
     return catalogue
-
-
-def iter_problems(rules_dir: Path) -> Iterator[Finding]:
-    """Every problem of a catalogue, or nothing when it loads."""
-    try:
-        load(rules_dir)
-    except CatalogueError as exc:
-        yield from exc.findings
 
 
 def _term(d: Mapping[str, Any], en: str = "en", km: str = "km") -> Term:

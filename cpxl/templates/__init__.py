@@ -41,7 +41,6 @@ from cpxl.templates.layout import (
     build_layout,
     column_key,
     element_columns,
-    parse_key,
 )
 from cpxl.templates.sheets import Mark, Reference
 from cpxl.templates.workbook import (
@@ -89,7 +88,6 @@ __all__ = [
     "element_columns",
     "generate_templates",
     "new_workbook",
-    "parse_key",
     "read_register",
     "register_path",
     "write_template",

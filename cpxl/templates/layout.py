@@ -136,13 +136,6 @@ def column_key(element: str, dimension: str = "", option: str = "") -> str:
     return f"{element}:{dimension}={option}" if dimension else element
 
 
-def parse_key(key: str) -> tuple[str, str, str]:
-    """(element, dimension, option) of a key-row entry."""
-    element, _, rest = key.partition(":")
-    dimension, _, option = rest.partition("=")
-    return element, dimension, option
-
-
 def element_columns(catalogue: Catalogue, element: Element) -> list[tuple[str, str, str, str]]:
     """(dimension, option, label_en, label_km) of an element's columns, margins then total."""
     out: list[tuple[str, str, str, str]] = []
