@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
@@ -177,8 +178,10 @@ def child_run(root: Path, workers: int, profiled: bool) -> None:
     def run() -> RunReport:
         return run_inbox(Workspace(root), workers=workers, on_progress=progress)
 
+    cpu = time.process_time()
     report = profile(run, stream=sys.stderr) if profiled else run()
     wall = clock() - start
+    cpu = time.process_time() - cpu
     peak = peak_rss_mib()
     statuses = Counter(f.status.value for f in report.files)
     steady = (marks[-1] - marks[0]) / (len(marks) - 1) * 1000 if len(marks) > 1 else None
@@ -187,6 +190,7 @@ def child_run(root: Path, workers: int, profiled: bool) -> None:
             {
                 "files": len(report.files),
                 "wall_s": wall,
+                "parent_cpu_s": cpu,
                 "first_result_s": (marks[0] - start) if marks else None,
                 "steady_ms_per_return": steady,
                 "parent_rss_after_import_mib": import_rss,

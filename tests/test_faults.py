@@ -22,7 +22,6 @@ at 256 MB the worker pool cannot start its threads and the run waits forever. 51
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import fcntl
 import os
@@ -72,7 +71,7 @@ from test_properties import (
 from cpxl.findings import Status
 from cpxl.intake import run_inbox
 from cpxl.numbers import parse_cell
-from cpxl.store import KILL_HOOK_VARIABLE, Store
+from cpxl.store import KILL_HOOK_VARIABLE, SIGNAL_HOOK_VARIABLE, Store
 from cpxl.templates import IDENTITY_SHEET
 from cpxl.workspace import LOCK_FILE, Workspace
 
@@ -267,28 +266,15 @@ STOPPED = (
 )
 
 
-def workers_of(pid: int) -> int:
-    """How many children (the run's pool workers) a process has started."""
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-        return sum(len((task / "children").read_text().split()) for task in tasks)
-    except FileNotFoundError:
-        return 0
-
-
 @pytest.fixture(scope="module")
 def interrupted(pristine: Pristine, tmp_path_factory: pytest.TempPathFactory) -> Finished:
-    """A run sent Ctrl-C (to its whole process group) once its two workers are checking files."""
+    """A run sent Ctrl-C (to its whole process group) mid-way: right after the first file is
+    stored, while its two workers are still at work. The store's test hook presses it at that
+    exact point, so a fast machine cannot finish the run first."""
     out = tmp_path_factory.mktemp("ctrl-c")
     ws = pristine.restore()
-    proc = start(cli(ws, "--workers", "2"), out)
-    deadline = time.monotonic() + TIME_CAP_S
-    while workers_of(proc.pid) < 2 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.05)  # past the fork itself (see test_ctrl_c_as_the_workers_start_...)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGINT)
-    return finish(proc, out, timeout=120)
+    hook = {KILL_HOOK_VARIABLE: "2", SIGNAL_HOOK_VARIABLE: "INT"}  # start_run, first file
+    return finish(start(cli(ws, "--workers", "2"), out, env=hook), out, timeout=120)
 
 
 @pytest.mark.slow

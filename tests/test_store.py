@@ -207,10 +207,17 @@ def test_findings_and_explanations_come_back_as_recorded(store: Store) -> None:
     assert store.counts()["explanations"] == 1
 
 
-def test_resubmission_replaces_and_audits_every_difference(store: Store) -> None:
-    """A corrected return replaces the old values and the audit lists each change exactly."""
+@pytest.mark.parametrize("given", ["nothing", "values read", "values of another"])
+def test_resubmission_replaces_and_audits_every_difference(store: Store, given: str) -> None:
+    """A corrected return replaces the old values and the audit lists each change exactly,
+    whether the caller hands over the replaced values it read, or stale ones, or none."""
     run = _run(store)
     first = _record_first(store, run)
+    replacing = {
+        "nothing": None,
+        "values read": (first.id, store.stored_values(first.id)),
+        "values of another": (first.id + 100, {}),
+    }[given]
     second_values = [
         _v("children_in_care", "01", 6.0),  # changed 5 -> 6
         _v("children_in_care", "02", None, "NK"),  # changed NC -> NK
@@ -219,7 +226,7 @@ def test_resubmission_replaces_and_audits_every_difference(store: Store) -> None
         _v("children_in_care", "06", None, "NA"),  # changed 4 -> NA
         _v("children_in_care", "07", 1.0),  # added
     ]
-    second = store.record(run, _sub("second"), second_values, [], accept=True)
+    second = store.record(run, _sub("second"), second_values, [], accept=True, replacing=replacing)
     assert (second.replaces, second.is_current) == (first.id, True)
     assert store.current("MOSVY", "2025") == second
     assert store.by_sha256(_sha("first")) == dataclasses.replace(first, is_current=False)
@@ -451,7 +458,7 @@ def test_nan_is_refused_before_anything_is_written(store: Store) -> None:
 def test_migrations_are_recorded_once(location: str) -> None:
     """A new store records its schema version, and reopening applies nothing again."""
     with Store.open(location) as store:
-        assert store.counts() == dict.fromkeys(TABLES, 0) | {"schema_migrations": 1}
+        assert store.counts() == dict.fromkeys(TABLES, 0) | {"schema_migrations": SCHEMA_VERSION}
     with Store.open(location, create=False) as store:
         assert store.counts()["schema_migrations"] == SCHEMA_VERSION
         assert store.check() == ()
@@ -462,8 +469,37 @@ def test_migrations_are_recorded_once(location: str) -> None:
             names = set(inspect(conn).get_table_names())
     finally:
         engine.dispose()
-    assert [tuple(v) for v in versions] == [(1,)]
+    assert [tuple(v) for v in versions] == [(v,) for v in range(1, SCHEMA_VERSION + 1)]
     assert names == set(TABLES)
+
+
+def test_a_version_1_store_is_upgraded_in_place(location: str) -> None:
+    """A store made by the first release loses its index by element, and keeps its data."""
+    with Store.open(location) as store:
+        run = _run(store)
+        first = _record_first(store, run)
+    engine = _raw_engine(location)
+    try:
+        with engine.begin() as conn:  # as the first release left it
+            conn.execute(text("DELETE FROM schema_migrations WHERE version > 1"))
+            conn.execute(
+                text(
+                    'CREATE INDEX ix_values_element_area_period ON "values" (element, area, period)'
+                )
+            )
+    finally:
+        engine.dispose()
+    with Store.open(location, create=False) as store:
+        assert store.counts()["schema_migrations"] == SCHEMA_VERSION
+        assert store.check() == ()
+        assert len(store.values_of(first.id)) == len(store.stored_values(first.id)) > 0
+    engine = _raw_engine(location)
+    try:
+        with engine.connect() as conn:
+            indexes = {i["name"] for i in inspect(conn).get_indexes("values")}
+    finally:
+        engine.dispose()
+    assert "ix_values_element_area_period" not in indexes
 
 
 def test_newer_schema_version_is_refused(location: str) -> None:
@@ -753,7 +789,7 @@ def test_kill_hook_kills_right_after_the_nth_commit(location: str) -> None:
             hashlib.sha256(f"killed-{i}".encode()).hexdigest() for i in range(2)
         ]
         assert store.counts() == {
-            "schema_migrations": 1,
+            "schema_migrations": SCHEMA_VERSION,
             "runs": 1,
             "submissions": 2,
             "values": 2,

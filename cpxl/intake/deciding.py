@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -23,7 +23,14 @@ from cpxl.intake.receiving import Received
 from cpxl.intake.workers import Checked
 from cpxl.numbers import format_number
 from cpxl.reading import Submission
-from cpxl.store import Explanation, NewSubmission, Store, StoreError, SubmissionRecord
+from cpxl.store import (
+    Explanation,
+    NewSubmission,
+    Store,
+    StoredValue,
+    StoreError,
+    SubmissionRecord,
+)
 from cpxl.validation import check_against_store, finish
 
 
@@ -61,6 +68,17 @@ class Expectation:
         return out
 
 
+Key = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A file's result, and the stored values that recording it will replace (read once)."""
+
+    result: FileResult
+    replacing: tuple[int, Mapping[Key, StoredValue]] | None = None
+
+
 def stored_name(store: Store | None, sha: str) -> str | None:
     if store is None:
         return None
@@ -89,7 +107,7 @@ def decide(
     run: int,
     dry_run: bool,
     expect: Expectation,
-) -> FileResult:
+) -> Decision:
     base = FileResult(
         r.name,
         r.sha256,
@@ -106,11 +124,11 @@ def decide(
                 reason=checked.reason,
                 findings=checked.findings,
             )
-            return result
+            return Decision(result)
         checked = replace(checked, findings=(*checked.findings, *expect.check(sub, r.name)))
-        return _decide_return(base, r, sub, checked, catalogue, store, run, dry_run)
+        return _decide_return(base, r, sub, checked, catalogue, store)
     except StoreError as exc:
-        return not_processed(base, exc)
+        return Decision(not_processed(base, exc))
 
 
 def not_processed(result: FileResult, exc: StoreError) -> FileResult:
@@ -136,9 +154,7 @@ def _decide_return(
     checked: Checked,
     catalogue: Catalogue,
     store: Store | None,
-    run: int,
-    dry_run: bool,
-) -> FileResult:
+) -> Decision:
     period = parse_period(sub.period)
     due = catalogue.due_date(sub.ministry, period)
     days_late = (r.received_at.date() - due).days
@@ -153,8 +169,10 @@ def _decide_return(
         finding = Finding.make(
             Code.PERIOD_CLOSED, Severity.ERROR, Location(file=r.name), period=sub.period
         )
-        return replace(
-            result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
+        return Decision(
+            replace(
+                result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
+            )
         )
     own = {c.element for s in sub.layout.sheets for c in s.columns}
     history = _history(store, catalogue, period, own)
@@ -170,7 +188,7 @@ def _decide_return(
             )
         )
     previous = store.current(sub.ministry, sub.period) if store is not None else None
-    old_values = store.values_of(previous.id) if store is not None and previous else ()
+    old_values = store.stored_values(previous.id) if store is not None and previous else {}
     changes = _changes(old_values, sub.values) if previous is not None else []
     final = finish(findings, sub.explanations)
     level = worst([f for f in final if f.code != Code.LATE_SUBMISSION])
@@ -206,7 +224,7 @@ def _decide_return(
         fixed=fixed,
         values_stored=sum(1 for v in sub.values if not v.blank) if accepted else 0,
     )
-    return result
+    return Decision(result, (previous.id, old_values) if previous is not None else None)
 
 
 def _history(
@@ -246,25 +264,32 @@ def _first_error(findings: Sequence[Finding]) -> Code | None:
     return next((f.code for f in findings if f.severity == Severity.ERROR), None)
 
 
-def _show(v: Value | None) -> str:
-    if v is None or v.blank:
-        return ""
+def _show(v: Value | StoredValue | None) -> str:
+    if v is None or (v.value is None and not v.missing and not v.original.strip()):
+        return ""  # blank
     return v.missing or format_number(v.value or 0.0)
 
 
-def _changes(old: Sequence[Value], new: Sequence[Value]) -> list[Change]:
-    """Every cell whose value differs from the submission being replaced."""
-    before = {v.key: v for v in old if not v.blank}
-    after = {v.key: v for v in new}
-    out: list[Change] = []
-    for key in sorted(set(before) | {k for k, v in after.items() if not v.blank}):
-        a, b = before.get(key), after.get(key)
-        if _show(a) == _show(b):
+def _changes(old: Mapping[Key, StoredValue], new: Sequence[Value]) -> list[Change]:
+    """Every cell whose value differs from the submission being replaced, in key order."""
+    before = dict(old)
+    out: list[tuple[Key, Change]] = []
+    for b in new:
+        key = b.key
+        a = before.pop(key, None)
+        if a is None and b.blank:
             continue
-        where = b if b is not None else a
-        assert where is not None
-        out.append(Change(where.sheet, where.cell, key[0], key[1], _show(a), _show(b)))
-    return out
+        # Only a cell whose stored figure differs is shown both ways and compared as shown.
+        if a is not None and a.value == b.value and a.missing == b.missing and not b.blank:
+            continue
+        old_text, new_text = _show(a), _show(b)
+        if old_text != new_text:
+            out.append((key, Change(b.sheet, b.cell, key[0], key[1], old_text, new_text)))
+    for key, a in before.items():  # stored before, no longer in the return at all
+        if _show(a):
+            out.append((key, Change(a.sheet, a.cell, key[0], key[1], _show(a), "")))
+    out.sort(key=lambda kc: kc[0])
+    return [c for _, c in out]
 
 
 def _resubmission_findings(
@@ -312,6 +337,7 @@ def record(
     result: FileResult,
     sub: Submission | None,
     dry_run: bool,
+    replacing: tuple[int, Mapping[Key, StoredValue]] | None = None,
 ) -> None:
     """One transaction for one file; nothing from a file with errors is stored as data."""
     if store is None or dry_run:
@@ -341,4 +367,5 @@ def record(
         result.findings,
         explanations,
         accept=accept,
+        replacing=replacing,
     )

@@ -146,12 +146,13 @@ def _run(
             fresh.append(r)
     n = max(1, min(workers or os.cpu_count() or 1, len(fresh)))
     for done, (r, checked) in enumerate(check_all(fresh, workspace, n), start=1):
-        result = decide(r, checked, catalogue, store, store_run, dry_run, expect)
+        decision = decide(r, checked, catalogue, store, store_run, dry_run, expect)
+        result = decision.result
         # Feedback first, then the store: a run killed in between checks the file again next
         # time and writes the same feedback under the same name.
         path = write_feedback(feedback_dir, result, catalogue, checked.submission)
         try:
-            record(store, store_run, r, result, checked.submission, dry_run)
+            record(store, store_run, r, result, checked.submission, dry_run, decision.replacing)
         except StoreError as exc:
             result = not_processed(result, exc)
             path = write_feedback(feedback_dir, result, catalogue)

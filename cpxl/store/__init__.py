@@ -10,15 +10,22 @@ byte for byte as it was.
 Test hook: when the environment variable ``CPXL_FAULT_KILL_AFTER_COMMITS=N`` is set at
 :meth:`Store.open`, the process sends itself SIGKILL right after this store's N-th committed
 data transaction (``start_run``, ``finish_run`` and ``record`` count; opening and migrating do
-not). The kill tests use it to prove that a killed-and-rerun store equals a clean one.
+not). The kill tests use it to prove that a killed-and-rerun store equals a clean one. With
+``CPXL_FAULT_SIGNAL=INT`` as well, it sends Ctrl-C (SIGINT) to the run's process group instead,
+at that exact point of the run.
 
 Modules: ``engines`` (opening SQLite or PostgreSQL, failures in plain words), ``schema``
 (tables and migrations), ``records`` (what goes in and comes out, as rows), ``frames`` (tables
 as pandas frames), ``care`` (checks, backups, fingerprint) and ``store`` (the class Store).
 """
 
-from cpxl.store.engines import BUSY_TIMEOUT_S, KILL_HOOK_VARIABLE, StoreError
-from cpxl.store.records import Explanation, NewSubmission, SubmissionRecord
+from cpxl.store.engines import (
+    BUSY_TIMEOUT_S,
+    KILL_HOOK_VARIABLE,
+    SIGNAL_HOOK_VARIABLE,
+    StoreError,
+)
+from cpxl.store.records import Explanation, NewSubmission, StoredValue, SubmissionRecord
 from cpxl.store.schema import MIGRATIONS, SCHEMA_VERSION
 from cpxl.store.store import Store
 
@@ -27,9 +34,11 @@ __all__ = [
     "KILL_HOOK_VARIABLE",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "SIGNAL_HOOK_VARIABLE",
     "Explanation",
     "NewSubmission",
     "Store",
     "StoreError",
+    "StoredValue",
     "SubmissionRecord",
 ]

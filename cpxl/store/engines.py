@@ -8,6 +8,7 @@ as ``__cause__`` for the log.
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 from pathlib import Path
 from typing import Any, Final
@@ -19,6 +20,7 @@ from sqlalchemy.pool import StaticPool
 from cpxl.findings import Code
 
 KILL_HOOK_VARIABLE: Final = "CPXL_FAULT_KILL_AFTER_COMMITS"
+SIGNAL_HOOK_VARIABLE: Final = "CPXL_FAULT_SIGNAL"
 BUSY_TIMEOUT_S: Final = 5.0
 SQLITE_HEADER: Final = b"SQLite format 3\x00"
 WRITE: Final = "cpxl_write"  # execution option: this transaction writes, so lock up front
@@ -38,6 +40,15 @@ def kill_hook() -> int | None:
     """After how many committed writes the test hook kills the process (None: never)."""
     text = os.environ.get(KILL_HOOK_VARIABLE, "").strip()
     return int(text) if text else None
+
+
+def fire_hook() -> None:
+    """The test hook's blow: SIGKILL to this process, or with CPXL_FAULT_SIGNAL=INT a Ctrl-C
+    to its whole process group, as a terminal sends it."""
+    if os.environ.get(SIGNAL_HOOK_VARIABLE, "").strip().upper() == "INT":
+        os.killpg(os.getpgrp(), signal.SIGINT)
+    else:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def engine_for_url(
@@ -111,7 +122,9 @@ def sqlite_engine(path: Path | None, max_page_count: int | None, busy_timeout_s:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA synchronous = FULL")  # a committed file survives a power cut
+        # In WAL mode, NORMAL keeps every commit whole through a kill or a power cut; a power cut
+        # may undo the last few commits, and those files are simply checked again next run.
+        cursor.execute("PRAGMA synchronous = NORMAL")
         if max_page_count is not None:
             cursor.execute(f"PRAGMA max_page_count = {int(max_page_count)}")
         cursor.close()

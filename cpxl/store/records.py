@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Final, cast
+from typing import Any, Final, NamedTuple, cast
 
 from sqlalchemy import Connection, Table, insert, select, true
 from sqlalchemy.dialects import sqlite
@@ -53,6 +53,19 @@ class SubmissionRecord:
     replaces: int | None
     is_current: bool
     run_id: int
+
+
+Key = tuple[str, str, str, str]  # (element, area, dimension, option) within one submission
+
+
+class StoredValue(NamedTuple):
+    """A stored value as plain fields: thousands are read per resubmission, so no dataclass."""
+
+    value: float | None
+    missing: str
+    sheet: str
+    cell: str
+    original: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,27 +250,33 @@ AUDIT_COLUMNS: Final[tuple[str, ...]] = (
 )  # fmt: skip
 
 
+def stored_values(conn: Connection, submission_id: int) -> dict[Key, StoredValue]:
+    """The values stored for one submission, by key."""
+    v = schema.values.c
+    query = select(v.element, v.area, v.dimension, v.option, v.value, v.missing).add_columns(
+        v.sheet, v.cell, v.original
+    )
+    rows = conn.execute(query.where(v.submission_id == submission_id))
+    return {(e, a, d, o): StoredValue(*rest) for e, a, d, o, *rest in rows}
+
+
 def audit_rows(
-    conn: Connection,
     run_id: int,
     new_id: int,
     previous: SubmissionRecord,
+    replaced: Mapping[Key, StoredValue],
     stored: Sequence[Value],
 ) -> list[tuple[Any, ...]]:
     """One row (in AUDIT_COLUMNS order) per value the new submission changed, removed or added."""
-    v = schema.values.c
-    query = select(v.element, v.area, v.dimension, v.option, v.value, v.missing).where(
-        v.submission_id == previous.id
-    )
-    old = {(e, a, d, o): (x, m) for e, a, d, o, x, m in conn.execute(query)}
+    old = {k: (x.value, x.missing) for k, x in replaced.items()}
     new = {x.key: (x.value, x.missing) for x in stored}
     head = (run_id, new_id, previous.id, previous.ministry, previous.period)
+    differ = [k for k, was in old.items() if new.get(k) != was]
+    differ += [k for k in new if k not in old]
     rows: list[tuple[Any, ...]] = []
-    for key in sorted(old.keys() | new.keys()):
+    for key in sorted(differ):
         before, after = old.get(key), new.get(key)
         if before is not None and after is not None:
-            if before == after:
-                continue
             action = "changed"
         else:
             action = "removed" if before is not None else "added"

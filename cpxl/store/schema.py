@@ -115,7 +115,6 @@ def _schema_v1(md: MetaData) -> tuple[Table, ...]:
         text("original"),
         PrimaryKeyConstraint("submission_id", "element", "area", "dimension", "option"),
     )
-    Index("ix_values_element_area_period", values.c.element, values.c.area, values.c.period)
     findings = Table(
         "findings",
         md,
@@ -177,8 +176,14 @@ def _migration_1(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _migration_2(conn: Connection) -> None:
+    # Values are read by submission (the primary key) since current submissions are looked up
+    # first; an index by element only slowed every insert. Stores made at version 1 had one.
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_values_element_area_period")
+
+
 # Applied in order, all pending ones in one transaction; version n is MIGRATIONS[n - 1].
-MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (_migration_1,)
+MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (_migration_1, _migration_2)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 

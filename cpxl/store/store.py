@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 import re
-import signal
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,12 +23,13 @@ from cpxl.store.engines import (
     check_sqlite_file,
     damaged,
     engine_for_url,
+    fire_hook,
     kill_hook,
     sqlite_engine,
     sqlite_pragma,
     translate,
 )
-from cpxl.store.records import Explanation, NewSubmission, SubmissionRecord
+from cpxl.store.records import Explanation, Key, NewSubmission, StoredValue, SubmissionRecord
 
 _IDS_PER_QUERY = 500  # well under SQLite's oldest limit of 999 parameters per statement
 
@@ -141,8 +140,8 @@ class Store:
             raise translate(exc, self.url) from exc
         if count:
             self._commits += 1
-            if self._kill_after is not None and self._commits >= self._kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)  # test hook, see the package docstring
+            if self._commits == self._kill_after:
+                fire_hook()  # test hook, see the package docstring
 
     # --- runs -----------------------------------------------------------------------------------
 
@@ -193,16 +192,16 @@ class Store:
 
     def values_of(self, submission_id: int) -> tuple[Value, ...]:
         """The non-blank values stored for one submission (none unless it was accepted)."""
-        v = schema.values.c
-        query = (
-            select(v.element, v.area, v.dimension, v.option, v.value, v.missing)
-            .add_columns(v.sheet, v.cell, v.original)
-            .where(v.submission_id == submission_id)
-        )
-        with self._reading() as conn:
-            rows = conn.execute(query).all()
         # Sorted in Python, not in SQL, for the same order from either backend (see frames).
-        return tuple(sorted((Value(*row) for row in rows), key=lambda x: x.key))
+        return tuple(
+            Value(*key, x.value, x.missing, x.sheet, x.cell, x.original)
+            for key, x in sorted(self.stored_values(submission_id).items())
+        )
+
+    def stored_values(self, submission_id: int) -> dict[Key, StoredValue]:
+        """The same values as plain fields by (element, area, dimension, option), unordered."""
+        with self._reading() as conn:
+            return records.stored_values(conn, submission_id)
 
     def findings_of(self, submission_id: int) -> tuple[Finding, ...]:
         """The findings recorded for one submission, in the order they were given."""
@@ -230,8 +229,13 @@ class Store:
         explanations: Sequence[Explanation] = (),
         *,
         accept: bool,
+        replacing: tuple[int, Mapping[Key, StoredValue]] | None = None,
     ) -> SubmissionRecord:
-        """Record one file in one transaction; when accepted its values replace the previous."""
+        """Record one file in one transaction; when accepted its values replace the previous.
+
+        ``replacing`` is (id, :meth:`stored_values`) of the submission this one replaces, when
+        the caller has just read them; they are read again only if another is current by now.
+        """
         stored = [v for v in values if not v.blank]
         for v in stored:
             if v.value is not None and math.isnan(v.value):
@@ -258,7 +262,11 @@ class Store:
                 value_rows = records.value_rows(new.id, sub, stored)
                 records.insert_rows(conn, schema.values, records.VALUE_COLUMNS, value_rows)
             if previous is not None:
-                changes = records.audit_rows(conn, run_id, new.id, previous, stored)
+                if replacing is not None and replacing[0] == previous.id:
+                    replaced = replacing[1]
+                else:
+                    replaced = records.stored_values(conn, previous.id)
+                changes = records.audit_rows(run_id, new.id, previous, replaced, stored)
                 records.insert_rows(conn, schema.audit, records.AUDIT_COLUMNS, changes)
         return new
 

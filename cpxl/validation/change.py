@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 
 from cpxl.catalogue import Catalogue, Period, Rule, parse_period
@@ -65,30 +65,28 @@ def _change_finding(
     rule: Rule, v: Value, hist: Sequence[tuple[str, float]], submission: Submission, key: str
 ) -> Finding | None:
     current = float(v.value or 0)
-    history_text = ", ".join(f"{p}: {format_number(x)}" for p, x in hist)
-    history_text += f", {submission.period}: {format_number(current)}"
-    loc = Location(file=submission.file, sheet=v.sheet, cell=v.cell)
-    xs = np.array([x for _, x in hist])
-    if max(float(np.max(xs)), current) < rule.min_value:
+    # Plain Python: three or four numbers per cell, where numpy's fixed costs dominate.
+    xs = [x for _, x in hist]
+    if max(*xs, current) < rule.min_value:
         return None  # small counts move by large shares without any data problem
     if len(xs) >= 3:
-        med = float(np.median(xs))
+        med = statistics.median(xs)
         # With three or four points the median absolute deviation can be almost 0 by chance;
         # a floor of a tenth of the median keeps ordinary year-on-year noise from being an outlier.
-        mad = max(float(np.median(np.abs(xs - med))), MAD_FLOOR * abs(med))
+        mad = max(statistics.median(abs(x - med) for x in xs), MAD_FLOOR * abs(med))
         if mad > 0:
             z = 0.6745 * (current - med) / mad
             if abs(z) > rule.outlier_z:
                 return Finding.make(
                     Code.OUTLIER,
                     rule.severity,
-                    loc,
+                    _where(submission, v),
                     rule=rule.id,
                     seen=format_number(current),
-                    history=history_text,
+                    history=_history_text(hist, submission.period, current),
                     z=f"{z:.1f}",
                 )
-    base = float(np.mean(xs))
+    base = sum(xs) / len(xs)
     if base <= 0 or max(base, current) < rule.min_value:
         return None
     change = (current - base) / base
@@ -96,10 +94,20 @@ def _change_finding(
         return Finding.make(
             Code.CHANGE_TOO_LARGE,
             rule.severity,
-            loc,
+            _where(submission, v),
             rule=rule.id,
             seen=format_number(current),
-            history=history_text,
+            history=_history_text(hist, submission.period, current),
             change=f"{change:+.0%}",
         )
     return None
+
+
+def _where(submission: Submission, v: Value) -> Location:
+    return Location(file=submission.file, sheet=v.sheet, cell=v.cell)
+
+
+def _history_text(hist: Sequence[tuple[str, float]], period: str, current: float) -> str:
+    """The figures the warning is about, earliest first: "2022: 10, 2023: 12, 2024: 40"."""
+    shown = [f"{p}: {format_number(x)}" for p, x in hist]
+    return ", ".join([*shown, f"{period}: {format_number(current)}"])

@@ -303,7 +303,10 @@ def _side(expr: Expression, w: Wide) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def _compares_table(w: Wide, rules: Sequence[Rule]) -> tuple[pd.DataFrame, list[tuple[str, Rule]]]:
-    frames: list[pd.DataFrame] = []
+    lefts: list[np.ndarray] = []
+    rights: list[np.ndarray] = []
+    skips: list[np.ndarray] = []
+    ops: list[str] = []
     rows: list[tuple[str, Rule]] = []
     for rule in rules:
         assert rule.left is not None and rule.right is not None
@@ -313,11 +316,22 @@ def _compares_table(w: Wide, rules: Sequence[Rule]) -> tuple[pd.DataFrame, list[
         # A side with nothing at all is never compared: that is a blank, not a zero.
         skip |= (lmiss >= ln) if ln else False
         skip |= (rmiss >= rn) if rn else False
-        frames.append(pd.DataFrame({"left": left, "right": right, "op": rule.op, "skip": skip}))
+        lefts.append(left)
+        rights.append(right)
+        skips.append(skip)
+        ops.extend([rule.op] * len(w.areas))
         rows.extend((a, rule) for a in w.areas)
-    if not frames:
+    if not rows:
         return pd.DataFrame({"left": [], "right": [], "op": [], "skip": []}), rows
-    return pd.concat(frames, ignore_index=True), rows
+    table = pd.DataFrame(
+        {
+            "left": np.concatenate(lefts),
+            "right": np.concatenate(rights),
+            "op": ops,
+            "skip": np.concatenate(skips),
+        }
+    )
+    return table, rows
 
 
 def _failures(schema: pa.DataFrameSchema, df: pd.DataFrame) -> list[tuple[str, int]]:
