@@ -317,6 +317,19 @@ class Value:
     cell: str = ""
     original: str = ""
 
+    def __reduce__(
+        self,
+    ) -> tuple[type[Value], tuple[str, str, str, str, float | None, str, str, str, str]]:
+        # Thousands cross from a worker to the parent per return: pickled as the arguments of
+        # one call, which loads several times faster than a frozen dataclass field by field.
+        return (
+            Value,
+            (
+                self.element, self.area, self.dimension, self.option, self.value,
+                self.missing, self.sheet, self.cell, self.original,
+            ),
+        )  # fmt: skip
+
     @property
     def key(self) -> tuple[str, str, str, str]:
         """What identifies this value within one ministry's return for one period."""

@@ -110,5 +110,33 @@ def existing_feedback(out_dir: Path, result: FileResult) -> Path | None:
 
 
 def remember(out_dir: Path, result: FileResult, path: Path) -> None:
+    _append(out_dir, _receipt_key(result), path)
+
+
+def _append(out_dir: Path, key: str, path: Path) -> None:
     with (out_dir / RECEIPTS).open("a", encoding="utf-8") as handle:
-        handle.write(f"{_receipt_key(result)}\t{path.name}\n")
+        handle.write(f"{key}\t{path.name}\n")
+
+
+class Receipts:
+    """The feedback file of each receipt, read once for a whole run.
+
+    A run reserves each file's feedback name in order of receipt, before the file is checked,
+    so names never depend on which process writes first; the receipt is remembered at once, so
+    a run killed before the workbook is written gets the same name back next time.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self._names = _receipts(out_dir)
+
+    def reserve(self, sha256: str, file: str) -> Path:
+        """This receipt's feedback file: the one it had before, or a new name, remembered."""
+        key = f"{sha256}|{file}"
+        name = self._names.get(key)
+        if name is not None and (self.out_dir / name).is_file():
+            return self.out_dir / name
+        path = feedback_path(self.out_dir, file)
+        _append(self.out_dir, key, path)
+        self._names[key] = path.name
+        return path

@@ -26,13 +26,16 @@ def write_feedback(
     result: FileResult,
     catalogue: Catalogue,
     submission: Submission | None = None,
+    *,
+    to: Path | None = None,
 ) -> Path:
     """Write the feedback workbook for one file received and return its path.
 
     A new receipt gets a new name that never overwrites another file's feedback; the same
-    receipt checked again (after an interrupted run) gets its own earlier name back.
+    receipt checked again (after an interrupted run) gets its own earlier name back. ``to`` is
+    a name already reserved for this receipt (``Receipts.reserve``).
     """
-    earlier = existing_feedback(out_dir, result) if result.sha256 else None
+    earlier = to or (existing_feedback(out_dir, result) if result.sha256 else None)
     path = earlier if earlier is not None else feedback_path(out_dir, result.file)
     final, path = path, path.with_name(path.name + ".partial")
     try:
@@ -64,6 +67,6 @@ def write_feedback(
             final.unlink(missing_ok=True)  # the reserved name must not stay behind empty
         raise
     path.replace(final)  # a feedback workbook appears whole, or not at all
-    if result.sha256:
+    if result.sha256 and to is None:
         remember(out_dir, result, final)
     return final

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import pandas as pd
 
-from cpxl.catalogue import Catalogue, Period, parse_period
+from cpxl.catalogue import Catalogue, parse_period
 from cpxl.findings import (
     Change,
     Code,
@@ -31,6 +32,7 @@ from cpxl.store import (
     StoreError,
     SubmissionRecord,
 )
+from cpxl.templates import Layout
 from cpxl.validation import check_against_store, finish
 
 
@@ -174,8 +176,7 @@ def _decide_return(
                 result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
             )
         )
-    own = {c.element for s in sub.layout.sheets for c in s.columns}
-    history = _history(store, catalogue, period, own)
+    history = _history(store, reads_of(catalogue, sub))
     findings = list(checked.findings) + check_against_store(sub, catalogue, history)
     if days_late > 0:
         findings.append(
@@ -227,29 +228,74 @@ def _decide_return(
     return Decision(result, (previous.id, old_values) if previous is not None else None)
 
 
-def _history(
-    store: Store | None, catalogue: Catalogue, period: Period, own: set[str]
-) -> pd.DataFrame | None:
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """What deciding one return reads from the store, beyond its own ministry and period.
+
+    ``before`` are the three periods before its own, whose totals of ``watched`` (its elements
+    with change rules) the change checks compare with; ``others`` are other ministries'
+    elements its compare rules name, read for its own period.
+    """
+
+    ministry: str
+    period: str
+    before: tuple[str, ...]
+    watched: frozenset[str]
+    others: frozenset[str]
+
+    def touched_by(self, ministry: str, period: str, elements: frozenset[str]) -> bool:
+        """Whether storing another return (accepted) changes anything read here."""
+        return (
+            (ministry, period) == (self.ministry, self.period)
+            or (period in self.before and not self.watched.isdisjoint(elements))
+            or (period == self.period and not self.others.isdisjoint(elements))
+        )
+
+
+def reads_of(catalogue: Catalogue, sub: Submission) -> Reads:
+    return _reads(catalogue, sub.layout, sub.ministry, sub.period)
+
+
+@lru_cache(maxsize=256)
+def _reads(catalogue: Catalogue, layout: Layout, ministry: str, period_id: str) -> Reads:
+    period = parse_period(period_id)
+    earlier = [period.previous()]
+    for _ in range(2):
+        earlier.append(earlier[-1].previous())
+    own = own_elements(layout)
+    watched = {r.element for r in catalogue.rules_of("change")} & own
+    return Reads(
+        ministry,
+        period_id,
+        tuple(p.id for p in earlier),
+        frozenset(watched),
+        frozenset(_related(catalogue, own) - own),
+    )
+
+
+def own_elements(layout: Layout) -> frozenset[str]:
+    """The elements a template layout asks for."""
+    return frozenset(c.element for s in layout.sheets for c in s.columns)
+
+
+def _history(store: Store | None, reads: Reads) -> pd.DataFrame | None:
     """Just what the checks against the store need, so a run stays flat in the store's size:
     the totals of this return's changed-checked elements for the three periods before, and
     other ministries' elements named by compare rules, for this period."""
     if store is None:
         return None
-    earlier = [period.previous()]
-    for _ in range(2):
-        earlier.append(earlier[-1].previous())
-    watched = sorted({r.element for r in catalogue.rules_of("change")} & own)
-    others = sorted(_related(catalogue, own) - own)
     parts = []
-    if watched:
-        parts.append(store.history(watched, periods=[p.id for p in earlier], totals_only=True))
-    if others:
-        parts.append(store.history(others, periods=[period.id]))
+    if reads.watched:
+        parts.append(
+            store.history(sorted(reads.watched), periods=list(reads.before), totals_only=True)
+        )
+    if reads.others:
+        parts.append(store.history(sorted(reads.others), periods=[reads.period]))
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else None
 
 
-def _related(catalogue: Catalogue, own: set[str]) -> set[str]:
+def _related(catalogue: Catalogue, own: frozenset[str]) -> set[str]:
     """This return's elements and those its compare rules name."""
     out = set(own)
     for rule in catalogue.rules_of("compare"):

@@ -11,21 +11,35 @@ from __future__ import annotations
 import getpass
 import os
 import platform
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cpxl import __version__
 from cpxl.catalogue import Catalogue, load
-from cpxl.feedback import existing_feedback, write_feedback, write_run_summary
+from cpxl.feedback import Receipts, existing_feedback, write_feedback, write_run_summary
 from cpxl.findings import (
     FileResult,
     RunReport,
+    Status,
 )
-from cpxl.intake.deciding import Expectation, decide, duplicate, not_processed, record, stored_name
+from cpxl.intake.deciding import (
+    Decision,
+    Expectation,
+    decide,
+    duplicate,
+    not_processed,
+    own_elements,
+    reads_of,
+    record,
+    stored_name,
+)
 from cpxl.intake.receiving import Received, archive, scan
-from cpxl.intake.workers import check_all
+from cpxl.intake.workers import Checked, FeedbackWriter, check_all
+from cpxl.reading import Submission
 from cpxl.store import Store, StoreError
 from cpxl.workspace import Workspace
 
@@ -38,6 +52,33 @@ class Progress:
     total: int
     file: str
     status: str
+
+
+# Files decided whose feedback is still being written; each holds its return in memory.
+MAX_PENDING = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    received: Received
+    checked: Checked
+    decision: Decision
+    to: Path
+    future: Future[str] | None
+    writes: tuple[str, str, frozenset[str]] | None  # what recording it changes, when accepted
+
+
+def _writes(decision: Decision, sub: Submission | None) -> tuple[str, str, frozenset[str]] | None:
+    """(ministry, period, elements) a file changes in the store once recorded; None if nothing
+    that another file's decision reads."""
+    accepted = decision.result.status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
+    if sub is None or not accepted:
+        return None
+    return (sub.ministry, sub.period, own_elements(sub.layout))
+
+
+def _written(future: Future[str] | None) -> bool:
+    return future is None or future.done()
 
 
 @dataclass
@@ -145,21 +186,44 @@ def _run(
             state.seen[r.sha256] = r.name
             fresh.append(r)
     n = max(1, min(workers or os.cpu_count() or 1, len(fresh)))
-    for done, (r, checked) in enumerate(check_all(fresh, workspace, n), start=1):
-        decision = decide(r, checked, catalogue, store, store_run, dry_run, expect)
-        result = decision.result
+    receipts = Receipts(feedback_dir)
+    pending: deque[_Pending] = deque()
+
+    def finish_oldest() -> None:
+        """Record the oldest file whose feedback is being written, once it is written."""
+        p = pending.popleft()
+        result, sub = p.decision.result, p.checked.submission
         # Feedback first, then the store: a run killed in between checks the file again next
         # time and writes the same feedback under the same name.
-        path = write_feedback(feedback_dir, result, catalogue, checked.submission)
+        path = writer.result(p.future, p.to, result, sub)
         try:
-            record(store, store_run, r, result, checked.submission, dry_run, decision.replacing)
+            record(store, store_run, p.received, result, sub, dry_run, p.decision.replacing)
         except StoreError as exc:
             result = not_processed(result, exc)
-            path = write_feedback(feedback_dir, result, catalogue)
-        result = replace(result, feedback=str(path))
-        state.results.append(result)
+            path = write_feedback(feedback_dir, result, catalogue, to=p.to)
+        state.results.append(replace(result, feedback=str(path)))
         if on_progress:
-            on_progress(Progress(done, len(fresh), r.name, result.status.value))
+            done = len(state.results) - first_done
+            on_progress(Progress(done, len(fresh), p.received.name, result.status.value))
+
+    first_done = len(state.results)
+    with FeedbackWriter(workspace, catalogue, enabled=len(fresh) > 1) as writer:
+        for r, checked in check_all(fresh, workspace, n):
+            sub = checked.submission
+            if sub is not None:
+                # Files are decided in order of receipt, on the store as every file before them
+                # left it: wait for those not yet recorded that change what this one reads.
+                reads = reads_of(catalogue, sub)
+                while any(p.writes is not None and reads.touched_by(*p.writes) for p in pending):
+                    finish_oldest()
+            decision = decide(r, checked, catalogue, store, store_run, dry_run, expect)
+            to = receipts.reserve(r.sha256, r.name)
+            future = writer.submit(to, decision.result, sub)
+            pending.append(_Pending(r, checked, decision, to, future, _writes(decision, sub)))
+            while pending and (len(pending) > MAX_PENDING or _written(pending[0].future)):
+                finish_oldest()
+        while pending:
+            finish_oldest()
     ordered = tuple(sorted(state.results, key=lambda f: (f.received_at or "", f.file)))
     report = RunReport(
         run_id, started, datetime.now(UTC).isoformat(timespec="seconds"), ordered, dry_run

@@ -18,8 +18,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cpxl.catalogue import Catalogue, load
+from cpxl.feedback import write_feedback
 from cpxl.findings import (
     Code,
+    FileResult,
     Finding,
     Location,
     Severity,
@@ -185,6 +187,79 @@ def check_all(
 
 
 IN_FLIGHT_PER_WORKER = 4
+
+
+class FeedbackWriter:
+    """Writes feedback workbooks in a worker process, so that the run's parent goes on deciding.
+
+    The parent still decides every file, in order; only the writing moves. If the worker fails
+    (or cannot start), ``result`` writes that workbook in the parent instead: feedback is never
+    lost, only slower.
+    """
+
+    def __init__(self, workspace: Workspace, catalogue: Catalogue, *, enabled: bool = True) -> None:
+        self.catalogue = catalogue
+        self.args = (str(workspace.rules), str(workspace.templates))
+        self.pool: ProcessPoolExecutor | None = None
+        if enabled:
+            with _quiet_ctrl_c():
+                self.pool = _pool(1, self.args)
+
+    def submit(
+        self, to: Path, result: FileResult, submission: Submission | None
+    ) -> Future[str] | None:
+        """Start writing one workbook; None when there is no worker to write it."""
+        # The copy with marks is the only feedback that needs the return itself.
+        at_cells = any(f.location.cell for f in result.findings)
+        if self.pool is None:
+            return None
+        try:
+            with _quiet_ctrl_c():
+                return self.pool.submit(_write, str(to), result, submission if at_cells else None)
+        except BrokenProcessPool:
+            self._restart()
+            return None
+
+    def result(
+        self,
+        future: Future[str] | None,
+        to: Path,
+        result: FileResult,
+        submission: Submission | None,
+    ) -> Path:
+        """The written workbook's path, once it is whole."""
+        if future is not None:
+            with contextlib.suppress(Exception):  # written again below, where errors show
+                try:
+                    return Path(future.result())
+                except BrokenProcessPool:
+                    self._restart()
+        return write_feedback(to.parent, result, self.catalogue, submission, to=to)
+
+    def _restart(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            with _quiet_ctrl_c():
+                self.pool = _pool(1, self.args)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def __enter__(self) -> FeedbackWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _write(to: str, result: FileResult, submission: Submission | None) -> str:
+    assert _CATALOGUE is not None
+    path = Path(to)
+    return str(write_feedback(path.parent, result, _CATALOGUE, submission, to=path))
+
+
 _DONE: Future[Checked] = Future()  # stands in for a result already handed on
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select, true
 
@@ -64,13 +65,18 @@ def frame(rows: Sequence[Any], columns: Mapping[str, str]) -> pd.DataFrame:
     cells = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
     out: dict[str, Any] = {}
     for (name, kind), column in zip(columns.items(), cells, strict=True):
-        series = pd.Series(column, dtype=object)
-        if kind == "datetime":
-            out[name] = pd.to_datetime(series.map(from_db), utc=True)
-        elif kind != "object":
-            out[name] = series.astype(cast(Any, kind))
+        if kind == "float64":  # None (a missing-reason code) becomes NaN
+            out[name] = np.array(column, dtype=np.float64)
+        elif kind == "int64":
+            out[name] = np.array(column, dtype=np.int64)
+        elif kind == "datetime":
+            out[name] = pd.to_datetime(pd.Series(column, dtype=object).map(from_db), utc=True)
+        elif kind == "str":
+            out[name] = pd.Series(column, dtype="str")
+        elif kind == "object":
+            out[name] = pd.Series(column, dtype=object)
         else:
-            out[name] = series
+            out[name] = pd.Series(column, dtype=object).astype(cast(Any, kind))
     return pd.DataFrame(out)
 
 

@@ -256,8 +256,8 @@ def stored_values(conn: Connection, submission_id: int) -> dict[Key, StoredValue
     query = select(v.element, v.area, v.dimension, v.option, v.value, v.missing).add_columns(
         v.sheet, v.cell, v.original
     )
-    rows = conn.execute(query.where(v.submission_id == submission_id))
-    return {(e, a, d, o): StoredValue(*rest) for e, a, d, o, *rest in rows}
+    rows = conn.execute(query.where(v.submission_id == submission_id)).all()
+    return {(e, a, d, o): StoredValue(x, m, s, c, t) for e, a, d, o, x, m, s, c, t in rows}
 
 
 def audit_rows(

@@ -20,6 +20,7 @@ from cpxl.validation.tables import (
     Wide,
     _cells_table,
     _failures,
+    _refs,
     _sums_table,
     compile_layout,
     ref_key,
@@ -88,7 +89,8 @@ def check_against_store(
     compiled = compile_layout(catalogue, submission.layout)
     others = _other_values(submission, compiled, history)
     if compiled.cross and others:
-        w = wide([*submission.values, *others])
+        named = set().union(*(_refs(rule) for rule in compiled.cross))
+        w = wide([*(v for v in submission.values if v.element in named), *others])
         own = {a.code for s in submission.layout.sheets for a in s.areas}
         w = w.only(own)
         out.extend(_compare_findings(w, compiled.cross, compiled.compares, submission.file))
