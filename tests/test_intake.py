@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -22,14 +23,16 @@ import openpyxl
 from builders import SEED, catalogue, cell_of, copy_in, layout, returned, where, workspace
 
 from cpxl.catalogue import parse_period
-from cpxl.findings import Code, RunReport, Severity, Status
+from cpxl.findings import Code, RunReport, Severity, Status, Value
 from cpxl.intake import Expectation, run_inbox
+from cpxl.intake.deciding import own_elements, reads_for
 from cpxl.reading import read_workbook
 from cpxl.simulate import plan
 from cpxl.store import Store
 from cpxl.workspace import Workspace
 
 MOJ = "MOJ"
+MOWA = "MOWA"
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, str]]:
@@ -158,6 +161,43 @@ def test_corrected_resubmission_replaces_and_is_audited(tmp_path: Path) -> None:
         current = store.current(MOJ, "2025")
         assert current is not None and current.name_received == "b.xlsx"
     assert sorted(audit["action"]) == ["changed"] * 3
+
+
+def test_one_run_decides_each_file_on_the_store_the_files_before_it_left(tmp_path: Path) -> None:
+    """A first return, its correction and a re-saved copy of the correction in the same run:
+    each is decided as if the ones received before it had been run on their own."""
+    ws = workspace(tmp_path)
+    first = returned(ws, MOJ, name="a.xlsx")
+    _received(first, datetime(2026, 1, 10, tzinfo=UTC))
+    sheet, total = cell_of(MOJ, "children_in_detention", "02")
+    _, part = cell_of(MOJ, "children_in_detention", "02", "justice_status", "sentenced")
+    _, male = cell_of(MOJ, "children_in_detention", "02", "sex", "male")
+    old = {c: openpyxl.load_workbook(first)[sheet][c].value for c in (total, part, male)}
+    new = {c: old[c] + 1 for c in old}
+    second = returned(ws, MOJ, name="b.xlsx", cells={sheet: new})
+    _received(second, datetime(2026, 1, 11, tzinfo=UTC))
+    third = returned(ws, MOJ, name="c.xlsx", cells={sheet: new})
+    openpyxl.load_workbook(third).save(third)  # the same figures, other bytes
+    _received(third, datetime(2026, 1, 12, tzinfo=UTC))
+    other = returned(ws, MOWA, name="d.xlsx")
+    _received(other, datetime(2026, 1, 11, 12, tzinfo=UTC))
+    report = _run(ws)
+    assert _statuses(report) == {
+        "a.xlsx": ("accepted", None),
+        "d.xlsx": ("accepted", None),
+        "b.xlsx": ("accepted", None),
+        "c.xlsx": ("unchanged", "unchanged-submission"),
+    }
+    b = next(f for f in report.files if f.file == "b.xlsx")
+    assert b.previous == "a.xlsx"
+    assert {(c.cell, c.old, c.new) for c in b.changes} == {
+        (c, f"{old[c]:,.0f}", f"{new[c]:,.0f}") for c in old
+    }
+    names = sorted(Path(f.feedback or "").name for f in report.files)
+    assert names == [f"{n}.feedback.xlsx" for n in "abcd"]
+    with Store.open(ws.store_url(), create=False) as store:
+        current = store.current(MOJ, "2025")
+        assert current is not None and current.name_received == "b.xlsx"
 
 
 def test_late_file_is_processed_and_flagged(tmp_path: Path) -> None:
@@ -334,3 +374,34 @@ def test_returns_nobody_asked_for_are_errors(tmp_path: Path) -> None:
         "MOJ_2024.xlsx": ("needs-correction", "unexpected-period"),
         "MOH_2025.xlsx": ("needs-correction", "unexpected-ministry"),
     }
+
+
+def test_a_file_waits_only_for_earlier_files_that_change_what_it_reads() -> None:
+    """Deciding a return reads its own ministry and period, its change-checked totals of the
+    three periods before, and the other ministries' elements its compare rules name."""
+    cat = catalogue()
+    lay = layout(MOJ, "2025")
+    reads = reads_for(cat, lay, MOJ, "2025")
+    own = own_elements(lay)
+    assert reads.before == ("2024", "2023", "2022")
+    assert reads.touched_by(MOJ, "2025", frozenset())  # its own earlier return
+    assert reads.touched_by(MOJ, "2024", own) == bool(reads.watched)
+    assert not reads.touched_by(MOJ, "2026", own)  # a later period is never read
+    assert not reads.touched_by(MOJ, "2021", own)  # nor one four periods back
+    assert reads.others, "MOJ's compare rules name other ministries' elements"
+    named = next(iter(reads.others))
+    assert reads.touched_by(MOWA, "2025", frozenset({named}))
+    assert not reads.touched_by(MOWA, "2024", frozenset({named}))
+    assert not reads.touched_by(MOWA, "2025", frozenset({"an_element_nobody_names"}))
+
+
+def test_values_cross_from_worker_to_parent_intact() -> None:
+    """A value pickles as the arguments of one call and comes back equal, blank or not."""
+    values = [
+        Value("e", "01", "sex", "female", 3.0, "", "Care", "C5", "៣"),
+        Value("e", "02", "", "", None, "NK", "Care", "B6", "NK"),
+        Value("e", "03", "", "", None),
+    ]
+    again = pickle.loads(pickle.dumps(values))  # noqa: S301 (bytes made here)
+    assert again == values
+    assert [v.blank for v in again] == [False, False, True]

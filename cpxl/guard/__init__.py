@@ -17,14 +17,14 @@ import stat
 from typing import TYPE_CHECKING
 
 from cpxl.findings import Code
-from cpxl.guard.limits import DEFAULT_LIMITS, MIB, Inspection, Limits, _Found, _megabytes
+from cpxl.guard.limits import DEFAULT_LIMITS, MIB, Inspection, Limits, Peek, _Found, _megabytes
 from cpxl.guard.ole import _OLE_MAGIC, _inspect_ole
 from cpxl.guard.zips import _ZIP_MAGICS, _inspect_zip
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["DEFAULT_LIMITS", "MIB", "Inspection", "Limits", "inspect"]
+__all__ = ["DEFAULT_LIMITS", "MIB", "Inspection", "Limits", "Peek", "inspect"]
 
 
 def inspect(path: Path, limits: Limits = DEFAULT_LIMITS) -> Inspection:

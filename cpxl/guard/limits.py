@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from cpxl.findings import Code, Finding, Location, Severity, Status
 
@@ -38,11 +39,27 @@ DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
+class Peek:
+    """What the reader needs of one worksheet, seen during the one inflate pass."""
+
+    head: bytes  # the first bytes, where the declared area is
+    tail: bytes  # the last bytes, where a value typed far outside the template is
+    formulas: bool  # the sheet holds a formula or an error value somewhere
+
+
+@dataclass(frozen=True, slots=True)
 class Inspection:
-    """What the container check decided: the file's kind and anything that stops it."""
+    """What the container check decided: the file's kind and anything that stops it.
+
+    For an xlsx it also hands on what it saw while inflating, so that the reader need not
+    inflate it again: small parts kept whole (``kept``, by folded member name) and a peek at
+    each worksheet (``peeks``).
+    """
 
     kind: str  # "xlsx" | "ods" | "xls" | "" (unknown)
     findings: tuple[Finding, ...]
+    kept: Mapping[str, bytes | None] = field(default_factory=dict)
+    peeks: Mapping[str, Peek] = field(default_factory=dict)
 
     @property
     def blocked(self) -> bool:
@@ -65,6 +82,8 @@ class _Found:
     def __init__(self, file: str) -> None:
         self.file = file
         self.by_code: dict[Code, Finding] = {}
+        self.kept: Mapping[str, bytes | None] = {}
+        self.peeks: Mapping[str, Peek] = {}
 
     def add(self, code: Code, *, seen: object = "", expected: object = "", **params: str) -> None:
         if code not in self.by_code:
@@ -79,7 +98,7 @@ class _Found:
             self.by_code.values(),
             key=lambda f: (f.code not in _UNSAFE_CODES, _CODE_ORDER[f.code]),
         )
-        return Inspection(kind=kind, findings=tuple(ordered))
+        return Inspection(kind, tuple(ordered), self.kept, self.peeks)
 
 
 def _too_compressed(inflated: int, stored: int, limits: Limits) -> bool:

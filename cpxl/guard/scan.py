@@ -7,6 +7,7 @@ bomb lies about.
 
 from __future__ import annotations
 
+import re
 import struct
 import zipfile
 import zlib
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from cpxl.findings import Code
-from cpxl.guard.limits import MIB, Limits, _Found, _megabytes, _too_compressed
+from cpxl.guard.limits import MIB, Limits, Peek, _Found, _megabytes, _too_compressed
 
 _CHUNK = 256 * 1024  # inflate and scan this much at a time
 _ENCRYPTED_MEMBER = 0x1  # zip general-purpose flag: the member needs a password
@@ -34,7 +35,19 @@ _ZIP_ERRORS = (
     struct.error,
     zlib.error,
 )
-_KEPT = {"mimetype": 1024, "[content_types].xml": 4 * MIB}  # members read whole, with a cap
+# Members read whole, with a cap: what the structure checks and the reader's sheet map need.
+_KEPT = {
+    "mimetype": 1024,
+    "[content_types].xml": 4 * MIB,
+    "xl/workbook.xml": 4 * MIB,
+    "xl/_rels/workbook.xml.rels": 4 * MIB,
+}
+# Of each worksheet, what the reader needs without inflating it a second time.
+_WORKSHEET = re.compile(r"xl/worksheets/[^/]+\.xml", re.IGNORECASE)
+_PEEK_HEAD = 4096  # the declared area (<dimension ref=...>) is near the start
+_PEEK_TAIL = 64 * 1024  # a stray value far outside the template is near the end
+_FORMULA_OR_ERROR = re.compile(rb'<(?:\w+:)?f[ >/]|t="e"')
+_FORMULA_OVERLAP = 16  # longer than any match of _FORMULA_OR_ERROR
 
 # Members never handed to an XML parser; they are inflated for the budget but not scanned.
 _OPAQUE_SUFFIXES: tuple[str, ...] = (".bin", ".emf", ".wmf", ".svg", ".ico", ".wdp", ".jxr")
@@ -136,6 +149,24 @@ class _Watch:
         self.tail = window[len(window) - keep :]
 
 
+class _PeekWatch:
+    def __init__(self) -> None:
+        self.head = b""
+        self.tail = b""
+        self.formulas = False
+
+    def feed(self, data: bytes) -> None:
+        if len(self.head) < _PEEK_HEAD:
+            self.head += data[: _PEEK_HEAD - len(self.head)]
+        window = self.tail[-_FORMULA_OVERLAP:] + data
+        if not self.formulas and _FORMULA_OR_ERROR.search(window):
+            self.formulas = True
+        self.tail = (self.tail + data)[-_PEEK_TAIL:]
+
+    def peek(self) -> Peek:
+        return Peek(self.head, self.tail, self.formulas)
+
+
 def _marks_for(name: str) -> _Marks | None:
     folded = name.casefold()
     if folded.endswith(_OPAQUE_SUFFIXES):
@@ -165,6 +196,7 @@ class _Scan:
         self.inflated = 0
         self.signals: dict[str, str] = {}  # what was seen -> the first member it was seen in
         self.kept: dict[str, bytes | None] = {}  # small members read whole; None when over cap
+        self.peeks: dict[str, Peek] = {}  # worksheets, by folded member name
 
     def run(self, infos: list[zipfile.ZipInfo], condemned: set[int]) -> bool:
         """Scan every member; False when a bomb stopped the pass early."""
@@ -194,6 +226,7 @@ class _Scan:
         kept = bytearray()
         size = crc = 0
         watch = None if marks is None else _Watch(marks, name, self.signals)
+        peek = _PeekWatch() if _WORKSHEET.fullmatch(name) else None
         with self.archive.open(_stored_view(info)) as raw:
             for data, used in _inflate(raw, info.compress_type):
                 size += len(data)
@@ -207,12 +240,16 @@ class _Scan:
                 crc = zlib.crc32(data, crc)
                 if watch is not None:
                     watch.feed(data)
+                if peek is not None:
+                    peek.feed(data)
                 if cap is not None and len(kept) <= cap:
                     kept += data
         if size != info.file_size or crc != info.CRC:
             self.found.add(Code.UNREADABLE_WORKBOOK, seen=f"{name}: size or checksum differs")
         if cap is not None:
             self.kept[name.casefold()] = bytes(kept) if len(kept) <= cap else None
+        if peek is not None:
+            self.peeks[name.casefold()] = peek.peek()
         return True
 
 

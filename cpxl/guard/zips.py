@@ -54,6 +54,7 @@ def _inspect_zip(fh: IO[bytes], limits: Limits, found: _Found) -> str:
         condemned = _check_declared_sizes(infos, limits, found)
         scan = _Scan(archive, limits, found)
         complete = scan.run(infos, condemned)
+        found.kept, found.peeks = scan.kept, scan.peeks
         for signal, member in scan.signals.items():
             if signal in _SIGNAL_CODES:
                 found.add(_SIGNAL_CODES[signal], seen=member)

@@ -253,11 +253,13 @@ class Reads:
 
 
 def reads_of(catalogue: Catalogue, sub: Submission) -> Reads:
-    return _reads(catalogue, sub.layout, sub.ministry, sub.period)
+    """What deciding this return reads from the store."""
+    return reads_for(catalogue, sub.layout, sub.ministry, sub.period)
 
 
 @lru_cache(maxsize=256)
-def _reads(catalogue: Catalogue, layout: Layout, ministry: str, period_id: str) -> Reads:
+def reads_for(catalogue: Catalogue, layout: Layout, ministry: str, period_id: str) -> Reads:
+    """What deciding a return of this layout reads (the same for every return of it: cached)."""
     period = parse_period(period_id)
     earlier = [period.previous()]
     for _ in range(2):

@@ -120,6 +120,7 @@ def check_file(
             kind=inspection.kind or "xlsx",
             register=register,  # type: ignore[arg-type]
             display_name=name,
+            inspection=inspection,
         )
     except ReadFailure as failure:
         code = failure.finding.code

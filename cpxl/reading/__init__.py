@@ -15,6 +15,7 @@ from python_calamine import CalamineWorkbook
 
 from cpxl.catalogue import Catalogue
 from cpxl.findings import Code, Finding, Location, Severity, Value
+from cpxl.guard import Inspection, inspect
 from cpxl.reading.grids import _inspect_parts
 from cpxl.reading.identity import IdentityCheck, check_identity
 from cpxl.reading.sheets import _feedback_explanations, _SheetReader
@@ -38,11 +39,16 @@ def read_workbook(
     kind: str = "xlsx",
     register: Mapping[str, IssuedTemplate] | None = None,
     display_name: str | None = None,
+    inspection: Inspection | None = None,
 ) -> Submission:
-    """Read a return against its template's layout; raise ReadFailure when it cannot be one."""
+    """Read a return against its template's layout; raise ReadFailure when it cannot be one.
+
+    ``inspection`` is the guard's verdict on this very file, when the caller has it: what the
+    guard saw while inflating it spares the reader a second pass.
+    """
     name = display_name or path.name
     try:
-        return _read(path, catalogue, kind, register, name)
+        return _read(path, catalogue, kind, register, name, inspection)
     except ReadFailure:
         raise
     except Exception as exc:  # a damaged part the container checks let through: the readers'
@@ -58,6 +64,7 @@ def _read(
     kind: str,
     register: Mapping[str, IssuedTemplate] | None,
     name: str,
+    inspection: Inspection | None,
 ) -> Submission:
     try:
         wb = CalamineWorkbook.from_path(str(path))
@@ -78,7 +85,7 @@ def _read(
                     params=check.finding.params,
                 )
             )
-        parts = _inspect_parts(path) if kind == "xlsx" else {}
+        parts = _inspect_parts(inspection or inspect(path)) if kind == "xlsx" else {}
         layout_names = frozenset(s.name for s in check.layout.sheets)
         reader = _SheetReader(path, name, wb, catalogue, parts, layout_names)
         values: list[Value] = []

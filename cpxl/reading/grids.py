@@ -7,7 +7,6 @@ area so large that calamine would try to allocate all of it (a stray value at XF
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -15,17 +14,22 @@ from typing import Any
 
 from defusedxml import ElementTree
 
+from cpxl.guard import Inspection
+
 ROW_SLACK, COL_SLACK = 60, 40
 # A sheet whose declared area is larger than this is read row by row with openpyxl instead.
 MAX_DENSE_CELLS = 2_000_000
 _CELL = re.compile(r"^([A-Z]{1,3})(\d+)$")
 
 
-def _sheet_parts(path: Path) -> dict[str, str]:
+def _sheet_parts(inspection: Inspection) -> dict[str, str]:
     """xlsx sheet name -> worksheet part name, from workbook.xml and its relationships."""
-    with zipfile.ZipFile(path) as zf:
-        wb = ElementTree.fromstring(zf.read("xl/workbook.xml"))
-        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    workbook = inspection.kept.get("xl/workbook.xml")
+    relationships = inspection.kept.get("xl/_rels/workbook.xml.rels")
+    if workbook is None or relationships is None:
+        return {}
+    wb = ElementTree.fromstring(workbook)
+    rels = ElementTree.fromstring(relationships)
     targets = {r.get("Id"): r.get("Target", "") for r in rels}
     out: dict[str, str] = {}
     for el in wb.iter():
@@ -38,14 +42,11 @@ def _sheet_parts(path: Path) -> dict[str, str]:
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z]+\d+)(?::([A-Z]+)(\d+))?"')
-_FORMULA_OR_ERROR = re.compile(rb'<(?:\w+:)?f[ >/]|t="e"')
 
 
-def _cell_value(sheet_xml: bytes, cell: str) -> str:
-    """What a far-away cell holds, as far as the sheet's own XML says (text stays unnamed)."""
-    m = re.search(
-        rb'<(?:\w+:)?c r="' + cell.encode() + rb'"([^>]*)>(.*?)</(?:\w+:)?c>', sheet_xml[-65536:]
-    )
+def _cell_value(tail: bytes, cell: str) -> str:
+    """What a far-away cell holds, as far as the end of the sheet's XML says (text unnamed)."""
+    m = re.search(rb'<(?:\w+:)?c r="' + cell.encode() + rb'"([^>]*)>(.*?)</(?:\w+:)?c>', tail)
     if not m:
         return ""
     v = re.search(rb"<(?:\w+:)?v>([^<]{0,40})</", m.group(2))
@@ -69,24 +70,27 @@ class _PartInfo:
     last_value: str = ""
 
 
-def _inspect_parts(path: Path) -> dict[str, _PartInfo]:
-    """Which xlsx sheets declare a huge area, and which hold formulas or error values."""
+def _inspect_parts(inspection: Inspection) -> dict[str, _PartInfo]:
+    """Which xlsx sheets declare a huge area, and which hold formulas or error values, from
+    what the guard saw while inflating them."""
     out: dict[str, _PartInfo] = {}
     try:
-        parts = _sheet_parts(path)
-        with zipfile.ZipFile(path) as zf:
-            for name, part in parts.items():
-                data = zf.read(part)
-                m = _DIMENSION.search(data[:4096])
-                huge, last = False, ""
-                if m and m.group(2):
-                    cells = _column_number(m.group(2).decode()) * int(m.group(3))
-                    huge = cells > MAX_DENSE_CELLS
-                    last = f"{m.group(2).decode()}{m.group(3).decode()}" if huge else ""
-                seen = _cell_value(data, last) if last else ""
-                out[name] = _PartInfo(huge, bool(_FORMULA_OR_ERROR.search(data)), last, seen)
-    except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, OSError):
+        parts = _sheet_parts(inspection)
+    except ElementTree.ParseError:
         return {}
+    for name, part in parts.items():
+        peek = inspection.peeks.get(part.casefold())
+        if peek is None:  # a sheet stored where no spreadsheet program puts one: read closely
+            out[name] = _PartInfo(huge=False, formulas=True)
+            continue
+        m = _DIMENSION.search(peek.head)
+        huge, last = False, ""
+        if m and m.group(2):
+            cells = _column_number(m.group(2).decode()) * int(m.group(3))
+            huge = cells > MAX_DENSE_CELLS
+            last = f"{m.group(2).decode()}{m.group(3).decode()}" if huge else ""
+        seen = _cell_value(peek.tail, last) if last else ""
+        out[name] = _PartInfo(huge, peek.formulas, last, seen)
     return out
 
 

@@ -257,35 +257,45 @@ def _cells_table(submission: Submission, catalogue: Catalogue, compiled: Compile
 
 
 def _sums_table(w: Wide, compiled: Compiled) -> tuple[pd.DataFrame, list[tuple[str, _Group]]]:
-    parts_sum: list[np.ndarray] = []
-    totals: list[np.ndarray] = []
-    tolerance: list[np.ndarray] = []
-    skips: list[np.ndarray] = []
-    rows: list[tuple[str, _Group]] = []
-    for g in compiled.groups:
-        keys = (*g.parts, g.total)
-        block = np.column_stack([w.column(k) for k in keys])
-        present = np.any(np.column_stack([w.has(k) for k in keys]), axis=1)
-        if not present.any():
-            continue
-        block = block[present]
-        missing = np.isnan(block)
-        parts_sum.append(np.nansum(block[:, :-1], axis=1))
-        totals.append(np.nan_to_num(block[:, -1]))
-        tolerance.append(np.full(len(block), g.rule.tolerance))
-        skips.append(_skip(g.rule.missing, missing.sum(axis=1), len(keys)))
-        rows.extend((w.areas[i], g) for i in np.flatnonzero(present))
-    if not rows:
-        return pd.DataFrame({"parts": [], "total": [], "tolerance": [], "skip": []}), rows
+    """One row per (sum, area) where any of its cells is in the return, sum by sum."""
+    groups = compiled.groups
+    empty = pd.DataFrame({"parts": [], "total": [], "tolerance": [], "skip": []})
+    if not groups or not w.areas:
+        return empty, []
+    # Every sum at once: the parts of sum g are columns parts[g] of the numbers, padded with an
+    # extra all-NaN column; a key the return lacks points there too, and counts as missing.
+    nan_column = w.numbers.shape[1]
+    numbers = np.hstack([w.numbers, np.full((len(w.areas), 1), np.nan)])
+    present = np.hstack([w.present, np.zeros((len(w.areas), 1), dtype=bool)])
+    width = max(len(g.parts) for g in groups)
+    parts = np.full((len(groups), width), nan_column)
+    is_part = np.zeros((len(groups), width), dtype=bool)
+    for i, g in enumerate(groups):
+        parts[i, : len(g.parts)] = [w.keys.get(k, nan_column) for k in g.parts]
+        is_part[i, : len(g.parts)] = True
+    total = np.array([w.keys.get(g.total, nan_column) for g in groups])
+    block, totals = numbers[:, parts], numbers[:, total]  # (areas, sums, parts), (areas, sums)
+    seen = present[:, parts].any(axis=2) | present[:, total]
+    missing = (np.isnan(block) & is_part).sum(axis=2) + np.isnan(totals)
+    keys = is_part.sum(axis=1) + 1
+    strategy = np.array([g.rule.missing for g in groups])
+    skip = np.where(
+        strategy == "skip_if_any_missing",
+        missing > 0,
+        (strategy == "skip_if_all_missing") & (missing >= keys),
+    )
+    sums, areas = np.nonzero(seen.T)  # sum by sum, each over its areas
+    if not len(sums):
+        return empty, []
     table = pd.DataFrame(
         {
-            "parts": np.concatenate(parts_sum),
-            "total": np.concatenate(totals),
-            "tolerance": np.concatenate(tolerance),
-            "skip": np.concatenate(skips),
+            "parts": np.nansum(block, axis=2)[areas, sums],
+            "total": np.nan_to_num(totals[areas, sums]),
+            "tolerance": np.array([g.rule.tolerance for g in groups], dtype=float)[sums],
+            "skip": skip[areas, sums],
         }
     )
-    return table, rows
+    return table, [(w.areas[a], groups[g]) for g, a in zip(sums, areas, strict=True)]
 
 
 def _side(expr: Expression, w: Wide) -> tuple[np.ndarray, np.ndarray, int]:
