@@ -41,6 +41,7 @@ _KEPT = {
     "[content_types].xml": 4 * MIB,
     "xl/workbook.xml": 4 * MIB,
     "xl/_rels/workbook.xml.rels": 4 * MIB,
+    "docprops/custom.xml": 4 * MIB,
 }
 # Of each worksheet, what the reader needs without inflating it a second time.
 _WORKSHEET = re.compile(r"xl/worksheets/[^/]+\.xml", re.IGNORECASE)

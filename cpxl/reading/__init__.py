@@ -73,7 +73,10 @@ def _read(
             Finding.make(Code.UNREADABLE_WORKBOOK, Severity.ERROR, Location(file=name))
         ) from exc
     with wb:
-        check = check_identity(path, kind, wb, catalogue, register)
+        if kind == "xlsx" and inspection is None:
+            inspection = inspect(path)
+        kept = inspection.kept if inspection is not None else None
+        check = check_identity(path, kind, wb, catalogue, register, kept)
         if check.finding is not None or check.layout is None or check.identity is None:
             assert check.finding is not None
             loc = check.finding.location
@@ -85,7 +88,7 @@ def _read(
                     params=check.finding.params,
                 )
             )
-        parts = _inspect_parts(inspection or inspect(path)) if kind == "xlsx" else {}
+        parts = _inspect_parts(inspection) if inspection is not None and kind == "xlsx" else {}
         layout_names = frozenset(s.name for s in check.layout.sheets)
         reader = _SheetReader(path, name, wb, catalogue, parts, layout_names)
         values: list[Value] = []

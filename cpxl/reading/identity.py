@@ -10,6 +10,7 @@ import math
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from defusedxml import ElementTree
@@ -27,19 +28,24 @@ from cpxl.templates import (
 )
 
 
-def _custom_properties(path: Path, kind: str) -> dict[str, str]:
-    """cpxl_* custom document properties (xlsx: docProps/custom.xml, ods: meta.xml)."""
+def _custom_properties(
+    path: Path, kind: str, kept: Mapping[str, bytes | None] | None = None
+) -> dict[str, str]:
+    """cpxl_* custom document properties (xlsx: docProps/custom.xml, ods: meta.xml).
+
+    ``kept`` holds the parts the guard kept whole while inflating this file, when it did.
+    """
+    if kind == "xlsx" and kept is not None:
+        xml = kept.get("docprops/custom.xml")
+        try:
+            return _xlsx_properties(xml) if xml is not None else {}
+        except ElementTree.ParseError:
+            return {}
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
             if kind == "xlsx" and "docProps/custom.xml" in names:
-                root = ElementTree.fromstring(zf.read("docProps/custom.xml"))
-                out = {}
-                for prop in root:
-                    name = prop.get("name", "")
-                    if name.startswith("cpxl_") and len(prop):
-                        out[name[5:]] = (prop[0].text or "").strip()
-                return out
+                return _xlsx_properties(zf.read("docProps/custom.xml"))
             if kind == "ods" and "meta.xml" in names:
                 root = ElementTree.fromstring(zf.read("meta.xml"))
                 out = {}
@@ -52,6 +58,22 @@ def _custom_properties(path: Path, kind: str) -> dict[str, str]:
     except (zipfile.BadZipFile, ElementTree.ParseError, KeyError, OSError):
         return {}
     return {}
+
+
+def _xlsx_properties(xml: bytes) -> dict[str, str]:
+    out = {}
+    for prop in ElementTree.fromstring(xml):
+        name = prop.get("name", "")
+        if name.startswith("cpxl_") and len(prop):
+            out[name[5:]] = (prop[0].text or "").strip()
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _layout(catalogue: Catalogue, ministry: str, period: str) -> tuple[Layout, str]:
+    """A template's layout and its fingerprint, made once per run for each ministry and period."""
+    layout = build_layout(catalogue, ministry, period)
+    return layout, layout.fingerprint
 
 
 def _identity_sheet(wb: CalamineWorkbook) -> dict[str, str]:
@@ -86,11 +108,12 @@ def check_identity(
     wb: CalamineWorkbook,
     catalogue: Catalogue,
     register: Mapping[str, IssuedTemplate] | None = None,
+    kept: Mapping[str, bytes | None] | None = None,
 ) -> IdentityCheck:
     """Match a workbook to an issued template through its embedded identity alone."""
     where = Location(file=path.name, sheet=IDENTITY_SHEET)
     sheet = _identity_sheet(wb)
-    props = _custom_properties(path, kind)
+    props = _custom_properties(path, kind, kept)
     values = sheet or props
     identity = Identity.from_mapping(values) if values else None
     if identity is None:
@@ -114,9 +137,9 @@ def check_identity(
             Code.RETIRED_TEMPLATE, Severity.ERROR, where, version=identity.template_version
         )
         return IdentityCheck(identity, None, finding)
-    layout = build_layout(catalogue, identity.ministry, period)
+    layout, fingerprint = _layout(catalogue, identity.ministry, period.id)
     issued = register.get(identity.template_id) if register else None
-    genuine = layout.fingerprint == identity.fingerprint and (
+    genuine = fingerprint == identity.fingerprint and (
         not register or (issued is not None and issued.fingerprint == identity.fingerprint)
     )
     if not genuine:

@@ -108,6 +108,12 @@ class Layout:
     catalogue_version: str
     sheets: tuple[SheetLayout, ...]
 
+    def __hash__(self) -> int:
+        # Layouts key the caches of compiled checks: hashing every sheet and column of a large
+        # template on each lookup would cost more than the lookup saves. Equal layouts share
+        # these fields, so the hash stays consistent with equality.
+        return hash((self.ministry, self.period, self.template_version, self.catalogue_version))
+
     @property
     def fingerprint(self) -> str:
         """A hash of the structure (sheets, keys, rows, cells) that a genuine return shares."""
