@@ -46,18 +46,25 @@ class Formats:
         self.cell_km = wb.add_format({**km, "border": 1})
         self.link = wb.add_format({**base, "border": 1, "font_color": "#0563C1", "underline": 1})
         self.explain = wb.add_format({**base, "border": 1, "bg_color": "#E2EFDA", "locked": False})
-        self.status = {
-            c: wb.add_format({**base, "bold": True, "bg_color": c, "border": 1})
-            for c in (_GREEN, _AMBER, RED)
-        }
-        self.status_km = {
-            c: wb.add_format({**km, "bold": True, "bg_color": c, "border": 1})
-            for c in (_GREEN, _AMBER, RED)
-        }
-        self.severity = {
-            s: wb.add_format({**base, "border": 1, "bg_color": c})
-            for s, c in _SEVERITY_COLOUR.items()
-        }
+        self.status = _OnFirstUse(wb, lambda c: {**base, "bold": True, "bg_color": c, "border": 1})
+        self.status_km = _OnFirstUse(wb, lambda c: {**km, "bold": True, "bg_color": c, "border": 1})
+        self.severity = _OnFirstUse(
+            wb, lambda s: {**base, "border": 1, "bg_color": _SEVERITY_COLOUR[s]}
+        )
+
+
+class _OnFirstUse:
+    """Formats by key, each added to the workbook when first used: a workbook shows one status
+    colour of three, and a clean return no severities at all."""
+
+    def __init__(self, wb: Any, properties: Callable[[str], dict[str, Any]]) -> None:
+        self.wb, self.properties = wb, properties
+        self.made: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.made:
+            self.made[key] = self.wb.add_format(self.properties(key))
+        return self.made[key]
 
 
 class _Rows:

@@ -162,7 +162,10 @@ class _PeekWatch:
         window = self.tail[-_FORMULA_OVERLAP:] + data
         if not self.formulas and _FORMULA_OR_ERROR.search(window):
             self.formulas = True
-        self.tail = (self.tail + data)[-_PEEK_TAIL:]
+        if len(data) >= _PEEK_TAIL:
+            self.tail = data[-_PEEK_TAIL:]
+        else:
+            self.tail = (self.tail + data)[-_PEEK_TAIL:]
 
     def peek(self) -> Peek:
         return Peek(self.head, self.tail, self.formulas)

@@ -13,7 +13,7 @@ from cpxl.catalogue import Catalogue
 from cpxl.findings import Finding
 from cpxl.reading import Submission
 from cpxl.validation.change import MAD_FLOOR, _change
-from cpxl.validation.located import _cell_finding, _compare_findings, _other_values, _sum_finding
+from cpxl.validation.located import _cell_findings, _compare_findings, _other_values, _sum_finding
 from cpxl.validation.order import PER_COLUMN, PER_SHEET, cap, finish
 from cpxl.validation.tables import (
     Compiled,
@@ -69,7 +69,7 @@ def check_alone(submission: Submission, catalogue: Catalogue) -> list[Finding]:
     out: list[Finding] = []
     cells = _cells_table(submission, catalogue, compiled)
     for name, row in _failures(compiled.cells, cells):
-        out.append(_cell_finding(compiled, name, submission.values[row], submission.file))
+        out.extend(_cell_findings(compiled, name, submission.values[row], submission.file))
     w = wide(submission.values)
     sums, sum_rows = _sums_table(w, compiled)
     for _, row in _failures(compiled.sums, sums):

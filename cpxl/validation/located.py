@@ -22,6 +22,7 @@ from cpxl.validation.tables import (
     _refs,
     _side,
     ref_key,
+    within,
 )
 
 
@@ -71,20 +72,26 @@ def _num(v: object) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _cell_finding(compiled: Compiled, name: str, v: Value, file: str) -> Finding:
-    rule_id = name.split("|", 1)[0]
-    rule = next(r for r in (*compiled.range_rules, compiled.required) if r and r.id == rule_id)
-    code = compiled.codes[name]
-    seen = "" if code == Code.REQUIRED_BLANK or v.value is None else format_number(v.value)
-    return Finding.make(
-        code,
-        rule.severity,
-        Location(file=file, sheet=v.sheet, cell=v.cell),
-        rule=rule.id,
-        seen=seen,
-        min="" if rule.min is None else format_number(rule.min),
-        max="" if rule.max is None else format_number(rule.max),
-    )
+def _cell_findings(compiled: Compiled, name: str, v: Value, file: str) -> list[Finding]:
+    """One finding per bound of the rule this cell breaks (a required cell: its blank)."""
+    rule = next(r for r in (*compiled.range_rules, compiled.required) if r and r.id == name)
+    out = []
+    for part, code in compiled.codes[name]:
+        if code != Code.REQUIRED_BLANK and bool(within(rule, part, np.array([v.value]))[0]):
+            continue
+        seen = "" if code == Code.REQUIRED_BLANK or v.value is None else format_number(v.value)
+        out.append(
+            Finding.make(
+                code,
+                rule.severity,
+                Location(file=file, sheet=v.sheet, cell=v.cell),
+                rule=rule.id,
+                seen=seen,
+                min="" if rule.min is None else format_number(rule.min),
+                max="" if rule.max is None else format_number(rule.max),
+            )
+        )
+    return out
 
 
 def _sum_finding(group: _Group, area: str, w: Wide, file: str) -> Finding:

@@ -115,7 +115,7 @@ class Compiled:
     groups: tuple[_Group, ...]
     local: tuple[Rule, ...]
     cross: tuple[Rule, ...]
-    codes: Mapping[str, Code]
+    codes: Mapping[str, tuple[tuple[str, Code], ...]]  # check name -> (bound, code) of each
 
 
 def _applies(rule: Rule, element_type: str, element: str) -> bool:
@@ -144,19 +144,27 @@ def _range_check_specs(rule: Rule, value_type: str) -> list[tuple[str, Code]]:
 # would otherwise be most of a small return's validation.
 
 
-def _range_check(rule: Rule, part: str) -> Callable[[pd.DataFrame], pd.Series]:
+def _range_check(
+    rule: Rule, specs: tuple[tuple[str, Code], ...]
+) -> Callable[[pd.DataFrame], pd.Series]:
     def check(df: pd.DataFrame) -> pd.Series:
         v, applies = df["value"].to_numpy(), df[rule.id].to_numpy()
+        ok = np.ones(len(v), dtype=bool)
         with np.errstate(invalid="ignore"):
-            if part == "min":
-                ok = v >= (rule.min or 0.0)
-            elif part == "max":
-                ok = v <= (rule.max or 0.0)
-            else:
-                ok = np.floor(v) == v
+            for part, _ in specs:
+                ok &= within(rule, part, v)
         return pd.Series(~applies | np.isnan(v) | ok, index=df.index)
 
     return check
+
+
+def within(rule: Rule, part: str, v: np.ndarray) -> np.ndarray:
+    """Where values keep one bound of a range rule ("min", "max" or "integer")."""
+    if part == "min":
+        return np.asarray(v >= (rule.min or 0.0))
+    if part == "max":
+        return np.asarray(v <= (rule.max or 0.0))
+    return np.asarray(np.floor(v) == v)
 
 
 def _required_check(df: pd.DataFrame) -> pd.Series:
@@ -190,7 +198,7 @@ def _compile(catalogue: Catalogue, layout: Layout) -> Compiled:
     columns = [c for s in layout.sheets for c in s.columns]
     own = {c.element for c in columns}
     types = {catalogue.elements[e].value_type for e in own}
-    codes: dict[str, Code] = {}
+    codes: dict[str, tuple[tuple[str, Code], ...]] = {}
     cell_checks: list[pa.Check] = []
     range_rules = tuple(
         r
@@ -201,13 +209,13 @@ def _compile(catalogue: Catalogue, layout: Layout) -> Compiled:
         value_type = (
             rule.value_type or catalogue.elements[rule.element or next(iter(own))].value_type
         )
-        for part, code in _range_check_specs(rule, value_type if value_type in types else ""):
-            name = f"{rule.id}|{part}"
-            codes[name] = code
-            cell_checks.append(pa.Check(_range_check(rule, part), name=name, ignore_na=False))
+        specs = tuple(_range_check_specs(rule, value_type if value_type in types else ""))
+        if specs:  # one check per rule; a failing cell is then told which bound it broke
+            codes[rule.id] = specs
+            cell_checks.append(pa.Check(_range_check(rule, specs), name=rule.id, ignore_na=False))
     required = next(iter(catalogue.rules_of("required")), None)
     if required is not None:
-        codes[required.id] = Code.REQUIRED_BLANK
+        codes[required.id] = (("required", Code.REQUIRED_BLANK),)
         cell_checks.append(pa.Check(_required_check, name=required.id, ignore_na=False))
     present = {c.key for c in columns}
     groups: list[_Group] = []
@@ -253,15 +261,18 @@ def _skip(strategy: str, n_missing: np.ndarray, n: int) -> np.ndarray:
 
 def _cells_table(submission: Submission, catalogue: Catalogue, compiled: Compiled) -> pd.DataFrame:
     vals = submission.values
-    elements = [catalogue.elements[v.element] for v in vals]
+    # What depends on the element is worked out once per element, then spread to its cells.
+    position: dict[str, int] = {}
+    at = np.array([position.setdefault(v.element, len(position)) for v in vals], dtype=np.intp)
+    elements = [catalogue.elements[code] for code in position]
     table: dict[str, object] = {
         "value": np.array([np.nan if v.value is None else v.value for v in vals], dtype=float),
         "entered": np.array([not v.blank for v in vals], dtype=bool),
-        "required": np.array([e.required for e in elements], dtype=bool),
+        "required": np.array([e.required for e in elements], dtype=bool)[at],
     }
     for rule in compiled.range_rules:
-        applies = {e.code: _applies(rule, e.value_type, e.code) for e in set(elements)}
-        table[rule.id] = np.array([applies[e.code] for e in elements], dtype=bool)
+        applies = [_applies(rule, e.value_type, e.code) for e in elements]
+        table[rule.id] = np.array(applies, dtype=bool)[at]
     return pd.DataFrame(table)
 
 
