@@ -446,15 +446,3 @@ def record_world(store: Any, period_ids: Sequence[str], seed: int = SEED) -> int
             store.record(run, sub, world_values(ministry, p, world), (), accept=True)
             n += 1
     return n
-
-
-def related(layout_: Layout) -> list[str]:
-    """The elements whose history a return's checks need: its own and those its compare
-    rules name (what intake asks the store for)."""
-    own = {c.element for s in layout_.sheets for c in s.columns}
-    out = set(own)
-    for rule in catalogue().rules_of("compare"):
-        refs = {x.element for e in (rule.left, rule.right) if e is not None for x in e.refs}
-        if refs & own:
-            out |= refs
-    return sorted(out)

@@ -8,9 +8,10 @@ history, as in a real run. Each step is timed --repeat times per return (medians
 - raw read (baseline): python-calamine, every sheet to Python values;
 - guard: ``guard.inspect``; reading: ``reading.read_workbook``;
 - validation alone: ``validation.check_alone`` (types, ranges, required, sums, compares);
-- with the store: ``Store.history`` for the return's elements and the periods intake asks
-  for (this one and the three before it: the query), then
-  ``check_against_store`` (cross-ministry compares, change rules) and ``finish``.
+- with the store: the query intake runs (``intake.deciding.history_for``: the totals of the
+  return's change-checked elements for the three periods before, and other ministries'
+  elements its compare rules name for its own period), then ``check_against_store``
+  (cross-ministry compares, change rules) and ``finish``.
 
 The first ``check_alone`` of each layout compiles its pandera schemas; that is reported apart
 (once per layout and worker process). Target: validation adds at most 15 ms per return.
@@ -38,7 +39,6 @@ from _shared import (
     profile,
     ratio,
     record_world,
-    related,
     save,
     stats,
     target,
@@ -50,6 +50,7 @@ from _shared import (
 
 from cpxl.catalogue import parse_period
 from cpxl.guard import inspect
+from cpxl.intake.deciding import history_for, reads_of
 from cpxl.reading import Submission, read_workbook
 from cpxl.store import Store
 from cpxl.templates import read_register
@@ -60,14 +61,6 @@ HISTORY = ("2022", "2023", "2024", "2022S1", "2022S2", "2023S1", "2023S2", "2024
 HISTORY += tuple(f"{y}Q{q}" for y in (2022, 2023, 2024) for q in (1, 2, 3, 4))
 ADDED_MS = 15.0
 T = TypeVar("T")
-
-
-def needed(period: str) -> list[str]:
-    """The periods intake asks the store for: this one and the three before it."""
-    out = [period]
-    for _ in range(3):
-        out.append(parse_period(out[-1]).previous().id)
-    return out
 
 
 def calamine_read(path: Path) -> None:
@@ -108,12 +101,13 @@ def measure(
         for name, path in files.items():
             at = steps[name]
             at.run("raw_read", partial(calamine_read, path))
-            at.run("guard", partial(inspect, path))
-            sub = at.run("read", partial(read_workbook, path, cat, register=register))
+            seen = at.run("guard", partial(inspect, path))
+            read = partial(read_workbook, path, cat, register=register, inspection=seen)
+            sub = at.run("read", read)
             # The first check of a layout compiles its schemas (cached afterwards): kept apart.
             checking = first[name] if i == 0 else at
             alone = checking.run("check_alone", partial(check_alone, sub, cat))
-            query = partial(store.history, related(sub.layout), periods=needed(sub.period))
+            query = partial(history_for, store, reads_of(cat, sub))
             history = at.run("history_query", query)
             against = at.run("check_against_store", partial(check_against_store, sub, cat, history))
             everything = [*sub.findings, *alone, *against]
@@ -245,7 +239,7 @@ def main() -> None:
             def validate_all() -> None:
                 for path in files.values():
                     sub = read_workbook(path, cat, register=register)
-                    history = store.history(related(sub.layout), periods=needed(sub.period))
+                    history = history_for(store, reads_of(cat, sub))
                     finish([*check_alone(sub, cat), *check_against_store(sub, cat, history)], ())
 
             profile(validate_all)

@@ -176,7 +176,7 @@ def _decide_return(
                 result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
             )
         )
-    history = _history(store, reads_of(catalogue, sub))
+    history = history_for(store, reads_of(catalogue, sub))
     findings = list(checked.findings) + check_against_store(sub, catalogue, history)
     if days_late > 0:
         findings.append(
@@ -280,7 +280,7 @@ def own_elements(layout: Layout) -> frozenset[str]:
     return frozenset(c.element for s in layout.sheets for c in s.columns)
 
 
-def _history(store: Store | None, reads: Reads) -> pd.DataFrame | None:
+def history_for(store: Store | None, reads: Reads) -> pd.DataFrame | None:
     """Just what the checks against the store need, so a run stays flat in the store's size:
     the totals of this return's changed-checked elements for the three periods before, and
     other ministries' elements named by compare rules, for this period."""
