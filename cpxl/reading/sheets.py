@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from python_calamine import CalamineWorkbook
 
@@ -125,13 +126,21 @@ class _SheetReader:
         cols = self._columns(layout, grid, key_row, name, res)
         rows = self._rows(layout, grid, key_row, key_col, name, res)
         expl_col = cols.pop("explanation", None)
+        placed = [(column, cols[column.key]) for column in layout.columns if column.key in cols]
+        plain = not grid.special
         for area in layout.areas:
             r = rows.get(area.code)
             if r is None:
                 continue
-            for column in layout.columns:
-                c = cols.get(column.key)
-                if c is None:
+            row = grid.rows[r] if r < len(grid.rows) else []
+            for column, c in placed:
+                raw: Any = row[c] if c < len(row) else None
+                blank = raw is None or raw == ""
+                # The common case, a number or nothing, inline: no parsing and no finding.
+                if plain and (blank or (type(raw) in (int, float) and raw == raw)):
+                    number = None if blank else float(raw)
+                    el, dim, opt, cell = column.element, column.dimension, column.option, _a1(r, c)
+                    res.values.append(Value(el, area.code, dim, opt, number, "", name, cell))
                     continue
                 value, finding = self._value(grid, r, c, area.code, column, name)
                 res.values.append(value)

@@ -75,21 +75,25 @@ def wide(values: Iterable[Value]) -> Wide:
     """Pivot values to an area × key matrix of numbers."""
     area_at: dict[str, int] = {}
     key_at: dict[str, int] = {}
-    entries: list[tuple[int, int, float]] = []
+    key_of: dict[tuple[str, str, str], str] = {}  # one column key per column, not per cell
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
     cells: dict[tuple[str, str], tuple[str, str]] = {}
     for v in values:
-        key = column_key(v.element, v.dimension, v.option)
-        a = area_at.setdefault(v.area, len(area_at))
-        k = key_at.setdefault(key, len(key_at))
-        entries.append((a, k, np.nan if v.value is None else v.value))
+        column = (v.element, v.dimension, v.option)
+        key = key_of.get(column)
+        if key is None:
+            key = key_of[column] = column_key(*column)
+        rows.append(area_at.setdefault(v.area, len(area_at)))
+        cols.append(key_at.setdefault(key, len(key_at)))
+        vals.append(np.nan if v.value is None else v.value)
         if v.cell:
             cells[(v.area, key)] = (v.sheet, v.cell)
     numbers = np.full((len(area_at), len(key_at)), np.nan)
     present = np.zeros((len(area_at), len(key_at)), dtype=bool)
-    if entries:
-        rows, cols, vals = zip(*entries, strict=True)
-        numbers[list(rows), list(cols)] = vals
-        present[list(rows), list(cols)] = True
+    numbers[rows, cols] = vals
+    present[rows, cols] = True
     return Wide(tuple(area_at), key_at, numbers, present, cells)
 
 
