@@ -4,18 +4,19 @@
 20 columns, with some missing-reason codes, some blank cells and a few findings; one return in
 five replaces an earlier one for the same ministry and period (so it also writes audit rows).
 Prints the median and 90th percentile milliseconds per ``Store.record()``, and the CPU time
-(which leaves out waiting for the synced commit). Target: median <= 5 ms. Measured on 2 shared
-cores: median 3.5-4.3 ms, 6.0-6.7 ms when replacing (3.0-3.5 ms of CPU). Interleaved with the
-previous code on the same disk: 5.1-5.8 ms -> 4.2-4.8 ms, replacing 9.0-9.9 ms -> 6.6-7.3 ms,
-since values and audit rows reach SQLite as prepared tuples (no per-row parameter processing
-in SQLAlchemy) and the new submission is not read back.
+(which leaves out waiting for the disk). Target: median <= 5 ms. Measured on 2 shared cores:
+median 1.4 ms, 3.8 ms when replacing (with synchronous=NORMAL in WAL mode, no index by element;
+3.5-4.3 and 6.0-6.7 ms with a synced commit and that index). Values and audit rows reach SQLite
+as prepared tuples (no per-row parameter processing in SQLAlchemy) and the new submission is not
+read back.
 
 ``--long-table``: builds a store with every ministry's clean return for every period of
 2016-2025 (169,810 values, figures from ``simulate.World``), then times ``Store.long_table``
 (all 70 periods, and the ten years), ``Store.history`` (40 elements) and
-``Store.findings_of_many`` (every submission). Measured: long_table 0.8-0.9 s for all 170k
-values (1.4-1.5 s before, when rows were sorted and their dates converted one by one in
-Python), 0.33-0.47 s for the ten years (0.58 s), history 0.13-0.17 s (0.26 s).
+``Store.findings_of_many`` (every submission). Measured: long_table 0.9 s for all 170k values
+(1.4-1.5 s when rows were sorted and their dates converted one by one in Python), 0.32-0.36 s for
+the ten years, history 0.26 s (every period of 40 elements: the current submissions first, then
+their values by primary key).
 
     .venv/bin/python benchmarks/bench_store.py [--count 200] [--store path/to/new.sqlite]
     .venv/bin/python benchmarks/bench_store.py --profile      # where record() spends its time
