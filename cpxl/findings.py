@@ -150,6 +150,7 @@ class Code(StrEnum):
     CATALOGUE_EXPRESSION = "catalogue-expression"
     CATALOGUE_MESSAGE = "catalogue-message"
     CATALOGUE_NOTHING_TO_REPORT = "catalogue-nothing-to-report"
+    CATALOGUE_CODE_TOO_LONG = "catalogue-code-too-long"
 
 
 @dataclass(frozen=True, slots=True)

@@ -419,6 +419,22 @@ def test_ministry_with_nothing_to_report(tmp_path: Path, catalogue: Catalogue) -
     ]
 
 
+def test_option_code_too_long_for_dhis2(tmp_path: Path, catalogue: Catalogue) -> None:
+    """An option whose DHIS2 category option combo code (dimension_option) would pass 50
+    characters is refused at its code, before any export could fail on it."""
+    rules = Copy(tmp_path)
+    i = list(catalogue.dimensions).index("facility_type")
+    option = "residential_care_institution_run_by_the_state"  # 14 + 45 = 59 characters
+    line = rules.replace("disaggregations.yaml", ["dimensions", i, "options", 0, "code"], option)
+    assert rules.problems() == [
+        (
+            Code.CATALOGUE_CODE_TOO_LONG,
+            f"disaggregations.yaml:{line}",
+            f"$.dimensions[{i}].options[0].code",
+        )
+    ]
+
+
 @pytest.mark.parametrize("expression", ["a + + b", "a b"])
 def test_expression_that_does_not_parse(tmp_path: Path, expression: str) -> None:
     """An indicator formula that cannot be read is reported as an expression problem."""

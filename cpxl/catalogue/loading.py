@@ -36,6 +36,9 @@ from cpxl.catalogue.sections import (
 from cpxl.catalogue.sources import _Problems, _Raw, _read_yaml
 from cpxl.findings import Code, Finding
 
+# DHIS2 keeps codes of at most 50 characters; an option exports as "<dimension>_<option>".
+DHIS2_CODE_LENGTH = 50
+
 FILES = (
     "catalogue",
     "ministries",
@@ -197,6 +200,16 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         codes = [o.code for o in d.options]
         for dup in {c for c in codes if codes.count(c) > 1}:
             p.add(Code.CATALOGUE_DUPLICATE, "disaggregations", ["dimensions", i], f"option {dup}")
+        for j, o in enumerate(d.options):
+            combo = f"{code}_{o.code}"  # the DHIS2 category option combo it exports as
+            if len(combo) > DHIS2_CODE_LENGTH:
+                p.add(
+                    Code.CATALOGUE_CODE_TOO_LONG,
+                    "disaggregations",
+                    ["dimensions", i, "options", j, "code"],
+                    f"{combo!r} is {len(combo)} characters, more than DHIS2's "
+                    f"{DHIS2_CODE_LENGTH} for a code",
+                )
         if d.unknown and d.unknown not in codes:
             p.add(
                 Code.CATALOGUE_REFERENCE,
