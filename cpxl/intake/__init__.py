@@ -1,7 +1,8 @@
 """Intake: every file in inbox/ gets exactly one status, and originals are never touched.
 
-``receiving`` scans and archives, ``workers`` checks files in a guarded pool, ``deciding`` gives
-each file its status and records it, ``run`` ties one run together.
+``receiving`` scans and archives, ``workers`` checks files in a guarded pool and writes feedback
+in another worker, ``deciding`` gives each file its status and records it, ``run`` ties one run
+together.
 """
 
 from cpxl.intake.deciding import Expectation

@@ -2,8 +2,12 @@
 
 The parent scans, hashes and archives each file, then a small pool of worker processes runs
 guard -> read -> validate on the archived copy under memory and CPU limits. The parent alone
-talks to the store: checks that need history, then feedback, then one transaction per file, in
-order of receipt.
+talks to the store: it decides each file in order of receipt (checks that need history, the
+status), a worker writes its feedback workbook, and once that is written the parent records the
+file in one transaction. While a workbook is being written the parent decides the next files,
+unless one of them reads what an earlier file not yet recorded will change (see
+``deciding.Reads``): that one waits, so every file is decided on the store as the files before it
+left it.
 """
 
 from __future__ import annotations
