@@ -20,11 +20,12 @@ from pathlib import Path
 
 import hostile
 import openpyxl
+import pytest
 from builders import SEED, catalogue, cell_of, copy_in, layout, returned, where, workspace
 
 from cpxl.catalogue import parse_period
 from cpxl.findings import Code, RunReport, Severity, Status, Value
-from cpxl.intake import Expectation, run_inbox
+from cpxl.intake import Expectation, run_inbox, workers
 from cpxl.intake.deciding import own_elements, reads_for
 from cpxl.reading import read_workbook
 from cpxl.simulate import plan
@@ -405,3 +406,32 @@ def test_values_cross_from_worker_to_parent_intact() -> None:
     again = pickle.loads(pickle.dumps(values))  # noqa: S301 (bytes made here)
     assert again == values
     assert [v.blank for v in again] == [False, False, True]
+
+
+def _failing_writer(to: str, result: object, submission: object) -> str:
+    raise OSError("the worker could not write")
+
+
+def _dying_writer(to: str, result: object, submission: object) -> str:
+    os._exit(1)  # as a worker killed mid-write would
+
+
+@pytest.mark.parametrize("writer", [_failing_writer, _dying_writer], ids=["fails", "dies"])
+def test_feedback_is_written_when_its_worker_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: object
+) -> None:
+    """A feedback worker that fails or dies costs nothing: the parent writes each workbook."""
+    monkeypatch.setattr(workers, "_write", writer)  # the workers fork with it in place
+    ws = workspace(tmp_path)
+    for i, ministry in enumerate((MOJ, MOWA)):
+        _received(returned(ws, ministry), datetime(2026, 1, 10 + i, tzinfo=UTC))
+    report = _run(ws)
+    assert _statuses(report) == {
+        "MOJ_2025.xlsx": ("accepted", None),
+        "MOWA_2025.xlsx": ("accepted", None),
+    }
+    for f in report.files:
+        book = openpyxl.load_workbook(f.feedback or "")
+        assert book.sheetnames == ["Summary", "Findings"]
+    with Store.open(ws.store_url(), create=False) as store:
+        assert {s.name_received for s in store.submissions()} == {"MOJ_2025.xlsx", "MOWA_2025.xlsx"}

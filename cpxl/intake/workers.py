@@ -202,6 +202,7 @@ class FeedbackWriter:
         self.catalogue = catalogue
         self.args = (str(workspace.rules), str(workspace.templates))
         self.pool: ProcessPoolExecutor | None = None
+        self.broken = False  # the worker died: a fresh one starts with the next workbook
         if enabled:
             with _quiet_ctrl_c():
                 self.pool = _pool(1, self.args)
@@ -210,15 +211,17 @@ class FeedbackWriter:
         self, to: Path, result: FileResult, submission: Submission | None
     ) -> Future[str] | None:
         """Start writing one workbook; None when there is no worker to write it."""
-        # The copy with marks is the only feedback that needs the return itself.
-        at_cells = any(f.location.cell for f in result.findings)
         if self.pool is None:
             return None
+        if self.broken:
+            self._restart()
+        # The copy with marks is the only feedback that needs the return itself.
+        at_cells = any(f.location.cell for f in result.findings)
         try:
             with _quiet_ctrl_c():
                 return self.pool.submit(_write, str(to), result, submission if at_cells else None)
         except BrokenProcessPool:
-            self._restart()
+            self.broken = True
             return None
 
     def result(
@@ -234,7 +237,7 @@ class FeedbackWriter:
                 try:
                     return Path(future.result())
                 except BrokenProcessPool:
-                    self._restart()
+                    self.broken = True
         return write_feedback(to.parent, result, self.catalogue, submission, to=to)
 
     def _restart(self) -> None:
@@ -242,6 +245,7 @@ class FeedbackWriter:
             self.pool.shutdown(wait=False, cancel_futures=True)
             with _quiet_ctrl_c():
                 self.pool = _pool(1, self.args)
+            self.broken = False
 
     def close(self) -> None:
         if self.pool is not None:
