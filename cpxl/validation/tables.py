@@ -283,9 +283,8 @@ def _cells_table(submission: Submission, catalogue: Catalogue, compiled: Compile
 def _sums_table(w: Wide, compiled: Compiled) -> tuple[pd.DataFrame, list[tuple[str, _Group]]]:
     """One row per (sum, area) where any of its cells is in the return, sum by sum."""
     groups = compiled.groups
-    empty = pd.DataFrame({"parts": [], "total": [], "tolerance": [], "skip": []})
     if not groups or not w.areas:
-        return empty, []
+        return _no_sums(), []
     # Every sum at once: the parts of sum g are columns parts[g] of the numbers, padded with an
     # extra all-NaN column; a key the return lacks points there too, and counts as missing.
     nan_column = w.numbers.shape[1]
@@ -310,7 +309,7 @@ def _sums_table(w: Wide, compiled: Compiled) -> tuple[pd.DataFrame, list[tuple[s
     )
     sums, areas = np.nonzero(seen.T)  # sum by sum, each over its areas
     if not len(sums):
-        return empty, []
+        return _no_sums(), []
     table = pd.DataFrame(
         {
             "parts": np.nansum(block, axis=2)[areas, sums],
@@ -320,6 +319,10 @@ def _sums_table(w: Wide, compiled: Compiled) -> tuple[pd.DataFrame, list[tuple[s
         }
     )
     return table, [(w.areas[a], groups[g]) for g, a in zip(sums, areas, strict=True)]
+
+
+def _no_sums() -> pd.DataFrame:
+    return pd.DataFrame({"parts": [], "total": [], "tolerance": [], "skip": []})
 
 
 def _side(expr: Expression, w: Wide) -> tuple[np.ndarray, np.ndarray, int]:
@@ -369,19 +372,19 @@ def _compares_table(w: Wide, rules: Sequence[Rule]) -> tuple[pd.DataFrame, list[
 
 
 def _failures(schema: pa.DataFrameSchema, df: pd.DataFrame) -> list[tuple[str, int]]:
-    """(check name, row) of every failure; pandera's own words are never shown."""
-    if df.empty or not schema.checks:
+    """(check name, row) of every failure, check by check; pandera's own words are never shown.
+
+    Each of the schema's checks is run through pandera's check backend. ``schema.validate``
+    would run the same checks, then build a report in pandera's words that is never shown: a
+    table with a failure then costs 1.5 ms instead of 0.04 ms per check.
+    """
+    if df.empty:
         return []
-    try:
-        schema.validate(df, lazy=True)
-    except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        return [
-            (str(c), int(i))
-            for c, i in zip(cases["check"], cases["index"], strict=True)
-            if i is not None and not pd.isna(i)
-        ]
-    return []
+    out: list[tuple[str, int]] = []
+    for check in schema.checks:
+        passed = np.asarray(check(df).check_output, dtype=bool)
+        out.extend((str(check.name), int(row)) for row in np.flatnonzero(~passed))
+    return out
 
 
 def ref_key(ref: Ref) -> str:
