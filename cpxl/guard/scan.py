@@ -49,6 +49,11 @@ _PEEK_HEAD = 4096  # the declared area (<dimension ref=...>) is near the start
 _PEEK_TAIL = 64 * 1024  # a stray value far outside the template is near the end
 _FORMULA_OR_ERROR = re.compile(rb'<(?:\w+:)?f[ >/]|t="e"')
 _FORMULA_OVERLAP = 16  # longer than any match of _FORMULA_OR_ERROR
+# Cheap searches that every match of _FORMULA_OR_ERROR also matches: a pattern with one literal
+# start runs at memory speed, while _FORMULA_OR_ERROR tries every position of a part. So the
+# full pattern only runs on a window that may hold a formula or an error.
+_FORMULA_END = re.compile(rb"f[ >/]")
+_ERROR_TYPE = b't="e"'
 
 # Members never handed to an XML parser; they are inflated for the budget but not scanned.
 _OPAQUE_SUFFIXES: tuple[str, ...] = (".bin", ".emf", ".wmf", ".svg", ".ico", ".wdp", ".jxr")
@@ -160,7 +165,7 @@ class _PeekWatch:
         if len(self.head) < _PEEK_HEAD:
             self.head += data[: _PEEK_HEAD - len(self.head)]
         window = self.tail[-_FORMULA_OVERLAP:] + data
-        if not self.formulas and _FORMULA_OR_ERROR.search(window):
+        if not self.formulas and _formula_or_error(window):
             self.formulas = True
         if len(data) >= _PEEK_TAIL:
             self.tail = data[-_PEEK_TAIL:]
@@ -169,6 +174,12 @@ class _PeekWatch:
 
     def peek(self) -> Peek:
         return Peek(self.head, self.tail, self.formulas)
+
+
+def _formula_or_error(window: bytes) -> bool:
+    """Whether ``_FORMULA_OR_ERROR`` matches, at a tenth of its cost on a part with neither."""
+    maybe = _ERROR_TYPE in window or _FORMULA_END.search(window) is not None
+    return maybe and _FORMULA_OR_ERROR.search(window) is not None
 
 
 def _marks_for(name: str) -> _Marks | None:
