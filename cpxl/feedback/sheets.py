@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterable
+from functools import cached_property
 from typing import Any
 
 from cpxl.catalogue import Catalogue, Term
@@ -29,33 +30,78 @@ _PERIOD = re.compile(r"^\d{4}(?:Q[1-4]|S[12]|\d{2})?$")
 
 
 class Formats:
-    """The cell formats of one feedback workbook."""
+    """The cell formats of one feedback workbook, each added to it when first used.
+
+    A workbook carries only the formats it uses: a clean return's feedback shows one status
+    colour of three, and no severities, links or explanations at all.
+    """
 
     def __init__(self, wb: Any) -> None:
-        base = {"font_name": LATIN_FONT, "font_size": 10, "valign": "top", "text_wrap": True}
-        km = {**base, "font_name": KHMER_FONT}
-        self.title = wb.add_format({**base, "bold": True, "font_size": 14, "text_wrap": False})
-        self.title_km = wb.add_format({**km, "bold": True, "font_size": 13, "text_wrap": False})
-        self.label = wb.add_format({**base, "bold": True})
-        self.label_km = wb.add_format({**km, "bold": True})
-        self.text = wb.add_format(base)
-        self.text_km = wb.add_format(km)
-        self.number = wb.add_format({**base, "align": "left"})
-        self.head = wb.add_format({**base, "bold": True, "bg_color": "#D9E1F2", "border": 1})
-        self.cell = wb.add_format({**base, "border": 1})
-        self.cell_km = wb.add_format({**km, "border": 1})
-        self.link = wb.add_format({**base, "border": 1, "font_color": "#0563C1", "underline": 1})
-        self.explain = wb.add_format({**base, "border": 1, "bg_color": "#E2EFDA", "locked": False})
+        self.wb = wb
+        self.base = {"font_name": LATIN_FONT, "font_size": 10, "valign": "top", "text_wrap": True}
+        self.km = {**self.base, "font_name": KHMER_FONT}
+        base, km = self.base, self.km
         self.status = _OnFirstUse(wb, lambda c: {**base, "bold": True, "bg_color": c, "border": 1})
         self.status_km = _OnFirstUse(wb, lambda c: {**km, "bold": True, "bg_color": c, "border": 1})
         self.severity = _OnFirstUse(
             wb, lambda s: {**base, "border": 1, "bg_color": _SEVERITY_COLOUR[s]}
         )
 
+    @cached_property
+    def title(self) -> Any:
+        return self.wb.add_format({**self.base, "bold": True, "font_size": 14, "text_wrap": False})
+
+    @cached_property
+    def title_km(self) -> Any:
+        return self.wb.add_format({**self.km, "bold": True, "font_size": 13, "text_wrap": False})
+
+    @cached_property
+    def label(self) -> Any:
+        return self.wb.add_format({**self.base, "bold": True})
+
+    @cached_property
+    def label_km(self) -> Any:
+        return self.wb.add_format({**self.km, "bold": True})
+
+    @cached_property
+    def text(self) -> Any:
+        return self.wb.add_format(self.base)
+
+    @cached_property
+    def text_km(self) -> Any:
+        return self.wb.add_format(self.km)
+
+    @cached_property
+    def number(self) -> Any:
+        return self.wb.add_format({**self.base, "align": "left"})
+
+    @cached_property
+    def head(self) -> Any:
+        return self.wb.add_format({**self.base, "bold": True, "bg_color": "#D9E1F2", "border": 1})
+
+    @cached_property
+    def cell(self) -> Any:
+        return self.wb.add_format({**self.base, "border": 1})
+
+    @cached_property
+    def cell_km(self) -> Any:
+        return self.wb.add_format({**self.km, "border": 1})
+
+    @cached_property
+    def link(self) -> Any:
+        return self.wb.add_format(
+            {**self.base, "border": 1, "font_color": "#0563C1", "underline": 1}
+        )
+
+    @cached_property
+    def explain(self) -> Any:
+        return self.wb.add_format(
+            {**self.base, "border": 1, "bg_color": "#E2EFDA", "locked": False}
+        )
+
 
 class _OnFirstUse:
-    """Formats by key, each added to the workbook when first used: a workbook shows one status
-    colour of three, and a clean return no severities at all."""
+    """Formats by key, each added to the workbook when first used."""
 
     def __init__(self, wb: Any, properties: Callable[[str], dict[str, Any]]) -> None:
         self.wb, self.properties = wb, properties
