@@ -105,7 +105,7 @@ class Return:
 
     def set(self, where: tuple[str, str], **changes: Any) -> Value:
         old = self.values[where]
-        new = Value(**{**{f: getattr(old, f) for f in Value.__slots__}, **changes})
+        new = old._replace(**changes)
         self.values[where] = new
         return new
 
