@@ -13,6 +13,7 @@ relationships.
 
 from __future__ import annotations
 
+import io
 import stat
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,8 @@ from cpxl.guard.zips import _ZIP_MAGICS, _inspect_zip
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+_IN_MEMORY = 16 * MIB  # zip files up to this size are inspected from memory
 
 __all__ = ["DEFAULT_LIMITS", "MIB", "Inspection", "Limits", "Peek", "inspect"]
 
@@ -51,6 +54,8 @@ def inspect(path: Path, limits: Limits = DEFAULT_LIMITS) -> Inspection:
             if magic == _OLE_MAGIC:
                 return found.result(_inspect_ole(fh, found))
             if magic[:4] in _ZIP_MAGICS:
+                if info.st_size <= _IN_MEMORY:  # a return, read at once: no seek per member
+                    return found.result(_inspect_zip(io.BytesIO(fh.read()), limits, found))
                 return found.result(_inspect_zip(fh, limits, found))
     except OSError as exc:
         found.add(Code.UNREADABLE_WORKBOOK, seen=exc.strerror or type(exc).__name__)
