@@ -6,6 +6,7 @@ A return with findings at cells comes back as a marked-up copy of its data sheet
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,11 +57,13 @@ def write_feedback(
                 before=front,
             )
         else:
-            wb = new_workbook(path)
+            packed = io.BytesIO()  # built in memory and written at once: no seek per part
+            wb = new_workbook(packed)
             try:
                 front_sheets(result, catalogue, (), None)(wb)
             finally:
                 wb.close()
+            path.write_bytes(packed.getbuffer())
     except BaseException:
         path.unlink(missing_ok=True)
         if earlier is None:

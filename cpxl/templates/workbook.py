@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import xlsxwriter
 
@@ -101,10 +101,10 @@ def generate_templates(
     return TemplateResult(p.id, tuple(files), tuple(done), register_path(out_dir))
 
 
-def new_workbook(path: Path) -> Any:
+def new_workbook(path: Path | BinaryIO) -> Any:
     """An xlsxwriter workbook that never turns text into formulas, links or numbers."""
     return xlsxwriter.Workbook(
-        str(path),
+        str(path) if isinstance(path, Path) else path,
         {
             "strings_to_formulas": False,
             "strings_to_urls": False,
