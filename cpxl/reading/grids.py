@@ -28,6 +28,21 @@ def _sheet_parts(inspection: Inspection) -> dict[str, str]:
     relationships = inspection.kept.get("xl/_rels/workbook.xml.rels")
     if workbook is None or relationships is None:
         return {}
+    if len(workbook) + len(relationships) <= _SMALL_XML:
+        return dict(_parts_of_template(workbook, relationships))
+    return dict(_parts_of(workbook, relationships))
+
+
+# Returns of one template carry the same workbook.xml byte for byte: parsed once per run.
+_SMALL_XML = 64 * 1024
+
+
+@lru_cache(maxsize=256)
+def _parts_of_template(workbook: bytes, relationships: bytes) -> tuple[tuple[str, str], ...]:
+    return _parts_of(workbook, relationships)
+
+
+def _parts_of(workbook: bytes, relationships: bytes) -> tuple[tuple[str, str], ...]:
     wb = ElementTree.fromstring(workbook)
     rels = ElementTree.fromstring(relationships)
     targets = {r.get("Id"): r.get("Target", "") for r in rels}
@@ -38,7 +53,7 @@ def _sheet_parts(inspection: Inspection) -> dict[str, str]:
             target = targets.get(rid, "")
             target = target.lstrip("/")
             out[el.get("name", "")] = target if target.startswith("xl/") else f"xl/{target}"
-    return out
+    return tuple(out.items())
 
 
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z]+\d+)(?::([A-Z]+)(\d+))?"')

@@ -61,12 +61,27 @@ def _custom_properties(
 
 
 def _xlsx_properties(xml: bytes) -> dict[str, str]:
+    if len(xml) <= _SMALL_XML:
+        return dict(_template_properties(xml))
+    return dict(_properties(xml))
+
+
+# Returns of one template carry the same custom.xml byte for byte: parsed once per run.
+_SMALL_XML = 64 * 1024
+
+
+@lru_cache(maxsize=256)
+def _template_properties(xml: bytes) -> tuple[tuple[str, str], ...]:
+    return _properties(xml)
+
+
+def _properties(xml: bytes) -> tuple[tuple[str, str], ...]:
     out = {}
     for prop in ElementTree.fromstring(xml):
         name = prop.get("name", "")
         if name.startswith("cpxl_") and len(prop):
             out[name[5:]] = (prop[0].text or "").strip()
-    return out
+    return tuple(out.items())
 
 
 @lru_cache(maxsize=1024)

@@ -206,16 +206,12 @@ class _SheetReader:
             code = _area_code(grid.get(r, key_col))
             if not code:
                 continue
+            if code in wanted and code not in out:
+                out[code] = r
+                continue
             loc = Location(file=self.file, sheet=name, cell=_a1(r, key_col + 1), row=r + 1)
-            if code not in wanted:
-                res.findings.append(Finding.make(Code.UNKNOWN_ROW, Severity.ERROR, loc, seen=code))
-                continue
-            if code in out:
-                res.findings.append(
-                    Finding.make(Code.DUPLICATE_ROW, Severity.ERROR, loc, seen=code)
-                )
-                continue
-            out[code] = r
+            wrong = Code.UNKNOWN_ROW if code not in wanted else Code.DUPLICATE_ROW
+            res.findings.append(Finding.make(wrong, Severity.ERROR, loc, seen=code))
         offset = key_row - (FIRST_DATA_ROW - 1)
         for area in layout.areas:
             expected = layout.row_of(area.code) + offset
