@@ -1,7 +1,8 @@
 """Validation: catalogue rules compiled to pandera schemas, each failure a finding at its cell.
 
-One schema per template layout (cached). pandera does the checking, lazily, and its failure cases
-are mapped back to (sheet, cell) through the layout; pandera's own words never reach a user.
+One schema per template layout (cached). pandera's check backend runs every check of a schema
+over the whole table, so every failure is collected, and each failing row is mapped back to its
+(sheet, cell) through the layout; pandera's own words never reach a user.
 Change rules compare with the province's history in the store, in plain Python.
 """
 
