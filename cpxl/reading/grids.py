@@ -15,6 +15,7 @@ from typing import Any
 from defusedxml import ElementTree
 
 from cpxl.guard import Inspection
+from cpxl.reading.types import once_per_template
 
 ROW_SLACK, COL_SLACK = 60, 40
 # A sheet whose declared area is larger than this is read row by row with openpyxl instead.
@@ -28,20 +29,10 @@ def _sheet_parts(inspection: Inspection) -> dict[str, str]:
     relationships = inspection.kept.get("xl/_rels/workbook.xml.rels")
     if workbook is None or relationships is None:
         return {}
-    if len(workbook) + len(relationships) <= _SMALL_XML:
-        return dict(_parts_of_template(workbook, relationships))
     return dict(_parts_of(workbook, relationships))
 
 
-# Returns of one template carry the same workbook.xml byte for byte: parsed once per run.
-_SMALL_XML = 64 * 1024
-
-
-@lru_cache(maxsize=256)
-def _parts_of_template(workbook: bytes, relationships: bytes) -> tuple[tuple[str, str], ...]:
-    return _parts_of(workbook, relationships)
-
-
+@once_per_template
 def _parts_of(workbook: bytes, relationships: bytes) -> tuple[tuple[str, str], ...]:
     wb = ElementTree.fromstring(workbook)
     rels = ElementTree.fromstring(relationships)

@@ -18,6 +18,7 @@ from python_calamine import CalamineWorkbook
 
 from cpxl.catalogue import Catalogue, parse_period
 from cpxl.findings import Code, Finding, Location, Severity
+from cpxl.reading.types import once_per_template
 from cpxl.templates import (
     IDENTITY_FIELDS,
     IDENTITY_SHEET,
@@ -61,20 +62,10 @@ def _custom_properties(
 
 
 def _xlsx_properties(xml: bytes) -> dict[str, str]:
-    if len(xml) <= _SMALL_XML:
-        return dict(_template_properties(xml))
     return dict(_properties(xml))
 
 
-# Returns of one template carry the same custom.xml byte for byte: parsed once per run.
-_SMALL_XML = 64 * 1024
-
-
-@lru_cache(maxsize=256)
-def _template_properties(xml: bytes) -> tuple[tuple[str, str], ...]:
-    return _properties(xml)
-
-
+@once_per_template
 def _properties(xml: bytes) -> tuple[tuple[str, str], ...]:
     out = {}
     for prop in ElementTree.fromstring(xml):

@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TypeVar
 
 from cpxl.findings import Finding, Value
 from cpxl.templates import (
     Identity,
     Layout,
 )
+
+T = TypeVar("T")
+
+# Parts up to this size are small enough to keep as cache keys.
+_SMALL_PART = 64 * 1024
+
+
+def once_per_template(parse: Callable[..., T]) -> Callable[..., T]:
+    """Parse a part's bytes once per distinct content: every return of one template carries its
+    workbook.xml, relationships and custom.xml byte for byte (a re-saved copy does not)."""
+    cached = lru_cache(maxsize=256)(parse)
+
+    def run(*parts: bytes) -> T:
+        return cached(*parts) if sum(map(len, parts)) <= _SMALL_PART else parse(*parts)
+
+    return run
 
 
 class ReadFailure(Exception):
