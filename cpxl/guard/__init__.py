@@ -18,7 +18,16 @@ import stat
 from typing import TYPE_CHECKING
 
 from cpxl.findings import Code
-from cpxl.guard.limits import DEFAULT_LIMITS, MIB, Inspection, Limits, Peek, _Found, _megabytes
+from cpxl.guard.limits import (
+    DEFAULT_LIMITS,
+    MIB,
+    UNSAFE_CODES,
+    Inspection,
+    Limits,
+    Peek,
+    _Found,
+    _megabytes,
+)
 from cpxl.guard.ole import _OLE_MAGIC, _inspect_ole
 from cpxl.guard.zips import _ZIP_MAGICS, _inspect_zip
 
@@ -27,7 +36,7 @@ if TYPE_CHECKING:
 
 _IN_MEMORY = 16 * MIB  # zip files up to this size are inspected from memory
 
-__all__ = ["DEFAULT_LIMITS", "MIB", "Inspection", "Limits", "Peek", "inspect"]
+__all__ = ["DEFAULT_LIMITS", "MIB", "UNSAFE_CODES", "Inspection", "Limits", "Peek", "inspect"]
 
 
 def inspect(path: Path, limits: Limits = DEFAULT_LIMITS) -> Inspection:

@@ -11,7 +11,7 @@ MIB = 1024 * 1024
 
 _RATIO_FLOOR = MIB  # a high compression ratio only marks a bomb past this many inflated bytes
 
-_UNSAFE_CODES = frozenset(
+UNSAFE_CODES = frozenset(
     {
         Code.ZIP_BOMB,
         Code.TOO_MANY_PARTS,
@@ -71,7 +71,7 @@ class Inspection:
         """The file's status when blocked: unsafe wins over unreadable."""
         if not self.blocked:
             return None
-        if any(f.code in _UNSAFE_CODES for f in self.findings):
+        if any(f.code in UNSAFE_CODES for f in self.findings):
             return Status.UNSAFE
         return Status.UNREADABLE
 
@@ -96,7 +96,7 @@ class _Found:
         # Unsafe findings first, so the first finding always explains the status.
         ordered = sorted(
             self.by_code.values(),
-            key=lambda f: (f.code not in _UNSAFE_CODES, _CODE_ORDER[f.code]),
+            key=lambda f: (f.code not in UNSAFE_CODES, _CODE_ORDER[f.code]),
         )
         return Inspection(kind, tuple(ordered), self.kept, self.peeks)
 

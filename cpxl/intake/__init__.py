@@ -5,10 +5,11 @@ in another worker, ``deciding`` gives each file its status and records it, ``run
 together.
 """
 
+from cpxl.guard import UNSAFE_CODES
 from cpxl.intake.deciding import Expectation
 from cpxl.intake.receiving import Received, archive, scan
 from cpxl.intake.run import Progress, run_inbox
-from cpxl.intake.workers import IDENTITY_CODES, UNSAFE_CODES, Checked, check_all, check_file
+from cpxl.intake.workers import IDENTITY_CODES, Checked, check_all, check_file
 
 __all__ = [
     "IDENTITY_CODES",

@@ -45,14 +45,6 @@ IDENTITY_CODES = {
     Code.UNKNOWN_MINISTRY,
     Code.UNKNOWN_PERIOD,
 }
-UNSAFE_CODES = {
-    Code.ZIP_BOMB,
-    Code.TOO_MANY_PARTS,
-    Code.UNSAFE_MEMBER_NAME,
-    Code.XML_ENTITIES,
-    Code.MACROS,
-    Code.EXTERNAL_LINKS,
-}
 
 
 @dataclass(frozen=True, slots=True)
