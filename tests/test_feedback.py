@@ -627,12 +627,3 @@ def test_libreoffice_opens_a_feedback_workbook(catalogue: Catalogue, tmp_path: P
     assert openpyxl.load_workbook(converted)[sheet][cell].value == LINK_TEXT
 
 
-def test_the_same_receipt_checked_again_keeps_its_feedback_name(
-    catalogue: Catalogue, tmp_path: Path
-) -> None:
-    """A file checked again after an interrupted run gets its earlier feedback name back."""
-    result = FileResult("ret.xlsx", "01" * 32, Status.ACCEPTED)
-    first = write_feedback(tmp_path, result, catalogue)
-    again = write_feedback(tmp_path, result, catalogue)
-    assert again == first
-    assert sorted(p.name for p in tmp_path.glob("*.xlsx")) == ["ret.feedback.xlsx"]

@@ -26,7 +26,6 @@ from builders import SEED, catalogue, cell_of, copy_in, layout, returned, where,
 from cpxl.catalogue import parse_period
 from cpxl.findings import Code, RunReport, Severity, Status, Value
 from cpxl.intake import Expectation, run_inbox, workers
-from cpxl.intake.deciding import own_elements, reads_for
 from cpxl.reading import read_workbook
 from cpxl.simulate import plan
 from cpxl.store import Store
@@ -377,25 +376,6 @@ def test_returns_nobody_asked_for_are_errors(tmp_path: Path) -> None:
     }
 
 
-def test_a_file_waits_only_for_earlier_files_that_change_what_it_reads() -> None:
-    """Deciding a return reads its own ministry and period, its change-checked totals of the
-    three periods before, and the other ministries' elements its compare rules name."""
-    cat = catalogue()
-    lay = layout(MOJ, "2025")
-    reads = reads_for(cat, lay, MOJ, "2025")
-    own = own_elements(lay)
-    assert reads.before == ("2024", "2023", "2022")
-    assert reads.touched_by(MOJ, "2025", frozenset())  # its own earlier return
-    assert reads.touched_by(MOJ, "2024", own) == bool(reads.watched)
-    assert not reads.touched_by(MOJ, "2026", own)  # a later period is never read
-    assert not reads.touched_by(MOJ, "2021", own)  # nor one four periods back
-    assert reads.others, "MOJ's compare rules name other ministries' elements"
-    named = next(iter(reads.others))
-    assert reads.touched_by(MOWA, "2025", frozenset({named}))
-    assert not reads.touched_by(MOWA, "2024", frozenset({named}))
-    assert not reads.touched_by(MOWA, "2025", frozenset({"an_element_nobody_names"}))
-
-
 def test_values_cross_from_worker_to_parent_intact() -> None:
     """A value pickles as the arguments of one call and comes back equal, blank or not."""
     values = [
@@ -408,11 +388,11 @@ def test_values_cross_from_worker_to_parent_intact() -> None:
     assert [v.blank for v in again] == [False, False, True]
 
 
-def _failing_writer(to: str, result: object, submission: object) -> str:
+def _failing_writer(folder: str, pending: object) -> str:
     raise OSError("the worker could not write")
 
 
-def _dying_writer(to: str, result: object, submission: object) -> str:
+def _dying_writer(folder: str, pending: object) -> str:
     os._exit(1)  # as a worker killed mid-write would
 
 

@@ -49,7 +49,7 @@ from cpxl.store import (
 
 POSTGRES = os.environ.get("CPXL_TEST_POSTGRES", "")
 TABLES = ["schema_migrations", "runs", "submissions", "values", "findings", "explanations"]
-TABLES += ["audit"]
+TABLES += ["audit", "repeats"]
 
 
 # --- fixtures and builders ----------------------------------------------------------------------
@@ -207,17 +207,10 @@ def test_findings_and_explanations_come_back_as_recorded(store: Store) -> None:
     assert store.counts()["explanations"] == 1
 
 
-@pytest.mark.parametrize("given", ["nothing", "values read", "values of another"])
-def test_resubmission_replaces_and_audits_every_difference(store: Store, given: str) -> None:
-    """A corrected return replaces the old values and the audit lists each change exactly,
-    whether the caller hands over the replaced values it read, or stale ones, or none."""
+def test_resubmission_replaces_and_audits_every_difference(store: Store) -> None:
+    """A corrected return replaces the old values and the audit lists each change exactly."""
     run = _run(store)
     first = _record_first(store, run)
-    replacing = {
-        "nothing": None,
-        "values read": (first.id, store.stored_values(first.id)),
-        "values of another": (first.id + 100, {}),
-    }[given]
     second_values = [
         _v("children_in_care", "01", 6.0),  # changed 5 -> 6
         _v("children_in_care", "02", None, "NK"),  # changed NC -> NK
@@ -226,7 +219,7 @@ def test_resubmission_replaces_and_audits_every_difference(store: Store, given: 
         _v("children_in_care", "06", None, "NA"),  # changed 4 -> NA
         _v("children_in_care", "07", 1.0),  # added
     ]
-    second = store.record(run, _sub("second"), second_values, [], accept=True, replacing=replacing)
+    second = store.record(run, _sub("second"), second_values, [], accept=True)
     assert (second.replaces, second.is_current) == (first.id, True)
     assert store.current("MOSVY", "2025") == second
     assert store.by_sha256(_sha("first")) == dataclasses.replace(first, is_current=False)
@@ -474,7 +467,8 @@ def test_migrations_are_recorded_once(location: str) -> None:
 
 
 def test_a_version_1_store_is_upgraded_in_place(location: str) -> None:
-    """A store made by the first release loses its index by element, and keeps its data."""
+    """A store made by the first release loses its index by element, gains the feedback
+    columns and the repeats table, and keeps its data."""
     with Store.open(location) as store:
         run = _run(store)
         first = _record_first(store, run)
@@ -482,6 +476,9 @@ def test_a_version_1_store_is_upgraded_in_place(location: str) -> None:
     try:
         with engine.begin() as conn:  # as the first release left it
             conn.execute(text("DELETE FROM schema_migrations WHERE version > 1"))
+            conn.execute(text("DROP TABLE repeats"))
+            for column in ("feedback", "feedback_written", "outcome"):
+                conn.execute(text(f"ALTER TABLE submissions DROP COLUMN {column}"))
             conn.execute(
                 text(
                     'CREATE INDEX ix_values_element_area_period ON "values" (element, area, period)'
@@ -796,5 +793,6 @@ def test_kill_hook_kills_right_after_the_nth_commit(location: str) -> None:
             "findings": 0,
             "explanations": 0,
             "audit": 0,
+            "repeats": 0,
         }
         assert store.check() == ()

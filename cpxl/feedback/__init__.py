@@ -5,35 +5,26 @@ Nothing a sender wrote can become active: every workbook is made by ``templates.
 every sender text goes in with ``write_string``. A return with findings at cells comes back as a
 marked-up, cleanly re-laid-out copy of its data sheets that the sender can correct and send again.
 
-``naming`` picks where feedback goes and remembers receipts, ``words`` says what a finding means,
+``naming`` picks where feedback goes, ``words`` says what a finding means,
 ``placement`` maps a return onto its template's cells, ``sheets`` writes the Summary and Findings,
 ``workbook`` writes one feedback workbook, ``summary`` writes one run's summary.
 """
 
-from cpxl.feedback.naming import (
-    MAX_STEM_BYTES,
-    RECEIPTS,
-    SUFFIX,
-    Receipts,
-    existing_feedback,
-    feedback_path,
-    safe_stem,
-)
+from cpxl.feedback.naming import MAX_STEM_BYTES, SUFFIX, feedback_name, feedback_path, safe_stem
 from cpxl.feedback.placement import Placement, marks, placement
 from cpxl.feedback.sheets import SUMMARY_SHEET
 from cpxl.feedback.summary import write_run_summary
-from cpxl.feedback.words import counts, split_text
+from cpxl.feedback.words import NO_CONTENT, counts, split_text
 from cpxl.feedback.workbook import write_feedback
 
 __all__ = [
     "MAX_STEM_BYTES",
-    "RECEIPTS",
+    "NO_CONTENT",
     "SUFFIX",
     "SUMMARY_SHEET",
     "Placement",
-    "Receipts",
     "counts",
-    "existing_feedback",
+    "feedback_name",
     "feedback_path",
     "marks",
     "placement",

@@ -7,11 +7,12 @@ A return with findings at cells comes back as a marked-up copy of its data sheet
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cpxl.catalogue import Catalogue
-from cpxl.feedback.naming import existing_feedback, feedback_path, remember
+from cpxl.feedback.naming import feedback_path
 from cpxl.feedback.placement import marks, placement
 from cpxl.feedback.sheets import front_sheets
 from cpxl.feedback.words import NO_CONTENT
@@ -32,12 +33,15 @@ def write_feedback(
 ) -> Path:
     """Write the feedback workbook for one file received and return its path.
 
-    A new receipt gets a new name that never overwrites another file's feedback; the same
-    receipt checked again (after an interrupted run) gets its own earlier name back. ``to`` is
-    a name already reserved for this receipt (``Receipts.reserve``).
+    ``to`` is the name the store gave this file's feedback; without it the workbook gets a new
+    name in ``out_dir`` that never overwrites another. The same result and return always give
+    the same bytes (the workbook is dated when the file was received), so feedback rebuilt from
+    the store is the workbook an uninterrupted run writes.
     """
-    earlier = to or (existing_feedback(out_dir, result) if result.sha256 else None)
+    earlier = to
     path = earlier if earlier is not None else feedback_path(out_dir, result.file)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    created = _created(result)
     final, path = path, path.with_name(path.name + ".partial")
     try:
         read = submission is not None and result.status not in NO_CONTENT
@@ -55,10 +59,11 @@ def write_feedback(
                 fill=where.fill,
                 marks=marked,
                 before=front,
+                created=created,
             )
         else:
             packed = io.BytesIO()  # built in memory and written at once: no seek per part
-            wb = new_workbook(packed)
+            wb = new_workbook(packed, created=created)
             try:
                 front_sheets(result, catalogue, (), None)(wb)
             finally:
@@ -70,6 +75,13 @@ def write_feedback(
             final.unlink(missing_ok=True)  # the reserved name must not stay behind empty
         raise
     path.replace(final)  # a feedback workbook appears whole, or not at all
-    if result.sha256 and to is None:
-        remember(out_dir, result, final)
     return final
+
+
+def _created(result: FileResult) -> datetime:
+    """When the file was received (naive UTC, as xlsxwriter writes it), else a fixed date."""
+    try:
+        moment = datetime.fromisoformat(result.received_at)
+    except ValueError:
+        return datetime(2000, 1, 1)
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -31,6 +31,8 @@ from cpxl.store import (
     StoredValue,
     StoreError,
     SubmissionRecord,
+    outcome_of,
+    repeat_result,
 )
 from cpxl.templates import Layout
 from cpxl.validation import check_against_store, finish
@@ -73,43 +75,15 @@ class Expectation:
 Key = tuple[str, str, str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """A file's result, and the stored values that recording it will replace (read once)."""
-
-    result: FileResult
-    replacing: tuple[int, Mapping[Key, StoredValue]] | None = None
-
-
-def stored_name(store: Store | None, sha: str) -> str | None:
-    if store is None:
-        return None
-    rec = store.by_sha256(sha)
-    return rec.name_received if rec else None
-
-
 def duplicate(r: Received, first: str) -> FileResult:
-    finding = Finding.make(Code.DUPLICATE_FILE, Severity.INFO, Location(file=r.name), first=first)
-    return FileResult(
-        r.name,
-        r.sha256,
-        Status.DUPLICATE,
-        Code.DUPLICATE_FILE,
-        findings=(finding,),
-        received_at=r.received_at.isoformat(timespec="seconds"),
-        first=first,
-    )
+    """A file whose bytes were received before (under ``first``): nothing new to check."""
+    return repeat_result(r.name, r.sha256, r.received_at, first)
 
 
 def decide(
-    r: Received,
-    checked: Checked,
-    catalogue: Catalogue,
-    store: Store | None,
-    run: int,
-    dry_run: bool,
-    expect: Expectation,
-) -> Decision:
+    r: Received, checked: Checked, catalogue: Catalogue, store: Store, expect: Expectation
+) -> FileResult:
+    """The file's one status and every finding, on the store as the files before it left it."""
     base = FileResult(
         r.name,
         r.sha256,
@@ -126,11 +100,11 @@ def decide(
                 reason=checked.reason,
                 findings=checked.findings,
             )
-            return Decision(result)
+            return result
         checked = replace(checked, findings=(*checked.findings, *expect.check(sub, r.name)))
         return _decide_return(base, r, sub, checked, catalogue, store)
     except StoreError as exc:
-        return Decision(not_processed(base, exc))
+        return not_processed(base, exc)
 
 
 def not_processed(result: FileResult, exc: StoreError) -> FileResult:
@@ -155,8 +129,8 @@ def _decide_return(
     sub: Submission,
     checked: Checked,
     catalogue: Catalogue,
-    store: Store | None,
-) -> Decision:
+    store: Store,
+) -> FileResult:
     period = parse_period(sub.period)
     due = catalogue.due_date(sub.ministry, period)
     days_late = (r.received_at.date() - due).days
@@ -171,12 +145,10 @@ def _decide_return(
         finding = Finding.make(
             Code.PERIOD_CLOSED, Severity.ERROR, Location(file=r.name), period=sub.period
         )
-        return Decision(
-            replace(
-                result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
-            )
+        return replace(
+            result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
         )
-    history = history_for(store, reads_of(catalogue, sub))
+    history = history_for(store, catalogue, sub)
     findings = list(checked.findings) + check_against_store(sub, catalogue, history)
     if days_late > 0:
         findings.append(
@@ -188,9 +160,8 @@ def _decide_return(
                 due=due.isoformat(),
             )
         )
-    previous = store.current(sub.ministry, sub.period) if store is not None else None
-    old_values = store.stored_values(previous.id) if store is not None and previous else {}
-    changes = _changes(old_values, sub.values) if previous is not None else []
+    previous = store.current(sub.ministry, sub.period)
+    changes = _changes(store.stored_values(previous.id), sub.values) if previous else []
     final = finish(findings, sub.explanations)
     level = worst([f for f in final if f.code != Code.LATE_SUBMISSION])
     if level == Severity.ERROR:
@@ -214,7 +185,7 @@ def _decide_return(
     if previous is not None and accepted:
         final = (*final, *_resubmission_findings(r.name, previous, changes))
     fixed = _fixed(store, previous, final) if accepted and previous is not None else ()
-    result = replace(
+    return replace(
         result,
         status=status,
         reason=reason,
@@ -225,74 +196,31 @@ def _decide_return(
         fixed=fixed,
         values_stored=sum(1 for v in sub.values if not v.blank) if accepted else 0,
     )
-    return Decision(result, (previous.id, old_values) if previous is not None else None)
 
 
-@dataclass(frozen=True, slots=True)
-class Reads:
-    """What deciding one return reads from the store, beyond its own ministry and period.
-
-    ``before`` are the three periods before its own, whose totals of ``watched`` (its elements
-    with change rules) the change checks compare with; ``others`` are other ministries'
-    elements its compare rules name, read for its own period.
-    """
-
-    ministry: str
-    period: str
-    before: tuple[str, ...]
-    watched: frozenset[str]
-    others: frozenset[str]
-
-    def touched_by(self, ministry: str, period: str, elements: frozenset[str]) -> bool:
-        """Whether storing another return (accepted) changes anything read here."""
-        return (
-            (ministry, period) == (self.ministry, self.period)
-            or (period in self.before and not self.watched.isdisjoint(elements))
-            or (period == self.period and not self.others.isdisjoint(elements))
-        )
-
-
-def reads_of(catalogue: Catalogue, sub: Submission) -> Reads:
-    """What deciding this return reads from the store."""
-    return reads_for(catalogue, sub.layout, sub.ministry, sub.period)
-
-
-@lru_cache(maxsize=256)
-def reads_for(catalogue: Catalogue, layout: Layout, ministry: str, period_id: str) -> Reads:
-    """What deciding a return of this layout reads (the same for every return of it: cached)."""
-    period = parse_period(period_id)
-    earlier = [period.previous()]
-    for _ in range(2):
-        earlier.append(earlier[-1].previous())
-    own = own_elements(layout)
+@lru_cache(maxsize=1024)
+def _needs(catalogue: Catalogue, layout: Layout) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The elements a return of this layout is compared with in the store (the same for every
+    return of it): its own change-checked elements, and other ministries' elements its compare
+    rules name."""
+    own = frozenset(c.element for s in layout.sheets for c in s.columns)
     watched = {r.element for r in catalogue.rules_of("change")} & own
-    return Reads(
-        ministry,
-        period_id,
-        tuple(p.id for p in earlier),
-        frozenset(watched),
-        frozenset(_related(catalogue, own) - own),
-    )
+    return tuple(sorted(watched)), tuple(sorted(_related(catalogue, own) - own))
 
 
-def own_elements(layout: Layout) -> frozenset[str]:
-    """The elements a template layout asks for."""
-    return frozenset(c.element for s in layout.sheets for c in s.columns)
-
-
-def history_for(store: Store | None, reads: Reads) -> pd.DataFrame | None:
+def history_for(store: Store, catalogue: Catalogue, sub: Submission) -> pd.DataFrame | None:
     """Just what the checks against the store need, so a run stays flat in the store's size:
-    the totals of this return's changed-checked elements for the three periods before, and
+    the totals of this return's change-checked elements for the three periods before, and
     other ministries' elements named by compare rules, for this period."""
-    if store is None:
-        return None
+    watched, others = _needs(catalogue, sub.layout)
     parts = []
-    if reads.watched:
-        parts.append(
-            store.history(sorted(reads.watched), periods=list(reads.before), totals_only=True)
-        )
-    if reads.others:
-        parts.append(store.history(sorted(reads.others), periods=[reads.period]))
+    if watched:
+        earlier = [parse_period(sub.period).previous()]
+        for _ in range(2):
+            earlier.append(earlier[-1].previous())
+        parts.append(store.history(watched, periods=[p.id for p in earlier], totals_only=True))
+    if others:
+        parts.append(store.history(others, periods=[sub.period]))
     parts = [p for p in parts if not p.empty]
     return pd.concat(parts, ignore_index=True) if parts else None
 
@@ -365,9 +293,9 @@ def _resubmission_findings(
 
 
 def _fixed(
-    store: Store | None, previous: SubmissionRecord | None, now: Sequence[Finding]
+    store: Store, previous: SubmissionRecord | None, now: Sequence[Finding]
 ) -> tuple[Finding, ...]:
-    if store is None or previous is None:
+    if previous is None:
         return ()
     current = {(f.code, f.location.sheet, f.location.cell) for f in now}
     return tuple(
@@ -379,24 +307,17 @@ def _fixed(
 
 
 def record(
-    store: Store | None,
-    run: int,
-    r: Received,
-    result: FileResult,
-    sub: Submission | None,
-    dry_run: bool,
-    replacing: tuple[int, Mapping[Key, StoredValue]] | None = None,
-) -> None:
-    """One transaction for one file; nothing from a file with errors is stored as data."""
-    if store is None or dry_run:
-        return
+    store: Store, run: int, r: Received, result: FileResult, sub: Submission | None, feedback: str
+) -> int:
+    """One transaction for one file, with its feedback's name (its id); nothing from a file
+    with errors is stored as data."""
     accept = result.status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
     explanations = [
         Explanation(f.rule, f.location.sheet, f.location.cell, f.params.get("explanation", ""))
         for f in result.findings
         if "explanation" in f.params
     ]
-    store.record(
+    return store.record(
         run,
         NewSubmission(
             sha256=r.sha256,
@@ -410,10 +331,11 @@ def record(
             status=result.status.value,
             reason=result.reason.value if result.reason else "",
             days_late=result.days_late,
+            feedback=feedback,
+            outcome=outcome_of(result),
         ),
         sub.values if sub is not None and accept else (),
         result.findings,
         explanations,
         accept=accept,
-        replacing=replacing,
-    )
+    ).id

@@ -1,13 +1,19 @@
 """One run over an inbox: every file gets exactly one status, and originals are never touched.
 
-The parent scans, hashes and archives each file, then a small pool of worker processes runs
-guard -> read -> validate on the archived copy under memory and CPU limits. The parent alone
-talks to the store: it decides each file in order of receipt (checks that need history, the
-status), a worker writes its feedback workbook, and once that is written the parent records the
-file in one transaction. While a workbook is being written the parent decides the next files,
-unless one of them reads what an earlier file not yet recorded will change (see
-``deciding.Reads``): that one waits, so every file is decided on the store as the files before it
-left it.
+The run, as a newcomer reads it:
+
+1. Rebuild any feedback workbook the store recorded but never saw written (a run stopped
+   between the two), under its stored name.
+2. Scan the inbox; hash and archive each file. A file already recorded (same bytes, same
+   name) is reported as processed before; the same bytes under another name is a repeat.
+3. A small pool of worker processes runs guard -> read -> validate on each new file.
+4. For each checked file, in order of receipt: decide its status (reading the history its
+   checks need), record it in one transaction with the name of its feedback workbook, then hand
+   the workbook to a writer process without waiting.
+5. At the end, wait for the writer and confirm in the store each workbook written.
+
+Recording before writing keeps every decision on the store as the files before it left it,
+with no bookkeeping: the store is the truth, and a feedback workbook is a view of it.
 """
 
 from __future__ import annotations
@@ -15,36 +21,20 @@ from __future__ import annotations
 import getpass
 import os
 import platform
-from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cpxl import __version__
 from cpxl.catalogue import Catalogue, load
-from cpxl.feedback import Receipts, existing_feedback, write_feedback, write_run_summary
-from cpxl.findings import (
-    FileResult,
-    RunReport,
-    Status,
-)
-from cpxl.intake.deciding import (
-    Decision,
-    Expectation,
-    decide,
-    duplicate,
-    not_processed,
-    own_elements,
-    reads_of,
-    record,
-    stored_name,
-)
+from cpxl.feedback import feedback_name, write_run_summary
+from cpxl.findings import FileResult, RunReport, Status
+from cpxl.intake.deciding import Expectation, decide, duplicate, not_processed, record
 from cpxl.intake.receiving import Received, archive, scan
-from cpxl.intake.workers import Checked, FeedbackWriter, check_all
-from cpxl.reading import Submission
-from cpxl.store import Store, StoreError
+from cpxl.intake.workers import Checked, FeedbackWriter, check_all, write_pending
+from cpxl.store import AlreadyRecorded, PendingFeedback, Store, StoreError
+from cpxl.templates import read_register
 from cpxl.workspace import Workspace
 
 
@@ -56,43 +46,6 @@ class Progress:
     total: int
     file: str
     status: str
-
-
-# Files decided whose feedback is still being written; each holds its return in memory.
-MAX_PENDING = 8
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    received: Received
-    checked: Checked
-    decision: Decision
-    to: Path
-    future: Future[str] | None
-    writes: tuple[str, str, frozenset[str]] | None  # what recording it changes, when accepted
-
-
-def _writes(decision: Decision, sub: Submission | None) -> tuple[str, str, frozenset[str]] | None:
-    """(ministry, period, elements) a file changes in the store once recorded; None if nothing
-    that another file's decision reads."""
-    accepted = decision.result.status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
-    if sub is None or not accepted:
-        return None
-    return (sub.ministry, sub.period, own_elements(sub.layout))
-
-
-def _written(future: Future[str] | None) -> bool:
-    return future is None or future.done()
-
-
-@dataclass
-class _RunState:
-    seen: dict[str, str] = field(default_factory=dict)  # sha256 -> first name, this run
-    results: list[FileResult] = field(default_factory=list)
-
-
-# ---------------------------------------------------------------------------------------------
-# The parent's part: statuses, the store, feedback
 
 
 def run_inbox(
@@ -110,128 +63,167 @@ def run_inbox(
     """Process every file of an inbox once: statuses, store, feedback, and a run summary.
 
     ``expect`` names the ministries and periods the officer is collecting: a genuine return for
-    another one is an error at the file, so it is not stored by mistake.
+    another one is an error at the file, so it is not stored by mistake. A dry run reads the
+    store without writing to it and leaves its feedback beside its summary.
     """
     catalogue = load(workspace.rules)
-    inbox = inbox or workspace.inbox
     outbox = outbox or workspace.outbox
     started = datetime.now(UTC)
     run_id = started.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    run_dir = outbox / "runs" / run_id
     with workspace.lock(wait):
-        store = _open_store(workspace, store_url, dry_run)
-        try:
-            report = _run(
+        target = workspace.store_url(store_url)
+        with Store.open(
+            target, create=store_url is None or "://" in target, read_only=dry_run
+        ) as store:
+            run = _Run(
                 catalogue,
                 workspace,
-                inbox,
-                outbox,
                 store,
-                dry_run,
-                workers,
-                on_progress,
-                run_id,
-                expect or Expectation(),
+                feedback=run_dir / "feedback" if dry_run else outbox / "feedback",
+                dry_run=dry_run,
+                expect=expect or Expectation(),
+                on_progress=on_progress,
             )
-        finally:
-            if store is not None:
-                store.close()
-    run_dir = outbox / "runs" / run_id
+            report = run.over(inbox or workspace.inbox, run_id, workers)
     summary_xlsx, _ = write_run_summary(run_dir, report, catalogue)
     return replace(report, summary=str(summary_xlsx))
 
 
-def _open_store(workspace: Workspace, url: str | None, dry_run: bool) -> Store | None:
-    target = workspace.store_url(url)
-    if dry_run:
-        exists = "://" in target or Path(target).exists()
-        return Store.open(target, create=False) if exists else None
-    return Store.open(target, create=url is None or "://" in target)
+@dataclass
+class _Run:
+    """One run's parent: the only process that talks to the store."""
 
+    catalogue: Catalogue
+    workspace: Workspace
+    store: Store
+    feedback: Path  # the folder feedback workbooks go to
+    dry_run: bool
+    expect: Expectation
+    on_progress: Callable[[Progress], None] | None
 
-def _run(
-    catalogue: Catalogue,
-    workspace: Workspace,
-    inbox: Path,
-    outbox: Path,
-    store: Store | None,
-    dry_run: bool,
-    workers: int | None,
-    on_progress: Callable[[Progress], None] | None,
-    run_id: str,
-    expect: Expectation,
-) -> RunReport:
-    started = datetime.now(UTC).isoformat(timespec="seconds")
-    files, skipped = scan(inbox)
-    state = _RunState()
-    state.results.extend(skipped)
-    store_run = (
-        store.start_run(
+    def over(self, inbox: Path, run_id: str, workers: int | None) -> RunReport:
+        """Steps 1 to 5 of the module docstring."""
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        if not self.dry_run:
+            self.rebuild_feedback()
+        files, skipped = scan(inbox)
+        received = [archive(p, rel, self.workspace.archive) for p, rel in files]
+        self.run = 0 if self.dry_run else self._start_run()
+        self.taken = self.store.feedback_names() | _on_disk(self.feedback)
+        earlier: dict[str, tuple[str, str]] = {}  # name -> (feedback, first name): processed
+        repeats: dict[str, str] = {}  # name -> the first name of the same bytes
+        first_of: dict[str, str] = {}  # sha256 -> the first name it came under, this run
+        fresh = []
+        for r in received:
+            known = self.store.receipt(r.sha256, r.name)
+            if known is not None:
+                earlier[r.name] = known
+            elif (first := first_of.get(r.sha256) or self.store.first_name(r.sha256)) is not None:
+                repeats[r.name] = first
+            else:
+                first_of[r.sha256] = r.name
+                fresh.append(r)
+        n = max(1, min(workers or os.cpu_count() or 1, len(fresh)))
+        results: list[FileResult] = list(skipped)
+        checks: Iterator[tuple[Received, Checked]] = check_all(fresh, self.workspace, n)
+        with FeedbackWriter(
+            self.feedback, self.workspace, self.catalogue, enabled=len(received) > 1
+        ) as writer:
+            for done, r in enumerate(received, 1):
+                if r.name in earlier:  # this very file was processed by an earlier run
+                    feedback, first = earlier[r.name]
+                    result = replace(duplicate(r, first), feedback=self._path(feedback))
+                elif r.name in repeats:
+                    result = self.repeat(r, repeats[r.name], writer)
+                else:
+                    checked_r, checked = next(checks)
+                    assert checked_r is r
+                    result = self.decide_and_record(r, checked, writer)
+                results.append(result)
+                if self.on_progress:
+                    self.on_progress(Progress(done, len(received), r.name, result.status.value))
+            written, failed = writer.finish()
+        if not self.dry_run:
+            self.store.confirm_feedback(written)
+        lost = {p.result.file: reason for p, reason in failed}
+        results = [replace(f, feedback=None) if f.file in lost else f for f in results]
+        ordered = tuple(sorted(results, key=lambda f: (f.received_at or "", f.file)))
+        finished = datetime.now(UTC).isoformat(timespec="seconds")
+        report = RunReport(run_id, started, finished, ordered, self.dry_run)
+        if not self.dry_run:
+            self.store.finish_run(self.run, report.totals)
+        return report
+
+    def decide_and_record(
+        self, r: Received, checked: Checked, writer: FeedbackWriter
+    ) -> FileResult:
+        """Step 4 for one new file."""
+        result = decide(r, checked, self.catalogue, self.store, self.expect)
+        if result.status == Status.NOT_PROCESSED:
+            return result
+        name, recorded = self._reserve(r.name), None
+        if not self.dry_run:
+            try:
+                recorded = record(self.store, self.run, r, result, checked.submission, name)
+            except AlreadyRecorded as exc:  # another officer's run recorded it meanwhile
+                self.taken.discard(name)
+                return duplicate(r, exc.first)
+            except StoreError as exc:
+                self.taken.discard(name)
+                return not_processed(result, exc)
+        writer.submit(PendingFeedback(name, result, str(r.archived), submission_id=recorded))
+        return replace(result, feedback=self._path(name))
+
+    def repeat(self, r: Received, first: str, writer: FeedbackWriter) -> FileResult:
+        """The same bytes received again this run under another name: a duplicate, with a
+        feedback workbook of its own that says which file it repeats."""
+        result = duplicate(r, first)
+        name, recorded = self._reserve(r.name), None
+        if not self.dry_run:
+            try:
+                recorded = self.store.record_repeat(self.run, r.sha256, r.name, r.received_at, name)
+            except StoreError as exc:
+                self.taken.discard(name)
+                return not_processed(result, exc)
+        writer.submit(PendingFeedback(name, result, "", repeat_id=recorded))
+        return replace(result, feedback=self._path(name))
+
+    def rebuild_feedback(self) -> None:
+        """Step 1: feedback recorded but never confirmed written, rebuilt under its own name."""
+        pending = self.store.pending_feedback()
+        if not pending:
+            return
+        register = dict(read_register(self.workspace.templates))
+        written = []
+        for p in pending:
+            try:
+                write_pending(self.feedback, p, self.catalogue, register)
+            except OSError:
+                continue  # the disk is still full or locked: the next run tries again
+            written.append(p)
+        self.store.confirm_feedback(written)
+
+    def _start_run(self) -> int:
+        return self.store.start_run(
             user=getpass.getuser(),
             host=platform.node(),
             cpxl_version=__version__,
-            catalogue_version=catalogue.version,
+            catalogue_version=self.catalogue.version,
         )
-        if store is not None and not dry_run
-        else 0
-    )
-    received = [archive(p, rel, workspace.archive) for p, rel in files]
-    fresh: list[Received] = []
-    feedback_dir = outbox / "feedback"
-    for r in received:
-        first = state.seen.get(r.sha256) or stored_name(store, r.sha256)
-        if first is not None:
-            dup = duplicate(r, first)
-            # Run again over the same inbox, a file keeps the feedback it was given.
-            path = existing_feedback(feedback_dir, dup) or write_feedback(
-                feedback_dir, dup, catalogue
-            )
-            state.results.append(replace(dup, feedback=str(path)))
-        else:
-            state.seen[r.sha256] = r.name
-            fresh.append(r)
-    n = max(1, min(workers or os.cpu_count() or 1, len(fresh)))
-    receipts = Receipts(feedback_dir)
-    pending: deque[_Pending] = deque()
 
-    def finish_oldest() -> None:
-        """Record the oldest file whose feedback is being written, once it is written."""
-        p = pending.popleft()
-        result, sub = p.decision.result, p.checked.submission
-        # Feedback first, then the store: a run killed in between checks the file again next
-        # time and writes the same feedback under the same name.
-        path = writer.result(p.future, p.to, result, sub)
-        try:
-            record(store, store_run, p.received, result, sub, dry_run, p.decision.replacing)
-        except StoreError as exc:
-            result = not_processed(result, exc)
-            path = write_feedback(feedback_dir, result, catalogue, to=p.to)
-        state.results.append(replace(result, feedback=str(path)))
-        if on_progress:
-            done = len(state.results) - first_done
-            on_progress(Progress(done, len(fresh), p.received.name, result.status.value))
+    def _reserve(self, received_name: str) -> str:
+        name = feedback_name(received_name, self.taken)
+        self.taken.add(name)
+        return name
 
-    first_done = len(state.results)
-    with FeedbackWriter(workspace, catalogue, enabled=len(fresh) > 1) as writer:
-        for r, checked in check_all(fresh, workspace, n):
-            sub = checked.submission
-            if sub is not None:
-                # Files are decided in order of receipt, on the store as every file before them
-                # left it: wait for those not yet recorded that change what this one reads.
-                reads = reads_of(catalogue, sub)
-                while any(p.writes is not None and reads.touched_by(*p.writes) for p in pending):
-                    finish_oldest()
-            decision = decide(r, checked, catalogue, store, store_run, dry_run, expect)
-            to = receipts.reserve(r.sha256, r.name)
-            future = writer.submit(to, decision.result, sub)
-            pending.append(_Pending(r, checked, decision, to, future, _writes(decision, sub)))
-            while pending and (len(pending) > MAX_PENDING or _written(pending[0].future)):
-                finish_oldest()
-        while pending:
-            finish_oldest()
-    ordered = tuple(sorted(state.results, key=lambda f: (f.received_at or "", f.file)))
-    report = RunReport(
-        run_id, started, datetime.now(UTC).isoformat(timespec="seconds"), ordered, dry_run
-    )
-    if store is not None and not dry_run:
-        store.finish_run(store_run, report.totals)
-    return report
+    def _path(self, name: str) -> str | None:
+        return str(self.feedback / name) if name else None
+
+
+def _on_disk(folder: Path) -> set[str]:
+    """Names already used in the feedback folder (written by hand, or by an older cpxl)."""
+    try:
+        return {p.name for p in folder.iterdir()}
+    except OSError:
+        return set()

@@ -1,4 +1,4 @@
-"""Checking files in worker processes under memory and CPU limits.
+"""Checking files in worker processes under memory and CPU limits, and writing feedback.
 
 A worker that dies (a native reader aborting on a hostile file) costs that file a status, never
 the run: the pool is rebuilt and the file is checked again alone to be sure it was the culprit.
@@ -11,17 +11,17 @@ import ctypes
 import multiprocessing
 import resource
 import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from cpxl.catalogue import Catalogue, load
-from cpxl.feedback import write_feedback
+from cpxl.feedback import NO_CONTENT, write_feedback
 from cpxl.findings import (
     Code,
-    FileResult,
     Finding,
     Location,
     Severity,
@@ -30,6 +30,7 @@ from cpxl.findings import (
 from cpxl.guard import Limits, inspect
 from cpxl.intake.receiving import Received
 from cpxl.reading import ReadFailure, Submission, read_workbook
+from cpxl.store import PendingFeedback
 from cpxl.templates import read_register
 from cpxl.validation import check_alone
 from cpxl.workspace import Workspace
@@ -182,62 +183,86 @@ def check_all(
 IN_FLIGHT_PER_WORKER = 4
 
 
+def write_pending(
+    folder: Path, pending: PendingFeedback, catalogue: Catalogue, register: Mapping[str, Any]
+) -> Path:
+    """Write one feedback workbook the store has named, from its result and archived original.
+
+    Only a marked-up copy needs the return itself, and it is read again from the archive:
+    the same bytes read the same way, so a workbook rebuilt after a stopped run is the one an
+    uninterrupted run writes.
+    """
+    result, sub = pending.result, None
+    at_cells = any(f.location.cell for f in result.findings)
+    if pending.archive_path and at_cells and result.status not in NO_CONTENT:
+        with contextlib.suppress(ReadFailure):
+            sub = read_workbook(
+                Path(pending.archive_path),
+                catalogue,
+                kind=result.kind or "xlsx",
+                register=register,
+                display_name=result.file,
+            )
+    return write_feedback(folder, result, catalogue, sub, to=folder / pending.name)
+
+
 class FeedbackWriter:
     """Writes feedback workbooks in a worker process, so that the run's parent goes on deciding.
 
-    The parent still decides every file, in order; only the writing moves. If the worker fails
-    (or cannot start), ``result`` writes that workbook in the parent instead: feedback is never
-    lost, only slower.
+    Each file is recorded before its workbook is handed over; :meth:`finish` waits for them all
+    and says which were written. A workbook the worker fails to write (or a worker that dies)
+    is written by the parent instead: feedback is never lost, only slower.
     """
 
-    def __init__(self, workspace: Workspace, catalogue: Catalogue, *, enabled: bool = True) -> None:
+    def __init__(
+        self, folder: Path, workspace: Workspace, catalogue: Catalogue, *, enabled: bool = True
+    ) -> None:
+        self.folder = folder
         self.catalogue = catalogue
+        self.templates = workspace.templates
         self.args = (str(workspace.rules), str(workspace.templates))
         self.pool: ProcessPoolExecutor | None = None
-        self.broken = False  # the worker died: a fresh one starts with the next workbook
+        self.handed: list[tuple[PendingFeedback, Future[str] | None]] = []
         if enabled:
             with _quiet_ctrl_c():
                 self.pool = _pool(1, self.args)
 
-    def submit(
-        self, to: Path, result: FileResult, submission: Submission | None
-    ) -> Future[str] | None:
-        """Start writing one workbook; None when there is no worker to write it."""
-        if self.pool is None:
-            return None
-        if self.broken:
-            self._restart()
-        # The copy with marks is the only feedback that needs the return itself.
-        at_cells = any(f.location.cell for f in result.findings)
-        try:
-            with _quiet_ctrl_c():
-                return self.pool.submit(_write, str(to), result, submission if at_cells else None)
-        except BrokenProcessPool:
-            self.broken = True
-            return None
+    def submit(self, pending: PendingFeedback) -> None:
+        """Hand one workbook over without waiting."""
+        future: Future[str] | None = None
+        if self.pool is not None:
+            try:
+                with _quiet_ctrl_c():
+                    future = self.pool.submit(_write, str(self.folder), pending)
+            except BrokenProcessPool:
+                self._restart()
+        self.handed.append((pending, future))
 
-    def result(
-        self,
-        future: Future[str] | None,
-        to: Path,
-        result: FileResult,
-        submission: Submission | None,
-    ) -> Path:
-        """The written workbook's path, once it is whole."""
-        if future is not None:
-            with contextlib.suppress(Exception):  # written again below, where errors show
-                try:
-                    return Path(future.result())
-                except BrokenProcessPool:
-                    self.broken = True
-        return write_feedback(to.parent, result, self.catalogue, submission, to=to)
+    def finish(self) -> tuple[list[PendingFeedback], list[tuple[PendingFeedback, str]]]:
+        """Wait for every workbook handed over: those written, and those that could not be
+        (with the reason in words)."""
+        written: list[PendingFeedback] = []
+        failed: list[tuple[PendingFeedback, str]] = []
+        register: Mapping[str, Any] | None = None
+        for pending, future in self.handed:
+            if future is not None and _finished(future):
+                written.append(pending)
+                continue
+            if register is None:
+                register = dict(read_register(self.templates))
+            try:
+                write_pending(self.folder, pending, self.catalogue, register)
+                written.append(pending)
+            except OSError as exc:
+                failed.append((pending, f"{exc.strerror or exc}"))
+        self.handed = []
+        return written, failed
 
     def _restart(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
             with _quiet_ctrl_c():
                 self.pool = _pool(1, self.args)
-            self.broken = False
 
     def close(self) -> None:
         if self.pool is not None:
@@ -251,10 +276,18 @@ class FeedbackWriter:
         self.close()
 
 
-def _write(to: str, result: FileResult, submission: Submission | None) -> str:
+def _finished(future: Future[str]) -> bool:
+    """Whether the writer wrote it; if not, the parent writes it again, where errors show."""
+    try:
+        future.result()
+    except Exception:
+        return False
+    return True
+
+
+def _write(folder: str, pending: PendingFeedback) -> str:
     assert _CATALOGUE is not None
-    path = Path(to)
-    return str(write_feedback(path.parent, result, _CATALOGUE, submission, to=path))
+    return str(write_pending(Path(folder), pending, _CATALOGUE, _REGISTER))
 
 
 _DONE: Future[Checked] = Future()  # stands in for a result already handed on

@@ -23,9 +23,19 @@ from cpxl.store.engines import (
     BUSY_TIMEOUT_S,
     KILL_HOOK_VARIABLE,
     SIGNAL_HOOK_VARIABLE,
+    AlreadyRecorded,
     StoreError,
 )
-from cpxl.store.records import Explanation, NewSubmission, StoredValue, SubmissionRecord
+from cpxl.store.records import (
+    Explanation,
+    NewSubmission,
+    PendingFeedback,
+    StoredValue,
+    SubmissionRecord,
+    outcome_of,
+    repeat_result,
+    result_of,
+)
 from cpxl.store.schema import MIGRATIONS, SCHEMA_VERSION
 from cpxl.store.store import Store
 
@@ -35,10 +45,15 @@ __all__ = [
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "SIGNAL_HOOK_VARIABLE",
+    "AlreadyRecorded",
     "Explanation",
     "NewSubmission",
+    "PendingFeedback",
     "Store",
     "StoreError",
     "StoredValue",
     "SubmissionRecord",
+    "outcome_of",
+    "repeat_result",
+    "result_of",
 ]

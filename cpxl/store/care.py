@@ -18,7 +18,9 @@ from sqlalchemy.exc import DBAPIError
 from cpxl.store import schema
 from cpxl.store.engines import StoreError, first_line
 
-_SUBMISSION_REFERENCES: Final = frozenset({"submission_id", "replaced_submission_id", "replaces"})
+_SUBMISSION_REFERENCES: Final = frozenset(
+    {"submission_id", "replaced_submission_id", "replaces", "first_id"}
+)
 
 
 def problems(conn: Connection) -> tuple[str, ...]:

@@ -36,6 +36,16 @@ class StoreError(Exception):
         self.instructions_en = instructions_en
 
 
+class AlreadyRecorded(StoreError):
+    """This very file (same bytes) is in the store already: another run recorded it."""
+
+    def __init__(self, name: str, first: str, url: str) -> None:
+        super().__init__(
+            f"The file {name} is already in the store {url} (as {first}). Nothing was saved again."
+        )
+        self.first = first
+
+
 def kill_hook() -> int | None:
     """After how many committed writes the test hook kills the process (None: never)."""
     text = os.environ.get(KILL_HOOK_VARIABLE, "").strip()

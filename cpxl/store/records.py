@@ -11,7 +11,7 @@ from typing import Any, Final, NamedTuple, cast
 from sqlalchemy import Connection, Table, insert, select, true
 from sqlalchemy.dialects import sqlite
 
-from cpxl.findings import Code, Finding, Location, Severity, Value
+from cpxl.findings import Change, Code, FileResult, Finding, Location, Severity, Status, Value
 from cpxl.store import schema
 from cpxl.store.engines import StoreError
 
@@ -31,6 +31,8 @@ class NewSubmission:
     status: str
     reason: str
     days_late: int | None
+    feedback: str = ""  # the feedback workbook's name in outbox/feedback, reserved
+    outcome: Mapping[str, Any] | None = None  # see outcome_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,34 @@ class SubmissionRecord:
     replaces: int | None
     is_current: bool
     run_id: int
+    feedback: str = ""
+    feedback_written: bool = True
+    outcome: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingFeedback:
+    """A feedback workbook the store has named: what it says, and the original it marks up."""
+
+    name: str  # in outbox/feedback
+    result: FileResult
+    archive_path: str  # the archived original ("" when the workbook needs none)
+    submission_id: int | None = None
+    repeat_id: int | None = None
+
+
+def repeat_result(name: str, sha256: str, received_at: datetime, first: str) -> FileResult:
+    """The result of a file received again under another name: a duplicate of the first."""
+    finding = Finding.make(Code.DUPLICATE_FILE, Severity.INFO, Location(file=name), first=first)
+    return FileResult(
+        name,
+        sha256,
+        Status.DUPLICATE,
+        Code.DUPLICATE_FILE,
+        findings=(finding,),
+        received_at=received_at.isoformat(timespec="seconds"),
+        first=first,
+    )
 
 
 Key = tuple[str, str, str, str]  # (element, area, dimension, option) within one submission
@@ -130,6 +160,9 @@ def submission(row: Any) -> SubmissionRecord:
         replaces=m["replaces"],
         is_current=bool(m["is_current"]),
         run_id=int(m["run_id"]),
+        feedback=m["feedback"],
+        feedback_written=bool(m["feedback_written"]),
+        outcome=m["outcome"],
     )
 
 
@@ -159,6 +192,9 @@ def insert_submission(
         replaces=None if previous is None else previous.id,
         is_current=accept,
         run_id=run_id,
+        feedback=sub.feedback,
+        feedback_written=False,
+        outcome=sub.outcome,
     )
     row = {f.name: getattr(new, f.name) for f in fields(SubmissionRecord) if f.name != "id"}
     result = conn.execute(insert(schema.submissions), row)
@@ -209,7 +245,11 @@ def finding_row(submission_id: int, f: Finding) -> dict[str, Any]:
 
 def finding(row: Any) -> Finding:
     """A row of the findings table as a finding; a code this cpxl does not know stops the run."""
-    m = row._mapping
+    return finding_from(row._mapping)
+
+
+def finding_from(m: Mapping[str, Any]) -> Finding:
+    """A finding from the fields of a findings row (as :func:`finding_row` gives them)."""
     try:
         code = Code(m["code"])
     except ValueError as exc:
@@ -241,6 +281,49 @@ def explanation_row(submission_id: int, e: Explanation) -> dict[str, Any]:
         "cell": e.cell,
         "text": e.text,
     }
+
+
+# --- outcomes: what a file's feedback says beyond its findings -----------------------------------
+
+
+def outcome_of(result: FileResult) -> dict[str, Any]:
+    """The parts of a result that neither the submission's columns nor its findings hold."""
+    return {
+        "kind": result.kind,
+        "due": result.due,
+        "first": result.first,
+        "previous": result.previous,
+        "values_stored": result.values_stored,
+        "changes": [[c.sheet, c.cell, c.element, c.area, c.old, c.new] for c in result.changes],
+        "fixed": [
+            {k: v for k, v in finding_row(0, f).items() if k != "submission_id"}
+            for f in result.fixed
+        ],
+    }
+
+
+def result_of(record: SubmissionRecord, findings: Sequence[Finding]) -> FileResult:
+    """A recorded file's result as the run that recorded it gave it (feedback rebuilt from it)."""
+    out = record.outcome or {}
+    return FileResult(
+        file=record.name_received,
+        sha256=record.sha256,
+        status=Status(record.status),
+        reason=Code(record.reason) if record.reason else None,
+        ministry=record.ministry,
+        period=record.period,
+        findings=tuple(findings),
+        feedback=record.feedback or None,
+        received_at=record.received_at.isoformat(timespec="seconds"),
+        values_stored=int(out.get("values_stored", 0)),
+        days_late=record.days_late,
+        due=str(out.get("due", "")),
+        first=str(out.get("first", "")),
+        previous=str(out.get("previous", "")),
+        changes=tuple(Change(*c) for c in out.get("changes", ())),
+        fixed=tuple(finding_from(f) for f in out.get("fixed", ())),
+        kind=str(out.get("kind", "")),
+    )
 
 
 AUDIT_COLUMNS: Final[tuple[str, ...]] = (

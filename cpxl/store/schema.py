@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
     insert,
     inspect,
@@ -166,8 +167,37 @@ def _schema_v1(md: MetaData) -> tuple[Table, ...]:
     return runs, subs, values, findings, explanations, audit
 
 
-runs, submissions, values, findings, explanations, audit = _schema_v1(METADATA)
-TABLES: Final = (migrations, runs, submissions, values, findings, explanations, audit)
+def _schema_v3(md: MetaData) -> tuple[Table, ...]:
+    """Version 3: each file's feedback workbook is named in the store and confirmed once written.
+
+    ``feedback`` is the workbook's name in outbox/feedback, reserved when the file is recorded;
+    ``feedback_written`` turns true once it is on disk, so a run killed in between rebuilds it.
+    ``outcome`` keeps what the feedback says beyond the findings (changes, fixed errors, the
+    files it repeats or replaces), so that it can be rebuilt exactly. ``repeats`` holds a file
+    received again under another name: it gets feedback of its own, once.
+    """
+    runs, subs, values, findings, explanations, audit = _schema_v1(md)
+    subs.append_column(Column("feedback", Text, nullable=False, server_default=""))
+    subs.append_column(Column("feedback_written", Boolean, nullable=False, server_default=true()))
+    subs.append_column(Column("outcome", JSON))
+    repeats = Table(
+        "repeats",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("sha256", String(64), nullable=False),
+        Column("name_received", Text, nullable=False),
+        Column("first_id", Integer, ForeignKey("submissions.id"), nullable=False),
+        Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
+        Column("received_at", DateTime(timezone=True), nullable=False),
+        Column("feedback", Text, nullable=False),
+        Column("feedback_written", Boolean, nullable=False, server_default=true()),
+        UniqueConstraint("sha256", "name_received"),
+    )
+    return runs, subs, values, findings, explanations, audit, repeats
+
+
+runs, submissions, values, findings, explanations, audit, repeats = _schema_v3(METADATA)
+TABLES: Final = (migrations, runs, submissions, values, findings, explanations, audit, repeats)
 
 
 def _migration_1(conn: Connection) -> None:
@@ -182,8 +212,23 @@ def _migration_2(conn: Connection) -> None:
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_values_element_area_period")
 
 
+def _migration_3(conn: Connection) -> None:
+    for ddl in (
+        "ALTER TABLE submissions ADD COLUMN feedback TEXT NOT NULL DEFAULT ''",
+        # Files recorded before version 3 already have their feedback: nothing to rebuild.
+        "ALTER TABLE submissions ADD COLUMN feedback_written BOOLEAN NOT NULL DEFAULT TRUE",
+        "ALTER TABLE submissions ADD COLUMN outcome JSON",
+    ):
+        conn.exec_driver_sql(ddl)
+    _schema_v3(MetaData())[-1].create(conn)
+
+
 # Applied in order, all pending ones in one transaction; version n is MIGRATIONS[n - 1].
-MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (_migration_1, _migration_2)
+MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
+    _migration_1,
+    _migration_2,
+    _migration_3,
+)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 

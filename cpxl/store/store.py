@@ -6,12 +6,13 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, cast
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, false, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from cpxl.findings import Finding, Value
@@ -19,6 +20,7 @@ from cpxl.store import care, frames, records, schema
 from cpxl.store.engines import (
     BUSY_TIMEOUT_S,
     WRITE,
+    AlreadyRecorded,
     StoreError,
     check_sqlite_file,
     damaged,
@@ -29,7 +31,15 @@ from cpxl.store.engines import (
     sqlite_pragma,
     translate,
 )
-from cpxl.store.records import Explanation, Key, NewSubmission, StoredValue, SubmissionRecord
+from cpxl.store.records import (
+    Explanation,
+    Key,
+    NewSubmission,
+    PendingFeedback,
+    StoredValue,
+    SubmissionRecord,
+    repeat_result,
+)
 
 _IDS_PER_QUERY = 500  # well under SQLite's oldest limit of 999 parameters per statement
 
@@ -46,6 +56,7 @@ class Store:
         self.url: str = engine.url.render_as_string(hide_password=True)
         self._commits = 0
         self._kill_after = kill_hook()
+        self._read_only_mode = False
 
     @classmethod
     def open(
@@ -55,8 +66,14 @@ class Store:
         create: bool = True,
         sqlite_max_page_count: int | None = None,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
+        read_only: bool = False,
     ) -> Store:
-        """Open (and when allowed create or upgrade) the store named by a path or a URL."""
+        """Open (and when allowed create or upgrade) the store named by a path or a URL.
+
+        ``read_only`` (a dry run) refuses every write, and an absent store is an empty one.
+        """
+        if read_only:
+            return cls._read_only(url_or_path, busy_timeout_s)
         text = str(url_or_path)
         sqlite_path: Path | None = None
         if isinstance(url_or_path, str) and re.match(r"^[A-Za-z][\w+.-]*://", text):
@@ -77,6 +94,15 @@ class Store:
         except BaseException:
             engine.dispose()
             raise
+        return store
+
+    @classmethod
+    def _read_only(cls, url_or_path: str | Path, busy_timeout_s: float) -> Store:
+        text = str(url_or_path)
+        absent = "://" not in text and text != ":memory:" and not Path(text).exists()
+        store = cls.open(":memory:" if absent else url_or_path, create=absent,
+                         busy_timeout_s=busy_timeout_s)  # fmt: skip
+        store._read_only_mode = True
         return store
 
     def close(self) -> None:
@@ -133,6 +159,8 @@ class Store:
     @contextmanager
     def _write(self, *, count: bool = True) -> Iterator[Connection]:
         """One write transaction: all of it is committed, or none of it."""
+        if self._read_only_mode:
+            raise StoreError(f"The store {self.url} is open for reading only; nothing was saved.")
         try:
             with self._writer.begin() as conn:
                 yield conn
@@ -229,12 +257,12 @@ class Store:
         explanations: Sequence[Explanation] = (),
         *,
         accept: bool,
-        replacing: tuple[int, Mapping[Key, StoredValue]] | None = None,
     ) -> SubmissionRecord:
         """Record one file in one transaction; when accepted its values replace the previous.
 
-        ``replacing`` is (id, :meth:`stored_values`) of the submission this one replaces, when
-        the caller has just read them; they are read again only if another is current by now.
+        Its feedback workbook is named here (``sub.feedback``) and is pending until
+        :meth:`confirm_feedback`; a file already recorded (by another run) is refused with
+        :class:`AlreadyRecorded`.
         """
         stored = [v for v in values if not v.blank]
         for v in stored:
@@ -242,12 +270,11 @@ class Store:
                 raise ValueError(f"value of {v.key} at {v.sheet}!{v.cell} is NaN")
         subs = schema.submissions
         with self._write() as conn:
-            if conn.execute(select(subs.c.id).where(subs.c.sha256 == sub.sha256)).first():
-                raise StoreError(
-                    f"The file {sub.name_received} (sha256 {sub.sha256[:12]}…) is already in "
-                    f"the store {self.url}. Nothing was saved again. Run again: cpxl skips "
-                    "files it has already recorded."
-                )
+            first = conn.execute(
+                select(subs.c.name_received).where(subs.c.sha256 == sub.sha256)
+            ).first()
+            if first is not None:
+                raise AlreadyRecorded(sub.name_received, str(first[0]), self.url)
             previous = records.current(conn, sub.ministry, sub.period) if accept else None
             if previous is not None:
                 conn.execute(update(subs).where(subs.c.id == previous.id).values(is_current=False))
@@ -262,13 +289,113 @@ class Store:
                 value_rows = records.value_rows(new.id, sub, stored)
                 records.insert_rows(conn, schema.values, records.VALUE_COLUMNS, value_rows)
             if previous is not None:
-                if replacing is not None and replacing[0] == previous.id:
-                    replaced = replacing[1]
-                else:
-                    replaced = records.stored_values(conn, previous.id)
+                replaced = records.stored_values(conn, previous.id)
                 changes = records.audit_rows(run_id, new.id, previous, replaced, stored)
                 records.insert_rows(conn, schema.audit, records.AUDIT_COLUMNS, changes)
         return new
+
+    def record_repeat(
+        self, run_id: int, sha256: str, name: str, received_at: datetime, feedback: str
+    ) -> int:
+        """Record a file received again under another name (its id); its feedback is pending
+        too."""
+        subs, rep = schema.submissions.c, schema.repeats
+        with self._write() as conn:
+            first = conn.execute(select(subs.id).where(subs.sha256 == sha256)).scalar()
+            if first is None:
+                raise StoreError(
+                    f"The file {name} repeats a file that could not be saved. Run again."
+                )
+            done = conn.execute(
+                insert(rep).values(
+                    sha256=sha256,
+                    name_received=name,
+                    first_id=first,
+                    run_id=run_id,
+                    received_at=records.utc(received_at),
+                    feedback=feedback,
+                    feedback_written=False,
+                )
+            )
+            return int(cast(Any, done.inserted_primary_key)[0])
+
+    def receipt(self, sha256: str, name: str) -> tuple[str, str] | None:
+        """(feedback name, first name) when this very receipt (same bytes, same name) was
+        recorded before, as a submission or as a repeat."""
+        subs, rep = schema.submissions.c, schema.repeats.c
+        with self._reading() as conn:
+            own = conn.execute(
+                select(subs.feedback, subs.name_received).where(
+                    subs.sha256 == sha256, subs.name_received == name
+                )
+            ).first()
+            if own is not None:
+                return str(own[0]), str(own[1])
+            again = conn.execute(
+                select(rep.feedback, subs.name_received)
+                .join(schema.submissions, subs.id == rep.first_id)
+                .where(rep.sha256 == sha256, rep.name_received == name)
+            ).first()
+        return None if again is None else (str(again[0]), str(again[1]))
+
+    def first_name(self, sha256: str) -> str | None:
+        """The name under which these bytes were first recorded, if they were."""
+        subs = schema.submissions.c
+        with self._reading() as conn:
+            found = conn.execute(select(subs.name_received).where(subs.sha256 == sha256)).first()
+        return None if found is None else str(found[0])
+
+    def feedback_names(self) -> set[str]:
+        """Every feedback workbook name the store has given out (so none is given twice)."""
+        with self._reading() as conn:
+            return {
+                str(name)
+                for table in (schema.submissions, schema.repeats)
+                for (name,) in conn.execute(select(table.c.feedback).where(table.c.feedback != ""))
+            }
+
+    def pending_feedback(self) -> tuple[PendingFeedback, ...]:
+        """Feedback recorded but never confirmed written (a run stopped in between)."""
+        subs, rep = schema.submissions, schema.repeats
+        with self._reading() as conn:
+            mine = conn.execute(
+                select(subs).where(subs.c.feedback_written == false()).order_by(subs.c.id)
+            ).all()
+            records_ = [records.submission(row) for row in mine]
+            found = self.findings_of_many(r.id for r in records_) if records_ else {}
+            again = conn.execute(
+                select(rep, subs.c.name_received.label("first_name"))
+                .join(subs, subs.c.id == rep.c.first_id)
+                .where(rep.c.feedback_written == false())
+                .order_by(rep.c.id)
+            ).all()
+        out = [
+            PendingFeedback(r.feedback, records.result_of(r, found[r.id]), r.archive_path, r.id)
+            for r in records_
+        ]
+        for row in again:
+            m = row._mapping
+            result = repeat_result(
+                m["name_received"], m["sha256"], records.from_db(m["received_at"]), m["first_name"]
+            )
+            out.append(PendingFeedback(m["feedback"], result, "", None, int(m["id"])))
+        return tuple(out)
+
+    def confirm_feedback(self, written: Iterable[PendingFeedback]) -> None:
+        """Mark these feedback workbooks as written, in one transaction."""
+        done = list(written)
+        subs, rep = schema.submissions, schema.repeats
+        sub_ids = [p.submission_id for p in done if p.submission_id is not None]
+        rep_ids = [p.repeat_id for p in done if p.repeat_id is not None]
+        if not sub_ids and not rep_ids:
+            return
+        with self._write() as conn:
+            for start in range(0, len(sub_ids), _IDS_PER_QUERY):
+                chunk = sub_ids[start : start + _IDS_PER_QUERY]
+                conn.execute(update(subs).where(subs.c.id.in_(chunk)).values(feedback_written=True))
+            for start in range(0, len(rep_ids), _IDS_PER_QUERY):
+                chunk = rep_ids[start : start + _IDS_PER_QUERY]
+                conn.execute(update(rep).where(rep.c.id.in_(chunk)).values(feedback_written=True))
 
     # --- tables for consolidation and exports ---------------------------------------------------
 

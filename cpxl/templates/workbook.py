@@ -101,9 +101,13 @@ def generate_templates(
     return TemplateResult(p.id, tuple(files), tuple(done), register_path(out_dir))
 
 
-def new_workbook(path: Path | BinaryIO) -> Any:
-    """An xlsxwriter workbook that never turns text into formulas, links or numbers."""
-    return xlsxwriter.Workbook(
+def new_workbook(path: Path | BinaryIO, *, created: datetime | None = None) -> Any:
+    """An xlsxwriter workbook that never turns text into formulas, links or numbers.
+
+    ``created`` dates the document (and its zip entries), so that the same content gives the
+    same bytes; without it the workbook is dated now.
+    """
+    wb = xlsxwriter.Workbook(
         str(path) if isinstance(path, Path) else path,
         {
             "strings_to_formulas": False,
@@ -112,6 +116,9 @@ def new_workbook(path: Path | BinaryIO) -> Any:
             "in_memory": True,  # no temporary files: faster, and nothing left behind on a crash
         },
     )
+    if created is not None:
+        wb.set_properties({"created": created})
+    return wb
 
 
 def write_template(
@@ -124,6 +131,7 @@ def write_template(
     marks: Mapping[tuple[str, str], Mark] | None = None,
     before: Callable[[Any], None] | None = None,
     reference: Reference | None = None,
+    created: datetime | None = None,
 ) -> None:
     """Write the template workbook for a layout; every text goes in with write_string.
 
@@ -131,7 +139,7 @@ def write_template(
     sheets, ``marks`` colours and comments cells, and ``before`` adds sheets in front: this is
     how a feedback workbook becomes a corrected-return-ready copy of the sender's data.
     """
-    wb = new_workbook(path)
+    wb = new_workbook(path, created=created)
     try:
         fmt = Formats(wb)
         if before is not None:
