@@ -625,5 +625,3 @@ def test_libreoffice_opens_a_feedback_workbook(catalogue: Catalogue, tmp_path: P
     assert (done.returncode, converted.is_file()) == (0, True)
     sheet, cell = case.link_cell
     assert openpyxl.load_workbook(converted)[sheet][cell].value == LINK_TEXT
-
-
