@@ -111,6 +111,7 @@ class Pristine:
     fingerprint: str
     stored: Stored
     feedback: tuple[str, ...]
+    feedback_bytes: dict[str, bytes]
 
     def restore(self) -> Workspace:
         """Put the workspace back as it was before any run (same paths, same file times)."""
@@ -135,13 +136,20 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Pristine:
         "MOSVY_2025 draft.xlsx": ("needs-correction", "sum-mismatch"),
         "MOSVY_2025.xlsx": ("accepted", None),
     }
-    return Pristine(ws, saved, before, fingerprint(ws), stored(ws), feedback_of(ws))
+    return Pristine(
+        ws, saved, before, fingerprint(ws), stored(ws), feedback_of(ws), feedback_bytes(ws)
+    )
 
 
 def feedback_of(ws: Workspace) -> tuple[str, ...]:
     """The names of the feedback workbooks written so far."""
     folder = ws.outbox / "feedback"
     return tuple(sorted(p.name for p in folder.iterdir())) if folder.is_dir() else ()
+
+
+def feedback_bytes(ws: Workspace) -> dict[str, bytes]:
+    """Each feedback workbook written so far, byte for byte."""
+    return {name: (ws.outbox / "feedback" / name).read_bytes() for name in feedback_of(ws)}
 
 
 def assert_whole(p: Pristine) -> None:
@@ -232,6 +240,27 @@ def test_a_killed_run_leaves_nothing_holding_the_workspace(kill_loop: Killed) ->
 def test_every_file_gets_its_feedback_after_kills(pristine: Pristine, kill_loop: Killed) -> None:
     """After kills and a final run, every file received has its feedback workbook."""
     assert kill_loop.feedback == pristine.feedback
+
+
+@pytest.mark.slow
+def test_killed_after_recording_the_next_run_writes_the_same_feedback(
+    pristine: Pristine, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Killed once both files are recorded but before their feedback is confirmed written, the
+    next run writes each workbook under its own name, byte for byte as an uninterrupted run
+    did, and reports both files as processed before."""
+    out = tmp_path_factory.mktemp("killed-before-feedback")
+    ws = pristine.restore()
+    commits_until_both_recorded = 1 + len(FILES)  # the run's start, then one per file
+    code, _ = killed(pristine, commits_until_both_recorded, out / "kill")
+    assert code == -signal.SIGKILL
+    assert stored(ws) == pristine.stored
+    final = finish(start(cli(ws), out / "final"), out / "final")
+    assert final.data is not None, final.stderr
+    statuses = check_invariants(ws, pristine.before, final.data, final.stderr)
+    assert statuses == {name: ("duplicate", "duplicate-file") for _, name in FILES}
+    assert feedback_bytes(ws) == pristine.feedback_bytes
+    assert fingerprint(ws) == pristine.fingerprint
 
 
 @pytest.mark.slow

@@ -306,6 +306,67 @@ def test_dry_run_leaves_the_store_as_it_was(tmp_path: Path) -> None:
     assert Path(report.files[0].feedback or "").is_file()
 
 
+def test_dry_run_on_a_store_writes_nothing_to_it_and_takes_no_feedback_name(
+    tmp_path: Path,
+) -> None:
+    """A dry run over a store reads it (a correction is seen as one) but changes nothing in it;
+    its feedback stays beside its summary, so the real run's feedback keeps the plain name."""
+    ws = workspace(tmp_path)
+    _received(returned(ws, MOJ), datetime(2026, 1, 10, tzinfo=UTC))
+    _run(ws)
+    sheet, total = cell_of(MOJ, "children_in_detention", "02")
+    _, part = cell_of(MOJ, "children_in_detention", "02", "justice_status", "sentenced")
+    _, male = cell_of(MOJ, "children_in_detention", "02", "sex", "male")
+    old = {
+        c: openpyxl.load_workbook(ws.inbox / "MOJ_2025.xlsx")[sheet][c].value
+        for c in (total, part, male)
+    }
+    corrected = returned(
+        ws, MOJ, name="MOJ_2025 v2.xlsx", cells={sheet: {c: old[c] + 1 for c in old}}
+    )
+    _received(corrected, datetime(2026, 1, 11, tzinfo=UTC))
+    with Store.open(ws.store_url(), create=False) as store:
+        before = store.fingerprint(), store.counts()
+    dry = _run(ws, dry_run=True)
+    assert _statuses(dry)["MOJ_2025 v2.xlsx"] == ("accepted", None)
+    assert "resubmission" in [f.code.value for f in dry.files[1].findings]
+    assert Path(dry.files[1].feedback or "").parent.parent == Path(dry.summary or "").parent
+    with Store.open(ws.store_url(), create=False) as store:
+        assert (store.fingerprint(), store.counts()) == before
+    real = _run(ws)
+    assert Path(real.files[1].feedback or "").name == "MOJ_2025 v2.feedback.xlsx"
+
+
+def test_feedback_recorded_but_never_written_is_rebuilt_byte_for_byte(tmp_path: Path) -> None:
+    """A correction's feedback (changed cells, the file it replaces) lost before it was written
+    is rebuilt from the store by the next run, under its name, with the same bytes."""
+    ws = workspace(tmp_path)
+    first = returned(ws, MOJ, name="a.xlsx")
+    _received(first, datetime(2026, 1, 10, tzinfo=UTC))
+    _run(ws)
+    sheet, total = cell_of(MOJ, "children_in_detention", "02")
+    _, part = cell_of(MOJ, "children_in_detention", "02", "justice_status", "sentenced")
+    _, male = cell_of(MOJ, "children_in_detention", "02", "sex", "male")
+    old = {c: openpyxl.load_workbook(first)[sheet][c].value for c in (total, part, male)}
+    second = returned(ws, MOJ, name="b.xlsx", cells={sheet: {c: old[c] + 1 for c in old}})
+    _received(second, datetime(2026, 1, 11, tzinfo=UTC))
+    report = _run(ws)
+    b = next(f for f in report.files if f.file == "b.xlsx")
+    assert (len(b.changes), b.previous) == (3, "a.xlsx")
+    written = Path(b.feedback or "")
+    original = written.read_bytes()
+    written.unlink()  # as if the run had stopped between recording and writing
+    with Store.open(ws.store_url(), create=False) as store:
+        engine = store._engine  # the test plays a run that died
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "UPDATE submissions SET feedback_written = 0 WHERE name_received = 'b.xlsx'"
+            )
+    again = _run(ws)
+    assert _statuses(again)["b.xlsx"] == ("duplicate", "duplicate-file")
+    assert written.read_bytes() == original
+
+
 def test_two_runs_at_once_process_each_file_once(tmp_path: Path) -> None:
     """Two runs started together record each file exactly once; nobody sees a raw error."""
     ws = workspace(tmp_path)
