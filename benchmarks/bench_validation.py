@@ -8,7 +8,7 @@ history, as in a real run. Each step is timed --repeat times per return (medians
 - raw read (baseline): python-calamine, every sheet to Python values;
 - guard: ``guard.inspect``; reading: ``reading.read_workbook``;
 - validation alone: ``validation.check_alone`` (types, ranges, required, sums, compares);
-- with the store: the query intake runs (``intake.deciding.history_for``: the totals of the
+- with the store: the query intake runs (``intake.deciding.before_for``: the totals of the
   return's change-checked elements for the three periods before, and other ministries'
   elements its compare rules name for its own period), then ``check_against_store``
   (cross-ministry compares, change rules) and ``finish``.
@@ -50,7 +50,7 @@ from _shared import (
 
 from cpxl.catalogue import parse_period
 from cpxl.guard import inspect
-from cpxl.intake.deciding import history_for, reads_of
+from cpxl.intake.deciding import before_for
 from cpxl.reading import Submission, read_workbook
 from cpxl.store import Store
 from cpxl.templates import read_register
@@ -107,7 +107,7 @@ def measure(
             # The first check of a layout compiles its schemas (cached afterwards): kept apart.
             checking = first[name] if i == 0 else at
             alone = checking.run("check_alone", partial(check_alone, sub, cat))
-            query = partial(history_for, store, reads_of(cat, sub))
+            query = partial(before_for, store, cat, sub)
             history = at.run("history_query", query)
             against = at.run("check_against_store", partial(check_against_store, sub, cat, history))
             everything = [*sub.findings, *alone, *against]
@@ -239,7 +239,7 @@ def main() -> None:
             def validate_all() -> None:
                 for path in files.values():
                     sub = read_workbook(path, cat, register=register)
-                    history = history_for(store, reads_of(cat, sub))
+                    history = before_for(store, cat, sub).history
                     finish([*check_alone(sub, cat), *check_against_store(sub, cat, history)], ())
 
             profile(validate_all)

@@ -13,8 +13,10 @@ from typing import Any
 
 from cpxl.catalogue import Catalogue, CatalogueError, load, parse_period
 from cpxl.findings import RunReport, Severity
+from cpxl.intake import TIME_LIMIT_S as TIME_LIMIT_S
 from cpxl.intake import Expectation as Expectation
 from cpxl.intake import Progress, run_inbox, scan
+from cpxl.intake import RunStopped as RunStopped
 from cpxl.simulate import Simulated, simulate_returns
 from cpxl.store import Store
 from cpxl.templates import Reference, TemplateResult, column_key, generate_templates
@@ -218,6 +220,7 @@ def run(
     wait: float = 10.0,
     expect: Expectation | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    time_limit: float = TIME_LIMIT_S,
 ) -> RunReport:
     """Process every file in the inbox: one status each, feedback, and the store."""
     ws = workspace(root)
@@ -231,7 +234,14 @@ def run(
         wait=wait,
         expect=expect,
         on_progress=on_progress,
+        time_limit=time_limit,
     )
+
+
+def render_stopped(report: RunReport) -> str:
+    """What a stopped run finished, in one line, and where its summary is."""
+    line = f"Finished before stopping: {len(report.files)} file(s)"
+    return line + (f"; summary: {report.summary}" if report.summary else "")
 
 
 def report_dict(root: Path, report: RunReport) -> dict[str, Any]:

@@ -9,6 +9,7 @@ by Ctrl-C (run the command again to finish).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -72,13 +73,24 @@ def _errors() -> Iterator[None]:
     except (ValueError, FileNotFoundError) as exc:
         click.echo(f"cpxl: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         click.echo(
             "cpxl: stopped. Every file is either fully stored or not at all; "
             "run the same command again to finish.",
             err=True,
         )
+        if isinstance(exc, api.RunStopped):
+            click.echo(api.render_stopped(exc.report), err=True)
         sys.exit(EXIT_INTERRUPTED)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a service stopped, a shutdown) stops a run as Ctrl-C does: in words."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 @click.group(help=__doc__)
@@ -215,6 +227,13 @@ def simulate(
 )
 @click.option("--workers", type=int, default=None, help="Worker processes (default: cores).")
 @click.option(
+    "--time-limit",
+    type=click.FloatRange(min=1),
+    default=api.TIME_LIMIT_S,
+    show_default=True,
+    help="Seconds one file may take to check before it is stopped.",
+)
+@click.option(
     "--wait",
     type=float,
     default=10.0,
@@ -231,11 +250,13 @@ def run(
     periods: Sequence[str],
     ministries: Sequence[str],
     workers: int | None,
+    time_limit: float,
     wait: float,
     workspace: Path,
     as_json: bool,
 ) -> None:
     """Check every file in the inbox, write feedback, store clean data."""
+    _stop_on_sigterm()
     total = api.count_inbox(workspace, inbox)
     expect = api.Expectation(tuple(ministries), tuple(periods))
     with _errors(), _progress("Checking", total, as_json) as tick:
@@ -249,6 +270,7 @@ def run(
             wait=wait,
             expect=expect,
             on_progress=tick,
+            time_limit=time_limit,
         )
     with _errors():
         shown = api.report_dict(workspace, report) if as_json else api.render_run(report)

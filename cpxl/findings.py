@@ -88,6 +88,7 @@ class Code(StrEnum):
     MACROS = "macros"
     EXTERNAL_LINKS = "external-links"
     READER_CRASHED = "reader-crashed"
+    TOO_SLOW = "too-slow"
     LOCK_FILE = "lock-file"
     HIDDEN_FILE = "hidden-file"
     NOT_A_REGULAR_FILE = "not-a-regular-file"
@@ -124,6 +125,7 @@ class Code(StrEnum):
     KHMER_DIGITS = "khmer-digits"
     NUMBER_AS_TEXT = "number-as-text"
     AMBIGUOUS_SEPARATOR = "ambiguous-separator"
+    SPACED_NUMBER = "spaced-number"
     NEGATIVE_COUNT = "negative-count"
     DECIMAL_IN_COUNT = "decimal-in-count"
     PERCENT_IN_COUNT = "percent-in-count"
@@ -400,6 +402,7 @@ class RunReport:
     files: tuple[FileResult, ...]
     dry_run: bool = False
     summary: str | None = None  # the run summary workbook, when written
+    stopped: bool = False  # stopped (Ctrl-C, SIGTERM) before every file was done
 
     @property
     def totals(self) -> dict[str, int]:
@@ -425,6 +428,7 @@ class RunReport:
             "started": self.started,
             "finished": self.finished,
             "dry_run": self.dry_run,
+            "stopped": self.stopped,
             "files": [f.to_dict(messages) for f in self.files],
             "totals": self.totals,
             "summary": self.summary,

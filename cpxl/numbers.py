@@ -21,6 +21,7 @@ SPACES = dict.fromkeys(map(ord, " \u00a0\u202f\u2009\t"), None)
 
 _PLAIN = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3}){2,}(\.\d+)?$|^[+-]?\d{1,3}(,\d{3})+\.\d+$")
+_SPACE_GROUPED = re.compile(r"^[+-]?\d{1,3}([ \u00a0\u202f\u2009]\d{3})+(\.\d+)?$")
 _ONE_GROUP = re.compile(r"^[+-]?\d{1,3},\d{3}$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
 _SCIENTIFIC = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)[eE][+-]?\d+$")
@@ -75,7 +76,11 @@ def _parse_text(text: str, value_type: str, missing_codes: Collection[str]) -> P
     if upper in missing_codes:
         return Parsed(missing=upper)
     had_khmer = cleaned != cleaned.translate(KHMER_DIGITS)
-    latin = cleaned.translate(KHMER_DIGITS).translate(SPACES)
+    spaced = cleaned.translate(KHMER_DIGITS)
+    latin = spaced.translate(SPACES)
+    if latin != spaced and not _SPACE_GROUPED.match(spaced):
+        # "1 2" may be 12 or two figures typed into one cell; "1 234" is thousands, as in French
+        return _error(Code.SPACED_NUMBER)
     note = Code.KHMER_DIGITS if had_khmer else Code.NUMBER_AS_TEXT
     if latin.lower() in _WORDS_FOR_NOTHING:
         return _error(Code.NOT_A_NUMBER)

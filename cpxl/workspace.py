@@ -64,9 +64,17 @@ class Workspace:
     @contextlib.contextmanager
     def lock(self, wait_seconds: float = 10.0) -> Iterator[None]:
         """Hold the workspace for one run; a second run waits briefly, then gives up clearly."""
-        self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / LOCK_FILE
-        with path.open("a+") as handle:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = path.open("a+")
+        except OSError as exc:
+            raise WorkspaceError(
+                f"cpxl may not write in the workspace {self.root} ({exc.strerror}). Ask the "
+                "system administrator to let this account write there, or work in another "
+                "folder. Nothing was changed."
+            ) from exc
+        with handle:
             deadline = time.monotonic() + wait_seconds
             while True:
                 try:

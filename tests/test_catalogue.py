@@ -65,6 +65,8 @@ SPECIFIC: dict[Code, frozenset[str]] = {
     Code.ZIP_BOMB: frozenset({"limit"}),
     Code.TOO_MANY_PARTS: frozenset({"count", "limit"}),
     Code.READER_CRASHED: frozenset({"reason"}),
+    Code.TOO_SLOW: frozenset({"seconds"}),
+    Code.ENVIRONMENT_FAILED: frozenset({"detail"}),
     **{c: CATALOGUE_PLACEHOLDERS for c in Code if c.value.startswith("catalogue-")},
 }
 # A compare rule's own sentence (rules/validation.yaml message_en / message_km).

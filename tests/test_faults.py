@@ -22,18 +22,22 @@ at 256 MB the worker pool cannot start its threads and the run waits forever. 51
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
+import json
 import os
 import random
 import re
 import resource
 import shutil
 import signal
+import subprocess
 import sys
 import textwrap
 import time
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -49,6 +53,7 @@ from test_properties import (
     TIME_CAP_S,
     TRACEBACK,
     Finished,
+    Kit,
     Snapshot,
     campaign_inbox,
     check_invariants,
@@ -68,8 +73,9 @@ from test_properties import (
     write_members,
 )
 
-from cpxl.findings import Status
-from cpxl.intake import run_inbox
+from cpxl.findings import Code, Status
+from cpxl.intake import run as intake_run
+from cpxl.intake import run_inbox, workers
 from cpxl.numbers import parse_cell
 from cpxl.store import KILL_HOOK_VARIABLE, SIGNAL_HOOK_VARIABLE, Store
 from cpxl.templates import IDENTITY_SHEET
@@ -321,7 +327,11 @@ def test_ctrl_c_leaves_a_whole_store_and_the_next_run_converges(
 @pytest.mark.slow
 def test_ctrl_c_shows_plain_words(interrupted: Finished) -> None:
     """Ctrl-C shows the officer one plain sentence, never a Python traceback."""
-    assert interrupted.stderr == STOPPED
+    first, second = interrupted.stderr.splitlines()
+    assert first + "\n" == STOPPED
+    assert re.fullmatch(
+        r"Finished before stopping: \d+ file\(s\); summary: .+summary\.xlsx", second
+    )
 
 
 # Presses Ctrl-C at the worst moment: in the parent, just as the pool forks its first worker.
@@ -349,7 +359,7 @@ def test_ctrl_c_as_the_workers_start_still_stops_the_run(
     ws = pristine.restore()
     run = finish(start([sys.executable, "-c", CTRL_C_AT_FORK, str(ws.root)], out), out)
     assert_whole(pristine)
-    assert (run.returncode, run.stderr) == (130, STOPPED)
+    assert (run.returncode, run.stderr.splitlines()[0] + "\n") == (130, STOPPED)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -723,3 +733,389 @@ def test_each_hostile_file_alone_stays_within_memory_and_time(
 
     results: Mapping[str, Any] = dict(in_pairs(cases, run_pair))
     assert results == {name: ALONE.get(name, CAMPAIGN[name]) for name in names}
+
+
+# ---------------------------------------------------------------------------------------------
+# Every fault is a status, never a crash (odd names, full disks, dying readers, two officers)
+
+UNSAFE_NAME = os.fsdecode(b"MOJ 2025 r\xe9sum\xe9.xlsx")  # unzipped from an old Windows archive
+NEWLINE_NAME = "MOJ 2025\nsecond line.xlsx"
+
+
+def inbox_of(kit_returns: Mapping[str, Path], ws: Workspace, names: Mapping[str, str]) -> None:
+    """Receive the kit's returns under these names, a minute apart, in this order."""
+    for i, (name, key) in enumerate(names.items()):
+        receive(kit_returns[key], ws, name, ON_TIME + timedelta(minutes=i))
+
+
+def statuses_of(data: Mapping[str, Any]) -> dict[str, tuple[str, str | None]]:
+    return {f["file"]: (f["status"], f["reason"]) for f in data["files"]}
+
+
+OK = ("accepted", "accepted-with-warnings")
+TROUBLE: dict[str, str] = {}  # file name -> "die" or "hang", read by the forked workers
+_REAL_WORK = workers._work
+
+
+def troubled_work(path: str, shown: str) -> object:
+    """A worker's job that is killed (as by a native reader's abort) or hangs (as on a return
+    with 600,000 cell styles) on the files named in TROUBLE."""
+    trouble = TROUBLE.get(shown)
+    if trouble == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if trouble == "hang":
+        time.sleep(600)
+    return _REAL_WORK(path, shown)
+
+
+@pytest.fixture
+def troubled(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Workers that fork with troubled_work in place; the test names the troubled files."""
+    monkeypatch.setattr(workers, "_work", troubled_work)
+    TROUBLE.clear()
+    yield TROUBLE
+    TROUBLE.clear()
+
+
+def test_a_reader_dying_while_files_are_queued_costs_that_file_only(
+    kit: Kit, tmp_path: Path, troubled: dict[str, str]
+) -> None:
+    """A worker killed on one file while the others wait in the queue: that file is
+    unreadable, every other file is processed, and the run ends with its report."""
+    ws = new_workspace(kit, tmp_path / "a")
+    names = {
+        "1.xlsx": "MOJ-2023",
+        "2.xlsx": "MOJ-2024",
+        "3.xlsx": "MOSVY-2024",
+        "4.xlsx": "MOWA-2025",
+    }
+    inbox_of(kit.returns, ws, names)
+    troubled["2.xlsx"] = "die"
+    report = run_inbox(ws, workers=1)
+    got = {f.file: (f.status.value, f.reason) for f in report.files}
+    assert got.pop("2.xlsx") == ("unreadable", Code.READER_CRASHED)
+    assert {status for status, _ in got.values()} <= set(OK) and len(got) == 3
+
+
+def test_odd_names_are_shown_escaped_everywhere_and_processed_once(
+    kit: Kit, tmp_path: Path
+) -> None:
+    """A name that is not UTF-8 and one with a newline: each is processed, shown with its odd
+    bytes escaped in the JSON, the store and the feedback's name, and a rerun adds nothing."""
+    ws = new_workspace(kit, tmp_path / "a")
+    inbox_of(kit.returns, ws, {UNSAFE_NAME: "MOJ-2024", NEWLINE_NAME: "MOJ-2025"})
+    first = finish(start(cli(ws), tmp_path / "first"), tmp_path / "first")
+    assert first.data is not None, first.stderr
+    assert sorted(statuses_of(first.data)) == [
+        "MOJ 2025 r\\xe9sum\\xe9.xlsx",
+        "MOJ 2025\\nsecond line.xlsx",
+    ]
+    assert {status for status, _ in statuses_of(first.data).values()} <= set(OK)
+    assert sorted(Path(f["feedback"]).name for f in first.data["files"]) == [
+        "MOJ 2025 r_xe9sum_xe9.feedback.xlsx",  # a backslash is no part of a Windows name
+        "MOJ 2025_nsecond line.feedback.xlsx",
+    ]
+    with Store.open(ws.store_url(), create=False) as store:
+        assert sorted(s.name_received for s in store.submissions()) == sorted(
+            statuses_of(first.data)
+        )
+    written = feedback_of(ws)
+    again = finish(start(cli(ws), tmp_path / "again"), tmp_path / "again")
+    assert again.data is not None, again.stderr
+    assert {s for s, _ in statuses_of(again.data).values()} == {"duplicate"}
+    assert (again.returncode, feedback_of(ws)) == (0, written)
+
+
+def test_a_file_removed_between_scan_and_copy_is_not_processed(
+    kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that disappears after the inbox was read is 'not processed', saying it was
+    removed; the others are processed."""
+    ws = new_workspace(kit, tmp_path / "a")
+    inbox_of(kit.returns, ws, {"1.xlsx": "MOJ-2023", "2.xlsx": "MOJ-2024"})
+    real_scan = intake_run.scan
+
+    def scan_then_remove(inbox: Path) -> Any:
+        found = real_scan(inbox)
+        (inbox / "1.xlsx").unlink()  # the officer moves it away at that very moment
+        return found
+
+    monkeypatch.setattr(intake_run, "scan", scan_then_remove)
+    report = run_inbox(ws, workers=1)
+    by_name = {f.file: f for f in report.files}
+    assert (by_name["1.xlsx"].status, by_name["1.xlsx"].reason) == (
+        Status.NOT_PROCESSED,
+        Code.ENVIRONMENT_FAILED,
+    )
+    assert "removed" in by_name["1.xlsx"].findings[0].params["detail"]
+    assert by_name["2.xlsx"].status == Status.ACCEPTED
+
+
+def without_dac(argv: list[str]) -> list[str]:
+    """Run as root but without the power to read and write past file permissions."""
+    return ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search", *argv]
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
+)
+
+
+@needs_root
+def test_a_file_the_officer_may_not_read_is_not_processed(kit: Kit, tmp_path: Path) -> None:
+    """An inbox file without read permission is 'not processed', saying to check its
+    permissions; the others are processed."""
+    ws = new_workspace(kit, tmp_path / "a")
+    inbox_of(kit.returns, ws, {"1.xlsx": "MOJ-2023", "2.xlsx": "MOJ-2024"})
+    (ws.inbox / "1.xlsx").chmod(0)
+    done = finish(start(without_dac(cli(ws)), tmp_path / "out"), tmp_path / "out")
+    assert done.data is not None, done.stderr
+    assert statuses_of(done.data)["1.xlsx"] == ("not-processed", "environment-failed")
+    assert statuses_of(done.data)["2.xlsx"][0] in OK
+    assert "permissions" in done.data["files"][0]["findings"][0]["message_en"]
+    assert done.returncode == 1
+
+
+@needs_root
+def test_a_read_only_store_stops_the_run_in_words(kit: Kit, tmp_path: Path) -> None:
+    """A store this account may not write to stops the run with exit 3 and plain words."""
+    ws = new_workspace(kit, tmp_path / "a")
+    inbox_of(kit.returns, ws, {"1.xlsx": "MOJ-2023"})
+    run_inbox(ws, workers=1)  # the store and the workspace's lock exist, as after any run
+    receive(kit.returns["MOJ-2024"], ws, "2.xlsx", ON_TIME)
+    for path in (Path(ws.store_url()), ws.root):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        done = finish(start(without_dac(cli(ws)), tmp_path / "out"), tmp_path / "out")
+    finally:
+        ws.root.chmod(0o755)
+    assert done.returncode == 3
+    assert "may not write to the store" in done.stderr
+    assert TRACEBACK.search(done.stderr) is None
+
+
+def mounted(folder: Path, size: str) -> Iterator[None]:
+    """A small tmpfs at ``folder``: a real disk that fills up."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+can_mount = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("mount") is None, reason="mounting a tmpfs needs root"
+)
+
+
+@can_mount
+def test_a_full_archive_disk_costs_each_file_a_status_and_the_next_run_ends_it(
+    kit: Kit,
+    tmp_path: Path,
+) -> None:
+    """With the archive's disk full, every file is 'not processed' (the disk is named), the run
+    ends with its report, and a run with room processes them."""
+    ws = new_workspace(kit, tmp_path / "a")
+    inbox_of(kit.returns, ws, {"1.xlsx": "MOJ-2023", "2.xlsx": "MOJ-2024"})
+    with contextlib.contextmanager(mounted)(ws.archive, "16k"):
+        done = finish(start(cli(ws), tmp_path / "full"), tmp_path / "full")
+    assert done.data is not None, done.stderr
+    assert statuses_of(done.data) == {
+        "1.xlsx": ("not-processed", "environment-failed"),
+        "2.xlsx": ("not-processed", "environment-failed"),
+    }
+    assert "archive is full" in done.data["files"][0]["findings"][0]["message_en"]
+    again = run_inbox(ws, workers=1)
+    assert {f.status.value for f in again.files} <= set(OK)
+
+
+@can_mount
+def test_a_full_outbox_keeps_the_data_and_the_next_run_writes_the_feedback(
+    kit: Kit,
+    tmp_path: Path,
+) -> None:
+    """With the outbox's disk full, files are still checked and stored; their feedback comes
+    with the next run that has room, under the names the store gave them."""
+    ws = new_workspace(kit, tmp_path / "a")
+    inbox_of(kit.returns, ws, {"1.xlsx": "MOJ-2023", "2.xlsx": "MOJ-2024"})
+    with contextlib.contextmanager(mounted)(ws.outbox, "4k"):
+        done = finish(start(cli(ws), tmp_path / "full"), tmp_path / "full")
+    assert done.data is not None, done.stderr
+    assert {status for status, _ in statuses_of(done.data).values()} <= set(OK)
+    assert [f["feedback"] for f in done.data["files"]] == [None, None]
+    again = run_inbox(ws, workers=1)
+    assert {f.status for f in again.files} == {Status.DUPLICATE}
+    assert feedback_of(ws) == ("1.feedback.xlsx", "2.feedback.xlsx")
+
+
+def test_a_huge_file_is_refused_before_anything_is_copied(kit: Kit, tmp_path: Path) -> None:
+    """A 2 GiB file is 'file too large' without being copied into the archive, and a rerun
+    knows it."""
+    ws = new_workspace(kit, tmp_path / "a")
+    inbox_of(kit.returns, ws, {"1.xlsx": "MOJ-2023"})
+    huge = ws.inbox / "huge.xlsx"
+    with huge.open("wb") as handle:
+        handle.truncate(2 * 1024**3)  # sparse: no disk is used
+    os.utime(huge, (ON_TIME.timestamp(), ON_TIME.timestamp()))
+    report = run_inbox(ws, workers=1)
+    by_name = {f.file: f for f in report.files}
+    assert by_name["huge.xlsx"].reason == Code.FILE_TOO_LARGE
+    archived = [p.stat().st_size for p in ws.archive.rglob("*") if p.is_file()]
+    assert max(archived) < 25 * 1024**2
+    again = run_inbox(ws, workers=1)
+    assert {f.status for f in again.files} == {Status.DUPLICATE}
+
+
+def with_sheet(source: Path, target: Path, change: Callable[[bytes], bytes]) -> Path:
+    """A copy of a return whose first data sheet's XML is changed as bytes."""
+    with zipfile.ZipFile(source) as z, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in z.infolist():
+            data = z.read(info.filename)
+            out.writestr(
+                info, change(data) if info.filename == "xl/worksheets/sheet2.xml" else data
+            )
+    return target
+
+
+FAR_ROW = b'<row r="1048576"><c r="XFD1048576"><v>5</v></c></row></sheetData>'
+DIMENSIONS: dict[str, Callable[[bytes], bytes]] = {
+    "missing": lambda d: re.sub(rb'<dimension ref="[^"]*" ?/>', b"", d).replace(
+        b"</sheetData>", FAR_ROW
+    ),
+    "lying": lambda d: re.sub(
+        rb'<dimension ref="[^"]*" ?/>', b'<dimension ref="A1:B2"/>', d
+    ).replace(b"</sheetData>", FAR_ROW),
+    "quoted": lambda d: re.sub(
+        rb'<dimension ref="[^"]*" ?/>', b"<dimension ref='A1:XFD1048576'/>", d
+    ).replace(b"</sheetData>", FAR_ROW),
+    "past the last column": lambda d: d.replace(
+        b"</sheetData>", b'<row r="40"><c r="XFE40"><v>7</v></c></row></sheetData>'
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DIMENSIONS))
+def test_a_sheet_is_read_within_the_cells_it_holds(kit: Kit, tmp_path: Path, case: str) -> None:
+    """A sheet whose declared area is missing, lies or is quoted, with a value in its very
+    last cell (or past it): the return is read, the far value is reported at its cell, and
+    nothing a native reader says reaches the terminal."""
+    ws = new_workspace(kit, tmp_path / "a")
+    odd = with_sheet(kit.returns["MOJ-2024"], tmp_path / "odd.xlsx", DIMENSIONS[case])
+    receive(odd, ws, "odd.xlsx", ON_TIME)
+    done = finish(start(cli(ws), tmp_path / "out"), tmp_path / "out")
+    assert done.data is not None, done.stderr
+    (only,) = done.data["files"]
+    assert only["status"] in ("accepted", "accepted-with-warnings"), only
+    far = "XFE40" if case == "past the last column" else "XFD1048576"
+    assert [(f["cell"], f["code"]) for f in only["findings"] if f["code"] == "stray-value"] == [
+        (far, "stray-value")
+    ]
+    assert done.stderr == ""
+
+
+def test_a_file_past_the_time_limit_gets_a_status_and_the_run_goes_on(
+    kit: Kit, tmp_path: Path, troubled: dict[str, str]
+) -> None:
+    """A file still being checked when its time is up is stopped and marked 'too slow'; the
+    files after it are processed."""
+    ws = new_workspace(kit, tmp_path / "a")
+    inbox_of(kit.returns, ws, {"1.xlsx": "MOJ-2023", "2.xlsx": "MOJ-2024", "3.xlsx": "MOWA-2025"})
+    troubled["2.xlsx"] = "hang"
+    report = run_inbox(ws, workers=1, time_limit=20)
+    got = {f.file: (f.status.value, f.reason) for f in report.files}
+    assert got.pop("2.xlsx") == ("unreadable", Code.TOO_SLOW)
+    assert {status for status, _ in got.values()} <= set(OK) and len(got) == 2
+
+
+def test_sigterm_stops_a_run_in_words_with_a_summary_of_what_it_finished(
+    kit: Kit, tmp_path: Path
+) -> None:
+    """SIGTERM (a shutdown) after the first file is recorded: exit 130, plain words, and a run
+    summary that lists the finished file; the next run finishes the rest."""
+    ws = new_workspace(kit, tmp_path / "a")
+    inbox_of(kit.returns, ws, {"1.xlsx": "MOJ-2023", "2.xlsx": "MOJ-2024"})
+    env = {KILL_HOOK_VARIABLE: "2", SIGNAL_HOOK_VARIABLE: "TERM"}  # after start, and file 1
+    done = finish(start(cli(ws, "--workers", "1"), tmp_path / "out", env=env), tmp_path / "out")
+    assert done.returncode == 130
+    assert "stopped" in done.stderr and TRACEBACK.search(done.stderr) is None
+    (summary,) = (ws.outbox / "runs").glob("*/summary.json")
+    files = json.loads(summary.read_text(encoding="utf-8"))["files"]
+    assert [f["file"] for f in files] == ["1.xlsx"] and files[0]["status"] in OK
+    again = {f.file: f.status.value for f in run_inbox(ws, workers=1).files}
+    assert again["1.xlsx"] == "duplicate" and again["2.xlsx"] in OK
+
+
+def test_a_number_with_a_space_inside_is_an_error_at_its_cell(tmp_path: Path) -> None:
+    """'1 2' may be 12 or two figures: it is an error at its cell, never read as 12."""
+    ws = builders.workspace(tmp_path / "a")
+    sheet, cell = builders.cell_of("MOJ", "children_in_detention", "02")
+    builders.returned(ws, "MOJ", cells={sheet: {cell: "1 2"}})
+    report = run_inbox(ws, workers=1)
+    (only,) = report.files
+    assert only.status == Status.NEEDS_CORRECTION
+    assert (sheet, cell, Code.SPACED_NUMBER) in {
+        (f.location.sheet, f.location.cell, f.code) for f in only.findings
+    }
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_two_officers_at_once_on_one_store_each_file_once(
+    kit: Kit, tmp_path: Path, backend: str
+) -> None:
+    """Two workspaces with the same files, run at once against one store: each file is
+    recorded once, and the run that did not record it says 'duplicate', never 'not processed'."""
+    if backend == "postgres":
+        if not POSTGRES:
+            pytest.skip("CPXL_TEST_POSTGRES is not set (see .ci/postgres.sh)")
+        store_url = fresh_pg_schema()
+    else:
+        store_url = str(tmp_path / "shared.sqlite")
+        Store.open(store_url).close()  # the officers' shared store, made once
+    names = {
+        f"{i}.xlsx": key
+        for i, key in enumerate(
+            ["MOJ-2023", "MOJ-2024", "MOSVY-2024", "MOJ-2025", "MOSVY-2025", "MOWA-2025"]
+        )
+    }
+    spaces = [new_workspace(kit, tmp_path / side) for side in ("a", "b")]
+    for ws in spaces:
+        inbox_of(kit.returns, ws, names)
+    procs = [
+        start(cli(ws, "--store", store_url, "--workers", "1"), tmp_path / f"out-{i}")
+        for i, ws in enumerate(spaces)
+    ]
+    done = [finish(p, tmp_path / f"out-{i}") for i, p in enumerate(procs)]
+    for d in done:
+        assert d.data is not None, d.stderr
+    a, b = (statuses_of(d.data) for d in done)
+    for name in names:
+        one, other = sorted([a[name][0], b[name][0]], key=lambda s: s == "duplicate")
+        assert (one in OK, other) == (True, "duplicate"), (name, a, b)
+    with Store.open(store_url, create=False) as store:
+        assert sorted(s.name_received for s in store.submissions()) == sorted(names)
+
+
+POSTGRES = os.environ.get("CPXL_TEST_POSTGRES", "")
+
+
+def fresh_pg_schema() -> str:
+    """A new, empty schema on the test server, as a store address."""
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    url = POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine.dispose()
+    joiner = "&" if "?" in POSTGRES else "?"
+    return f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
+    """The session's kit of templates and real returns."""
+    return shared_kit(tmp_path_factory)

@@ -60,6 +60,9 @@ def test_readable_cells(raw: object, value_type: str, expected: tuple[object, ..
         (True, "count", Code.NOT_A_NUMBER),
         ("1,234", "count", Code.AMBIGUOUS_SEPARATOR),
         ("12,5", "count", Code.AMBIGUOUS_SEPARATOR),
+        ("1 2", "count", Code.SPACED_NUMBER),  # 12, or two figures in one cell
+        ("12 34", "count", Code.SPACED_NUMBER),
+        ("១ ២", "count", Code.SPACED_NUMBER),
         ("1e3", "count", Code.SCIENTIFIC_NOTATION),
         ("50%", "count", Code.PERCENT_IN_COUNT),
         ("12/03/2025", "count", Code.DATE_IN_NUMBER_CELL),

@@ -10,7 +10,7 @@ from cpxl.catalogue import Catalogue
 from cpxl.feedback.sheets import RED, STATUS_COLOUR, SUMMARY_SHEET, Formats
 from cpxl.feedback.words import counts, status_text
 from cpxl.findings import FileResult, RunReport, Status
-from cpxl.templates import new_workbook
+from cpxl.templates import close_workbook, new_workbook
 
 
 def _attention_first(report: RunReport) -> list[FileResult]:
@@ -66,7 +66,7 @@ def write_run_summary(run_dir: Path, report: RunReport, catalogue: Catalogue) ->
         ws.write_string(r + 1, 1, t("total").km, fmt.label_km)
         ws.write_number(r + 1, 2, len(report.files), fmt.cell)
     finally:
-        wb.close()
+        close_workbook(wb)
     tmp = data.with_name(data.name + ".tmp")
     tmp.write_text(
         json.dumps(report.to_dict(catalogue.messages), ensure_ascii=False, indent=2),

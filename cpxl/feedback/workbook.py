@@ -17,7 +17,7 @@ from cpxl.feedback.placement import marks, placement
 from cpxl.feedback.sheets import front_sheets
 from cpxl.feedback.words import NO_CONTENT
 from cpxl.findings import FileResult
-from cpxl.templates import new_workbook, write_template
+from cpxl.templates import close_workbook, new_workbook, write_template
 
 if TYPE_CHECKING:
     from cpxl.reading import Submission
@@ -67,7 +67,7 @@ def write_feedback(
             try:
                 front_sheets(result, catalogue, (), None)(wb)
             finally:
-                wb.close()
+                close_workbook(wb)
             path.write_bytes(packed.getbuffer())
     except BaseException:
         path.unlink(missing_ok=True)

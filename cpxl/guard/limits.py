@@ -45,6 +45,7 @@ class Peek:
     head: bytes  # the first bytes, where the declared area is
     tail: bytes  # the last bytes, where a value typed far outside the template is
     formulas: bool  # the sheet holds a formula or an error value somewhere
+    far: str = ""  # the first cell seen far outside any template (its reference), if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ _PEEK_HEAD = 4096  # the declared area (<dimension ref=...>) is near the start
 _PEEK_TAIL = 64 * 1024  # a stray value far outside the template is near the end
 _FORMULA_OR_ERROR = re.compile(rb'<(?:\w+:)?f[ >/]|t="e"')
 _FORMULA_OVERLAP = 16  # longer than any match of _FORMULA_OR_ERROR
+_FAR_OVERLAP = 32  # longer than any match of _FAR_CELL
 # Cheap searches that every match of _FORMULA_OR_ERROR also matches: a pattern with one literal
 # start runs at memory speed, while _FORMULA_OR_ERROR tries every position of a part. So the
 # full pattern only runs on a window that may hold a formula or an error.
@@ -155,11 +156,18 @@ class _Watch:
         self.tail = window[len(window) - keep :]
 
 
+# A cell far outside any template: column AAA or beyond, or row 10000 or beyond. A reader that
+# sizes its grid by the furthest cell would ask for gigabytes (XFD1048576: 512 GiB), whatever
+# the sheet's declared dimension says, so the reader is told where such a cell is.
+_FAR_CELL = re.compile(rb"<(?:\w+:)?c r=[\"']([A-Z]{3,}[0-9]+|[A-Z]{1,2}[0-9]{5,})[\"']")
+
+
 class _PeekWatch:
     def __init__(self) -> None:
         self.head = b""
         self.tail = b""
         self.formulas = False
+        self.far = ""
 
     def feed(self, data: bytes) -> None:
         if len(self.head) < _PEEK_HEAD:
@@ -167,13 +175,17 @@ class _PeekWatch:
         window = self.tail[-_FORMULA_OVERLAP:] + data
         if not self.formulas and _formula_or_error(window):
             self.formulas = True
+        if not self.far and b" r=" in window:
+            far = _FAR_CELL.search(self.tail[-_FAR_OVERLAP:] + data)
+            if far is not None:
+                self.far = far.group(1).decode("ascii")
         if len(data) >= _PEEK_TAIL:
             self.tail = data[-_PEEK_TAIL:]
         else:
             self.tail = (self.tail + data)[-_PEEK_TAIL:]
 
     def peek(self) -> Peek:
-        return Peek(self.head, self.tail, self.formulas)
+        return Peek(self.head, self.tail, self.formulas, self.far)
 
 
 def _formula_or_error(window: bytes) -> bool:

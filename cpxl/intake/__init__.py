@@ -8,16 +8,18 @@ together.
 from cpxl.guard import UNSAFE_CODES
 from cpxl.intake.deciding import Expectation
 from cpxl.intake.receiving import Received, archive, scan
-from cpxl.intake.run import Progress, run_inbox
-from cpxl.intake.workers import IDENTITY_CODES, Checked, check_all, check_file
+from cpxl.intake.run import Progress, RunStopped, run_inbox
+from cpxl.intake.workers import IDENTITY_CODES, TIME_LIMIT_S, Checked, check_all, check_file
 
 __all__ = [
     "IDENTITY_CODES",
+    "TIME_LIMIT_S",
     "UNSAFE_CODES",
     "Checked",
     "Expectation",
     "Progress",
     "Received",
+    "RunStopped",
     "archive",
     "check_all",
     "check_file",

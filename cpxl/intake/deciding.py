@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-import pandas as pd
-
 from cpxl.catalogue import Catalogue, parse_period
 from cpxl.findings import (
     Change,
@@ -25,6 +23,7 @@ from cpxl.intake.workers import Checked
 from cpxl.numbers import format_number
 from cpxl.reading import Submission
 from cpxl.store import (
+    Before,
     Explanation,
     NewSubmission,
     Store,
@@ -148,7 +147,8 @@ def _decide_return(
         return replace(
             result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
         )
-    history = history_for(store, catalogue, sub)
+    before = before_for(store, catalogue, sub)
+    history = None if before.history.empty else before.history
     findings = list(checked.findings) + check_against_store(sub, catalogue, history)
     if days_late > 0:
         findings.append(
@@ -160,8 +160,8 @@ def _decide_return(
                 due=due.isoformat(),
             )
         )
-    previous = store.current(sub.ministry, sub.period)
-    changes = _changes(store.stored_values(previous.id), sub.values) if previous else []
+    previous = before.previous
+    changes = _changes(before.previous_values, sub.values) if previous else []
     final = finish(findings, sub.explanations)
     level = worst([f for f in final if f.code != Code.LATE_SUBMISSION])
     if level == Severity.ERROR:
@@ -184,7 +184,7 @@ def _decide_return(
     accepted = status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
     if previous is not None and accepted:
         final = (*final, *_resubmission_findings(r.name, previous, changes))
-    fixed = _fixed(store, previous, final) if accepted and previous is not None else ()
+    fixed = _fixed(before.previous_findings, final) if accepted and previous is not None else ()
     return replace(
         result,
         status=status,
@@ -208,21 +208,18 @@ def _needs(catalogue: Catalogue, layout: Layout) -> tuple[tuple[str, ...], tuple
     return tuple(sorted(watched)), tuple(sorted(_related(catalogue, own) - own))
 
 
-def history_for(store: Store, catalogue: Catalogue, sub: Submission) -> pd.DataFrame | None:
-    """Just what the checks against the store need, so a run stays flat in the store's size:
-    the totals of this return's change-checked elements for the three periods before, and
-    other ministries' elements named by compare rules, for this period."""
+def before_for(store: Store, catalogue: Catalogue, sub: Submission) -> Before:
+    """What deciding this return reads from the store, in one read: the submission it would
+    replace, and just the history its checks need, so a run stays flat in the store's size
+    (its change-checked totals of the three periods before; other ministries' elements its
+    compare rules name, this period)."""
     watched, others = _needs(catalogue, sub.layout)
-    parts = []
-    if watched:
-        earlier = [parse_period(sub.period).previous()]
-        for _ in range(2):
-            earlier.append(earlier[-1].previous())
-        parts.append(store.history(watched, periods=[p.id for p in earlier], totals_only=True))
-    if others:
-        parts.append(store.history(others, periods=[sub.period]))
-    parts = [p for p in parts if not p.empty]
-    return pd.concat(parts, ignore_index=True) if parts else None
+    earlier = [parse_period(sub.period).previous()]
+    for _ in range(2):
+        earlier.append(earlier[-1].previous())
+    return store.before(
+        sub.ministry, sub.period, watched=watched, earlier=[p.id for p in earlier], others=others
+    )
 
 
 def _related(catalogue: Catalogue, own: frozenset[str]) -> set[str]:
@@ -292,15 +289,12 @@ def _resubmission_findings(
     return out
 
 
-def _fixed(
-    store: Store, previous: SubmissionRecord | None, now: Sequence[Finding]
-) -> tuple[Finding, ...]:
-    if previous is None:
-        return ()
+def _fixed(before: Sequence[Finding], now: Sequence[Finding]) -> tuple[Finding, ...]:
+    """The errors and warnings of the replaced submission that are gone now."""
     current = {(f.code, f.location.sheet, f.location.cell) for f in now}
     return tuple(
         f
-        for f in store.findings_of(previous.id)
+        for f in before
         if f.severity != Severity.INFO
         and (f.code, f.location.sheet, f.location.cell) not in current
     )

@@ -18,11 +18,12 @@ with no bookkeeping: the store is the truth, and a feedback workbook is a view o
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import platform
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,9 +31,10 @@ from cpxl import __version__
 from cpxl.catalogue import Catalogue, load
 from cpxl.feedback import feedback_name, write_run_summary
 from cpxl.findings import FileResult, RunReport, Status
+from cpxl.guard import Limits
 from cpxl.intake.deciding import Expectation, decide, duplicate, not_processed, record
 from cpxl.intake.receiving import Received, archive, scan
-from cpxl.intake.workers import Checked, FeedbackWriter, check_all, write_pending
+from cpxl.intake.workers import TIME_LIMIT_S, Checked, FeedbackWriter, check_all, write_pending
 from cpxl.store import AlreadyRecorded, PendingFeedback, Store, StoreError
 from cpxl.templates import read_register
 from cpxl.workspace import Workspace
@@ -59,18 +61,21 @@ def run_inbox(
     wait: float = 10.0,
     expect: Expectation | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    time_limit: float = TIME_LIMIT_S,
 ) -> RunReport:
     """Process every file of an inbox once: statuses, store, feedback, and a run summary.
 
     ``expect`` names the ministries and periods the officer is collecting: a genuine return for
     another one is an error at the file, so it is not stored by mistake. A dry run reads the
-    store without writing to it and leaves its feedback beside its summary.
+    store without writing to it and leaves its feedback beside its summary. ``time_limit`` is
+    the wall-clock seconds one file may take to check.
     """
     catalogue = load(workspace.rules)
     outbox = outbox or workspace.outbox
     started = datetime.now(UTC)
     run_id = started.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     run_dir = outbox / "runs" / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
     with workspace.lock(wait):
         target = workspace.store_url(store_url)
         with Store.open(
@@ -84,9 +89,32 @@ def run_inbox(
                 dry_run=dry_run,
                 expect=expect or Expectation(),
                 on_progress=on_progress,
+                time_limit=time_limit,
+                log=run_dir / "workers.log",
             )
-            report = run.over(inbox or workspace.inbox, run_id, workers)
-    summary_xlsx, _ = write_run_summary(run_dir, report, catalogue)
+            try:
+                report = run.over(inbox or workspace.inbox, run_id, workers)
+            except KeyboardInterrupt:
+                stopped = _summarised(run_dir, run.finished(run_id), catalogue)
+                raise RunStopped(stopped) from None
+    return _summarised(run_dir, report, catalogue)
+
+
+class RunStopped(KeyboardInterrupt):
+    """The run was stopped (Ctrl-C, SIGTERM); ``report`` holds the files it finished."""
+
+    def __init__(self, report: RunReport) -> None:
+        super().__init__()
+        self.report = report
+
+
+def _summarised(run_dir: Path, report: RunReport, catalogue: Catalogue) -> RunReport:
+    """The report with its run summary written (none when the disk is full: the JSON and the
+    terminal still say everything)."""
+    try:
+        summary_xlsx, _ = write_run_summary(run_dir, report, catalogue)
+    except OSError:
+        return report
     return replace(report, summary=str(summary_xlsx))
 
 
@@ -101,14 +129,28 @@ class _Run:
     dry_run: bool
     expect: Expectation
     on_progress: Callable[[Progress], None] | None
+    time_limit: float
+    log: Path  # what worker processes print (a native reader's last words) goes here
+    run: int = 0  # the store's id of this run
+    started: str = ""
+    results: list[FileResult] = field(default_factory=list)  # the files done so far
+    taken: set[str] = field(default_factory=set)  # feedback names given out
 
     def over(self, inbox: Path, run_id: str, workers: int | None) -> RunReport:
         """Steps 1 to 5 of the module docstring."""
-        started = datetime.now(UTC).isoformat(timespec="seconds")
+        self.started = datetime.now(UTC).isoformat(timespec="seconds")
         if not self.dry_run:
             self.rebuild_feedback()
         files, skipped = scan(inbox)
-        received = [archive(p, rel, self.workspace.archive) for p, rel in files]
+        results = self.results
+        results.extend(skipped)
+        received: list[Received] = []
+        for path, name in files:
+            got = archive(path, name, self.workspace.archive, Limits().max_bytes)
+            if isinstance(got, Received):
+                received.append(got)
+            else:
+                results.append(got)
         self.run = 0 if self.dry_run else self._start_run()
         self.taken = self.store.feedback_names() | _on_disk(self.feedback)
         earlier: dict[str, tuple[str, str]] = {}  # name -> (feedback, first name): processed
@@ -125,10 +167,11 @@ class _Run:
                 first_of[r.sha256] = r.name
                 fresh.append(r)
         n = max(1, min(workers or os.cpu_count() or 1, len(fresh)))
-        results: list[FileResult] = list(skipped)
-        checks: Iterator[tuple[Received, Checked]] = check_all(fresh, self.workspace, n)
+        checks = check_all(
+            fresh, self.workspace, n, self.catalogue, time_limit=self.time_limit, log=self.log
+        )
         with FeedbackWriter(
-            self.feedback, self.workspace, self.catalogue, enabled=len(received) > 1
+            self.feedback, self.workspace, self.catalogue, enabled=len(received) > 1, log=self.log
         ) as writer:
             for done, r in enumerate(received, 1):
                 if r.name in earlier:  # this very file was processed by an earlier run
@@ -146,14 +189,28 @@ class _Run:
             written, failed = writer.finish()
         if not self.dry_run:
             self.store.confirm_feedback(written)
-        lost = {p.result.file: reason for p, reason in failed}
-        results = [replace(f, feedback=None) if f.file in lost else f for f in results]
-        ordered = tuple(sorted(results, key=lambda f: (f.received_at or "", f.file)))
-        finished = datetime.now(UTC).isoformat(timespec="seconds")
-        report = RunReport(run_id, started, finished, ordered, self.dry_run)
+        lost = {p.result.file for p, _ in failed}  # written by the next run, once there is room
+        self.results = [replace(f, feedback=None) if f.file in lost else f for f in results]
+        report = self.finished(run_id)
         if not self.dry_run:
             self.store.finish_run(self.run, report.totals)
-        return report
+        return replace(report, stopped=False)
+
+    def finished(self, run_id: str) -> RunReport:
+        """The files done so far, in order of receipt (all of them once the run is over).
+
+        A run stopped mid-file may have recorded a file it had not yet reported: the store says.
+        """
+        done = list(self.results)
+        if self.run:
+            with contextlib.suppress(StoreError):
+                shown = {f.file for f in done}
+                for f in self.store.results_of_run(self.run):
+                    if f.file not in shown:
+                        done.append(replace(f, feedback=self._path(f.feedback or "")))
+        ordered = tuple(sorted(done, key=lambda f: (f.received_at or "", f.file)))
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        return RunReport(run_id, self.started, now, ordered, self.dry_run, stopped=True)
 
     def decide_and_record(
         self, r: Received, checked: Checked, writer: FeedbackWriter

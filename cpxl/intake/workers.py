@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import multiprocessing
+import os
 import resource
 import signal
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,10 +27,11 @@ from cpxl.findings import (
     Location,
     Severity,
     Status,
+    Value,
 )
 from cpxl.guard import Limits, inspect
 from cpxl.intake.receiving import Received
-from cpxl.reading import ReadFailure, Submission, read_workbook
+from cpxl.reading import ReadFailure, Submission, layout_of, read_workbook
 from cpxl.store import PendingFeedback
 from cpxl.templates import read_register
 from cpxl.validation import check_alone
@@ -38,6 +40,7 @@ from cpxl.workspace import Workspace
 # Worker limits: enough for any genuine return, far below what a hostile file would take.
 WORKER_MEMORY_BYTES = 2 * 1024**3
 WORKER_CPU_SECONDS = 120
+TIME_LIMIT_S = 60.0  # wall-clock seconds a file may take to check, once its turn has come
 IDENTITY_CODES = {
     Code.NO_IDENTITY,
     Code.IDENTITY_TAMPERED,
@@ -67,14 +70,21 @@ _CATALOGUE: Catalogue | None = None
 _REGISTER: dict[str, object] = {}
 
 
-def _init_worker(rules: str, templates: str) -> None:
+def _init_worker(rules: str, templates: str, log: str) -> None:
     """Load the catalogue once per worker, and cap what one hostile file can take.
 
     A worker dies with its parent (no orphan keeps files open after a kill) and leaves Ctrl-C
-    to the parent, which stops the run in plain words.
+    and SIGTERM to the parent, which stops the run in plain words. What a native reader prints
+    (a Rust panic, a failed allocation) goes to the run's log.
     """
     global _CATALOGUE, _REGISTER
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if log:
+        with contextlib.suppress(OSError):
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(fd, 2)
+            os.close(fd)
     _die_with_parent()
     for limit, value in (
         (resource.RLIMIT_AS, WORKER_MEMORY_BYTES),
@@ -123,12 +133,39 @@ def check_file(
     return Checked(inspection.kind, None, None, found, sub)
 
 
-def _work(path: str, name: str) -> Checked:
+# What a worker sends back: the Checked fields, with the return's values as columns and
+# without its layout, which the parent has (pickling a Layout costs more than checking a file).
+Payload = tuple[str, Status | None, Code | None, tuple[Finding, ...], tuple[Any, ...] | None]
+
+
+def _work(path: str, name: str) -> Payload:
     assert _CATALOGUE is not None
     try:
-        return check_file(Path(path), name, _CATALOGUE, _REGISTER)
+        return _packed(check_file(Path(path), name, _CATALOGUE, _REGISTER))
     except Exception:  # a reader's own failure on a strange file: a status, not a crash
-        return _crashed(name)
+        return _packed(_crashed(name))
+
+
+def _packed(c: Checked) -> Payload:
+    sub = c.submission
+    if sub is None:
+        return (c.kind, c.status, c.reason, c.findings, None)
+    columns = tuple(zip(*sub.values, strict=True)) if sub.values else ()
+    return (c.kind, c.status, c.reason, c.findings, (
+        sub.file, sub.identity, sub.ministry, sub.period, columns,
+        sub.explanations, sub.findings, dict(sub.sheet_names),
+    ))  # fmt: skip
+
+
+def _unpacked(payload: Payload, catalogue: Catalogue) -> Checked:
+    kind, status, reason, findings, packed = payload
+    if packed is None:
+        return Checked(kind, status, reason, findings)
+    file, identity, ministry, period, columns, explanations, read, names = packed
+    values = tuple(map(Value._make, zip(*columns, strict=True))) if columns else ()
+    layout = layout_of(catalogue, ministry, period)
+    sub = Submission(file, identity, layout, values, explanations, read, names)
+    return Checked(kind, status, reason, findings, sub)
 
 
 def _crashed(name: str, reason: str = "the reader stopped") -> Checked:
@@ -141,43 +178,73 @@ def _crashed(name: str, reason: str = "the reader stopped") -> Checked:
 
 
 def check_all(
-    received: Sequence[Received], workspace: Workspace, workers: int
+    received: Sequence[Received],
+    workspace: Workspace,
+    workers: int,
+    catalogue: Catalogue,
+    *,
+    time_limit: float = TIME_LIMIT_S,
+    log: Path | None = None,
 ) -> Iterator[tuple[Received, Checked]]:
     """Check files in worker processes, yielding results in order of receipt.
 
     A worker that dies breaks the whole pool; the file being waited for is then checked again
     alone, so that only a file that really kills a reader is marked as such, and the rest go
-    on in a fresh pool.
+    on in a fresh pool. A file still being checked ``time_limit`` seconds after its turn came
+    is stopped (with its pool) and gets a status of its own. Whatever a native reader prints
+    goes to ``log``, never to the officer's terminal.
     """
-    args = (str(workspace.rules), str(workspace.templates))
+    args = (str(workspace.rules), str(workspace.templates), str(log or ""))
     queue = list(received)
     ahead = IN_FLIGHT_PER_WORKER * workers
     while queue:
-        broken_at: int | None = None
+        stopped_at: int | None = None
+        slow = False
         with _quiet_ctrl_c():  # the pool's processes and threads start without Ctrl-C
             pool = _pool(workers, args)
         with pool:
-            futures: list[Future[Checked]] = []
+            futures: list[Future[Payload]] = []
             for i, r in enumerate(queue):
-                # Only a few files are in flight, so a long inbox never piles up in memory.
-                while len(futures) < min(len(queue), i + ahead):
-                    nxt = queue[len(futures)]
-                    with _quiet_ctrl_c():
-                        futures.append(pool.submit(_work, str(nxt.archived), nxt.name))
                 try:
-                    checked = futures[i].result()
+                    # Only a few files are in flight, so a long inbox never piles up in memory.
+                    while len(futures) < min(len(queue), i + ahead):
+                        nxt = queue[len(futures)]
+                        with _quiet_ctrl_c():
+                            futures.append(pool.submit(_work, str(nxt.archived), nxt.name))
+                    checked = _unpacked(futures[i].result(timeout=time_limit), catalogue)
                 except BrokenProcessPool:
-                    broken_at = i
+                    stopped_at = i
+                    break
+                except TimeoutError:
+                    stopped_at, slow = i, True
+                    _stop(pool)
                     break
                 except Exception:  # e.g. a result that could not be sent back
                     checked = _crashed(r.name)
                 futures[i] = _DONE
                 yield r, checked
-        if broken_at is None:
+        if stopped_at is None:
             return
-        suspect = queue[broken_at]
-        yield suspect, _check_alone_in_process(suspect, args)
-        queue = queue[broken_at + 1 :]
+        suspect = queue[stopped_at]
+        if slow:
+            yield suspect, _too_slow(suspect.name, time_limit)
+        else:
+            alone = _check_alone_in_process(suspect, args, time_limit)
+            yield suspect, _unpacked(alone, catalogue)
+        queue = queue[stopped_at + 1 :]
+
+
+def _too_slow(name: str, limit: float) -> Checked:
+    finding = Finding.make(Code.TOO_SLOW, Severity.ERROR, Location(file=name), seconds=f"{limit:g}")
+    return Checked("", Status.UNREADABLE, Code.TOO_SLOW, (finding,))
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End a pool whose worker is stuck on one file: its processes are killed, not awaited."""
+    processes = list(getattr(pool, "_processes", {}).values())  # no public way before 3.14
+    for process in processes:
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 IN_FLIGHT_PER_WORKER = 4
@@ -215,12 +282,18 @@ class FeedbackWriter:
     """
 
     def __init__(
-        self, folder: Path, workspace: Workspace, catalogue: Catalogue, *, enabled: bool = True
+        self,
+        folder: Path,
+        workspace: Workspace,
+        catalogue: Catalogue,
+        *,
+        enabled: bool = True,
+        log: Path | None = None,
     ) -> None:
         self.folder = folder
         self.catalogue = catalogue
         self.templates = workspace.templates
-        self.args = (str(workspace.rules), str(workspace.templates))
+        self.args = (str(workspace.rules), str(workspace.templates), str(log or ""))
         self.pool: ProcessPoolExecutor | None = None
         self.handed: list[tuple[PendingFeedback, Future[str] | None]] = []
         if enabled:
@@ -290,7 +363,7 @@ def _write(folder: str, pending: PendingFeedback) -> str:
     return str(write_pending(Path(folder), pending, _CATALOGUE, _REGISTER))
 
 
-_DONE: Future[Checked] = Future()  # stands in for a result already handed on
+_DONE: Future[Payload] = Future()  # stands in for a result already handed on
 
 
 @contextlib.contextmanager
@@ -307,7 +380,7 @@ def _quiet_ctrl_c() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _pool(workers: int, args: tuple[str, str]) -> ProcessPoolExecutor:
+def _pool(workers: int, args: tuple[str, str, str]) -> ProcessPoolExecutor:
     # fork: workers start in milliseconds with the libraries already imported.
     return ProcessPoolExecutor(
         max_workers=workers,
@@ -317,11 +390,14 @@ def _pool(workers: int, args: tuple[str, str]) -> ProcessPoolExecutor:
     )
 
 
-def _check_alone_in_process(r: Received, args: tuple[str, str]) -> Checked:
+def _check_alone_in_process(r: Received, args: tuple[str, str, str], limit: float) -> Payload:
     with _quiet_ctrl_c():
         pool = _pool(1, args)
     with pool:
         try:
-            return pool.submit(_work, str(r.archived), r.name).result()
+            return pool.submit(_work, str(r.archived), r.name).result(timeout=limit)
         except BrokenProcessPool:
-            return _crashed(r.name)
+            return _packed(_crashed(r.name))
+        except TimeoutError:
+            _stop(pool)
+            return _packed(_too_slow(r.name, limit))

@@ -17,7 +17,7 @@ from cpxl.catalogue import Catalogue
 from cpxl.findings import Code, Finding, Location, Severity, Value
 from cpxl.guard import Inspection, inspect
 from cpxl.reading.grids import _inspect_parts
-from cpxl.reading.identity import IdentityCheck, check_identity
+from cpxl.reading.identity import IdentityCheck, check_identity, layout_of
 from cpxl.reading.sheets import _feedback_explanations, _SheetReader
 from cpxl.reading.types import Explanation, ReadFailure, Submission
 from cpxl.templates import IssuedTemplate
@@ -28,6 +28,7 @@ __all__ = [
     "ReadFailure",
     "Submission",
     "check_identity",
+    "layout_of",
     "read_workbook",
 ]
 

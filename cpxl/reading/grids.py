@@ -47,7 +47,7 @@ def _parts_of(workbook: bytes, relationships: bytes) -> tuple[tuple[str, str], .
     return tuple(out.items())
 
 
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z]+\d+)(?::([A-Z]+)(\d+))?"')
+_DIMENSION = re.compile(rb"""<(?:\w+:)?dimension ref=["']([A-Z]+\d+)(?::([A-Z]+)(\d+))?["']""")
 
 
 def _cell_value(tail: bytes, cell: str) -> str:
@@ -95,6 +95,8 @@ def _inspect_parts(inspection: Inspection) -> dict[str, _PartInfo]:
             cells = _column_number(m.group(2).decode()) * int(m.group(3))
             huge = cells > MAX_DENSE_CELLS
             last = f"{m.group(2).decode()}{m.group(3).decode()}" if huge else ""
+        if peek.far:  # a far cell, whatever the declared area says (or lacks)
+            huge, last = True, last or peek.far
         seen = _cell_value(peek.tail, last) if last else ""
         out[name] = _PartInfo(huge, peek.formulas, last, seen)
     return out

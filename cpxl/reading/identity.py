@@ -75,6 +75,11 @@ def _properties(xml: bytes) -> tuple[tuple[str, str], ...]:
     return tuple(out.items())
 
 
+def layout_of(catalogue: Catalogue, ministry: str, period: str) -> Layout:
+    """The layout of a ministry's template for a period, made once per process."""
+    return _layout(catalogue, ministry, period)[0]
+
+
 @lru_cache(maxsize=1024)
 def _layout(catalogue: Catalogue, ministry: str, period: str) -> tuple[Layout, str]:
     """A template's layout and its fingerprint, made once per run for each ministry and period."""

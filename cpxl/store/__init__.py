@@ -11,7 +11,8 @@ Test hook: when the environment variable ``CPXL_FAULT_KILL_AFTER_COMMITS=N`` is 
 :meth:`Store.open`, the process sends itself SIGKILL right after this store's N-th committed
 data transaction (``start_run``, ``finish_run`` and ``record`` count; opening and migrating do
 not). The kill tests use it to prove that a killed-and-rerun store equals a clean one. With
-``CPXL_FAULT_SIGNAL=INT`` as well, it sends Ctrl-C (SIGINT) to the run's process group instead,
+``CPXL_FAULT_SIGNAL=INT`` (or ``TERM``) as well, it sends Ctrl-C (or SIGTERM) to the run's
+process group instead,
 at that exact point of the run.
 
 Modules: ``engines`` (opening SQLite or PostgreSQL, failures in plain words), ``schema``
@@ -27,6 +28,7 @@ from cpxl.store.engines import (
     StoreError,
 )
 from cpxl.store.records import (
+    Before,
     Explanation,
     NewSubmission,
     PendingFeedback,
@@ -46,6 +48,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "SIGNAL_HOOK_VARIABLE",
     "AlreadyRecorded",
+    "Before",
     "Explanation",
     "NewSubmission",
     "PendingFeedback",

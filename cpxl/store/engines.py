@@ -54,9 +54,10 @@ def kill_hook() -> int | None:
 
 def fire_hook() -> None:
     """The test hook's blow: SIGKILL to this process, or with CPXL_FAULT_SIGNAL=INT a Ctrl-C
-    to its whole process group, as a terminal sends it."""
-    if os.environ.get(SIGNAL_HOOK_VARIABLE, "").strip().upper() == "INT":
-        os.killpg(os.getpgrp(), signal.SIGINT)
+    (TERM: a SIGTERM) to its whole process group, as a terminal (or a shutdown) sends it."""
+    kind = os.environ.get(SIGNAL_HOOK_VARIABLE, "").strip().upper()
+    if kind in ("INT", "TERM"):
+        os.killpg(os.getpgrp(), signal.SIGINT if kind == "INT" else signal.SIGTERM)
     else:
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -209,6 +210,13 @@ def translate(exc: BaseException, where: str) -> StoreError:
             f"The disk holding the store {where} is full. Free some space (or move the "
             "workspace to a larger disk), then run again. What was being saved was not; "
             "everything saved before it is intact."
+        )
+    if "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
+        return StoreError(
+            f"cpxl may not write to the store {where} ({detail}). The file, or the folder "
+            "holding it, is read-only for this account, or on a disk mounted read-only. Ask "
+            "the system administrator to let this account write there (or give another "
+            "store with --store). Nothing was changed."
         )
     if "not a database" in low or "malformed" in low or "corrupt" in low:
         return StoreError(damaged(where, detail))

@@ -112,6 +112,39 @@ def history(
     return frame(rows, HISTORY_COLUMNS)
 
 
+def history_of(
+    conn: Connection,
+    ministry: str,
+    period: str,
+    watched: Sequence[str],
+    earlier: Sequence[str],
+    others: Sequence[str],
+) -> pd.DataFrame:
+    """What the checks against the store read for one return, in the columns of ``history``:
+    this ministry's totals of ``watched`` elements in the ``earlier`` periods, and the other
+    ministries' values of ``others`` in this period. Each part names the few current
+    submissions it needs first, so the read stays small however large the store grows."""
+    v, s = schema.values.c, schema.submissions.c
+    columns = [v[name] for name in HISTORY_COLUMNS]
+    rows: list[Any] = []
+    if watched and earlier:
+        own = select(s.id).where(
+            s.is_current == true(), s.ministry == ministry, s.period.in_(list(earlier))
+        )
+        query = select(*columns).where(
+            v.submission_id.in_(own), v.element.in_(list(watched)), v.dimension == ""
+        )
+        rows += conn.execute(query).all()
+    if others:
+        theirs = select(s.id).where(
+            s.is_current == true(), s.ministry != ministry, s.period == period
+        )
+        query = select(*columns).where(v.submission_id.in_(theirs), v.element.in_(list(others)))
+        rows += conn.execute(query).all()
+    at = [list(HISTORY_COLUMNS).index(k) for k in SORT_KEYS]
+    return frame(sorted(rows, key=lambda r: [r[i] for i in at]), HISTORY_COLUMNS)
+
+
 def long_table(conn: Connection, periods: Sequence[str] | None) -> pd.DataFrame:
     """Every current accepted value with the file it came from."""
     v, s = schema.values.c, schema.submissions.c

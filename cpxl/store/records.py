@@ -8,7 +8,21 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Final, NamedTuple, cast
 
-from sqlalchemy import Connection, Table, insert, select, true
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Table,
+    Text,
+    and_,
+    case,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.dialects import sqlite
 
 from cpxl.findings import Change, Code, FileResult, Finding, Location, Severity, Status, Value
@@ -58,6 +72,16 @@ class SubmissionRecord:
     feedback: str = ""
     feedback_written: bool = True
     outcome: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Before:
+    """What the store holds that deciding one return reads, from one snapshot."""
+
+    previous: SubmissionRecord | None  # the current submission this return would replace
+    previous_values: Mapping[Key, StoredValue]
+    previous_findings: tuple[Finding, ...]
+    history: Any  # pandas.DataFrame in the columns of frames.HISTORY_COLUMNS
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,30 +367,58 @@ def stored_values(conn: Connection, submission_id: int) -> dict[Key, StoredValue
     return {(e, a, d, o): StoredValue(x, m, s, c, t) for e, a, d, o, x, m, s, c, t in rows}
 
 
-def audit_rows(
-    run_id: int,
-    new_id: int,
-    previous: SubmissionRecord,
-    replaced: Mapping[Key, StoredValue],
-    stored: Sequence[Value],
-) -> list[tuple[Any, ...]]:
-    """One row (in AUDIT_COLUMNS order) per value the new submission changed, removed or added."""
-    old = {k: (x.value, x.missing) for k, x in replaced.items()}
-    new = {x.key: (x.value, x.missing) for x in stored}
-    head = (run_id, new_id, previous.id, previous.ministry, previous.period)
-    differ = [k for k, was in old.items() if new.get(k) != was]
-    differ += [k for k in new if k not in old]
-    rows: list[tuple[Any, ...]] = []
-    for key in sorted(differ):
-        before, after = old.get(key), new.get(key)
-        if before is not None and after is not None:
-            action = "changed"
-        else:
-            action = "removed" if before is not None else "added"
-        was = (None, None) if before is None else before
-        becomes = (None, None) if after is None else after
-        rows.append((*head, *key, *was, *becomes, action))
-    return rows
+def insert_audit(conn: Connection, run_id: int, new_id: int, previous: SubmissionRecord) -> None:
+    """One audit row per value the new submission changed, removed or added, in key order.
+
+    Computed by the database from the two submissions' stored values, so a resubmission's
+    values are never read back into Python to be compared.
+    """
+    keys = ("element", "area", "dimension", "option")
+    old, new = schema.values.alias("old"), schema.values.alias("new")
+    head = (
+        literal(run_id, Integer).label("run_id"),
+        literal(new_id, Integer).label("submission_id"),
+        literal(previous.id, Integer).label("replaced_submission_id"),
+        literal(previous.ministry, Text).label("ministry"),
+        literal(previous.period, Text).label("period"),
+    )
+    same_key = [new.c[k] == old.c[k] for k in keys]
+    changed_or_removed = (
+        select(
+            *head,
+            *(old.c[k].label(k) for k in keys),
+            old.c.value.label("old_value"),
+            old.c.missing.label("old_missing"),
+            new.c.value.label("new_value"),
+            new.c.missing.label("new_missing"),
+            case((new.c.submission_id.is_(None), "removed"), else_="changed").label("action"),
+        )
+        .select_from(old.outerjoin(new, and_(new.c.submission_id == new_id, *same_key)))
+        .where(
+            old.c.submission_id == previous.id,
+            or_(
+                new.c.submission_id.is_(None),
+                new.c.value.is_distinct_from(old.c.value),
+                new.c.missing != old.c.missing,
+            ),
+        )
+    )
+    added = (
+        select(
+            *head,
+            *(new.c[k].label(k) for k in keys),
+            null().label("old_value"),
+            null().label("old_missing"),
+            new.c.value.label("new_value"),
+            new.c.missing.label("new_missing"),
+            literal("added", Text).label("action"),
+        )
+        .select_from(new.outerjoin(old, and_(old.c.submission_id == previous.id, *same_key)))
+        .where(new.c.submission_id == new_id, old.c.submission_id.is_(None))
+    )
+    both = union_all(changed_or_removed, added).subquery()
+    ordered = select(*(both.c[name] for name in AUDIT_COLUMNS)).order_by(*(both.c[k] for k in keys))
+    conn.execute(insert(schema.audit).from_select(list(AUDIT_COLUMNS), ordered))
 
 
 def insert_rows(

@@ -13,9 +13,9 @@ from typing import Any, Self, cast
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, false, func, insert, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from cpxl.findings import Finding, Value
+from cpxl.findings import FileResult, Finding, Value
 from cpxl.store import care, frames, records, schema
 from cpxl.store.engines import (
     BUSY_TIMEOUT_S,
@@ -32,6 +32,7 @@ from cpxl.store.engines import (
     translate,
 )
 from cpxl.store.records import (
+    Before,
     Explanation,
     Key,
     NewSubmission,
@@ -210,6 +211,39 @@ class Store:
         with self._reading() as conn:
             return records.current(conn, ministry, period)
 
+    def before(
+        self,
+        ministry: str,
+        period: str,
+        *,
+        watched: Sequence[str] = (),
+        earlier: Sequence[str] = (),
+        others: Sequence[str] = (),
+    ) -> Before:
+        """Everything deciding a return of this ministry and period reads, in one snapshot:
+        the submission it would replace (its values and findings), and the history its checks
+        compare with (see :func:`frames.history_of`)."""
+        with self._reading() as conn:
+            previous = records.current(conn, ministry, period)
+            values: Mapping[Key, StoredValue] = {}
+            found: tuple[Finding, ...] = ()
+            if previous is not None:
+                values = records.stored_values(conn, previous.id)
+                f = schema.findings.c
+                query = select(schema.findings).where(f.submission_id == previous.id)
+                found = tuple(records.finding(r) for r in conn.execute(query.order_by(f.id)))
+            history = frames.history_of(conn, ministry, period, watched, earlier, others)
+        return Before(previous, values, found, history)
+
+    def results_of_run(self, run_id: int) -> tuple[FileResult, ...]:
+        """What one run recorded, file by file, as it reported them."""
+        subs = schema.submissions
+        query = select(subs).where(subs.c.run_id == run_id).order_by(subs.c.id)
+        with self._reading() as conn:
+            found = [records.submission(row) for row in conn.execute(query)]
+        findings = self.findings_of_many(r.id for r in found) if found else {}
+        return tuple(records.result_of(r, findings[r.id]) for r in found)
+
     def submissions(self, period: str | None = None) -> tuple[SubmissionRecord, ...]:
         """Every file received (for one period when given), in order of recording."""
         query = select(schema.submissions).order_by(schema.submissions.c.id)
@@ -268,8 +302,31 @@ class Store:
         for v in stored:
             if v.value is not None and math.isnan(v.value):
                 raise ValueError(f"value of {v.key} at {v.sheet}!{v.cell} is NaN")
+        try:
+            return self._record(run_id, sub, stored, findings, explanations, accept)
+        except StoreError as exc:
+            # Two runs recording the same file at once on a server: the unique sha256 refused
+            # the second, which is a duplicate, not a failure.
+            if isinstance(exc.__cause__, IntegrityError):
+                first = self.first_name(sub.sha256)
+                if first is not None:
+                    raise AlreadyRecorded(sub.name_received, first, self.url) from exc
+            raise
+
+    def _record(
+        self,
+        run_id: int,
+        sub: NewSubmission,
+        stored: Sequence[Value],
+        findings: Sequence[Finding],
+        explanations: Sequence[Explanation],
+        accept: bool,
+    ) -> SubmissionRecord:
         subs = schema.submissions
         with self._write() as conn:
+            if not self._is_sqlite:  # one writer per ministry and period at a time on a server
+                key = f"{sub.ministry}|{sub.period}"
+                conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
             first = conn.execute(
                 select(subs.c.name_received).where(subs.c.sha256 == sub.sha256)
             ).first()
@@ -289,9 +346,7 @@ class Store:
                 value_rows = records.value_rows(new.id, sub, stored)
                 records.insert_rows(conn, schema.values, records.VALUE_COLUMNS, value_rows)
             if previous is not None:
-                replaced = records.stored_values(conn, previous.id)
-                changes = records.audit_rows(run_id, new.id, previous, replaced, stored)
-                records.insert_rows(conn, schema.audit, records.AUDIT_COLUMNS, changes)
+                records.insert_audit(conn, run_id, new.id, previous)
         return new
 
     def record_repeat(

@@ -45,6 +45,7 @@ from cpxl.templates.layout import (
 from cpxl.templates.sheets import Mark, Reference
 from cpxl.templates.workbook import (
     TemplateResult,
+    close_workbook,
     generate_templates,
     new_workbook,
     write_template,
@@ -84,6 +85,7 @@ __all__ = [
     "SheetLayout",
     "TemplateResult",
     "build_layout",
+    "close_workbook",
     "column_key",
     "element_columns",
     "generate_templates",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import xlsxwriter
+import xlsxwriter.exceptions
 
 from cpxl.catalogue import Catalogue, parse_period
 from cpxl.templates.identity import (
@@ -121,6 +122,16 @@ def new_workbook(path: Path | BinaryIO, *, created: datetime | None = None) -> A
     return wb
 
 
+def close_workbook(wb: Any) -> None:
+    """Close (write) an xlsxwriter workbook; a full or unwritable disk is an OSError, as for
+    any other file, not xlsxwriter's own error."""
+    try:
+        wb.close()
+    except xlsxwriter.exceptions.FileCreateError as exc:
+        cause = exc.args[0] if exc.args else None
+        raise (cause if isinstance(cause, OSError) else OSError(str(exc))) from exc
+
+
 def write_template(
     path: Path,
     catalogue: Catalogue,
@@ -154,4 +165,4 @@ def write_template(
         write_lists(wb, catalogue)
         write_identity(wb, identity)
     finally:
-        wb.close()
+        close_workbook(wb)
