@@ -19,6 +19,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
+import defusedxml.ElementTree as DET
 import pandas as pd
 import pytest
 from exportdata import (
@@ -262,6 +263,19 @@ def test_chunks_read_once_make_the_same_files_as_one_table(cat: Catalogue, tmp_p
     assert different == []
     # ADX groups follow the chunks, so compare its values rather than its bytes.
     assert chunked.keys() == whole.keys()
+    assert adx_values(tmp_path / "chunked" / "n.adx.xml") == adx_values(
+        tmp_path / "whole" / "n.adx.xml"
+    )
+
+
+def adx_values(path: Path) -> list[tuple[tuple[str, str], ...]]:
+    """Each ADX data value with its group's attributes, sorted."""
+    root = DET.fromstring(path.read_bytes())
+    return sorted(
+        tuple(sorted({**group.attrib, **value.attrib, "note": value.findtext("*") or ""}.items()))
+        for group in root
+        for value in group
+    )
 
 
 def test_a_failure_leaves_no_partial_file_and_the_earlier_export(

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Self
 
+import numpy as np
 import pandas as pd
 
 from cpxl.catalogue import Catalogue, parse_period
@@ -132,9 +133,25 @@ def require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
         raise ValueError(f"the {what} table lacks the column(s) {', '.join(missing)}")
 
 
-def records(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[dict[str, Any]]:
-    """The rows of a chunk as dicts of the named columns."""
-    for row in frame.loc[:, list(columns)].itertuples(index=False, name=None):
+def records(
+    frame: pd.DataFrame, columns: Sequence[str], numeric: Sequence[str] = ()
+) -> Iterator[dict[str, Any]]:
+    """The rows of a chunk as dicts: ``numeric`` columns as floats (None when absent), the
+    others as text ("" when absent). Columns are converted whole, not cell by cell."""
+    converted: list[list[Any]] = []
+    for name in columns:
+        column = frame[name]
+        if name in numeric:
+            try:
+                numbers_ = pd.to_numeric(column, errors="raise").to_numpy(
+                    "float64", na_value=np.nan
+                )
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"the {name} column holds text that is not a number") from exc
+            converted.append([None if math.isnan(v) else float(v) for v in numbers_.tolist()])
+        else:
+            converted.append(column.astype(object).where(column.notna(), "").astype(str).tolist())
+    for row in zip(*converted, strict=True):
         yield dict(zip(columns, row, strict=True))
 
 
@@ -279,18 +296,17 @@ VALUE_ROW_COLUMNS: Final = ("element", "period", "area", "dimension", "option", 
 
 def value_rows(frame: pd.DataFrame) -> Iterator[ValueRow]:
     """The reported cells of a values chunk (a blank row is not reported and never becomes 0)."""
-    for r in records(frame, VALUE_ROW_COLUMNS):
-        value, missing = as_float(r["value"]), text(r["missing"])
-        if value is None and not missing:
+    for r in records(frame, VALUE_ROW_COLUMNS, numeric=("value",)):
+        if r["value"] is None and not r["missing"]:
             continue
         yield ValueRow(
-            str(r["element"]),
-            str(r["period"]),
-            str(r["area"]),
-            text(r["dimension"]),
-            text(r["option"]),
-            value,
-            missing,
+            r["element"],
+            r["period"],
+            r["area"],
+            r["dimension"],
+            r["option"],
+            r["value"],
+            r["missing"],
         )
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import string
-import xml.etree.ElementTree as ET  # only writes XML; nothing here parses any
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
+from xml.sax.saxutils import escape, quoteattr
 
 import pandas as pd
 
@@ -132,6 +132,30 @@ def target(catalogue: Catalogue, element: str, dimension: str, option: str) -> T
     if option not in {o.code for o in catalogue.dimensions[dimension].options}:
         raise ValueError(f"dimension {dimension!r} has no option {option!r}")
     return Target(data_element_code(element, dimension), option_code(dimension, option))
+
+
+class Targets:
+    """Each cell's DHIS2 target and data set, worked out once per distinct cell."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.cells: dict[tuple[str, str, str], Target] = {}
+        self.sets: dict[str, str] = {}
+
+    def of(self, row: ValueRow) -> Target:
+        """The data element and option combo of a row."""
+        key = (row.element, row.dimension, row.option)
+        found = self.cells.get(key)
+        if found is None:
+            found = self.cells[key] = target(self.catalogue, *key)
+        return found
+
+    def data_set(self, element: str) -> str:
+        """The code of the data set an element is reported in."""
+        found = self.sets.get(element)
+        if found is None:
+            found = self.sets[element] = self.catalogue.data_set_of(element).id
+        return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,6 +371,7 @@ class DataValueSetWriter:
         self.catalogue = catalogue
         self.isos = area_iso(catalogue)
         self.surveys = SurveyPlacer(Surveys.of(catalogue))
+        self.targets = Targets(catalogue)
         self.file = AtomicFile(path)
         self.out: IO[Any] = self.file.__enter__()
         self.out.write('{"idScheme": "CODE", "dataValues": [')
@@ -361,7 +386,7 @@ class DataValueSetWriter:
                 self._write(row)
 
     def _write(self, row: ValueRow) -> None:
-        where = target(self.catalogue, row.element, row.dimension, row.option)
+        where = self.targets.of(row)
         entry = {
             "dataElement": where.data_element,
             "period": row.period,
@@ -404,6 +429,8 @@ class AdxWriter:
         self.catalogue = catalogue
         self.isos = area_iso(catalogue)
         self.surveys = SurveyPlacer(Surveys.of(catalogue))
+        self.targets = Targets(catalogue)
+        self.names: dict[tuple[str, str, str], tuple[str, str]] = {}
         self.file = AtomicFile(path, "wb")
         self.out: IO[Any] = self.file.__enter__()
         when = (exported or datetime.now(UTC)).isoformat(timespec="seconds")
@@ -419,35 +446,41 @@ class AdxWriter:
         self._groups(r for r in value_rows(frame) if not self.surveys.take(r))
 
     def _groups(self, rows: Iterable[ValueRow]) -> None:
-        groups: dict[tuple[str, str, str], list[ET.Element]] = {}
+        groups: dict[tuple[str, str, str], list[str]] = {}
         for row in rows:
             if row.value is None:
                 continue
-            where = target(self.catalogue, row.element, row.dimension, row.option)
-            attributes = {"dataElement": where.data_element, "value": number_text(row.value)}
-            if where.option_combo:
-                attributes[row.dimension] = where.option_combo
-            value = ET.Element("dataValue", attributes)
+            cell = (row.element, row.dimension, row.option)
+            names = self.names.get(cell)
+            if names is None:
+                where = self.targets.of(row)
+                names = (f"dataElement={quoteattr(where.data_element)}", "")
+                if where.option_combo:
+                    names = (names[0], f" {row.dimension}={quoteattr(where.option_combo)}")
+                self.names[cell] = names
+            text = f'{names[0]} value="{number_text(row.value)}"{names[1]}'
             if row.reported:
-                ET.SubElement(value, "annotation").text = _reported_note(row)
-            key = (row.area, row.period, self.catalogue.data_set_of(row.element).id)
+                note = escape(_reported_note(row))
+                value = (
+                    f"    <dataValue {text}>\n"
+                    f"      <annotation>{note}</annotation>\n"
+                    "    </dataValue>"
+                )
+            else:
+                value = f"    <dataValue {text} />"
+            key = (row.area, row.period, self.targets.data_set(row.element))
             groups.setdefault(key, []).append(value)
         for area, period, data_set in sorted(
             groups, key=lambda k: (k[0], parse_period(k[1]), k[2])
         ):
-            group = ET.Element(
-                "group",
-                {
-                    "orgUnit": iso_of(self.isos, area),
-                    "period": adx_period(period),
-                    "dataSet": data_set,
-                },
-            )
-            group.extend(groups[(area, period, data_set)])
-            ET.indent(group, level=1)
-            self.out.write(
-                b"  " + ET.tostring(group, encoding="utf-8", xml_declaration=False) + b"\n"
-            )
+            head = {
+                "orgUnit": iso_of(self.isos, area),
+                "period": adx_period(period),
+                "dataSet": data_set,
+            }
+            opening = " ".join(f"{k}={quoteattr(v)}" for k, v in head.items())
+            lines = [f"  <group {opening}>", *groups[(area, period, data_set)], "  </group>\n"]
+            self.out.write("\n".join(lines).encode("utf-8"))
 
     def close(self) -> Path:
         """Write the held survey values, end the document and put the file in place."""
@@ -459,15 +492,3 @@ class AdxWriter:
     def abandon(self) -> None:
         """Drop the partial file after a failure."""
         self.file.__exit__(Exception, None, None)
-
-
-def data_model(catalogue: Catalogue) -> Mapping[str, Target]:
-    """Every (element/dimension/option) cell's DHIS2 target, keyed ``element|dimension|option``."""
-    out: dict[str, Target] = {}
-    for el in catalogue.elements.values():
-        if el.total or not el.by:
-            out[f"{el.code}||"] = target(catalogue, el.code, "", "")
-        for d in el.by:
-            for o in catalogue.dimensions[d].options:
-                out[f"{el.code}|{d}|{o.code}"] = target(catalogue, el.code, d, o.code)
-    return out

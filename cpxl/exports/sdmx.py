@@ -29,13 +29,11 @@ from cpxl.exports.common import (
     AtomicFile,
     Surveys,
     area_iso,
-    as_float,
     iso_of,
     number_text,
     records,
     require,
     sdmx_time_period,
-    text,
     write_whole,
 )
 
@@ -406,9 +404,7 @@ class SdmxCsvWriter:
     def add(self, frame: pd.DataFrame) -> None:
         """Write one chunk of the indicator table."""
         require(frame, _INDICATOR_USED, "indicators")
-        for r in records(frame, _INDICATOR_USED):
-            row: dict[str, Any] = {k: text(v) for k, v in r.items()}
-            row["value"] = as_float(r["value"])
+        for row in records(frame, _INDICATOR_USED, numeric=("value",)):
             year = _year(row["survey_year"]) if row["indicator"] in self.surveys else ""
             if year:
                 key = (row["indicator"], year, row["area"], row["dimension"], row["option"])
