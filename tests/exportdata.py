@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from cpxl import catalogue as cat_mod
-from cpxl.catalogue import Catalogue
+from cpxl.catalogue import Catalogue, parse_period
 from cpxl.exports import INDICATOR_COLUMNS, VALUE_COLUMNS
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
@@ -57,6 +57,21 @@ _INDICATOR_TYPES = {
     "denominator": "float64",
     "value": "float64",
     "sources": "int64",
+}
+
+
+PERIOD_TYPE = {
+    "Yearly": "annual",
+    "SixMonthly": "semiannual",
+    "Quarterly": "quarterly",
+    "Monthly": "monthly",
+}
+# What DHIS2 accepts as a value of each value type the package uses.
+VALUE_TYPE = {
+    "INTEGER_ZERO_OR_POSITIVE": lambda v: v >= 0 and v.is_integer(),
+    "INTEGER_POSITIVE": lambda v: v > 0 and v.is_integer(),
+    "PERCENTAGE": lambda v: 0 <= v <= 100,
+    "NUMBER": lambda v: True,
 }
 
 
@@ -161,3 +176,50 @@ INDICATOR_ROWS: list[dict[str, Any]] = [
     indicator("CP-VAC-05", "2025", "00", "survey_sex=female", 12.5, "percent", survey_year="2022"),
     indicator("CP-VAC-01", "2025", "00", "", math.nan, "percent", "not-reported"),
 ]
+
+
+class Package:
+    """The metadata package indexed the way DHIS2 resolves a data value."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.by_id = {o["id"]: o for objects in meta.values() for o in objects}
+        self.element = {d["code"]: d for d in meta["dataElements"]}
+        self.unit = {o["code"]: o for o in meta["organisationUnits"]}
+        self.combo_of_option_combo = {
+            c["code"]: c["categoryCombo"]["id"] for c in meta["categoryOptionCombos"]
+        }
+        self.sets_of: dict[str, list[dict[str, Any]]] = {}
+        for ds in meta["dataSets"]:
+            for member in ds["dataSetElements"]:
+                self.sets_of.setdefault(member["dataElement"]["id"], []).append(ds)
+        self.category = {c["code"]: c for c in meta["categories"]}
+        self.option = {o["code"]: o for o in meta["categoryOptions"]}
+
+    def resolve(
+        self, element: str, option_combo: str, unit: str, period: str, value: str = ""
+    ) -> list[str]:
+        """What DHIS2 would refuse about one data value (empty: it imports)."""
+        problems = []
+        de = self.element.get(element)
+        if de is None:
+            return [f"no data element {element}"]
+        if value and not VALUE_TYPE[de["valueType"]](float(value)):
+            problems.append(f"{value} is not a {de['valueType']} ({element})")
+        combo = de.get("categoryCombo", {}).get("id")
+        if option_combo:
+            if self.combo_of_option_combo.get(option_combo) != combo:
+                problems.append(f"{option_combo} is not in the combo of {element}")
+        elif combo is not None:
+            problems.append(f"{element} has a category combo but the value has no option combo")
+        if unit not in self.unit:
+            problems.append(f"no org unit {unit}")
+        sets = [
+            ds
+            for ds in self.sets_of.get(de["id"], [])
+            if {"id": self.unit.get(unit, {}).get("id")} in ds["organisationUnits"]
+        ]
+        if not sets:
+            problems.append(f"{unit} is assigned no data set holding {element}")
+        elif parse_period(period).type != PERIOD_TYPE[sets[0]["periodType"]]:
+            problems.append(f"period {period} is not {sets[0]['periodType']}")
+        return problems

@@ -26,15 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from exportdata import EXPORTED, ROWS, SCHEMAS, SURVEY_ROWS, Row, catalogue, values_frame
+from exportdata import EXPORTED, ROWS, SCHEMAS, SURVEY_ROWS, Package, Row, catalogue, values_frame
 from lxml import etree
 
-from cpxl.catalogue import Catalogue, parse_period
+from cpxl.catalogue import Catalogue
 from cpxl.exports import ADX_NAMESPACE, adx_period, area_iso, uid, write_exports
 
 NS = "{" + ADX_NAMESPACE + "}"
 UID = re.compile(r"[A-Za-z][A-Za-z0-9]{10}")
-PERIOD_TYPE = {"Yearly": "annual", "SixMonthly": "semiannual", "Quarterly": "quarterly"}
 # Kinds whose name and short name DHIS2 keeps unique.
 UNIQUE_NAMES = ("dataElements", "categoryOptions", "categories", "categoryCombos", "dataSets")
 
@@ -57,49 +56,6 @@ def export(cat: Catalogue, rows: list[Row], tmp_path: Path) -> tuple[dict[str, A
     write_exports(cat, values_frame(rows), [], tmp_path, "n", ("dhis2", "adx"), exported=EXPORTED)
     payload = json.loads((tmp_path / "n.dhis2.json").read_text("utf-8"))
     return payload, (tmp_path / "n.adx.xml").read_bytes()
-
-
-class Package:
-    """The metadata package indexed the way DHIS2 resolves a data value."""
-
-    def __init__(self, meta: dict[str, Any]) -> None:
-        self.by_id = {o["id"]: o for objects in meta.values() for o in objects}
-        self.element = {d["code"]: d for d in meta["dataElements"]}
-        self.unit = {o["code"]: o for o in meta["organisationUnits"]}
-        self.combo_of_option_combo = {
-            c["code"]: c["categoryCombo"]["id"] for c in meta["categoryOptionCombos"]
-        }
-        self.sets_of: dict[str, list[dict[str, Any]]] = {}
-        for ds in meta["dataSets"]:
-            for member in ds["dataSetElements"]:
-                self.sets_of.setdefault(member["dataElement"]["id"], []).append(ds)
-        self.category = {c["code"]: c for c in meta["categories"]}
-        self.option = {o["code"]: o for o in meta["categoryOptions"]}
-
-    def resolve(self, element: str, option_combo: str, unit: str, period: str) -> list[str]:
-        """What DHIS2 would refuse about one data value (empty: it imports)."""
-        problems = []
-        de = self.element.get(element)
-        if de is None:
-            return [f"no data element {element}"]
-        combo = de.get("categoryCombo", {}).get("id")
-        if option_combo:
-            if self.combo_of_option_combo.get(option_combo) != combo:
-                problems.append(f"{option_combo} is not in the combo of {element}")
-        elif combo is not None:
-            problems.append(f"{element} has a category combo but the value has no option combo")
-        if unit not in self.unit:
-            problems.append(f"no org unit {unit}")
-        sets = [
-            ds
-            for ds in self.sets_of.get(de["id"], [])
-            if {"id": self.unit.get(unit, {}).get("id")} in ds["organisationUnits"]
-        ]
-        if not sets:
-            problems.append(f"{unit} is assigned no data set holding {element}")
-        elif parse_period(period).type != PERIOD_TYPE[sets[0]["periodType"]]:
-            problems.append(f"period {period} is not {sets[0]['periodType']}")
-        return problems
 
 
 # --- metadata -----------------------------------------------------------------------------------
@@ -258,7 +214,11 @@ def test_data_value_sets_resolve_in_the_package(
         (dv, p)
         for dv in payload["dataValues"]
         for p in package.resolve(
-            dv["dataElement"], dv.get("categoryOptionCombo", ""), dv["orgUnit"], dv["period"]
+            dv["dataElement"],
+            dv.get("categoryOptionCombo", ""),
+            dv["orgUnit"],
+            dv["period"],
+            dv.get("value", ""),
         )
     ]
     assert problems == []
@@ -374,7 +334,7 @@ def test_adx_validates_against_the_ihe_schema_and_resolves(
                     o["id"] for o in package.category[category]["categoryOptions"]
                 ]
                 combo = option
-            problems += package.resolve(element, combo, group.get("orgUnit"), period)
+            problems += package.resolve(element, combo, group.get("orgUnit"), period, _value)
     assert problems == []
     numbers = [r for r in ROWS if not math.isnan(r[5])]
     assert count == len(numbers) + 3  # the survey: total, female, year, once each

@@ -8,7 +8,8 @@ reading only the exported files:
   over the quarters of the year as each element's aggregationType says);
 - SDMX: the structure and data are read with sdmx1, and each national observation is the
   workbook's value, with the workbook's status said by OBS_STATUS and REPORTING_STATUS;
-and both match the national workbook's Indicators sheet, figure by figure.
+and both match the national workbook's Indicators sheet, figure by figure. The same real export
+also imports cleanly: every DHIS2 value resolves in the package, the ADX is valid IHE ADX.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import openpyxl
 import pytest
 import sdmx
 from builders import catalogue, returned, workspace
+from exportdata import SCHEMAS, Package
+from lxml import etree
 
 from cpxl import api
 from cpxl.catalogue import Catalogue, parse_period
@@ -53,12 +56,15 @@ def _national(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def workbook_figures(national: Path) -> dict[tuple[str, str], tuple[float | None, str]]:
     """(indicator, area code) -> (value, status) of the 2025 totals in the Indicators sheet."""
-    ws = openpyxl.load_workbook(national / f"{STEM}.xlsx", read_only=True)["Indicators"]
-    rows = ws.iter_rows(values_only=True)
-    header = list(next(rows))
+    book = openpyxl.load_workbook(national / f"{STEM}.xlsx", read_only=True)
+    try:
+        rows = list(book["Indicators"].iter_rows(values_only=True))
+    finally:
+        book.close()
+    header = list(rows[0])
     at = {h: header.index(h) for h in ("Indicator", "Reporting period", "Code", "Value", "Status")}
     out = {}
-    for r in rows:
+    for r in rows[1:]:
         if r[at["Indicator"]] and r[at["Reporting period"]] == "2025":
             value = r[at["Value"]]
             out[(str(r[at["Indicator"]]), str(r[at["Code"]]))] = (
@@ -153,3 +159,29 @@ def test_sdmx_exports_give_back_every_workbook_figure(national: Path) -> None:
         else:
             assert float(got) == pytest.approx(value, rel=1e-12), (indicator, area)
         assert (obs["OBS_STATUS"], obs["REPORTING_STATUS"]) == STATUS[status], (indicator, area)
+
+
+def test_the_real_export_resolves_in_dhis2_and_validates_as_adx(national: Path) -> None:
+    """Every value of a real national export resolves in its package; its ADX is schema-valid."""
+    meta = json.loads((national / f"{STEM}.dhis2-metadata.json").read_text("utf-8"))
+    data = json.loads((national / f"{STEM}.dhis2.json").read_text("utf-8"))
+    package = Package(meta)
+    problems = [
+        p
+        for dv in data["dataValues"]
+        for p in package.resolve(
+            dv["dataElement"],
+            dv.get("categoryOptionCombo", ""),
+            dv["orgUnit"],
+            dv["period"],
+            dv.get("value", ""),
+        )
+    ]
+    assert problems == []
+    periods = {dv["period"] for dv in data["dataValues"]}
+    assert {"2025", "2025Q1", "2025Q2", "2025Q3"} <= periods
+    schema = etree.XMLSchema(etree.parse(str(SCHEMAS / "adx2015" / "adx_loose.xsd")))
+    document = etree.parse(str(national / f"{STEM}.adx.xml"))
+    assert schema.validate(document), schema.error_log
+    numbers = sum(1 for dv in data["dataValues"] if "value" in dv)
+    assert len(document.getroot().findall("*/*")) == numbers
