@@ -384,3 +384,26 @@ def test_a_later_report_of_the_same_survey_wins(cat: Catalogue, tmp_path: Path) 
     assert [(t["period"], t["value"], t["comment"]) for t in totals] == [
         ("2022", "11.5", "survey 2022, reported for 2024, 2025")
     ]
+
+
+def test_a_survey_without_its_year_meets_the_survey_of_that_year(
+    cat: Catalogue, tmp_path: Path
+) -> None:
+    """A 2025 value with no survey year and a 2025 survey sent in 2026 make one 2025 value."""
+    rows: list[Row] = [
+        ("online_sexual_abuse_pct", "2025", "00", "", "", 10.0, ""),
+        ("online_sexual_abuse_pct", "2026", "00", "", "", 11.0, ""),
+        ("online_sexual_abuse_survey_year", "2026", "00", "", "", 2025.0, ""),
+    ]
+    payload, _ = export(cat, rows, tmp_path)
+    assert [
+        (dv["dataElement"], dv["period"], dv["value"], dv.get("comment"))
+        for dv in payload["dataValues"]
+    ] == [
+        ("online_sexual_abuse_pct", "2025", "11", "survey 2025, reported for 2026"),
+        ("online_sexual_abuse_survey_year", "2025", "2025", "survey 2025, reported for 2026"),
+    ]
+    alone, _ = export(cat, rows[:1], tmp_path)
+    assert alone["dataValues"] == [
+        {"dataElement": "online_sexual_abuse_pct", "period": "2025", "orgUnit": "KH", "value": "10"}
+    ]

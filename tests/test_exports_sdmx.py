@@ -251,3 +251,20 @@ def test_an_unknown_status_unit_or_breakdown_stops_the_export(
         with pytest.raises(ValueError, match=name):
             write_exports(cat, [], indicators_frame([bad]), tmp_path, "n", ("sdmx",))
         assert not (tmp_path / "n.sdmx.csv").exists()
+
+
+def test_a_survey_without_its_year_meets_the_survey_of_that_year(
+    cat: Catalogue, tmp_path: Path
+) -> None:
+    """An undated 2025 survey figure and a 2025 survey sent in 2026 are one observation."""
+    rows = [
+        indicator("CP-VAC-05", "2025", "00", "", 10.0, "percent"),
+        indicator("CP-VAC-05", "2026", "00", "", 11.0, "percent", survey_year="2025"),
+    ]
+    write_exports(cat, [], indicators_frame(rows), tmp_path, "n", ("sdmx",))
+    structure = read(tmp_path / "n.sdmx-structure.xml", "XML")
+    got = [
+        (r["TIME_PERIOD"], r["OBS_VALUE"], r.get("REPORTING_PERIOD", ""))
+        for r in observations(tmp_path, structure)
+    ]
+    assert got == [("2025", "11", "2026")]

@@ -337,18 +337,18 @@ class SurveyPlacer:
             topic = self.surveys.topic_of[r.element]
             if r.element == topic.year_element and r.value is not None and r.value.is_integer():
                 years[(topic.year_element, r.period, r.area)] = str(int(r.value))
-        kept: dict[tuple[str, str, str, str, str], list[ValueRow]] = {}
-        out: list[ValueRow] = []
+        # A value whose survey year is unknown stays at its reporting period, where it meets
+        # any survey placed at that year: one value per key either way.
+        kept: dict[tuple[str, str, str, str, str], list[tuple[ValueRow, bool]]] = {}
         for r in self.rows:
             year = years.get((self.surveys.topic_of[r.element].year_element, r.period, r.area))
-            if year is None:
-                out.append(r)
-                continue
-            kept.setdefault((r.element, year, r.area, r.dimension, r.option), []).append(r)
+            key = (r.element, year or r.period, r.area, r.dimension, r.option)
+            kept.setdefault(key, []).append((r, year is not None))
+        out: list[ValueRow] = []
         for (element, year, area, dimension, option), reports in kept.items():
-            reports.sort(key=lambda r: (r.value is not None, parse_period(r.period)))
-            best = reports[-1]
-            periods = sorted({r.period for r in reports}, key=parse_period)
+            reports.sort(key=lambda rd: (rd[0].value is not None, parse_period(rd[0].period)))
+            best = reports[-1][0]
+            periods = sorted({r.period for r, dated in reports if dated}, key=parse_period)
             out.append(
                 ValueRow(
                     element, year, area, dimension, option, best.value, best.missing, tuple(periods)

@@ -405,12 +405,15 @@ class SdmxCsvWriter:
         """Write one chunk of the indicator table."""
         require(frame, _INDICATOR_USED, "indicators")
         for row in records(frame, _INDICATOR_USED, numeric=("value",)):
-            year = _year(row["survey_year"]) if row["indicator"] in self.surveys else ""
-            if year:
-                key = (row["indicator"], year, row["area"], row["dimension"], row["option"])
-                self.held.setdefault(key, []).append(row)
-            else:
+            if row["indicator"] not in self.surveys:
                 self._write(row, row["period"], "")
+                continue
+            # A survey result goes to its survey year; one whose year is unknown stays at its
+            # reporting period, where it meets any survey of that year: one observation a key.
+            row["dated"] = bool(_year(row["survey_year"]))
+            time = _year(row["survey_year"]) or row["period"]
+            key = (row["indicator"], time, row["area"], row["dimension"], row["option"])
+            self.held.setdefault(key, []).append(row)
 
     def _breakdown(self, dimension: str, option: str) -> list[str]:
         out = [TOTAL] * len(self.dims)
@@ -457,7 +460,7 @@ class SdmxCsvWriter:
         """Write each survey result once at its survey year, and put the file in place."""
         for (_, year, *_rest), reports in sorted(self.held.items()):
             reports.sort(key=lambda r: (r["value"] is not None, parse_period(r["period"])))
-            periods = sorted({r["period"] for r in reports}, key=parse_period)
+            periods = sorted({r["period"] for r in reports if r["dated"]}, key=parse_period)
             self._write(reports[-1], year, " ".join(periods))
         self.file.__exit__(None, None, None)
         return self.file.path
