@@ -296,3 +296,11 @@ def test_write_exports_refuses_an_unknown_format(cat: Catalogue, tmp_path: Path)
     with pytest.raises(ValueError, match="xlsx"):
         write_exports(cat, values_frame(ROWS), indicators_frame([]), tmp_path, "n", ("csv", "xlsx"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_metadata_is_the_same_bytes_on_every_run(cat: Catalogue, tmp_path: Path) -> None:
+    """Two runs write identical DHIS2 and SDMX metadata, so importing again changes nothing."""
+    for run in ("one", "two"):
+        write_exports(cat, [], [], tmp_path / run, "n", ("dhis2", "sdmx"), exported=EXPORTED)
+    for name in ("n.dhis2-metadata.json", "n.sdmx-structure.xml"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
