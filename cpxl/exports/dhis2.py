@@ -46,7 +46,6 @@ from cpxl.exports.common import (
 ADX_NAMESPACE: Final = "urn:ihe:qrph:adx:2015"
 ID_SCHEME: Final = "CODE"
 CODE_LIMIT: Final = 50
-NAME_LIMIT: Final = 230
 # Every period of cpxl's data starts after this day, so no value falls before an org unit opened.
 OPENING_DATE: Final = "1900-01-01T00:00:00.000"
 
@@ -374,7 +373,7 @@ class DataValueSetWriter:
         self.targets = Targets(catalogue)
         self.file = AtomicFile(path)
         self.out: IO[Any] = self.file.__enter__()
-        self.out.write('{"idScheme": "CODE", "dataValues": [')
+        self.out.write(f'{{"idScheme": "{ID_SCHEME}", "dataValues": [')
         self.first = True
 
     def add(self, frame: pd.DataFrame) -> None:
