@@ -106,7 +106,7 @@ class SdmxDimension:
 
     id: str
     name_en: str
-    codes: Mapping[str, str]  # SDMX code -> English name
+    codes: Mapping[str, str | tuple[str, str]]  # SDMX code -> name, or (English, Khmer)
     of_option: Mapping[tuple[str, str], str]  # (catalogue dimension, option) -> SDMX code
 
 
@@ -124,7 +124,7 @@ def breakdowns(catalogue: Catalogue) -> tuple[SdmxDimension, ...]:
     used = {d for ind in catalogue.indicators for d in ind.disaggregations} - {_BY_AREA}
     sex: dict[tuple[str, str], str] = {}
     age: dict[tuple[str, str], str] = {}
-    age_names: dict[str, str] = {TOTAL: "Total"}
+    age_names: dict[str, str | tuple[str, str]] = {TOTAL: "Total"}
     others: list[SdmxDimension] = []
     for dim in catalogue.dimensions.values():
         if dim.code not in used:
@@ -136,9 +136,12 @@ def breakdowns(catalogue: Catalogue) -> tuple[SdmxDimension, ...]:
             for o in dim.options:
                 code = _age_code(o.code)
                 age[(dim.code, o.code)] = code
-                age_names[code] = "Unknown" if code == UNKNOWN else o.label_en
+                age_names[code] = "Unknown" if code == UNKNOWN else (o.label_en, o.label_km)
         else:
-            codes = {o.code.upper(): o.label_en for o in dim.options} | {TOTAL: "Total"}
+            codes: dict[str, str | tuple[str, str]] = {
+                o.code.upper(): (o.label_en, o.label_km) for o in dim.options
+            }
+            codes[TOTAL] = "Total"
             mapping = {(dim.code, o.code): o.code.upper() for o in dim.options}
             others.append(SdmxDimension(dim.code.upper(), dim.label_en, codes, mapping))
     unknown = used - set(catalogue.dimensions)
