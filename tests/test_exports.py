@@ -8,7 +8,8 @@ Behaviours covered:
   and escapes any text a spreadsheet would run as a formula;
 - write_exports writes the requested formats (data and metadata) under their names, refuses
   unknown ones, reads a generator of chunks once and writes the same files as from one table,
-  and after a failure leaves neither a partial file nor a changed earlier export.
+  and after a failure leaves neither a partial file nor a changed earlier export;
+- ten times the data in ten chunks takes no more memory than one chunk (tracemalloc peak).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -304,3 +306,22 @@ def test_metadata_is_the_same_bytes_on_every_run(cat: Catalogue, tmp_path: Path)
         write_exports(cat, [], [], tmp_path / run, "n", ("dhis2", "sdmx"), exported=EXPORTED)
     for name in ("n.dhis2-metadata.json", "n.sdmx-structure.xml"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def test_memory_follows_the_chunk_not_the_table(cat: Catalogue, tmp_path: Path) -> None:
+    """Ten times the data in ten chunks needs about the memory of one chunk, in every format."""
+    chunk = values_frame(ROWS * 150)
+    indicators = indicators_frame(INDICATOR_ROWS[:10] * 150)
+
+    def peak(copies: int) -> int:
+        values = (chunk for _ in range(copies))
+        inds = (indicators for _ in range(copies))
+        tracemalloc.start()
+        try:
+            write_exports(cat, values, inds, tmp_path / str(copies), "n", exported=EXPORTED)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    one, ten = peak(1), peak(10)
+    assert ten < 1.2 * one, (one, ten)
