@@ -9,7 +9,8 @@ Behaviours covered:
 - write_exports writes the requested formats (data and metadata) under their names, refuses
   unknown ones, reads a generator of chunks once and writes the same files as from one table,
   and after a failure leaves neither a partial file nor a changed earlier export;
-- ten times the data in ten chunks takes no more memory than one chunk (tracemalloc peak).
+- ten times the data in ten chunks takes no more memory than one chunk (tracemalloc peak);
+- the DHIS2 and SDMX metadata are the same bytes on every run.
 """
 
 from __future__ import annotations
