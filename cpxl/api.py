@@ -334,7 +334,7 @@ def consolidate(
 ) -> dict[str, Any]:
     """Build the national workbook and exports from the store."""
     from cpxl.consolidation import indicator_table, write_national_workbook
-    from cpxl.exports import write_exports
+    from cpxl.exports import periods_within, write_exports
 
     ws = workspace(root)
     cat = catalogue_of(ws)
@@ -350,7 +350,9 @@ def consolidate(
             written["xlsx"] = [str(result.workbook)]
         others = [f for f in formats if f != "xlsx"]
         if others:
-            values = store.long_table(periods)
+            # DHIS2 and ADX carry every value at its own period: a year's export holds its
+            # half-yearly, quarterly and monthly returns too.
+            values = store.long_table(periods_within(periods))
             indicators = indicator_table(cat, store, periods)
             stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")
             paths = write_exports(cat, values, indicators, target, stem, tuple(others))

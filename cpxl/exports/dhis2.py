@@ -1,0 +1,493 @@
+"""DHIS2: a metadata package built from the catalogue, and the data in dataValueSets and ADX.
+
+DHIS2 adds up every category option combo of a data element, so a Total and a breakdown by sex
+can never be values of one data element: that would count each child twice. Each catalogue
+element therefore becomes one DHIS2 data element for its Total (default category combo) and one
+per dimension it is broken down by (``<element>_by_<dimension>``, whose category combo holds
+that dimension alone). Within a data element the options add up to the Total, as DHIS2 expects.
+
+Identifiers: every object has a code (the catalogue's) and an 11-character UID derived from its
+kind and code, so the package is the same on every run and importing it twice changes nothing.
+The data refer to codes (``idScheme: CODE``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Final
+from xml.sax.saxutils import escape, quoteattr
+
+import pandas as pd
+
+from cpxl.catalogue import Catalogue, parse_period
+from cpxl.catalogue.model import Element
+from cpxl.exports.common import (
+    VALUE_ROW_COLUMNS,
+    AtomicFile,
+    SurveyPlacer,
+    Surveys,
+    ValueRow,
+    adx_period,
+    area_iso,
+    check_elements,
+    iso_of,
+    number_text,
+    require,
+    value_rows,
+    write_whole,
+)
+
+ADX_NAMESPACE: Final = "urn:ihe:qrph:adx:2015"
+ID_SCHEME: Final = "CODE"
+CODE_LIMIT: Final = 50
+# Every period of cpxl's data starts after this day, so no value falls before an org unit opened.
+OPENING_DATE: Final = "1900-01-01T00:00:00.000"
+
+_PERIOD_TYPE: Final = {
+    "annual": "Yearly",
+    "semiannual": "SixMonthly",
+    "quarterly": "Quarterly",
+    "monthly": "Monthly",
+}
+_VALUE_TYPE: Final = {
+    "count": "INTEGER_ZERO_OR_POSITIVE",
+    "amount": "NUMBER",
+    "percent": "PERCENTAGE",
+    "year": "INTEGER_POSITIVE",
+}
+_UID_FIRST: Final = string.ascii_letters
+_UID_REST: Final = string.ascii_letters + string.digits
+
+
+def uid(kind: str, code: str) -> str:
+    """A DHIS2 UID (a letter, then 10 letters or digits) derived from an object's kind and code."""
+    digest = int.from_bytes(hashlib.sha256(f"cpxl:{kind}:{code}".encode()).digest(), "big")
+    digest, first = divmod(digest, len(_UID_FIRST))
+    out = [_UID_FIRST[first]]
+    for _ in range(10):
+        digest, rest = divmod(digest, len(_UID_REST))
+        out.append(_UID_REST[rest])
+    return "".join(out)
+
+
+def data_element_code(element: str, dimension: str = "") -> str:
+    """The DHIS2 data element holding an element's Total ("") or its breakdown by a dimension.
+
+    A code that would pass DHIS2's 50 characters keeps its start and ends with a short hash of
+    the whole, so it stays unique and the same on every run.
+    """
+    code = f"{element}_by_{dimension}" if dimension else element
+    if len(code) <= CODE_LIMIT:
+        return code
+    tail = hashlib.sha256(code.encode()).hexdigest()[:6]
+    return f"{code[: CODE_LIMIT - len(tail) - 1]}_{tail}"
+
+
+def option_code(dimension: str, option: str) -> str:
+    """The code of a category option and of its category option combo (``sex_female``)."""
+    return f"{dimension}_{option}"
+
+
+def aggregation_type(element: Element) -> str:
+    """How DHIS2 adds an element up over time and over provinces."""
+    if element.value_type == "year":
+        return "NONE"
+    if element.value_type == "percent":
+        return "LAST_AVERAGE_ORG_UNIT" if element.aggregation == "last" else "AVERAGE"
+    return "LAST" if element.aggregation == "last" else "SUM"
+
+
+def _ref(kind: str, code: str) -> dict[str, str]:
+    return {"id": uid(kind, code)}
+
+
+def _km(value: str) -> list[dict[str, str]]:
+    return [{"property": "NAME", "locale": "km", "value": value}] if value else []
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one cell goes in DHIS2: a data element and a category option combo ("" = default)."""
+
+    data_element: str
+    option_combo: str
+
+
+def target(catalogue: Catalogue, element: str, dimension: str, option: str) -> Target:
+    """The DHIS2 data element and option combo of a cell, checked against the catalogue."""
+    el = catalogue.elements[element]
+    if not dimension:
+        if el.by and not el.total:
+            raise ValueError(f"element {element!r} has no Total, yet a row carries one")
+        return Target(data_element_code(element), "")
+    if dimension not in el.by:
+        raise ValueError(f"element {element!r} is not broken down by {dimension!r}")
+    if option not in {o.code for o in catalogue.dimensions[dimension].options}:
+        raise ValueError(f"dimension {dimension!r} has no option {option!r}")
+    return Target(data_element_code(element, dimension), option_code(dimension, option))
+
+
+class Targets:
+    """Each cell's DHIS2 target and data set, worked out once per distinct cell."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.cells: dict[tuple[str, str, str], Target] = {}
+        self.sets: dict[str, str] = {}
+
+    def of(self, row: ValueRow) -> Target:
+        """The data element and option combo of a row."""
+        key = (row.element, row.dimension, row.option)
+        found = self.cells.get(key)
+        if found is None:
+            found = self.cells[key] = target(self.catalogue, *key)
+        return found
+
+    def data_set(self, element: str) -> str:
+        """The code of the data set an element is reported in."""
+        found = self.sets.get(element)
+        if found is None:
+            found = self.sets[element] = self.catalogue.data_set_of(element).id
+        return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Metadata package
+
+
+def _used_dimensions(catalogue: Catalogue) -> list[str]:
+    used = {d for e in catalogue.elements.values() for d in e.by}
+    return [d for d in catalogue.dimensions if d in used]
+
+
+def _option_name(catalogue: Catalogue, dimension: str, option: str) -> tuple[str, str]:
+    dim = catalogue.dimensions[dimension]
+    opt = dim.option(option)
+    return f"{dim.label_en}: {opt.label_en}", f"{dim.label_km}: {opt.label_km}"
+
+
+def _categories(catalogue: Catalogue) -> dict[str, list[dict[str, Any]]]:
+    options: list[dict[str, Any]] = []
+    categories: list[dict[str, Any]] = []
+    combos: list[dict[str, Any]] = []
+    option_combos: list[dict[str, Any]] = []
+    for d in _used_dimensions(catalogue):
+        dim = catalogue.dimensions[d]
+        refs = []
+        for o in dim.options:
+            code = option_code(d, o.code)
+            name, name_km = _option_name(catalogue, d, o.code)
+            refs.append(_ref("categoryOption", code))
+            options.append(
+                {
+                    "id": uid("categoryOption", code),
+                    "code": code,
+                    "name": name,
+                    "shortName": code,
+                    "translations": _km(name_km),
+                }
+            )
+            option_combos.append(
+                {
+                    "id": uid("categoryOptionCombo", code),
+                    "code": code,
+                    "name": name,
+                    "categoryCombo": _ref("categoryCombo", d),
+                    "categoryOptions": [_ref("categoryOption", code)],
+                }
+            )
+        categories.append(
+            {
+                "id": uid("category", d),
+                "code": d,
+                "name": dim.label_en,
+                "shortName": d,
+                "dataDimensionType": "DISAGGREGATION",
+                "dataDimension": True,
+                "categoryOptions": refs,
+                "translations": _km(dim.label_km),
+            }
+        )
+        combos.append(
+            {
+                "id": uid("categoryCombo", d),
+                "code": d,
+                "name": dim.label_en,
+                "dataDimensionType": "DISAGGREGATION",
+                "skipTotal": False,
+                "categories": [_ref("category", d)],
+                "translations": _km(dim.label_km),
+            }
+        )
+    return {
+        "categoryOptions": options,
+        "categories": categories,
+        "categoryCombos": combos,
+        "categoryOptionCombos": option_combos,
+    }
+
+
+def _data_elements(catalogue: Catalogue) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for el in catalogue.elements.values():
+        parts: list[tuple[str, str, str]] = []
+        if el.total or not el.by:
+            parts.append(("", el.name_en, el.name_km))
+        for d in el.by:
+            dim = catalogue.dimensions[d]
+            parts.append(
+                (d, f"{el.name_en}, by {dim.label_en.lower()}", f"{el.name_km} ({dim.label_km})")
+            )
+        for d, name, name_km in parts:
+            code = data_element_code(el.code, d)
+            entry: dict[str, Any] = {
+                "id": uid("dataElement", code),
+                "code": code,
+                "name": name,
+                "shortName": code,
+                "formName": name,
+                "description": el.description_en or el.name_en,
+                "valueType": _VALUE_TYPE[el.value_type],
+                "aggregationType": aggregation_type(el),
+                "domainType": "AGGREGATE",
+                "zeroIsSignificant": True,
+                "translations": _km(name_km),
+            }
+            if d:
+                entry["categoryCombo"] = _ref("categoryCombo", d)
+            out.append(entry)
+    return out
+
+
+def _org_units(catalogue: Catalogue) -> dict[str, list[dict[str, Any]]]:
+    nation = catalogue.national
+    units: list[dict[str, Any]] = [
+        {
+            "id": uid("organisationUnit", nation.iso),
+            "code": nation.iso,
+            "name": nation.name_en,
+            "shortName": nation.name_en,
+            "openingDate": OPENING_DATE,
+            "translations": _km(nation.name_km),
+        }
+    ]
+    for p in catalogue.provinces:
+        units.append(
+            {
+                "id": uid("organisationUnit", p.iso),
+                "code": p.iso,
+                "name": p.name_en,
+                "shortName": p.name_en,
+                "openingDate": OPENING_DATE,
+                "parent": _ref("organisationUnit", nation.iso),
+                "translations": _km(p.name_km),
+            }
+        )
+    levels = [
+        {"id": uid("organisationUnitLevel", "1"), "name": "Country", "level": 1},
+        {"id": uid("organisationUnitLevel", "2"), "name": "Province", "level": 2},
+    ]
+    return {"organisationUnits": units, "organisationUnitLevels": levels}
+
+
+def _data_sets(catalogue: Catalogue) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for ds in catalogue.data_sets:
+        ministry = catalogue.ministries[ds.ministry]
+        period = catalogue.period_types[ds.period_type]
+        codes = [
+            data_element_code(e, d)
+            for e in ds.elements
+            for d in (
+                ([""] if catalogue.elements[e].total or not catalogue.elements[e].by else [])
+                + list(catalogue.elements[e].by)
+            )
+        ]
+        areas = sorted(
+            {a.iso for e in ds.elements for a in catalogue.areas(catalogue.elements[e])},
+            key=lambda iso: (len(iso), iso),
+        )
+        out.append(
+            {
+                "id": uid("dataSet", ds.id),
+                "code": ds.id,
+                "name": f"{ministry.name_en}: {period.label_en.lower()} return",
+                "shortName": ds.id,
+                "periodType": _PERIOD_TYPE[ds.period_type],
+                "timelyDays": ds.due_days,
+                "expiryDays": 0,
+                "openFuturePeriods": 0,
+                "dataSetElements": [
+                    {"dataElement": _ref("dataElement", c), "dataSet": _ref("dataSet", ds.id)}
+                    for c in codes
+                ],
+                "organisationUnits": [_ref("organisationUnit", iso) for iso in areas],
+                "translations": _km(f"{ministry.name_km}: {period.label_km}"),
+            }
+        )
+    return out
+
+
+def dhis2_metadata(catalogue: Catalogue) -> dict[str, Any]:
+    """The DHIS2 metadata package (``/api/metadata`` format) every DHIS2 export refers to."""
+    return {
+        **_org_units(catalogue),
+        **_categories(catalogue),
+        "dataElements": _data_elements(catalogue),
+        "dataSets": _data_sets(catalogue),
+    }
+
+
+def write_dhis2_metadata(catalogue: Catalogue, out_dir: Path, stem: str) -> Path:
+    """``<stem>.dhis2-metadata.json``: import it first (``POST /api/metadata``)."""
+    text = json.dumps(dhis2_metadata(catalogue), ensure_ascii=False, indent=1) + "\n"
+    return write_whole(out_dir / f"{stem}.dhis2-metadata.json", text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: dataValueSets (JSON) and ADX (XML), written chunk by chunk
+
+
+def _reported_note(row: ValueRow) -> str:
+    return f"survey {row.period}, reported for {', '.join(row.reported)}"
+
+
+class DataValueSetWriter:
+    """``<stem>.dhis2.json``: one dataValueSets payload with ``idScheme: CODE``.
+
+    A missing-reason code becomes a data value without ``value`` whose ``comment`` is the code;
+    a survey result is given once, at its survey year, and its comment names the reporting
+    periods it was sent for.
+    """
+
+    def __init__(self, catalogue: Catalogue, path: Path) -> None:
+        self.catalogue = catalogue
+        self.isos = area_iso(catalogue)
+        self.surveys = SurveyPlacer(Surveys.of(catalogue))
+        self.targets = Targets(catalogue)
+        self.file = AtomicFile(path)
+        self.out: IO[Any] = self.file.__enter__()
+        self.out.write(f'{{"idScheme": "{ID_SCHEME}", "dataValues": [')
+        self.first = True
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Write one chunk of the values table."""
+        require(frame, VALUE_ROW_COLUMNS, "values")
+        check_elements(self.catalogue, frame)
+        for row in value_rows(frame):
+            if not self.surveys.take(row):
+                self._write(row)
+
+    def _write(self, row: ValueRow) -> None:
+        where = self.targets.of(row)
+        entry = {
+            "dataElement": where.data_element,
+            "period": row.period,
+            "orgUnit": iso_of(self.isos, row.area),
+        }
+        if where.option_combo:
+            entry["categoryOptionCombo"] = where.option_combo
+        if row.value is None:
+            entry["comment"] = row.missing
+        else:
+            entry["value"] = number_text(row.value)
+            if row.reported:
+                entry["comment"] = _reported_note(row)
+        self.out.write(("\n " if self.first else ",\n ") + json.dumps(entry, ensure_ascii=False))
+        self.first = False
+
+    def close(self) -> Path:
+        """Write the held survey values, end the document and put the file in place."""
+        for row in self.surveys.placed():
+            self._write(row)
+        self.out.write("\n]}\n")
+        self.file.__exit__(None, None, None)
+        return self.file.path
+
+    def abandon(self) -> None:
+        """Drop the partial file after a failure."""
+        self.file.__exit__(Exception, None, None)
+
+
+class AdxWriter:
+    """``<stem>.adx.xml``: the numbers as IHE ADX, a group per org unit x period x data set.
+
+    ADX carries numbers only, so missing-reason codes stay in dataValueSets and CSV. A
+    breakdown carries its category code as attribute name and its option code as value
+    (``sex="sex_female"``); a survey result sits at its survey year with an annotation naming
+    the reporting periods. Groups follow the chunks: each chunk's values are grouped on their own.
+    """
+
+    def __init__(self, catalogue: Catalogue, path: Path, exported: datetime | None) -> None:
+        self.catalogue = catalogue
+        self.isos = area_iso(catalogue)
+        self.surveys = SurveyPlacer(Surveys.of(catalogue))
+        self.targets = Targets(catalogue)
+        self.names: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self.file = AtomicFile(path, "wb")
+        self.out: IO[Any] = self.file.__enter__()
+        when = (exported or datetime.now(UTC)).isoformat(timespec="seconds")
+        self.out.write(
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<adx xmlns="{ADX_NAMESPACE}" '
+            f'exported="{when}">\n'.encode()
+        )
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Write one chunk of the values table as groups."""
+        require(frame, VALUE_ROW_COLUMNS, "values")
+        check_elements(self.catalogue, frame)
+        self._groups(r for r in value_rows(frame) if not self.surveys.take(r))
+
+    def _groups(self, rows: Iterable[ValueRow]) -> None:
+        groups: dict[tuple[str, str, str], list[str]] = {}
+        for row in rows:
+            if row.value is None:
+                continue
+            cell = (row.element, row.dimension, row.option)
+            names = self.names.get(cell)
+            if names is None:
+                where = self.targets.of(row)
+                names = (f"dataElement={quoteattr(where.data_element)}", "")
+                if where.option_combo:
+                    names = (names[0], f" {row.dimension}={quoteattr(where.option_combo)}")
+                self.names[cell] = names
+            text = f'{names[0]} value="{number_text(row.value)}"{names[1]}'
+            if row.reported:
+                note = escape(_reported_note(row))
+                value = (
+                    f"    <dataValue {text}>\n"
+                    f"      <annotation>{note}</annotation>\n"
+                    "    </dataValue>"
+                )
+            else:
+                value = f"    <dataValue {text} />"
+            key = (row.area, row.period, self.targets.data_set(row.element))
+            groups.setdefault(key, []).append(value)
+        for area, period, data_set in sorted(
+            groups, key=lambda k: (k[0], parse_period(k[1]), k[2])
+        ):
+            head = {
+                "orgUnit": iso_of(self.isos, area),
+                "period": adx_period(period),
+                "dataSet": data_set,
+            }
+            opening = " ".join(f"{k}={quoteattr(v)}" for k, v in head.items())
+            lines = [f"  <group {opening}>", *groups[(area, period, data_set)], "  </group>\n"]
+            self.out.write("\n".join(lines).encode("utf-8"))
+
+    def close(self) -> Path:
+        """Write the held survey values, end the document and put the file in place."""
+        self._groups(self.surveys.placed())
+        self.out.write(b"</adx>\n")
+        self.file.__exit__(None, None, None)
+        return self.file.path
+
+    def abandon(self) -> None:
+        """Drop the partial file after a failure."""
+        self.file.__exit__(Exception, None, None)
