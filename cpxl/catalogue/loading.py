@@ -226,8 +226,20 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             if dim not in dimensions:
                 p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "by", j], dim)
     checker = _RefChecker(p, elements, dimensions)
-    domains = {d["id"] for d in cat["domains"]}
-    indicators = _indicators(raws["indicators"].data["indicators"], p, checker, ministries, domains)
+    domain_sectors = {d["id"]: tuple(d["framework_sectors"]) for d in cat["domains"]}
+    sector_ids = {str(s["id"]) for s in cat["framework_sectors"]}
+    for i, d in enumerate(cat["domains"]):
+        for j, sector in enumerate(d["framework_sectors"]):
+            if sector not in sector_ids:
+                p.add(
+                    Code.CATALOGUE_REFERENCE,
+                    "catalogue",
+                    ["domains", i, "framework_sectors", j],
+                    f"unknown framework sector {sector!r}",
+                )
+    indicators = _indicators(
+        raws["indicators"].data["indicators"], p, checker, ministries, domain_sectors
+    )
     cal = raws["calendar"].data
     period_types = {
         t["code"]: PeriodType(t["code"], t["label_en"], t["label_km"], t["pattern"])
@@ -287,6 +299,13 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         terms=_freeze(terms),
         instructions=instructions,
         messages_to_review=review,
+        framework_sectors=_freeze(
+            {
+                str(s["id"]): Term(s["name_en"], s["name_km"], s.get("km_status", "attested"))
+                for s in cat["framework_sectors"]
+            }
+        ),
+        domain_sectors=_freeze(domain_sectors),
     )
 
 

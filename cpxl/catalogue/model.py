@@ -7,7 +7,7 @@ loader has already checked.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from cpxl.catalogue.expressions import Expression
@@ -152,6 +152,11 @@ class Indicator:
     evidence_urls: tuple[str, ...]
     note: str = ""
 
+    @property
+    def framework_sector(self) -> str | None:
+        """The framework's own sector (the number before the dot of ``framework_ref``), if known."""
+        return self.framework_ref.split(".", 1)[0] if self.framework_ref else None
+
 
 @dataclass(frozen=True, slots=True)
 class PeriodType:
@@ -244,6 +249,8 @@ class Catalogue:
     terms: Mapping[str, Term]
     instructions: tuple[Term, ...]
     messages_to_review: frozenset[Code] = frozenset()
+    framework_sectors: Mapping[str, Term] = field(default_factory=dict)
+    domain_sectors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def term(self, key: str) -> Term:
         """A label in both languages; the key itself when the catalogue lacks it."""
@@ -345,6 +352,7 @@ class Catalogue:
         )
         for group, texts in (
             ("domains", self.domains),
+            ("framework_sectors", self.framework_sectors),
             ("missing_reasons", self.missing_reasons),
             ("provenance_levels", self.provenance_levels),
         ):

@@ -88,7 +88,7 @@ def _indicators(
     p: _Problems,
     check: _RefChecker,
     ministries: Mapping[str, Ministry],
-    domains: set[str],
+    domains: Mapping[str, tuple[str, ...]],
 ) -> tuple[Indicator, ...]:
     out: list[Indicator] = []
     seen: set[str] = set()
@@ -104,6 +104,16 @@ def _indicators(
                 "indicators",
                 ["indicators", i, "domain"],
                 f"unknown domain {d['domain']!r}",
+            )
+        ref = d.get("framework_ref")
+        sector = str(ref).split(".", 1)[0] if ref else None
+        if sector and d["domain"] in domains and sector not in domains[d["domain"]]:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "indicators",
+                ["indicators", i, "framework_ref"],
+                f"framework sector {sector!r} is not among the framework_sectors of domain "
+                f"{d['domain']!r} (catalogue.yaml)",
             )
         if d["responsible"] not in ministries:
             p.add(
