@@ -128,3 +128,18 @@ def test_indicators_show_the_framework_sector_beside_the_domain(book: Any) -> No
     assert rows["CP-AC-06"] == ("AC", sector4, "4")
     assert rows["CP-SV-01"] == ("SV", sector4, "4")
     assert rows["CP-VAC-01"] == ("VAC", None, "not known")
+
+
+def test_elements_say_how_a_longer_period_is_built(book: Any) -> None:
+    """Each element's aggregation is shown with what it means for a year built from quarters."""
+    rows = {
+        r["Code"]: (r["Aggregation"], r["Over a longer period"])
+        for r in table(book["Data elements"])
+    }
+    assert rows["new_cases"][0] == "sum"
+    assert rows["children_in_residential_care"][0] == "last"
+    assert rows["children_with_open_case_primero"] == (
+        "none",
+        "never built from shorter periods: a count of distinct children in the period;"
+        " the year has an element of its own",
+    )

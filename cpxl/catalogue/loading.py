@@ -16,8 +16,10 @@ import jsonschema
 from cpxl.catalogue.model import (
     Area,
     Catalogue,
+    DataSet,
     Dimension,
     Element,
+    Indicator,
     Ministry,
     Option,
     PeriodType,
@@ -254,6 +256,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         [str(m["code"]) for m in raws["ministries"].data["ministries"]],
         [str(e["code"]) for e in elements_raw["elements"]],
     )
+    _check_years_are_built_meaningfully(p, indicators, elements, data_sets)
     rules = _rules(raws["validation"].data, p, checker)
     messages, statuses, review = _messages(raws["messages"].data, p)
     terms_raw = raws["terms"].data
@@ -307,6 +310,35 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         ),
         domain_sectors=_freeze(domain_sectors),
     )
+
+
+def _check_years_are_built_meaningfully(
+    p: _Problems,
+    indicators: Sequence[Indicator],
+    elements: Mapping[str, Element],
+    data_sets: Sequence[DataSet],
+) -> None:
+    """Refuse an indicator built on a sub-annual distinct count (aggregation ``none``).
+
+    A year of such an indicator would be built from its quarters, and no combination of
+    quarterly counts of distinct children is the year's count: the year needs its own element.
+    """
+    kind = {e: d.period_type for d in data_sets for e in d.elements}
+    for i, ind in enumerate(indicators):
+        sides = (("numerator", ind.numerator), ("denominator", ind.denominator))
+        for side, expr in sides:
+            for ref in expr.refs if expr is not None else ():
+                el = elements.get(ref.element)
+                if el is None or el.aggregation != "none" or kind.get(el.code) == "annual":
+                    continue
+                p.add(
+                    Code.CATALOGUE_REFERENCE,
+                    "indicators",
+                    ["indicators", i, side],
+                    f"{el.code} is a {kind.get(el.code)} count of distinct children"
+                    " (aggregation: none), which cannot be added up into a year; report the"
+                    " year's count as an element of its own in an annual return and use it",
+                )
 
 
 def _unique(
