@@ -15,6 +15,7 @@ from typing import Any
 
 from cpxl.catalogue import Catalogue, Expression, Rule, Term
 from cpxl.findings import Code, Status
+from cpxl.numbers import format_number
 from cpxl.templates import KHMER_FONT, LATIN_FONT, new_workbook
 
 SHEETS = (
@@ -264,6 +265,10 @@ def _rule_elements(r: Rule) -> str:
     """What a rule looks at, as the catalogue names it."""
     if r.kind == "compare":
         return f"{_expr(r.left)} {r.op} {_expr(r.right)}"
+    if r.kind == "share":
+        return f"{_expr(r.left)} as a share of {_expr(r.right)}"
+    if r.kind == "continuity":
+        return f"{r.element} = {r.previous} of the previous period"
     if r.elements:
         return ", ".join(r.elements)
     if r.element:
@@ -283,7 +288,25 @@ def _rule_check(r: Rule) -> str:
         return "parts of " + (", ".join(r.dimensions) or "every dimension") + " add up to Total"
     if r.kind == "change":
         return f"change over {r.threshold:.0%}, or beyond z {r.outlier_z:g} from history"
+    if r.kind == "continuity":
+        return f"within {_tolerances(r)} of the previous closing figure"
+    if r.kind == "reference":
+        where = "the sum of the provinces" if r.over == "provinces" else "each figure"
+        figure = format_number(r.reference or 0)
+        return f"{where} within {_tolerances(r)} of {figure} ({r.source_en})"
+    if r.kind == "share":
+        return f"within {r.tolerance:g} percentage points of the previous period's share"
     return ""
+
+
+def _tolerances(r: Rule) -> str:
+    """A rule's allowed difference in words: an amount, a percentage, or the larger of both."""
+    parts = [
+        f"{r.tolerance:g}" if r.tolerance else "",
+        f"{r.tolerance_pct:g} %" if r.tolerance_pct else "",
+    ]
+    shown = [p for p in parts if p]
+    return " or ".join(shown) if shown else "0"
 
 
 def _rules(cat: Catalogue) -> Rows:

@@ -143,3 +143,18 @@ def test_elements_say_how_a_longer_period_is_built(book: Any) -> None:
         "never built from shorter periods: a count of distinct children in the period;"
         " the year has an element of its own",
     )
+
+
+def test_plausibility_rules_show_their_reference_and_source(book: Any) -> None:
+    """A reference rule reads with its figure and source; continuity names both stocks."""
+    rules = table(book["Validation rules"])
+    rows = {r["ID"]: (r["Kind"], r["Elements"], r["Check"]) for r in rules}
+    kind, elements, check = rows["REF-child_population_0_17"]
+    assert (kind, elements) == ("reference", "child_population_0_17")
+    assert check.startswith("the sum of the provinces within 15 % of 6,110,000 (6.11 million")
+    assert rows["CONT-children_in_residential_care"] == (
+        "continuity",
+        "children_in_residential_care_start_of_period = children_in_residential_care of the"
+        " previous period",
+        "within 2 or 2 % of the previous closing figure",
+    )

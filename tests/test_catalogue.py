@@ -47,6 +47,13 @@ SPECIFIC: dict[Code, frozenset[str]] = {
     Code.COMPARE_FAILED: frozenset({"left", "right", "left_value", "right_value"}),
     Code.CHANGE_TOO_LARGE: frozenset({"history", "change"}),
     Code.OUTLIER: frozenset({"history", "z"}),
+    Code.STOCK_NOT_CONTINUED: frozenset(
+        {"period", "previous_value", "previous_period", "difference"}
+    ),
+    Code.FAR_FROM_REFERENCE: frozenset({"cells", "reference", "source_en", "source_km", "allowed"}),
+    Code.SHARE_CHANGED: frozenset(
+        {"left", "right", "share", "period", "previous_share", "previous_period", "allowed"}
+    ),
     Code.LATE_SUBMISSION: frozenset({"days", "due"}),
     Code.DUPLICATE_FILE: frozenset({"first"}),
     Code.UNCHANGED_SUBMISSION: frozenset({"first"}),

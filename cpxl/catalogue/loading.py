@@ -146,6 +146,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             r["name_km_full"],
             tuple(r.get("variants_en") or ()),
             tuple(r.get("variants_km") or ()),
+            r.get("population_2019"),
         ),
     )
     dimensions: dict[str, Dimension] = _unique(
@@ -309,6 +310,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             }
         ),
         domain_sectors=_freeze(domain_sectors),
+        national_population_2019=national.get("population_2019"),
     )
 
 

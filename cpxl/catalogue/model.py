@@ -54,6 +54,7 @@ class Province:
     name_km_full: str
     variants_en: tuple[str, ...] = ()
     variants_km: tuple[str, ...] = ()
+    population_2019: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,17 @@ class Rule:
     message_en: str = ""
     message_km: str = ""
     km_status: str = "attested"
+    previous: str = ""
+    reference: float | None = None
+    reference_year: int | None = None
+    over: str = "area"
+    tolerance_pct: float = 0.0
+    source_en: str = ""
+    source_km: str = ""
+
+    def allowed(self, base: float) -> float:
+        """How far a figure may be from ``base``: the larger of the two tolerances."""
+        return max(self.tolerance, self.tolerance_pct / 100 * abs(base))
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +263,7 @@ class Catalogue:
     messages_to_review: frozenset[Code] = frozenset()
     framework_sectors: Mapping[str, Term] = field(default_factory=dict)
     domain_sectors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    national_population_2019: int | None = None
 
     def term(self, key: str) -> Term:
         """A label in both languages; the key itself when the catalogue lacks it."""

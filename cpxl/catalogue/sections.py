@@ -240,6 +240,8 @@ def _rules(data: Mapping[str, Any], p: _Problems, check: _RefChecker) -> tuple[R
         element = r.get("element", "")
         if element:
             check.element(element, "validation", [*path, "element"])
+        if r.get("previous"):
+            check.element(r["previous"], "validation", [*path, "previous"])
         for j, el in enumerate(r.get("elements") or ()):
             check.element(el, "validation", [*path, "elements", j])
         el_obj = check.elements.get(element)
@@ -276,6 +278,13 @@ def _rules(data: Mapping[str, Any], p: _Problems, check: _RefChecker) -> tuple[R
                 message_en=r.get("message_en", ""),
                 message_km=r.get("message_km", ""),
                 km_status=r.get("km_status", "attested"),
+                previous=r.get("previous", ""),
+                reference=r.get("reference"),
+                reference_year=r.get("reference_year"),
+                over=r.get("over", "area"),
+                tolerance_pct=float(r.get("tolerance_pct", 0)),
+                source_en=r.get("source_en", ""),
+                source_km=r.get("source_km", ""),
             )
         )
     return tuple(out)
