@@ -313,6 +313,24 @@ def periods_between(first: str, last: str) -> list[str]:
     return out[::-1]
 
 
+def _within(values: Any, periods: Sequence[str]) -> Any:
+    """Stored values of the periods asked for and of the shorter periods inside them.
+
+    A year's indicators are built from its quarterly and half-yearly returns too, so the long
+    table exported beside them holds those returns: anyone can recompute every figure from it.
+    """
+    targets = [parse_period(p) for p in periods]
+    inside: dict[str, bool] = {}
+    for pid in values["period"].unique():
+        try:
+            period = parse_period(str(pid))
+        except ValueError:
+            inside[pid] = False
+            continue
+        inside[pid] = any(t.contains(period) for t in targets)
+    return values[values["period"].map(inside).astype(bool)]
+
+
 def consolidate(
     root: Path,
     period: str | None = None,
@@ -340,7 +358,7 @@ def consolidate(
             written["xlsx"] = [str(result.workbook)]
         others = [f for f in formats if f != "xlsx"]
         if others:
-            values = store.long_table(periods)
+            values = _within(store.long_table(), periods)
             indicators = indicator_table(cat, store, periods)
             stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")
             paths = write_exports(cat, values, indicators, target, stem, tuple(others))
