@@ -15,7 +15,6 @@ from typing import Any
 
 from cpxl.catalogue import Catalogue, Expression, Rule, Term
 from cpxl.findings import Code, Status
-from cpxl.numbers import format_number
 from cpxl.templates import KHMER_FONT, LATIN_FONT, new_workbook
 
 SHEETS = (
@@ -292,7 +291,8 @@ def _rule_check(r: Rule) -> str:
         return f"within {_tolerances(r)} of the previous closing figure"
     if r.kind == "reference":
         where = "the sum of the provinces" if r.over == "provinces" else "each figure"
-        figure = format_number(r.reference or 0)
+        x = r.reference or 0.0
+        figure = f"{int(x):,}" if x == int(x) else f"{x:,}"
         return f"{where} within {_tolerances(r)} of {figure} ({r.source_en})"
     if r.kind == "share":
         return f"within {r.tolerance:g} percentage points of the previous period's share"
