@@ -80,7 +80,7 @@ def check_alone(submission: Submission, catalogue: Catalogue) -> list[Finding]:
         area, group = sum_rows[row]
         out.append(_sum_finding(group, area, w, submission.file))
     out.extend(_compare_findings(w, compiled.local, compiled.compares, submission.file))
-    out.extend(check_references(submission, catalogue))
+    out.extend(check_references(submission, catalogue, w))
     return out
 
 

@@ -78,13 +78,18 @@ def _percent(x: float) -> str:
 # reference: against a declared value, from the return alone
 
 
-def check_references(submission: Submission, catalogue: Catalogue) -> list[Finding]:
-    """Each ``reference`` rule on this return's figures, as warnings naming the source."""
+def check_references(
+    submission: Submission, catalogue: Catalogue, w: Wide | None = None
+) -> list[Finding]:
+    """Each ``reference`` rule on this return's figures, as warnings naming the source.
+
+    ``w`` is the return as a matrix when the caller has already built it.
+    """
     own = _own(submission)
     rules = [r for r in catalogue.rules_of("reference") if r.element in own]
     if not rules:
         return []
-    w = wide(submission.values)
+    w = w if w is not None else wide(submission.values)
     rows: list[_Row] = []
     for rule in rules:
         assert rule.reference is not None
