@@ -142,6 +142,7 @@ class Code(StrEnum):
     OUTLIER = "outlier"
     STOCK_NOT_CONTINUED = "stock-not-continued"
     FAR_FROM_REFERENCE = "far-from-reference"
+    TOTAL_FAR_FROM_REFERENCE = "total-far-from-reference"
     SHARE_CHANGED = "share-changed"
     WARNING_EXPLAINED = "warning-explained"
     MORE_FINDINGS = "more-findings"

@@ -51,6 +51,9 @@ SPECIFIC: dict[Code, frozenset[str]] = {
         {"period", "previous_value", "previous_period", "difference"}
     ),
     Code.FAR_FROM_REFERENCE: frozenset({"cells", "reference", "source_en", "source_km", "allowed"}),
+    Code.TOTAL_FAR_FROM_REFERENCE: frozenset(
+        {"cells", "reference", "source_en", "source_km", "allowed"}
+    ),
     Code.SHARE_CHANGED: frozenset(
         {"left", "right", "share", "period", "previous_share", "previous_period", "allowed"}
     ),

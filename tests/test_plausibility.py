@@ -93,9 +93,9 @@ def test_a_child_population_far_from_the_national_figure_is_a_warning(tmp_path: 
     found = _check(path)
     assert where(found) == {
         (POPULATION, total, "sum-mismatch"),
-        (POPULATION, total, "far-from-reference"),
+        (POPULATION, total, "total-far-from-reference"),
     }
-    far = next(f for f in found if f.code.value == "far-from-reference")
+    far = next(f for f in found if f.code.value == "total-far-from-reference")
     _, last = cell_of("NIS", "child_population_0_17", "25")
     assert (far.severity, far.params["cells"], far.params["reference"]) == (
         Severity.WARNING,

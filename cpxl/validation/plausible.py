@@ -122,7 +122,7 @@ def _reference_finding(row: _Row, w: Wide, file: str, catalogue: Catalogue) -> F
         sheet, cell = found[0] if found else ("", "")
         cells = f"{found[0][1]}:{found[-1][1]}" if found else ""
     return Finding.make(
-        Code.FAR_FROM_REFERENCE,
+        Code.TOTAL_FAR_FROM_REFERENCE if not row.area else Code.FAR_FROM_REFERENCE,
         rule.severity,
         Location(file=file, sheet=sheet, cell=cell),
         rule=rule.id,
