@@ -186,8 +186,15 @@ class World:
         return float(round((200 + 800 * u) * self._weight(area)) * 1_000_000)
 
     def _respect_compare_rules(self) -> None:
-        """Shrink the smaller side of every ordering rule until it holds, margins included."""
+        """Shrink the smaller side of every ordering rule until it holds, margins included.
+
+        Counts are capped at a share of the larger side that depends on the rule and the area
+        only, whenever they pass it: the cap moves with the larger side, so a figure does not
+        jump from one year to the next as a rule starts or stops biting. Stocks that continue
+        from one period to the next are built to hold their rules and are never shrunk.
+        """
         rules = [r for r in self.catalogue.rules_of("compare") if r.op in ("<=", "<", ">=", ">")]
+        stocks = self.closing | set(self.opening)
         for _ in range(6):
             changed = False
             for rule in rules:
@@ -196,6 +203,11 @@ class World:
                     (rule.left, rule.right) if rule.op in ("<=", "<") else (rule.right, rule.left)
                 )
                 names = {r.element for r in small.refs}
+                if names & stocks:
+                    continue
+                counts = all(
+                    self.catalogue.elements[e].value_type in ("count", "amount") for e in names
+                )
                 areas = {
                     a.code for e in names for a in self.catalogue.areas(self.catalogue.elements[e])
                 }
@@ -203,9 +215,15 @@ class World:
                     lookup = self._lookup([*small.refs, *big.refs], area)
                     low = small.evaluate(lookup, any_missing=True)
                     high = big.evaluate(lookup, any_missing=True)
-                    if low is None or high is None or low < high or low == high == 0:
+                    if low is None or high is None or low == high == 0:
                         continue
-                    share = (0.5 + 0.3 * _unit(self.seed, rule.id, area)) * high / max(low, 1)
+                    cap = (0.6 + 0.3 * _unit(self.seed, rule.id, area)) if counts else 1.0
+                    if low <= cap * high or (not counts and low < high):
+                        continue
+                    if counts:
+                        share = cap * high / max(low, 1)
+                    else:
+                        share = (0.5 + 0.3 * _unit(self.seed, rule.id, area)) * high / max(low, 1)
                     share = min(share, 0.95)
                     for e in names:
                         key = (e, area)

@@ -8,7 +8,8 @@ Covers, on returns built through the real templates, as exact (sheet, cell, code
 - a survey estimate far from the last survey, and a survey year other than the last survey's,
   are warnings naming the reference;
 - the child protection share of the national budget far from last year's share is a warning;
-- the population's "not recorded" columns must be 0.
+- the population's "not recorded" columns must be 0;
+- through a real intake run, the opening stock is held to the closing stock stored last year.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 from builders import catalogue, cell_of, returned, where, workspace
 
-from cpxl.findings import Finding, Severity
+from cpxl.findings import Finding, Severity, Status
+from cpxl.intake import run_inbox
 from cpxl.reading import read_workbook
 from cpxl.validation import history_elements, validate
 
@@ -160,3 +162,22 @@ def test_population_not_recorded_columns_are_0(tmp_path: Path) -> None:
         "CMP-population-sex-not-recorded-is-0",
         Severity.ERROR,
     )
+
+
+def test_intake_holds_this_years_opening_stock_to_last_years_stored_closing(
+    tmp_path: Path,
+) -> None:
+    """Through a real run: 2024 is stored, and 2025 opening with 100 more children is a warning."""
+    ws = workspace(tmp_path)
+    returned(ws, "MOSVY", "2024", name="MOSVY_2024.xlsx")
+    run_inbox(ws, workers=1)
+    sheet, opening = cell_of("MOSVY", "children_in_residential_care_start_of_period", "01")
+    _, male = cell_of("MOSVY", "children_in_residential_care_start_of_period", "01", "sex", "male")
+    clean = _figures(returned(workspace(tmp_path / "clean"), "MOSVY"))
+    edits = {opening: clean[(sheet, opening)] + 100, male: clean[(sheet, male)] + 100}
+    returned(ws, "MOSVY", cells={sheet: edits})
+    report = run_inbox(ws, workers=1)
+    result = next(f for f in report.files if f.file == "MOSVY_2025.xlsx")
+    assert result.status == Status.ACCEPTED_WITH_WARNINGS
+    assert where(result.findings) == {(sheet, opening, "stock-not-continued")}
+    assert result.findings[0].params["previous_value"] == f"{clean[(sheet, opening)]:,.0f}"
