@@ -561,3 +561,15 @@ def test_an_indicator_outside_its_domains_sectors_is_refused(
     assert rules.problems() == [
         (Code.CATALOGUE_REFERENCE, f"indicators.yaml:{line}", f"$.indicators[{i}].framework_ref")
     ]
+
+
+def test_a_province_sum_of_a_national_element_is_refused(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """A reference over the provinces of a figure reported once for the country is reported."""
+    rules = Copy(tmp_path)
+    i = next(n for n, r in enumerate(catalogue.rules) if r.id == "REF-cvacs_physical_violence_pct")
+    line = rules.add_key("validation.yaml", ["rules", i], "over: provinces")
+    assert rules.problems() == [
+        (Code.CATALOGUE_REFERENCE, f"validation.yaml:{line}", f"$.rules[{i}].over")
+    ]

@@ -242,6 +242,14 @@ def _rules(data: Mapping[str, Any], p: _Problems, check: _RefChecker) -> tuple[R
             check.element(element, "validation", [*path, "element"])
         if r.get("previous"):
             check.element(r["previous"], "validation", [*path, "previous"])
+        scoped = check.elements.get(element)
+        if r.get("over") == "provinces" and scoped is not None and scoped.national:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "validation",
+                [*path, "over"],
+                f"{element} is reported for the nation only: it has no provinces to add up",
+            )
         for j, el in enumerate(r.get("elements") or ()):
             check.element(el, "validation", [*path, "elements", j])
         el_obj = check.elements.get(element)
