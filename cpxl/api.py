@@ -350,8 +350,8 @@ def consolidate(
             written["xlsx"] = [str(result.workbook)]
         others = [f for f in formats if f != "xlsx"]
         if others:
-            # DHIS2 and ADX carry every value at its own period: a year's export holds its
-            # half-yearly, quarterly and monthly returns too.
+            # Every value at its own period: a year's export holds its half-yearly, quarterly
+            # and monthly returns too, so anyone can recompute every figure from it.
             values = store.long_table(periods_within(periods))
             indicators = indicator_table(cat, store, periods)
             stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")

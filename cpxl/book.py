@@ -54,15 +54,17 @@ def _c(spec: str) -> tuple[Col, ...]:
 
 
 INDICATOR_COLS = _c(
-    "ID:12, Framework ref:10, Provenance:18, Provenance meaning:40, Domain:8, Domain (EN):24,"
-    " Domain (KM):24:km, Name (EN):40, Name (KM):40:km, Khmer status:13, Definition:60,"
+    "ID:12, Framework ref:10, Framework sector:24, Provenance:18, Provenance meaning:40, Domain:8,"
+    " Domain (EN):24, Domain (KM):24:km, Domain's framework sectors:14, Name (EN):40,"
+    " Name (KM):40:km, Khmer status:13, Definition:60,"
     " Numerator:40, Denominator:32, Unit:14, Disaggregations:28, Frequency:12, Frequency note:28,"
     " Data source:36, Responsible:12, Responsible (EN):36, Responsible (KM):32:km, Survey:12,"
     " Evidence:60, Note:60"
 )
 ELEMENT_COLS = _c(
     "Code:40, Name (EN):48, Name (KM):44:km, Khmer status:13, Value type:11, Disaggregations:30,"
-    " Total column:8, Scope:10, Sheet:28, Aggregation:11, Required:9, Data set:24,"
+    " Total column:8, Scope:10, Sheet:28, Aggregation:11, Over a longer period:36, Required:9,"
+    " Data set:24,"
     " Reporting ministry:14, Period type:12, Used by indicators:22, Description:50"
 )
 OPTION_COLS = _c(
@@ -145,6 +147,20 @@ def _labels(cat: Catalogue, dims: Sequence[str]) -> str:
     )
 
 
+# What an element's aggregation does when a longer period is built from shorter returns.
+AGGREGATION_MEANING = {
+    "sum": "the sum of the shorter periods (events counted once, when they happen)",
+    "last": "the last shorter period reported (a stock at the end of the period, or a survey)",
+    "none": "never built from shorter periods: a count of distinct children in the period;"
+    " the year has an element of its own",
+}
+
+
+def _sectors(cat: Catalogue, domain: str) -> str:
+    """The framework sectors a cpxl domain holds indicators of, or that none is known."""
+    return ", ".join(cat.domain_sectors.get(domain, ())) or "not known"
+
+
 def _about(cat: Catalogue) -> Rows:
     counts = {level: 0 for level in cat.provenance_levels}
     for ind in cat.indicators:
@@ -157,6 +173,13 @@ def _about(cat: Catalogue) -> Rows:
     ]
     for level, term in cat.provenance_levels.items():
         rows.append([f"Provenance: {level}", term.en, term.km, counts.get(level, 0)])
+    for code, term in cat.domains.items():
+        n = sum(1 for ind in cat.indicators if ind.domain == code)
+        where = f" (cpxl's grouping; framework sectors: {_sectors(cat, code)})"
+        rows.append([f"Domain: {code}", term.en + where, term.km, n])
+    for code, term in cat.framework_sectors.items():
+        n = sum(1 for ind in cat.indicators if ind.framework_sector == code)
+        rows.append([f"Framework sector: {code}", term.en, term.km, n])
     inferred = cat.provenance_levels.get("inferred")
     rows.append(
         [
@@ -177,10 +200,13 @@ def _indicators(cat: Catalogue) -> Rows:
         level = cat.provenance_levels.get(ind.provenance, _NO_TERM)
         domain = cat.domains.get(ind.domain, _NO_TERM)
         ministry = cat.ministries[ind.responsible]
+        sector = ind.framework_sector
+        sector_name = cat.framework_sectors.get(sector, _NO_TERM).en if sector else ""
         rows.append(
             [
-                *(ind.id, ind.framework_ref or "", ind.provenance, level.en),
-                *(ind.domain, domain.en, domain.km, ind.name_en, ind.name_km, ind.km_status),
+                *(ind.id, ind.framework_ref or "", sector_name, ind.provenance, level.en),
+                *(ind.domain, domain.en, domain.km, _sectors(cat, ind.domain)),
+                *(ind.name_en, ind.name_km, ind.km_status),
                 *(ind.definition_en, _expr(ind.numerator), _expr(ind.denominator), ind.unit),
                 *(_labels(cat, ind.disaggregations), ind.frequency, ind.frequency_note),
                 *(ind.data_source, ind.responsible, ministry.name_en, ministry.name_km),
@@ -204,6 +230,7 @@ def _elements(cat: Catalogue) -> Rows:
             [
                 *(e.code, e.name_en, e.name_km, e.km_status, e.value_type, _labels(cat, e.by)),
                 *(_yes(e.total), e.scope, cat.sheets[e.sheet].title_en, e.aggregation),
+                AGGREGATION_MEANING.get(e.aggregation, ""),
                 *(_yes(e.required), data_set.id, data_set.ministry, period.label_en),
                 *(", ".join(used[e.code]), e.description_en),
             ]
@@ -237,6 +264,10 @@ def _rule_elements(r: Rule) -> str:
     """What a rule looks at, as the catalogue names it."""
     if r.kind == "compare":
         return f"{_expr(r.left)} {r.op} {_expr(r.right)}"
+    if r.kind == "share":
+        return f"{_expr(r.left)} as a share of {_expr(r.right)}"
+    if r.kind == "continuity":
+        return f"{r.element} = {r.previous} of the previous period"
     if r.elements:
         return ", ".join(r.elements)
     if r.element:
@@ -256,7 +287,26 @@ def _rule_check(r: Rule) -> str:
         return "parts of " + (", ".join(r.dimensions) or "every dimension") + " add up to Total"
     if r.kind == "change":
         return f"change over {r.threshold:.0%}, or beyond z {r.outlier_z:g} from history"
+    if r.kind == "continuity":
+        return f"within {_tolerances(r)} of the previous closing figure"
+    if r.kind == "reference":
+        where = "the sum of the provinces" if r.over == "provinces" else "each figure"
+        x = r.reference or 0.0
+        figure = f"{int(x):,}" if x == int(x) else f"{x:,}"
+        return f"{where} within {_tolerances(r)} of {figure} ({r.source_en})"
+    if r.kind == "share":
+        return f"within {r.tolerance:g} percentage points of the previous period's share"
     return ""
+
+
+def _tolerances(r: Rule) -> str:
+    """A rule's allowed difference in words: an amount, a percentage, or the larger of both."""
+    parts = [
+        f"{r.tolerance:g}" if r.tolerance else "",
+        f"{r.tolerance_pct:g} %" if r.tolerance_pct else "",
+    ]
+    shown = [p for p in parts if p]
+    return " or ".join(shown) if shown else "0"
 
 
 def _rules(cat: Catalogue) -> Rows:

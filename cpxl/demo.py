@@ -4,7 +4,9 @@ Last year's returns arrive and are stored (so that this year's have history); th
 batch arrives with what a real inbox holds: clean returns, one full of typical mistakes and its
 correction, a corrected resubmission, the same file under another name, a late file, a return on
 last year's template, a LibreOffice re-save when LibreOffice is installed, a lock file and a few
-files that are not returns at all. The intake runs over both, and the national outputs are built.
+files that are not returns at all. Both years include MoSVY's four quarterly returns and NCCT's two
+half-yearly ones, so that every indicator of the catalogue has a value for both years. The intake
+runs over both batches, and the national outputs are built.
 """
 
 from __future__ import annotations
@@ -135,12 +137,17 @@ def build_demo(directory: Path) -> dict[str, Any]:
     issued = datetime(2024, 12, 1, tzinfo=UTC)
     generate_templates(cat, LAST_YEAR, ws.templates, issued_at=issued)
     generate_templates(cat, YEAR, ws.templates, issued_at=issued + timedelta(days=365))
+    for year in (LAST_YEAR, YEAR):
+        for part in _parts(cat, year):
+            start = datetime(parse_period(part).start.year, 1, 1, tzinfo=UTC)
+            generate_templates(cat, part, ws.templates, issued_at=start - timedelta(days=30))
     ministries = list(cat.reporting_ministries(parse_period(YEAR)))
 
     # Last year: every ministry but the last reports on time; stored as history.
     for m in ministries[:-1]:
         path, _ = _fill(ws, cat, m, LAST_YEAR, f"{LAST_YEAR}/{m}_{LAST_YEAR}.xlsx")
         _received(path, _day(cat, m, LAST_YEAR, -10))
+    _sub_annual(ws, cat, LAST_YEAR, f"{LAST_YEAR}/")
     first = run_inbox(ws, workers=2)
     shutil.move(str(ws.inbox / LAST_YEAR), str(ws.root / "received-2024"))
 
@@ -160,7 +167,10 @@ def build_demo(directory: Path) -> dict[str, Any]:
     notes.append(f"{path.name}: the same return with the mistakes corrected")
     layout = build_layout(cat, corrected, YEAR)
     sheet = layout.sheets[0]
-    element = sheet.columns[-1].element
+    # a count is corrected (a survey's year or estimate would be checked against its reference)
+    element = next(
+        c.element for c in reversed(sheet.columns) if cat.elements[c.element].value_type == "count"
+    )
     edits = _consistent_edit(cat, layout, sheet.name, sheet.areas[0].code, element, 3)
     name = f"{corrected}_{YEAR}_corrected.xlsx"
     path, _ = _fill(ws, cat, corrected, YEAR, name, edits=edits)
@@ -182,6 +192,8 @@ def build_demo(directory: Path) -> dict[str, Any]:
         notes.append(f"{lo_copy.name}: re-saved by LibreOffice Calc")
     for odd in _not_returns(ws.inbox):
         _received(odd, _day(cat, ministries[0], YEAR, 3))
+    made = _sub_annual(ws, cat, YEAR, "")
+    notes.append(f"{made} quarterly and half-yearly returns for {YEAR}, each on time")
     second = run_inbox(ws, workers=2)
 
     from cpxl.api import consolidate
@@ -192,7 +204,44 @@ def build_demo(directory: Path) -> dict[str, Any]:
         "runs": [_run_dict(first), _run_dict(second)],
         "notes": notes,
         "national": national,
+        "reported": reported_indicators(ws, cat, (LAST_YEAR, YEAR)),
+        "indicators": len(cat.indicators),
     }
+
+
+def _parts(cat: Catalogue, year: str) -> list[str]:
+    """The quarters and half-years of a year that some data set is reported for."""
+    kinds = {d.period_type for d in cat.data_sets} - {"annual"}
+    out: list[str] = []
+    for kind in sorted(kinds):
+        pattern = cat.period_types[kind].pattern  # "YYYYQn", "YYYYSn", "YYYYMM"
+        count = {"Q": 4, "S": 2}.get(pattern[4:5], 12)
+        for n in range(1, count + 1):
+            out.append(f"{year}{pattern[4:5]}{n}" if count < 12 else f"{year}{n:02d}")
+    return out
+
+
+def _sub_annual(ws: Workspace, cat: Catalogue, year: str, folder: str) -> int:
+    """Every quarterly and half-yearly return of a year, each received before it is due."""
+    made = 0
+    for part in _parts(cat, year):
+        for m in cat.reporting_ministries(parse_period(part)):
+            path, _ = _fill(ws, cat, m, part, f"{folder}{m}_{part}.xlsx")
+            _received(path, _day(cat, m, part, -5))
+            made += 1
+    return made
+
+
+def reported_indicators(ws: Workspace, cat: Catalogue, years: tuple[str, ...]) -> dict[str, int]:
+    """Year -> how many indicators have a national value in the store (the demo's promise)."""
+    from cpxl.api import open_store
+    from cpxl.consolidation import indicator_table
+
+    with open_store(ws.root) as store:
+        table = indicator_table(cat, store, list(years))
+    national = table[(table["area"] == cat.national.code) & (table["dimension"] == "")]
+    valued = national[national["value"].notna()]
+    return {y: int(valued.loc[valued["period"] == y, "indicator"].nunique()) for y in years}
 
 
 def _consistent_edit(
@@ -239,6 +288,8 @@ def _run_dict(report: RunReport) -> dict[str, Any]:
 def render(result: dict[str, Any]) -> str:
     """The demo's one-screen summary: what arrived, what happened, what to open."""
     lines = [f"Demo workspace: {result['workspace']}"]
+    for year, n in result.get("reported", {}).items():
+        lines.append(f"Indicators with a national value for {year}: {n} of {result['indicators']}")
     for i, run in enumerate(result["runs"], start=1):
         totals = ", ".join(f"{k} {v}" for k, v in sorted(run["totals"].items()))
         lines.append(f"Run {i}: {totals}")

@@ -142,6 +142,10 @@ class Code(StrEnum):
     COMPARE_FAILED = "compare-failed"
     CHANGE_TOO_LARGE = "change-too-large"
     OUTLIER = "outlier"
+    STOCK_NOT_CONTINUED = "stock-not-continued"
+    FAR_FROM_REFERENCE = "far-from-reference"
+    TOTAL_FAR_FROM_REFERENCE = "total-far-from-reference"
+    SHARE_CHANGED = "share-changed"
     WARNING_EXPLAINED = "warning-explained"
     MORE_FINDINGS = "more-findings"
     # catalogue (rules/) problems, for the people who edit it

@@ -2,8 +2,13 @@
 
 Values are plausible and consistent with every rule of the catalogue: parts add up to totals,
 numerators stay below denominators, and the same seed gives the same figures for an element
-whichever ministry's return it appears in, so that cross-ministry checks hold too. With
-``mistakes`` a few typical human errors are typed in, and each is reported with its cell.
+whichever ministry's return it appears in, so that cross-ministry checks hold too. They look
+like Cambodia: the child population is the catalogue's national reference spread over the
+provinces by their 2019 census populations, counts follow the provinces' child populations,
+survey estimates sit near the last survey's (the catalogue's ``reference`` rules), shares of a
+budget hold from year to year, and a stock at the start of a period is the one at the end of
+the period before (``continuity`` rules). With ``mistakes`` a few typical human errors are typed
+in, and each is reported with its cell.
 """
 
 from __future__ import annotations
@@ -82,16 +87,44 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+# Residential care has been falling since the 2015-16 mapping: a stock loses this share a year.
+STOCK_DECLINE = 0.05
+# National executed budget (riel) in 2023 and its yearly growth; the child protection share.
+BUDGET_2023 = 30e12
+BUDGET_GROWTH = 0.06
+CP_SHARE = 0.004
+
+
 class World:
     """Every element's plausible figures for one period, consistent across ministries."""
 
     def __init__(self, catalogue: Catalogue, period: Period, seed: int) -> None:
         self.catalogue, self.period, self.seed = catalogue, period, seed
+        self.references = {
+            r.element: r for r in catalogue.rules_of("reference") if r.reference is not None
+        }
+        self.opening = {r.element: r.previous for r in catalogue.rules_of("continuity")}
+        self.closing = set(self.opening.values())
+        self.shares = {
+            r.left.refs[0].element: r.right.refs[0].element
+            for r in catalogue.rules_of("share")
+            if r.left is not None and r.right is not None and r.left.refs and r.right.refs
+        }
+        self.zero = _zero_options(catalogue)
+        self.children = _child_population(catalogue, self.references)
         self.totals: dict[tuple[str, str], float] = {}
         for el in catalogue.elements.values():
             for area in catalogue.areas(el):
                 self.totals[(el.code, area.code)] = self._base(el, area.code)
         self._respect_compare_rules()
+
+    def _weight(self, area: str) -> float:
+        """How big a province is: its child population against the average province's."""
+        if not self.children:
+            return 0.4 + 2.2 * _unit("area", area)
+        if area not in self.children:  # the nation: figures reported once for the country
+            return 0.25 * len(self.children)
+        return self.children[area] / (sum(self.children.values()) / len(self.children))
 
     def _base(self, el: Element, area: str) -> float:
         # One factor per area and period for every element, so that orderings between
@@ -104,21 +137,64 @@ class World:
         )
         amplitude = min(0.08, limit / 3)
         noise = 1 - amplitude + 2 * amplitude * _unit(self.seed, area, self.period.id)
-        weight = 0.4 + 2.2 * _unit("area", area)
+        weight = self._weight(area)
+        reference = self.references.get(el.code)
+        if el.code.endswith(("_ci_lower_pct", "_ci_upper_pct")):
+            estimate = el.code.replace("_ci_lower_pct", "_pct").replace("_ci_upper_pct", "_pct")
+            if estimate in self.catalogue.elements:
+                est = self._base(self.catalogue.elements[estimate], area)
+                half = 1.5 + 1.5 * u
+                low = el.code.endswith("_ci_lower_pct")
+                return round(max(0.0, est - half) if low else min(100.0, est + half), 1)
+        if reference is not None and reference.over == "area":
+            # a survey repeats its latest estimate every year, near the reference
+            assert reference.reference is not None
+            if el.value_type == "year":
+                return float(reference.reference)
+            spread = reference.allowed(reference.reference) / 2
+            return round(reference.reference + (2 * u - 1) * spread, 1)
         if el.value_type == "percent":
             return round(5 + 80 * u, 1)
         if el.value_type == "year":
             return float(min(self.period.year, 2014 + int(8 * u)))
-        if el.value_type == "amount":  # riel: budgets run to millions
-            return float(round((200 + 800 * u) * weight * noise) * 1_000_000)
-        if el.code.startswith("child_population"):
-            return float(round(20_000 * weight * (1 + u) * noise))
+        if el.value_type == "amount":  # riel
+            return self._amount(el, area, u)
+        if el.code in self.opening:  # the stock at the start is the one at the end before
+            return self._stock(self.opening[el.code], area, self.period.previous())
+        if el.code in self.closing:
+            return self._stock(el.code, area, self.period)
+        if reference is not None and area in self.children:  # the child population
+            return float(round(self.children[area] * (0.995 + 0.01 * _unit(area, self.period.id))))
         scale = 20 + 400 * u
         return float(round(scale * weight * noise))
 
+    def _stock(self, code: str, area: str, period: Period) -> float:
+        """A stock on the last day of a period: the same figure whichever period asks for it."""
+        years = period.end.year + period.end.month / 12 - 2020
+        start = (60 + 500 * _unit(self.seed, code, area)) * self._weight(area)
+        return float(round(start * (1 - STOCK_DECLINE) ** years))
+
+    def _amount(self, el: Element, area: str, u: float) -> float:
+        """Budgets in riel: the nation's in trillions, a stable small share for child protection."""
+        years = self.period.year - 2023
+        national = BUDGET_2023 * (1 + BUDGET_GROWTH) ** years
+        if el.code in self.shares:
+            share = CP_SHARE * (0.9 + 0.2 * _unit(self.seed, el.code, area))
+            return float(round(national * share / 1e6) * 1e6)
+        if el.code in self.shares.values():
+            return float(round(national / 1e9) * 1e9)
+        return float(round((200 + 800 * u) * self._weight(area)) * 1_000_000)
+
     def _respect_compare_rules(self) -> None:
-        """Shrink the smaller side of every ordering rule until it holds, margins included."""
+        """Shrink the smaller side of every ordering rule until it holds, margins included.
+
+        Counts are capped at a share of the larger side that depends on the rule and the area
+        only, whenever they pass it: the cap moves with the larger side, so a figure does not
+        jump from one year to the next as a rule starts or stops biting. Stocks that continue
+        from one period to the next are built to hold their rules and are never shrunk.
+        """
         rules = [r for r in self.catalogue.rules_of("compare") if r.op in ("<=", "<", ">=", ">")]
+        stocks = self.closing | set(self.opening)
         for _ in range(6):
             changed = False
             for rule in rules:
@@ -127,6 +203,11 @@ class World:
                     (rule.left, rule.right) if rule.op in ("<=", "<") else (rule.right, rule.left)
                 )
                 names = {r.element for r in small.refs}
+                if names & stocks:
+                    continue
+                counts = all(
+                    self.catalogue.elements[e].value_type in ("count", "amount") for e in names
+                )
                 areas = {
                     a.code for e in names for a in self.catalogue.areas(self.catalogue.elements[e])
                 }
@@ -134,9 +215,15 @@ class World:
                     lookup = self._lookup([*small.refs, *big.refs], area)
                     low = small.evaluate(lookup, any_missing=True)
                     high = big.evaluate(lookup, any_missing=True)
-                    if low is None or high is None or low < high or low == high == 0:
+                    if low is None or high is None or low == high == 0:
                         continue
-                    share = (0.5 + 0.3 * _unit(self.seed, rule.id, area)) * high / max(low, 1)
+                    cap = (0.6 + 0.3 * _unit(self.seed, rule.id, area)) if counts else 1.0
+                    if low <= cap * high or (not counts and low < high):
+                        continue
+                    if counts:
+                        share = cap * high / max(low, 1)
+                    else:
+                        share = (0.5 + 0.3 * _unit(self.seed, rule.id, area)) * high / max(low, 1)
                     share = min(share, 0.95)
                     for e in names:
                         key = (e, area)
@@ -179,13 +266,46 @@ class World:
                         max(0.0, min(100.0, total + jitter)), 1
                     )
                 continue
-            weights = [0.2 + _unit(self.seed, area, dim_code, o.code) for o in options]
+            dim = self.catalogue.dimensions[dim_code]
+            weights = [
+                0.0
+                if (el.code, dim_code, o.code) in self.zero
+                # records lacking the attribute are few
+                else (0.03 if o.code == dim.unknown else 1.0)
+                * (0.2 + _unit(self.seed, area, dim_code, o.code))
+                for o in options
+            ]
             shares = _split(int(total), weights)
             for o, share in zip(options, shares, strict=True):
                 out[column_key(el.code, dim_code, o.code)] = float(share)
         if el.total or not el.by:
             out[column_key(el.code)] = total
         return out
+
+
+def _zero_options(catalogue: Catalogue) -> set[tuple[str, str, str]]:
+    """(element, dimension, option) cells a compare rule says are 0 (population not recorded)."""
+    out: set[tuple[str, str, str]] = set()
+    for rule in catalogue.rules_of("compare"):
+        if rule.op != "==" or rule.left is None or rule.right is None or rule.right.refs:
+            continue
+        if len(rule.left.refs) == 1 and rule.right.evaluate({}, any_missing=True) == 0:
+            ref = rule.left.refs[0]
+            out.add((ref.element, ref.dimension, ref.option))
+    return out
+
+
+def _child_population(catalogue: Catalogue, references: Mapping[str, Any]) -> dict[str, float]:
+    """Province -> children: the national reference spread by the 2019 census populations."""
+    rule = next((r for r in references.values() if r.over == "provinces"), None)
+    known = {p.code: p.population_2019 for p in catalogue.provinces if p.population_2019}
+    if rule is None or not known:
+        return {}
+    rest = max(0, (catalogue.national_population_2019 or 0) - sum(known.values()))
+    missing = [p.code for p in catalogue.provinces if p.code not in known]
+    people = {**known, **{code: rest / len(missing) for code in missing}} if missing else known
+    total = sum(people.values())
+    return {code: rule.reference * n / total for code, n in people.items()}
 
 
 def _split(total: int, weights: Sequence[float]) -> list[int]:

@@ -47,6 +47,16 @@ SPECIFIC: dict[Code, frozenset[str]] = {
     Code.COMPARE_FAILED: frozenset({"left", "right", "left_value", "right_value"}),
     Code.CHANGE_TOO_LARGE: frozenset({"history", "change"}),
     Code.OUTLIER: frozenset({"history", "z"}),
+    Code.STOCK_NOT_CONTINUED: frozenset(
+        {"period", "previous_value", "previous_period", "difference"}
+    ),
+    Code.FAR_FROM_REFERENCE: frozenset({"cells", "reference", "source_en", "source_km", "allowed"}),
+    Code.TOTAL_FAR_FROM_REFERENCE: frozenset(
+        {"cells", "reference", "source_en", "source_km", "allowed"}
+    ),
+    Code.SHARE_CHANGED: frozenset(
+        {"left", "right", "share", "period", "previous_share", "previous_period", "allowed"}
+    ),
     Code.LATE_SUBMISSION: frozenset({"days", "due"}),
     Code.DUPLICATE_FILE: frozenset({"first"}),
     Code.UNCHANGED_SUBMISSION: frozenset({"first"}),
@@ -87,8 +97,8 @@ def test_catalogue_has_the_fifty_indicators(catalogue: Catalogue) -> None:
     assert len(catalogue.indicators) == 50
     assert Counter(i.provenance for i in catalogue.indicators) == {
         "framework": 2,
-        "framework_mentioned": 2,
-        "inferred": 46,
+        "framework_mentioned": 1,
+        "inferred": 47,
     }
     assert set(catalogue.provenance_levels) == {"framework", "framework_mentioned", "inferred"}
 
@@ -489,4 +499,79 @@ def test_unreadable_and_invalid_files_are_reported_together(tmp_path: Path) -> N
     assert rules.problems() == [
         (Code.CATALOGUE_YAML, f"ministries.yaml:{bad}", "$"),
         (Code.CATALOGUE_SCHEMA, f"calendar.yaml:{due}", "$.data_sets[0].due_days"),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Words, provenance and the framework's sectors
+
+
+def test_sources_are_cited_without_machine_paths() -> None:
+    """No file of the catalogue cites its sources by an absolute path on someone's machine."""
+    cited = [
+        (path.name, n)
+        for path in sorted(RULES.glob("*.yaml"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if line.lstrip().startswith("#") and ("/work/" in line or "/home/" in line)
+    ]
+    assert cited == []
+
+
+def test_the_national_police_is_named_as_the_institution(catalogue: Catalogue) -> None:
+    """The National Police's Khmer name is the institution, not its Commissioner General's title."""
+    assert catalogue.ministries["GCNP"].name_km == "អគ្គស្នងការដ្ឋាននគរបាលជាតិ"
+
+
+def test_not_recorded_is_not_translated_as_unknown(catalogue: Catalogue) -> None:
+    """ "Not recorded" reads as "no data" in Khmer everywhere, never as "unknown" (មិនស្គាល់)."""
+    labels = {
+        (d.code, o.code): o.label_km
+        for d in catalogue.dimensions.values()
+        for o in d.options
+        if o.label_en == "Not recorded"
+    }
+    assert labels == {
+        ("sex", "unknown"): "គ្មានទិន្នន័យ",
+        ("age_group_5yr", "age_unknown"): "គ្មានទិន្នន័យ",
+    }
+    assert catalogue.term("unknown").km == "គ្មានទិន្នន័យ"
+
+
+def test_only_cp_ac_01_is_framework_mentioned(catalogue: Catalogue) -> None:
+    """A finding quoted at the launch (fewer children in care) does not make CP-AC-02 one."""
+    mentioned = [i.id for i in catalogue.indicators if i.provenance == "framework_mentioned"]
+    assert mentioned == ["CP-AC-01"]
+
+
+def test_framework_sectors_sit_beside_the_domains(catalogue: Catalogue) -> None:
+    """4.8 and 4.11a are both in the framework's sector 4, which cpxl splits into AC and SV."""
+    sectors = {
+        i.id: (i.domain, i.framework_sector) for i in catalogue.indicators if i.framework_ref
+    }
+    assert sectors == {"CP-AC-06": ("AC", "4"), "CP-SV-01": ("SV", "4")}
+    assert {d: s for d, s in catalogue.domain_sectors.items() if s} == {"AC": ("4",), "SV": ("4",)}
+    assert list(catalogue.framework_sectors) == ["4"]
+
+
+def test_an_indicator_outside_its_domains_sectors_is_refused(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """A framework number whose sector the indicator's domain does not list is reported."""
+    rules = Copy(tmp_path)
+    i = next(n for n, d in enumerate(catalogue.indicators) if d.id == "CP-AC-06")
+    line = rules.replace("indicators.yaml", ["indicators", i, "framework_ref"], '"2.3"')
+    assert rules.problems() == [
+        (Code.CATALOGUE_REFERENCE, f"indicators.yaml:{line}", f"$.indicators[{i}].framework_ref")
+    ]
+
+
+def test_a_province_sum_of_a_national_element_is_refused(
+    tmp_path: Path, catalogue: Catalogue
+) -> None:
+    """A reference over the provinces of a figure reported once for the country is reported."""
+    rules = Copy(tmp_path)
+    i = next(n for n, r in enumerate(catalogue.rules) if r.id == "REF-cvacs_physical_violence_pct")
+    line = rules.add_key("validation.yaml", ["rules", i], "over: provinces")
+    assert rules.problems() == [
+        (Code.CATALOGUE_REFERENCE, f"validation.yaml:{line}", f"$.rules[{i}].over")
     ]

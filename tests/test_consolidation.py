@@ -286,12 +286,13 @@ def test_a_rate_uses_the_population_of_the_nearest_earlier_year(
 
 
 def test_a_year_is_built_from_its_quarters(catalogue: Catalogue, store: Store) -> None:
-    """Quarters add up for flows, the last quarter counts for stocks, and a gap is named."""
+    """Quarters add up for flows, a distinct count is not built from them, and a gap is named."""
     table = indicator_table(catalogue, store, ["2025", "2025Q3"])
     flow = _row(table, "CP-SV-03", "2025", "01")
     assert _brief(flow) == (70.0, "partly-reported", "MOSVY (2025Q3)", "", "")
     assert flow["sources"] == 3
-    assert _brief(_row(table, "CP-SV-01", "2025", "01")) == (8.0, "reported", "", "", "")
+    # children served in the year (4.11a) is the annual return's own count, never the quarters'
+    assert _brief(_row(table, "CP-SV-01", "2025", "01")) == (None, "not-reported", "MOSVY", "", "")
     assert _brief(_row(table, "CP-SV-03", "2025Q3", "01")) == (
         None, "not-reported", "MOSVY", "", "",
     )  # fmt: skip

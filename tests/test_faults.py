@@ -139,7 +139,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Pristine:
     before = snapshot(ws.inbox)
     statuses = check_invariants(ws, before, run_inbox(ws, workers=2))
     assert statuses == {
-        "MOSVY_2025 draft.xlsx": ("needs-correction", "sum-mismatch"),
+        "MOSVY_2025 draft.xlsx": ("needs-correction", "required-blank"),
         "MOSVY_2025.xlsx": ("accepted", None),
     }
     return Pristine(
@@ -411,7 +411,7 @@ def test_a_full_disk_costs_one_file_a_status_never_the_store(
     assert run.data is not None, run.stderr
     statuses = check_invariants(ws, pristine.before, run.data, run.stderr)
     assert statuses == {
-        "MOSVY_2025 draft.xlsx": ("needs-correction", "sum-mismatch"),
+        "MOSVY_2025 draft.xlsx": ("needs-correction", "required-blank"),
         "MOSVY_2025.xlsx": ("not-processed", "environment-failed"),
     }
     assert (run.returncode, run.stderr) == (1, "")

@@ -568,7 +568,7 @@ CAMPAIGN = {
     "MOJ_2023.xlsx": ("period-closed", "period-closed"),
     "=1+1.xlsx": ("accepted-with-warnings", None),
     "MOJ_2025 resaved.xlsx": ("unchanged", "unchanged-submission"),
-    "MOSVY_2025.xlsx": ("needs-correction", "sum-mismatch"),
+    "MOSVY_2025.xlsx": ("needs-correction", "required-blank"),
     "MOSVY_2025 final.xlsx": ("accepted", None),
     "province/MOSVY_2025 fixed.xlsx": ("accepted-with-warnings", None),
     "MOJ_2025 stray.xlsx": ("unchanged", "unchanged-submission"),

@@ -16,8 +16,10 @@ import jsonschema
 from cpxl.catalogue.model import (
     Area,
     Catalogue,
+    DataSet,
     Dimension,
     Element,
+    Indicator,
     Ministry,
     Option,
     PeriodType,
@@ -144,6 +146,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             r["name_km_full"],
             tuple(r.get("variants_en") or ()),
             tuple(r.get("variants_km") or ()),
+            r.get("population_2019"),
         ),
     )
     dimensions: dict[str, Dimension] = _unique(
@@ -226,8 +229,20 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             if dim not in dimensions:
                 p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "by", j], dim)
     checker = _RefChecker(p, elements, dimensions)
-    domains = {d["id"] for d in cat["domains"]}
-    indicators = _indicators(raws["indicators"].data["indicators"], p, checker, ministries, domains)
+    domain_sectors = {d["id"]: tuple(d["framework_sectors"]) for d in cat["domains"]}
+    sector_ids = {str(s["id"]) for s in cat["framework_sectors"]}
+    for i, d in enumerate(cat["domains"]):
+        for j, sector in enumerate(d["framework_sectors"]):
+            if sector not in sector_ids:
+                p.add(
+                    Code.CATALOGUE_REFERENCE,
+                    "catalogue",
+                    ["domains", i, "framework_sectors", j],
+                    f"unknown framework sector {sector!r}",
+                )
+    indicators = _indicators(
+        raws["indicators"].data["indicators"], p, checker, ministries, domain_sectors
+    )
     cal = raws["calendar"].data
     period_types = {
         t["code"]: PeriodType(t["code"], t["label_en"], t["label_km"], t["pattern"])
@@ -242,6 +257,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         [str(m["code"]) for m in raws["ministries"].data["ministries"]],
         [str(e["code"]) for e in elements_raw["elements"]],
     )
+    _check_years_are_built_meaningfully(p, indicators, elements, data_sets)
     rules = _rules(raws["validation"].data, p, checker)
     messages, statuses, review = _messages(raws["messages"].data, p)
     terms_raw = raws["terms"].data
@@ -287,7 +303,44 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         terms=_freeze(terms),
         instructions=instructions,
         messages_to_review=review,
+        framework_sectors=_freeze(
+            {
+                str(s["id"]): Term(s["name_en"], s["name_km"], s.get("km_status", "attested"))
+                for s in cat["framework_sectors"]
+            }
+        ),
+        domain_sectors=_freeze(domain_sectors),
+        national_population_2019=national.get("population_2019"),
     )
+
+
+def _check_years_are_built_meaningfully(
+    p: _Problems,
+    indicators: Sequence[Indicator],
+    elements: Mapping[str, Element],
+    data_sets: Sequence[DataSet],
+) -> None:
+    """Refuse an indicator built on a sub-annual distinct count (aggregation ``none``).
+
+    A year of such an indicator would be built from its quarters, and no combination of
+    quarterly counts of distinct children is the year's count: the year needs its own element.
+    """
+    kind = {e: d.period_type for d in data_sets for e in d.elements}
+    for i, ind in enumerate(indicators):
+        sides = (("numerator", ind.numerator), ("denominator", ind.denominator))
+        for side, expr in sides:
+            for ref in expr.refs if expr is not None else ():
+                el = elements.get(ref.element)
+                if el is None or el.aggregation != "none" or kind.get(el.code) == "annual":
+                    continue
+                p.add(
+                    Code.CATALOGUE_REFERENCE,
+                    "indicators",
+                    ["indicators", i, side],
+                    f"{el.code} is a {kind.get(el.code)} count of distinct children"
+                    " (aggregation: none), which cannot be added up into a year; report the"
+                    " year's count as an element of its own in an annual return and use it",
+                )
 
 
 def _unique(

@@ -7,7 +7,7 @@ loader has already checked.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from cpxl.catalogue.expressions import Expression
@@ -54,6 +54,7 @@ class Province:
     name_km_full: str
     variants_en: tuple[str, ...] = ()
     variants_km: tuple[str, ...] = ()
+    population_2019: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,11 @@ class Indicator:
     evidence_urls: tuple[str, ...]
     note: str = ""
 
+    @property
+    def framework_sector(self) -> str | None:
+        """The framework's own sector (the number before the dot of ``framework_ref``), if known."""
+        return self.framework_ref.split(".", 1)[0] if self.framework_ref else None
+
 
 @dataclass(frozen=True, slots=True)
 class PeriodType:
@@ -201,6 +207,17 @@ class Rule:
     message_en: str = ""
     message_km: str = ""
     km_status: str = "attested"
+    previous: str = ""
+    reference: float | None = None
+    reference_year: int | None = None
+    over: str = "area"
+    tolerance_pct: float = 0.0
+    source_en: str = ""
+    source_km: str = ""
+
+    def allowed(self, base: float) -> float:
+        """How far a figure may be from ``base``: the larger of the two tolerances."""
+        return max(self.tolerance, self.tolerance_pct / 100 * abs(base))
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +261,9 @@ class Catalogue:
     terms: Mapping[str, Term]
     instructions: tuple[Term, ...]
     messages_to_review: frozenset[Code] = frozenset()
+    framework_sectors: Mapping[str, Term] = field(default_factory=dict)
+    domain_sectors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    national_population_2019: int | None = None
 
     def term(self, key: str) -> Term:
         """A label in both languages; the key itself when the catalogue lacks it."""
@@ -345,6 +365,7 @@ class Catalogue:
         )
         for group, texts in (
             ("domains", self.domains),
+            ("framework_sectors", self.framework_sectors),
             ("missing_reasons", self.missing_reasons),
             ("provenance_levels", self.provenance_levels),
         ):

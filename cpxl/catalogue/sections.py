@@ -88,7 +88,7 @@ def _indicators(
     p: _Problems,
     check: _RefChecker,
     ministries: Mapping[str, Ministry],
-    domains: set[str],
+    domains: Mapping[str, tuple[str, ...]],
 ) -> tuple[Indicator, ...]:
     out: list[Indicator] = []
     seen: set[str] = set()
@@ -104,6 +104,16 @@ def _indicators(
                 "indicators",
                 ["indicators", i, "domain"],
                 f"unknown domain {d['domain']!r}",
+            )
+        ref = d.get("framework_ref")
+        sector = str(ref).split(".", 1)[0] if ref else None
+        if sector and d["domain"] in domains and sector not in domains[d["domain"]]:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "indicators",
+                ["indicators", i, "framework_ref"],
+                f"framework sector {sector!r} is not among the framework_sectors of domain "
+                f"{d['domain']!r} (catalogue.yaml)",
             )
         if d["responsible"] not in ministries:
             p.add(
@@ -230,6 +240,16 @@ def _rules(data: Mapping[str, Any], p: _Problems, check: _RefChecker) -> tuple[R
         element = r.get("element", "")
         if element:
             check.element(element, "validation", [*path, "element"])
+        if r.get("previous"):
+            check.element(r["previous"], "validation", [*path, "previous"])
+        scoped = check.elements.get(element)
+        if r.get("over") == "provinces" and scoped is not None and scoped.national:
+            p.add(
+                Code.CATALOGUE_REFERENCE,
+                "validation",
+                [*path, "over"],
+                f"{element} is reported for the nation only: it has no provinces to add up",
+            )
         for j, el in enumerate(r.get("elements") or ()):
             check.element(el, "validation", [*path, "elements", j])
         el_obj = check.elements.get(element)
@@ -266,6 +286,13 @@ def _rules(data: Mapping[str, Any], p: _Problems, check: _RefChecker) -> tuple[R
                 message_en=r.get("message_en", ""),
                 message_km=r.get("message_km", ""),
                 km_status=r.get("km_status", "attested"),
+                previous=r.get("previous", ""),
+                reference=r.get("reference"),
+                reference_year=r.get("reference_year"),
+                over=r.get("over", "area"),
+                tolerance_pct=float(r.get("tolerance_pct", 0)),
+                source_en=r.get("source_en", ""),
+                source_km=r.get("source_km", ""),
             )
         )
     return tuple(out)

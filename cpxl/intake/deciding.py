@@ -34,7 +34,7 @@ from cpxl.store import (
     repeat_result,
 )
 from cpxl.templates import Layout
-from cpxl.validation import check_against_store, finish
+from cpxl.validation import check_against_store, finish, history_elements
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,10 +201,10 @@ def _decide_return(
 @lru_cache(maxsize=1024)
 def _needs(catalogue: Catalogue, layout: Layout) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The elements a return of this layout is compared with in the store (the same for every
-    return of it): its own change-checked elements, and other ministries' elements its compare
-    rules name."""
+    return of it): its own ministry's earlier totals that change, continuity and share rules
+    read, and other ministries' elements its compare rules name."""
     own = frozenset(c.element for s in layout.sheets for c in s.columns)
-    watched = {r.element for r in catalogue.rules_of("change")} & own
+    watched = history_elements(catalogue, own)
     return tuple(sorted(watched)), tuple(sorted(_related(catalogue, own) - own))
 
 

@@ -3,7 +3,8 @@
 One schema per template layout (cached). pandera's check backend runs every check of a schema
 over the whole table, so every failure is collected, and each failing row is mapped back to its
 (sheet, cell) through the layout; pandera's own words never reach a user.
-Change rules compare with the province's history in the store, in plain Python.
+Change rules compare with the province's history in the store, in plain Python; continuity,
+share and reference rules (``plausible``) are one named pandera check each.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cpxl.reading import Submission
 from cpxl.validation.change import MAD_FLOOR, _change
 from cpxl.validation.located import _cell_findings, _compare_findings, _other_values, _sum_finding
 from cpxl.validation.order import PER_COLUMN, PER_SHEET, cap, finish
+from cpxl.validation.plausible import check_over_time, check_references, history_elements
 from cpxl.validation.tables import (
     Compiled,
     Wide,
@@ -39,6 +41,7 @@ __all__ = [
     "check_alone",
     "compile_layout",
     "finish",
+    "history_elements",
     "ref_key",
     "validate",
     "wide",
@@ -77,13 +80,18 @@ def check_alone(submission: Submission, catalogue: Catalogue) -> list[Finding]:
         area, group = sum_rows[row]
         out.append(_sum_finding(group, area, w, submission.file))
     out.extend(_compare_findings(w, compiled.local, compiled.compares, submission.file))
+    out.extend(check_references(submission, catalogue, w))
     return out
 
 
 def check_against_store(
     submission: Submission, catalogue: Catalogue, history: pd.DataFrame | None
 ) -> list[Finding]:
-    """Compare rules across ministries' returns, and change against earlier periods."""
+    """Compare rules across ministries' returns; change, continuity and share over time.
+
+    ``history`` holds the totals of :func:`history_elements` for earlier periods (at least
+    the one before) and other ministries' figures named by compare rules for this period.
+    """
     if history is None or history.empty:
         return []
     out: list[Finding] = []
@@ -96,4 +104,5 @@ def check_against_store(
         w = w.only(own)
         out.extend(_compare_findings(w, compiled.cross, compiled.compares, submission.file))
     out.extend(_change(submission, catalogue, history))
+    out.extend(check_over_time(submission, catalogue, history))
     return out
