@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ def templates(
     on_progress: Callable[[str], None] | None = None,
 ) -> TemplateResult:
     """Issue the templates of a period into templates_xlsx/ (or ``out``)."""
-    ws = workspace(root)
+    ws = workspace(root).require()
     cat = catalogue_of(ws)
     previous = previous_values(root, cat, period, store_url) if prefill_previous else None
     return generate_templates(
@@ -184,7 +185,7 @@ def simulate(
     out: Path | None = None,
 ) -> tuple[Simulated, ...]:
     """Fill the issued templates of a period as officials would (default: into inbox/)."""
-    ws = workspace(root)
+    ws = workspace(root).require()
     return simulate_returns(
         catalogue_of(ws),
         period,
@@ -198,6 +199,11 @@ def simulate(
 
 # ---------------------------------------------------------------------------------------------
 # A run over the inbox
+
+
+def check_period(text: str) -> str:
+    """A period id as every command takes it (2025, 2025S1, 2025Q1, 202503); ValueError else."""
+    return parse_period(text).id
 
 
 def count_inbox(root: Path, inbox: Path | None = None) -> int:
@@ -221,9 +227,11 @@ def run(
     expect: Expectation | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     time_limit: float = TIME_LIMIT_S,
+    received: datetime | None = None,
 ) -> RunReport:
     """Process every file in the inbox: one status each, feedback, and the store."""
     ws = workspace(root)
+    ws.require(inbox=inbox or ws.inbox)
     return run_inbox(
         ws,
         inbox=inbox,
@@ -235,6 +243,7 @@ def run(
         expect=expect,
         on_progress=on_progress,
         time_limit=time_limit,
+        received=received,
     )
 
 
@@ -277,7 +286,7 @@ def render_run(report: RunReport) -> str:
 
 def open_store(root: Path, store_url: str | None = None, *, create: bool = False) -> Store:
     """Open the workspace's store (or the one named); a missing store is an error."""
-    return Store.open(workspace(root).store_url(store_url), create=create)
+    return Store.open(workspace(root).require().store_url(store_url), create=create)
 
 
 def store_check(root: Path, store_url: str | None = None) -> tuple[str, ...]:
@@ -297,7 +306,7 @@ def status(root: Path, period: str, store_url: str | None = None) -> Any:
     """Who has reported for a period, who is late, who is missing."""
     from cpxl.consolidation import status_report
 
-    ws = workspace(root)
+    ws = workspace(root).require()
     with open_store(root, store_url) as store:
         return status_report(catalogue_of(ws), store, period)
 
@@ -336,7 +345,7 @@ def consolidate(
     from cpxl.consolidation import indicator_table, write_national_workbook
     from cpxl.exports import periods_within, write_exports
 
-    ws = workspace(root)
+    ws = workspace(root).require()
     cat = catalogue_of(ws)
     periods = [period] if period else periods_between(first or "", last or "")
     for p in periods:

@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +27,22 @@ from cpxl.workspace import WorkspaceError
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_CANNOT_START = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
+
+
+class PeriodType(click.ParamType[str, str]):
+    """A period id, checked the same way by every command (a usage error, exit 2)."""
+
+    name = "period"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return api.check_period(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+PERIOD = PeriodType()
+PERIOD_HELP = "Period id: 2025, 2025S1, 2025Q1 or 202503."
 
 
 def workspace_option(f: F) -> F:
@@ -139,7 +156,7 @@ def catalogue_book(rules: Path | None, out: Path | None, workspace: Path) -> Non
 
 
 @main.command()
-@click.option("--period", required=True, help="Period id: 2025, 2025S1, 2025Q1 or 202503.")
+@click.option("--period", type=PERIOD, required=True, help=PERIOD_HELP)
 @click.option("--ministry", "ministries", multiple=True, help="Only these ministries.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option(
@@ -180,7 +197,7 @@ def templates(
 
 
 @main.command()
-@click.option("--period", required=True)
+@click.option("--period", type=PERIOD, required=True, help=PERIOD_HELP)
 @click.option("--ministry", "ministries", multiple=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--mistakes", is_flag=True, help="Add typical human errors and list them.")
@@ -216,6 +233,7 @@ def simulate(
 @click.option(
     "--period",
     "periods",
+    type=PERIOD,
     multiple=True,
     help="Only returns for this period are expected (others are errors).",
 )
@@ -226,6 +244,13 @@ def simulate(
     help="Only returns from this ministry are expected (others are errors).",
 )
 @click.option("--workers", type=int, default=None, help="Worker processes (default: cores).")
+@click.option(
+    "--received",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]),
+    default=None,
+    help="When these files were received (e.g. a batch saved from e-mail days later), "
+    "instead of the time each was saved in the inbox; local time.",
+)
 @click.option(
     "--time-limit",
     type=click.FloatRange(min=1),
@@ -250,6 +275,7 @@ def run(
     periods: Sequence[str],
     ministries: Sequence[str],
     workers: int | None,
+    received: datetime | None,
     time_limit: float,
     wait: float,
     workspace: Path,
@@ -271,6 +297,7 @@ def run(
             expect=expect,
             on_progress=tick,
             time_limit=time_limit,
+            received=received.astimezone() if received else None,
         )
     with _errors():
         shown = api.report_dict(workspace, report) if as_json else api.render_run(report)
@@ -282,7 +309,7 @@ def run(
 
 
 @main.command()
-@click.option("--period", required=True)
+@click.option("--period", type=PERIOD, required=True, help=PERIOD_HELP)
 @click.option("--store", "store_url", default=None)
 @workspace_option
 @json_option
@@ -326,9 +353,9 @@ def store_backup(file: Path, store_url: str | None, workspace: Path) -> None:
 
 
 @main.command()
-@click.option("--period", default=None)
-@click.option("--from", "first", default=None)
-@click.option("--to", "last", default=None)
+@click.option("--period", type=PERIOD, default=None, help=PERIOD_HELP)
+@click.option("--from", "first", type=PERIOD, default=None, help="First period of a range.")
+@click.option("--to", "last", type=PERIOD, default=None, help="Last period of a range.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--format", "formats", default="xlsx,csv,dhis2,adx,sdmx", show_default=True)
 @click.option("--store", "store_url", default=None)

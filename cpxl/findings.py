@@ -368,10 +368,12 @@ class FileResult:
     days_late: int | None = None
     due: str = ""
     first: str = ""  # for a duplicate or unchanged file: the file it repeats
-    previous: str = ""  # for a resubmission: the file it replaces
+    previous: str = ""  # for a resubmission: the latest file received before it (compared with)
     changes: tuple[Change, ...] = ()
-    fixed: tuple[Finding, ...] = ()  # findings of the replaced submission that are gone now
+    fixed: tuple[Finding, ...] = ()  # findings of the earlier return that are gone now
+    still_open: tuple[Finding, ...] = ()  # findings of the earlier return still there
     kind: str = ""
+    received_stated: bool = False  # received_at was stated by the officer, not the file's time
 
     def counts(self) -> dict[str, int]:
         """Findings by severity."""

@@ -57,6 +57,31 @@ class Workspace:
         """Received originals, content-addressed, never changed."""
         return self.root / "archive"
 
+    def require(self, *, inbox: Path | None = None) -> Workspace:
+        """This workspace, if it is one (and its inbox exists, when a run needs it).
+
+        A mistyped ``-w`` or a command run in the wrong folder is said in words, before
+        anything is created there.
+        """
+        if not self.root.is_dir():
+            raise WorkspaceError(
+                f"There is no folder {self.root}. Give the workspace folder with -w DIR (or "
+                "make a new workspace with: cpxl init DIR). Nothing was created."
+            )
+        marks = ("inbox", "outbox", "templates_xlsx", "rules", STORE_FILE)
+        if not any((self.root / mark).exists() for mark in marks):
+            raise WorkspaceError(
+                f"{self.root} is not a cpxl workspace (it has no inbox/, outbox/, "
+                "templates_xlsx/, rules/ or store). Go to the workspace folder or give it with "
+                "-w DIR (a new one is made with: cpxl init DIR). Nothing was created."
+            )
+        if inbox is not None and not inbox.is_dir():
+            raise WorkspaceError(
+                f"The inbox {inbox} does not exist. Save the returns received into it (or give "
+                "another with --inbox DIR). Nothing was created."
+            )
+        return self
+
     def store_url(self, explicit: str | None = None) -> str:
         """The store to use: --store, else $CPXL_STORE, else the workspace's SQLite file."""
         return explicit or os.environ.get("CPXL_STORE") or str(self.root / STORE_FILE)

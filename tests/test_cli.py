@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import openpyxl
 import pytest
 from builders import SEED, catalogue, cell_of, layout, returned, workspace
 from click.testing import CliRunner
@@ -199,3 +200,59 @@ def test_every_command_has_help_and_is_in_the_readme(name: str) -> None:
     cmd = dict(_commands(main))[name]
     assert (cmd.help or "").strip()
     assert f"cpxl {name}" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", [["run"], ["status", "--period", "2025"], ["store", "check"]])
+def test_a_missing_or_mistyped_workspace_stops_in_words_and_creates_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """A workspace folder that does not exist, or a folder that is not a workspace: exit 3, the
+    reason in words, and nothing is created there."""
+    missing, plain = tmp_path / "mistyped", tmp_path / "documents"
+    plain.mkdir()
+    for folder, words in ((missing, "There is no folder"), (plain, "is not a cpxl workspace")):
+        code, out = _invoke(*command, "--workspace", str(folder))
+        assert (code, words in out) == (3, True), out
+    assert not missing.exists()
+    assert list(plain.iterdir()) == []
+
+
+def test_a_workspace_without_its_inbox_stops_in_words(tmp_path: Path) -> None:
+    """`cpxl run` in a workspace whose inbox/ is gone: exit 3, saying so; no store is made."""
+    ws = workspace(tmp_path)
+    shutil.rmtree(ws.inbox)
+    code, out = _invoke("run", "--workspace", str(ws.root))
+    assert (code, "The inbox" in out) == (3, True), out
+    assert not Path(ws.store_url()).exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--period", "2025-01"],
+        ["status", "--period", "2025-01"],
+        ["templates", "--period", "2025-01"],
+        ["consolidate", "--period", "2025-01"],
+        ["consolidate", "--from", "2024", "--to", "2025-01"],
+    ],
+)
+def test_every_command_checks_a_period_the_same_way(tmp_path: Path, command: list[str]) -> None:
+    """A period that is not one (2025-01) is a usage error, exit 2, by every command."""
+    ws = workspace(tmp_path)
+    code, out = _invoke(*command, "--workspace", str(ws.root))
+    assert code == 2
+    assert "not a period: '2025-01' (write 2025, 2025S1, 2025Q1 or 202503)" in out
+
+
+def test_the_officer_can_state_when_a_batch_was_received(tmp_path: Path) -> None:
+    """Files saved into the inbox days after they arrived by e-mail: --received gives the day
+    they arrived, lateness counts from it, and the feedback says the time was stated."""
+    ws = workspace(tmp_path)
+    path = returned(ws, "MOJ")  # saved into the inbox on time
+    code, out = _invoke("run", "--json", "--received", "2027-01-05", "--workspace", str(ws.root))
+    (only,) = json.loads(out)["files"]
+    assert only["days_late"] is not None and only["days_late"] > 0
+    summary = openpyxl.load_workbook(only["feedback"])["Summary"]
+    texts = " ".join(str(c.value) for row in summary.iter_rows() for c in row if c.value)
+    assert "2027-01-0" in texts and "as stated by the data officer" in texts
+    assert path.exists() and code == 1

@@ -476,3 +476,60 @@ def test_feedback_is_written_when_its_worker_fails(
         assert book.sheetnames == ["Summary", "Findings"]
     with Store.open(ws.store_url(), create=False) as store:
         assert {s.name_received for s in store.submissions()} == {"MOJ_2025.xlsx", "MOWA_2025.xlsx"}
+
+
+def test_a_corrected_feedback_workbook_sent_back_is_accepted_and_acknowledged(
+    tmp_path: Path,
+) -> None:
+    """A return with an error gets a marked-up copy; the sender corrects the red cell in it and
+    sends the feedback workbook back: it is accepted, and it is told which file it was compared
+    with, which error is fixed and which cell changed (old -> new)."""
+    ws = workspace(tmp_path)
+    sheet, cell = cell_of(MOJ, "children_in_detention", "02")
+    meant = dict(plan(catalogue(), layout(MOJ, "2025"), SEED))[(sheet, cell)]
+    _received(returned(ws, MOJ, cells={sheet: {cell: "twelve"}}), datetime(2026, 1, 10, tzinfo=UTC))
+    first = _run(ws)
+    assert _statuses(first) == {"MOJ_2025.xlsx": ("needs-correction", "not-a-number")}
+    assert (sheet, cell, "not-a-number") in where(first.files[0].findings)
+    book = openpyxl.load_workbook(first.files[0].feedback or "")
+    book[sheet][cell] = meant  # the sender types the figure into the red cell
+    corrected = ws.inbox / "MOJ_2025 corrected.xlsx"
+    book.save(corrected)
+    _received(corrected, datetime(2026, 1, 12, tzinfo=UTC))
+    second = _run(ws)
+    back = next(f for f in second.files if f.file == "MOJ_2025 corrected.xlsx")
+    assert back.status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
+    assert back.previous == "MOJ_2025.xlsx"
+    assert [(f.location.sheet, f.location.cell, f.code) for f in back.fixed] == [
+        (sheet, cell, Code.NOT_A_NUMBER)
+    ]
+    assert back.still_open == ()
+    assert [(c.sheet, c.cell, c.old, c.new) for c in back.changes] == [
+        (sheet, cell, "twelve", f"{meant:,.0f}")
+    ]
+    summary = openpyxl.load_workbook(back.feedback or "")["Summary"]
+    texts = {str(c.value) for row in summary.iter_rows() for c in row if c.value is not None}
+    assert {"MOJ_2025.xlsx", "Problems now corrected", "twelve"} <= texts
+
+
+def test_a_second_try_that_still_has_errors_says_which_are_fixed_and_which_are_open(
+    tmp_path: Path,
+) -> None:
+    """A return with two errors, then a second try that fixes one: still 'needs correction',
+    compared with the first, one error fixed and one still open."""
+    ws = workspace(tmp_path)
+    sheet, one = cell_of(MOJ, "children_in_detention", "02")
+    _, two = cell_of(MOJ, "children_in_detention", "03")
+    meant = dict(plan(catalogue(), layout(MOJ, "2025"), SEED))[(sheet, one)]
+    _received(
+        returned(ws, MOJ, cells={sheet: {one: "twelve", two: "nine"}}),
+        datetime(2026, 1, 10, tzinfo=UTC),
+    )
+    _run(ws)
+    again = returned(ws, MOJ, name="try 2.xlsx", cells={sheet: {one: meant, two: "nine"}})
+    _received(again, datetime(2026, 1, 11, tzinfo=UTC))
+    second = next(f for f in _run(ws).files if f.file == "try 2.xlsx")
+    assert second.status == Status.NEEDS_CORRECTION
+    assert second.previous == "MOJ_2025.xlsx"
+    assert [(f.location.cell, f.code) for f in second.fixed] == [(one, Code.NOT_A_NUMBER)]
+    assert [(f.location.cell, f.code) for f in second.still_open] == [(two, Code.NOT_A_NUMBER)]

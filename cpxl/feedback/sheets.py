@@ -204,7 +204,12 @@ def _summary_sheet(
     rows.r += 1
     rows.pair(t("file"), result.file)
     if result.received_at:
-        rows.pair(t("date_received"), result.received_at)
+        how = t("received_stated" if result.received_stated else "received_file_time")
+        rows.pair(
+            t("date_received"),
+            f"{result.received_at} ({how.en})",
+            f"{result.received_at} ({how.km})",
+        )
     rows.pair(t("sha256"), result.sha256[:12])
     ministry = catalogue.ministries.get(result.ministry)
     if ministry is not None:
@@ -238,14 +243,14 @@ def _resubmission(rows: _Rows, result: FileResult, catalogue: Catalogue) -> None
         rows.number(t("now_blank"), len(blank))
         heads = [t("sheet"), t("cell"), t("previous_value")]
         rows.table(heads, ([c.sheet, c.cell, c.old] for c in blank), frozenset())
-    if result.fixed:
-        rows.number(t("fixed"), len(result.fixed))
-        heads = [t("sheet"), t("cell"), t("problem"), t("problem")]
-        fixed = (
-            [f.location.sheet, f.location.cell, *titles(f, catalogue.messages)]
-            for f in result.fixed
-        )
-        rows.table(heads, fixed, frozenset({3}))
+    for key, found in (("fixed", result.fixed), ("still_open", result.still_open)):
+        if found:
+            rows.number(t(key), len(found))
+            heads = [t("sheet"), t("cell"), t("problem"), t("problem")]
+            listed = (
+                [f.location.sheet, f.location.cell, *titles(f, catalogue.messages)] for f in found
+            )
+            rows.table(heads, listed, frozenset({3}))
 
 
 _FINDING_HEADS = (

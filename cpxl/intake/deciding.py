@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 
 from cpxl.catalogue import Catalogue, parse_period
 from cpxl.findings import (
@@ -21,7 +22,7 @@ from cpxl.findings import (
 from cpxl.intake.receiving import Received
 from cpxl.intake.workers import Checked
 from cpxl.numbers import format_number
-from cpxl.reading import Submission
+from cpxl.reading import ReadFailure, Submission, read_workbook
 from cpxl.store import (
     Before,
     Explanation,
@@ -33,7 +34,7 @@ from cpxl.store import (
     outcome_of,
     repeat_result,
 )
-from cpxl.templates import Layout
+from cpxl.templates import IssuedTemplate, Layout
 from cpxl.validation import check_against_store, finish, history_elements
 
 
@@ -80,7 +81,12 @@ def duplicate(r: Received, first: str) -> FileResult:
 
 
 def decide(
-    r: Received, checked: Checked, catalogue: Catalogue, store: Store, expect: Expectation
+    r: Received,
+    checked: Checked,
+    catalogue: Catalogue,
+    store: Store,
+    expect: Expectation,
+    register: Mapping[str, IssuedTemplate],
 ) -> FileResult:
     """The file's one status and every finding, on the store as the files before it left it."""
     base = FileResult(
@@ -89,6 +95,7 @@ def decide(
         Status.UNREADABLE,
         received_at=r.received_at.isoformat(timespec="seconds"),
         kind=checked.kind,
+        received_stated=r.stated,
     )
     sub = checked.submission
     try:
@@ -101,7 +108,7 @@ def decide(
             )
             return result
         checked = replace(checked, findings=(*checked.findings, *expect.check(sub, r.name)))
-        return _decide_return(base, r, sub, checked, catalogue, store)
+        return _decide_return(base, r, sub, checked, catalogue, store, register)
     except StoreError as exc:
         return not_processed(base, exc)
 
@@ -129,6 +136,7 @@ def _decide_return(
     checked: Checked,
     catalogue: Catalogue,
     store: Store,
+    register: Mapping[str, IssuedTemplate],
 ) -> FileResult:
     period = parse_period(sub.period)
     due = catalogue.due_date(sub.ministry, period)
@@ -160,8 +168,18 @@ def _decide_return(
                 due=due.isoformat(),
             )
         )
+    # Replacement (and "unchanged") is judged against the accepted return that counts; what
+    # the sender is told is judged against the latest return they sent, accepted or not.
     previous = before.previous
     changes = _changes(before.previous_values, sub.values) if previous else []
+    earlier, earlier_values = previous, before.previous_values
+    earlier_findings: tuple[Finding, ...] = ()
+    if before.latest is not None and (previous is None or before.latest.id != previous.id):
+        earlier, earlier_findings = before.latest, before.latest_findings
+        earlier_values = _values_of(before.latest, catalogue, register)
+    elif previous is not None:
+        earlier_findings = before.previous_findings
+    told = changes if earlier is previous else _changes(earlier_values, sub.values)
     final = finish(findings, sub.explanations)
     level = worst([f for f in final if f.code != Code.LATE_SUBMISSION])
     if level == Severity.ERROR:
@@ -184,18 +202,40 @@ def _decide_return(
     accepted = status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
     if previous is not None and accepted:
         final = (*final, *_resubmission_findings(r.name, previous, changes))
-    fixed = _fixed(before.previous_findings, final) if accepted and previous is not None else ()
+    shown = earlier is not None and status != Status.UNCHANGED
     return replace(
         result,
         status=status,
         reason=reason,
         findings=tuple(final),
-        previous=previous.name_received if previous and accepted else "",
+        previous=earlier.name_received if shown and earlier is not None else "",
         first=previous.name_received if status == Status.UNCHANGED and previous else "",
-        changes=tuple(changes) if accepted else (),
-        fixed=fixed,
+        changes=tuple(told) if shown else (),
+        fixed=_fixed(earlier_findings, final) if shown else (),
+        still_open=_still_open(earlier_findings, final) if shown else (),
         values_stored=sum(1 for v in sub.values if not v.blank) if accepted else 0,
     )
+
+
+def _values_of(
+    earlier: SubmissionRecord, catalogue: Catalogue, register: Mapping[str, IssuedTemplate]
+) -> dict[Key, StoredValue]:
+    """The figures of an earlier return the store did not keep (it had errors), read again
+    from its archived original: {} when that copy cannot be read."""
+    try:
+        sub = read_workbook(
+            Path(earlier.archive_path),
+            catalogue,
+            register=register,
+            display_name=earlier.name_received,
+        )
+    except (ReadFailure, OSError):
+        return {}
+    return {
+        v.key: StoredValue(v.value, v.missing, v.sheet, v.cell, v.original)
+        for v in sub.values
+        if not v.blank
+    }
 
 
 @lru_cache(maxsize=1024)
@@ -240,6 +280,8 @@ def _first_error(findings: Sequence[Finding]) -> Code | None:
 def _show(v: Value | StoredValue | None) -> str:
     if v is None or (v.value is None and not v.missing and not v.original.strip()):
         return ""  # blank
+    if v.value is None and not v.missing:
+        return v.original.strip()  # what was typed where a figure belongs ("twelve")
     return v.missing or format_number(v.value or 0.0)
 
 
@@ -287,6 +329,16 @@ def _resubmission_findings(
                 )
             )
     return out
+
+
+def _still_open(before: Sequence[Finding], now: Sequence[Finding]) -> tuple[Finding, ...]:
+    """The errors and warnings of the earlier return that this one still has."""
+    current = {(f.code, f.location.sheet, f.location.cell) for f in now}
+    return tuple(
+        f
+        for f in before
+        if f.severity != Severity.INFO and (f.code, f.location.sheet, f.location.cell) in current
+    )
 
 
 def _fixed(before: Sequence[Finding], now: Sequence[Finding]) -> tuple[Finding, ...]:

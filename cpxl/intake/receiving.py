@@ -35,6 +35,7 @@ class Received:
     sha256: str
     archived: Path  # the copy every later step reads (the original, when it was too large)
     received_at: datetime
+    stated: bool = False  # the officer stated when it was received (not the file's own time)
 
 
 def display_name(relative: str) -> str:
@@ -114,22 +115,25 @@ def _one(code: Code, file: str, severity: Severity = Severity.INFO) -> tuple[Fin
     return (Finding.make(code, severity, Location(file=file)),)
 
 
-def archive(path: Path, name: str, archive_dir: Path, max_bytes: int) -> Received | FileResult:
+def archive(
+    path: Path, name: str, archive_dir: Path, max_bytes: int, stated: datetime | None = None
+) -> Received | FileResult:
     """Hash a received file and copy it, once, into the content-addressed archive.
 
     A file larger than ``max_bytes`` is neither copied nor read: the guard refuses it from the
     original, and it is known by its size, time and name. The copy stops at the limit too, for
     a file that grows while it is copied. A file that cannot be read, or a full archive disk,
-    costs this file a ``not-processed`` status that says why; the run goes on.
+    costs this file a ``not-processed`` status that says why; the run goes on. ``stated`` is
+    the time of receipt the officer gave; without it the file's time in the inbox counts.
     """
     try:
         info = path.stat()
-        received_at = datetime.fromtimestamp(info.st_mtime, UTC)
+        received_at = stated or datetime.fromtimestamp(info.st_mtime, UTC)
         if info.st_size > max_bytes:
-            return _too_large(path, name, info, received_at)
+            return _too_large(path, name, info, received_at, stated is not None)
         sha, tmp = _copy(path, archive_dir, max_bytes)
     except _TooLarge:
-        return _too_large(path, name, path.stat(), received_at)
+        return _too_large(path, name, path.stat(), received_at, stated is not None)
     except OSError as exc:
         return _not_received(path, name, exc)
     suffix = "".join(Path(name).suffixes[-1:]).lower()[:8]
@@ -144,7 +148,7 @@ def archive(path: Path, name: str, archive_dir: Path, max_bytes: int) -> Receive
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         return _not_received(path, name, exc)
-    return Received(path, name, sha, target, received_at)
+    return Received(path, name, sha, target, received_at, stated is not None)
 
 
 class _TooLarge(Exception):
@@ -172,10 +176,10 @@ def _copy(path: Path, archive_dir: Path, max_bytes: int) -> tuple[str, Path]:
     return digest.hexdigest(), tmp
 
 
-def _too_large(path: Path, name: str, info: os.stat_result, at: datetime) -> Received:
+def _too_large(path: Path, name: str, info: os.stat_result, at: datetime, stated: bool) -> Received:
     # Known without reading it: hashing gigabytes would take as long as copying them.
     key = hashlib.sha256(f"too-large:{info.st_size}:{info.st_mtime_ns}:{name}".encode())
-    return Received(path, name, key.hexdigest(), path, at)
+    return Received(path, name, key.hexdigest(), path, at, stated)
 
 
 def _not_received(path: Path, name: str, exc: OSError) -> FileResult:

@@ -36,7 +36,7 @@ from cpxl.intake.deciding import Expectation, decide, duplicate, not_processed, 
 from cpxl.intake.receiving import Received, archive, scan
 from cpxl.intake.workers import TIME_LIMIT_S, Checked, FeedbackWriter, check_all, write_pending
 from cpxl.store import AlreadyRecorded, PendingFeedback, Store, StoreError
-from cpxl.templates import read_register
+from cpxl.templates import IssuedTemplate, read_register
 from cpxl.workspace import Workspace
 
 
@@ -62,13 +62,16 @@ def run_inbox(
     expect: Expectation | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     time_limit: float = TIME_LIMIT_S,
+    received: datetime | None = None,
 ) -> RunReport:
     """Process every file of an inbox once: statuses, store, feedback, and a run summary.
 
     ``expect`` names the ministries and periods the officer is collecting: a genuine return for
     another one is an error at the file, so it is not stored by mistake. A dry run reads the
     store without writing to it and leaves its feedback beside its summary. ``time_limit`` is
-    the wall-clock seconds one file may take to check.
+    the wall-clock seconds one file may take to check. ``received`` is when the officer says
+    these files arrived (a batch saved from e-mail days later); without it, each file's time
+    in the inbox counts. Either way the feedback says which was used.
     """
     catalogue = load(workspace.rules)
     outbox = outbox or workspace.outbox
@@ -91,6 +94,7 @@ def run_inbox(
                 on_progress=on_progress,
                 time_limit=time_limit,
                 log=run_dir / "workers.log",
+                received=received,
             )
             try:
                 report = run.over(inbox or workspace.inbox, run_id, workers)
@@ -131,22 +135,25 @@ class _Run:
     on_progress: Callable[[Progress], None] | None
     time_limit: float
     log: Path  # what worker processes print (a native reader's last words) goes here
+    received: datetime | None = None  # when the officer says the files arrived
     run: int = 0  # the store's id of this run
     started: str = ""
     results: list[FileResult] = field(default_factory=list)  # the files done so far
     taken: set[str] = field(default_factory=set)  # feedback names given out
+    register: dict[str, IssuedTemplate] = field(default_factory=dict)  # templates issued
 
     def over(self, inbox: Path, run_id: str, workers: int | None) -> RunReport:
         """Steps 1 to 5 of the module docstring."""
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         if not self.dry_run:
             self.rebuild_feedback()
+        self.register = dict(read_register(self.workspace.templates))
         files, skipped = scan(inbox)
         results = self.results
         results.extend(skipped)
         received: list[Received] = []
         for path, name in files:
-            got = archive(path, name, self.workspace.archive, Limits().max_bytes)
+            got = archive(path, name, self.workspace.archive, Limits().max_bytes, self.received)
             if isinstance(got, Received):
                 received.append(got)
             else:
@@ -216,7 +223,7 @@ class _Run:
         self, r: Received, checked: Checked, writer: FeedbackWriter
     ) -> FileResult:
         """Step 4 for one new file."""
-        result = decide(r, checked, self.catalogue, self.store, self.expect)
+        result = decide(r, checked, self.catalogue, self.store, self.expect, self.register)
         if result.status == Status.NOT_PROCESSED:
             return result
         name, recorded = self._reserve(r.name), None

@@ -82,6 +82,8 @@ class Before:
     previous_values: Mapping[Key, StoredValue]
     previous_findings: tuple[Finding, ...]
     history: Any  # pandas.DataFrame in the columns of frames.HISTORY_COLUMNS
+    latest: SubmissionRecord | None = None  # the latest return received, accepted or not
+    latest_findings: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +161,23 @@ def current(conn: Connection, ministry: str, period: str) -> SubmissionRecord | 
     s = schema.submissions.c
     query = select(schema.submissions).where(
         s.ministry == ministry, s.period == period, s.is_current == true()
+    )
+    row = conn.execute(query).first()
+    return None if row is None else submission(row)
+
+
+# A return read as a genuine template: its figures can be compared with the next one's.
+_READ_RETURNS = ("accepted", "accepted-with-warnings", "needs-correction")
+
+
+def latest(conn: Connection, ministry: str, period: str) -> SubmissionRecord | None:
+    """The latest return of one ministry and period received and read, accepted or not."""
+    s = schema.submissions.c
+    query = (
+        select(schema.submissions)
+        .where(s.ministry == ministry, s.period == period, s.status.in_(_READ_RETURNS))
+        .order_by(s.id.desc())
+        .limit(1)
     )
     row = conn.execute(query).first()
     return None if row is None else submission(row)
@@ -314,16 +333,19 @@ def outcome_of(result: FileResult) -> dict[str, Any]:
     """The parts of a result that neither the submission's columns nor its findings hold."""
     return {
         "kind": result.kind,
+        "received_stated": result.received_stated,
         "due": result.due,
         "first": result.first,
         "previous": result.previous,
         "values_stored": result.values_stored,
         "changes": [[c.sheet, c.cell, c.element, c.area, c.old, c.new] for c in result.changes],
-        "fixed": [
-            {k: v for k, v in finding_row(0, f).items() if k != "submission_id"}
-            for f in result.fixed
-        ],
+        "fixed": [_finding_fields(f) for f in result.fixed],
+        "still_open": [_finding_fields(f) for f in result.still_open],
     }
+
+
+def _finding_fields(f: Finding) -> dict[str, Any]:
+    return {k: v for k, v in finding_row(0, f).items() if k != "submission_id"}
 
 
 def result_of(record: SubmissionRecord, findings: Sequence[Finding]) -> FileResult:
@@ -346,7 +368,9 @@ def result_of(record: SubmissionRecord, findings: Sequence[Finding]) -> FileResu
         previous=str(out.get("previous", "")),
         changes=tuple(Change(*c) for c in out.get("changes", ())),
         fixed=tuple(finding_from(f) for f in out.get("fixed", ())),
+        still_open=tuple(finding_from(f) for f in out.get("still_open", ())),
         kind=str(out.get("kind", "")),
+        received_stated=bool(out.get("received_stated", False)),
     )
 
 

@@ -229,11 +229,19 @@ class Store:
             found: tuple[Finding, ...] = ()
             if previous is not None:
                 values = records.stored_values(conn, previous.id)
-                f = schema.findings.c
-                query = select(schema.findings).where(f.submission_id == previous.id)
-                found = tuple(records.finding(r) for r in conn.execute(query.order_by(f.id)))
+                found = self._findings_in(conn, previous.id)
             history = frames.history_of(conn, ministry, period, watched, earlier, others)
-        return Before(previous, values, found, history)
+            latest = records.latest(conn, ministry, period)
+            latest_found = found
+            if latest is not None and (previous is None or latest.id != previous.id):
+                latest_found = self._findings_in(conn, latest.id)
+        return Before(previous, values, found, history, latest, latest_found)
+
+    @staticmethod
+    def _findings_in(conn: Connection, submission_id: int) -> tuple[Finding, ...]:
+        f = schema.findings.c
+        query = select(schema.findings).where(f.submission_id == submission_id).order_by(f.id)
+        return tuple(records.finding(r) for r in conn.execute(query))
 
     def results_of_run(self, run_id: int) -> tuple[FileResult, ...]:
         """What one run recorded, file by file, as it reported them."""
