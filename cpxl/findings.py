@@ -339,6 +339,20 @@ class Value(NamedTuple):
         return self.value is None and not self.missing and not self.original.strip()
 
 
+class Stored(NamedTuple):
+    """A value the store holds for another period or ministry, as the checks against the
+    store read it (a named tuple: a return's history is a few hundred of them, read per file)."""
+
+    element: str
+    period: str
+    area: str
+    dimension: str
+    option: str
+    value: float | None  # None for a missing-reason code
+    missing: str
+    ministry: str
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One cell that differs from the submission a return replaces."""

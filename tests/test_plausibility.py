@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from builders import catalogue, cell_of, returned, where, workspace
 
-from cpxl.findings import Finding, Severity, Status
+from cpxl.findings import Finding, Severity, Status, Stored
 from cpxl.intake import run_inbox
 from cpxl.reading import read_workbook
 from cpxl.validation import history_elements, validate
@@ -28,15 +27,9 @@ CARE = "Children in residential care"
 POPULATION = "Child population"
 
 
-def _history(rows: list[tuple[str, str, str, float, str]]) -> pd.DataFrame:
+def _history(rows: list[tuple[str, str, str, float, str]]) -> tuple[Stored, ...]:
     """Stored totals as the store gives them: (element, period, area, value, ministry)."""
-    return pd.DataFrame(
-        [
-            {"element": e, "period": p, "area": a, "dimension": "", "option": "", "value": v,
-             "missing": "", "ministry": m, "submission_id": 1}
-            for e, p, a, v, m in rows
-        ]
-    )  # fmt: skip
+    return tuple(Stored(e, p, a, "", "", v, "", m) for e, p, a, v, m in rows)
 
 
 def _figures(path: Path) -> dict[tuple[str, str], float]:
@@ -45,7 +38,7 @@ def _figures(path: Path) -> dict[tuple[str, str], float]:
     return {(v.sheet, v.cell): v.value for v in sub.values if v.value is not None}
 
 
-def _check(path: Path, history: pd.DataFrame | None = None) -> tuple[Finding, ...]:
+def _check(path: Path, history: tuple[Stored, ...] = ()) -> tuple[Finding, ...]:
     return validate(read_workbook(path, catalogue()), catalogue(), history)
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 from builders import SEED, catalogue, cell_of, issue, layout, returned, where, workspace
 
 from cpxl.catalogue import parse_period
-from cpxl.findings import Code, Severity
+from cpxl.findings import Code, Severity, Stored
 from cpxl.reading import read_workbook
 from cpxl.simulate import add_mistakes, fill_return, plan
 from cpxl.validation import PER_COLUMN, validate
@@ -24,7 +23,7 @@ MOJ = "MOJ"
 JJ = "Juvenile justice cases"
 
 
-def _check(path: Path, history: pd.DataFrame | None = None) -> tuple[object, ...]:
+def _check(path: Path, history: tuple[Stored, ...] = ()) -> tuple[object, ...]:
     return validate(read_workbook(path, catalogue()), catalogue(), history)
 
 
@@ -130,23 +129,9 @@ def test_compare_within_one_return(tmp_path: Path) -> None:
     assert found[0].rule == "CMP-represented-le-charged"  # type: ignore[attr-defined]
 
 
-def _history(rows: list[tuple[str, str, str, float, str]]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "element": e,
-                "period": p,
-                "area": a,
-                "dimension": "",
-                "option": "",
-                "value": v,
-                "missing": "",
-                "ministry": m,
-                "submission_id": 1,
-            }
-            for e, p, a, v, m in rows
-        ]
-    )
+def _history(rows: list[tuple[str, str, str, float, str]]) -> tuple[Stored, ...]:
+    """Stored totals as the store gives them: (element, period, area, value, ministry)."""
+    return tuple(Stored(e, p, a, "", "", v, "", m) for e, p, a, v, m in rows)
 
 
 def test_compare_across_returns_in_the_store(tmp_path: Path) -> None:

@@ -156,8 +156,7 @@ def _decide_return(
             result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
         )
     before = before_for(store, catalogue, sub)
-    history = None if before.history.empty else before.history
-    findings = list(checked.findings) + check_against_store(sub, catalogue, history)
+    findings = list(checked.findings) + check_against_store(sub, catalogue, before.history)
     if days_late > 0:
         findings.append(
             Finding.make(

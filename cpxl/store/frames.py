@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select, true
 
+from cpxl.findings import Stored
 from cpxl.store import schema
 from cpxl.store.records import from_db
 
@@ -119,13 +120,14 @@ def history_of(
     watched: Sequence[str],
     earlier: Sequence[str],
     others: Sequence[str],
-) -> pd.DataFrame:
-    """What the checks against the store read for one return, in the columns of ``history``:
-    this ministry's totals of ``watched`` elements in the ``earlier`` periods, and the other
-    ministries' values of ``others`` in this period. Each part names the few current
-    submissions it needs first, so the read stays small however large the store grows."""
+) -> tuple[Stored, ...]:
+    """What the checks against the store read for one return, as plain rows sorted like
+    ``history``: this ministry's totals of ``watched`` elements in the ``earlier`` periods,
+    and the other ministries' values of ``others`` in this period. Each part names the few
+    current submissions it needs first, so the read stays small however large the store grows;
+    no frame is built, since pandas' fixed cost is larger than the read itself."""
     v, s = schema.values.c, schema.submissions.c
-    columns = [v[name] for name in HISTORY_COLUMNS]
+    columns = [v[name] for name in Stored._fields]
     rows: list[Any] = []
     if watched and earlier:
         own = select(s.id).where(
@@ -141,8 +143,8 @@ def history_of(
         )
         query = select(*columns).where(v.submission_id.in_(theirs), v.element.in_(list(others)))
         rows += conn.execute(query).all()
-    at = [list(HISTORY_COLUMNS).index(k) for k in SORT_KEYS]
-    return frame(sorted(rows, key=lambda r: [r[i] for i in at]), HISTORY_COLUMNS)
+    at = [Stored._fields.index(k) for k in SORT_KEYS]
+    return tuple(Stored._make(r) for r in sorted(rows, key=lambda r: [r[i] for i in at]))
 
 
 def long_table(conn: Connection, periods: Sequence[str] | None) -> pd.DataFrame:

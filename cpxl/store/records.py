@@ -25,7 +25,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 
-from cpxl.findings import Change, Code, FileResult, Finding, Location, Severity, Status, Value
+from cpxl.findings import (
+    Change,
+    Code,
+    FileResult,
+    Finding,
+    Location,
+    Severity,
+    Status,
+    Stored,
+    Value,
+)
 from cpxl.store import schema
 from cpxl.store.engines import StoreError
 
@@ -81,7 +91,7 @@ class Before:
     previous: SubmissionRecord | None  # the current submission this return would replace
     previous_values: Mapping[Key, StoredValue]
     previous_findings: tuple[Finding, ...]
-    history: Any  # pandas.DataFrame in the columns of frames.HISTORY_COLUMNS
+    history: tuple[Stored, ...]  # what the checks against the store compare with
     latest: SubmissionRecord | None = None  # the latest return received, accepted or not
     latest_findings: tuple[Finding, ...] = ()
 

@@ -9,10 +9,10 @@ share and reference rules (``plausible``) are one named pandera check each.
 
 from __future__ import annotations
 
-import pandas as pd
+from collections.abc import Sequence
 
 from cpxl.catalogue import Catalogue
-from cpxl.findings import Finding
+from cpxl.findings import Finding, Stored
 from cpxl.reading import Submission
 from cpxl.validation.change import MAD_FLOOR, _change
 from cpxl.validation.located import _cell_findings, _compare_findings, _other_values, _sum_finding
@@ -51,11 +51,12 @@ __all__ = [
 def validate(
     submission: Submission,
     catalogue: Catalogue,
-    history: pd.DataFrame | None = None,
+    history: Sequence[Stored] = (),
 ) -> tuple[Finding, ...]:
     """Every finding for a return: reading, rules alone, and rules against the store.
 
-    ``history`` is the store's long table (element, period, area, dimension, option, value,
+    ``history`` is what the store holds for other periods and ministries (element, period,
+    area, dimension, option, value,
     missing, ministry); cross-workbook compare rules use its rows for this period, change rules
     its earlier periods.
     """
@@ -85,14 +86,14 @@ def check_alone(submission: Submission, catalogue: Catalogue) -> list[Finding]:
 
 
 def check_against_store(
-    submission: Submission, catalogue: Catalogue, history: pd.DataFrame | None
+    submission: Submission, catalogue: Catalogue, history: Sequence[Stored]
 ) -> list[Finding]:
     """Compare rules across ministries' returns; change, continuity and share over time.
 
     ``history`` holds the totals of :func:`history_elements` for earlier periods (at least
     the one before) and other ministries' figures named by compare rules for this period.
     """
-    if history is None or history.empty:
+    if not history:
         return []
     out: list[Finding] = []
     compiled = compile_layout(catalogue, submission.layout)

@@ -6,10 +6,8 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 
-import pandas as pd
-
 from cpxl.catalogue import Catalogue, Period, Rule, parse_period
-from cpxl.findings import Code, Finding, Location, Value
+from cpxl.findings import Code, Finding, Location, Stored, Value
 from cpxl.numbers import format_number
 from cpxl.reading import Submission
 from cpxl.templates import column_key
@@ -18,21 +16,20 @@ MAD_FLOOR = 0.1
 
 
 def _change(
-    submission: Submission, catalogue: Catalogue, history: pd.DataFrame | None
+    submission: Submission, catalogue: Catalogue, history: Sequence[Stored]
 ) -> list[Finding]:
     """Each ruled total against up to three earlier periods of the same province."""
     rules = {r.element: r for r in catalogue.rules_of("change")}
-    if history is None or history.empty or not rules:
+    if not history or not rules:
         return []
     period = parse_period(submission.period)
     earlier: dict[str, bool] = {}
     series: dict[tuple[str, str], list[tuple[str, float]]] = defaultdict(list)
-    columns = ("ministry", "element", "dimension", "area", "period", "value")
     # Plain loops: a return's history is a few hundred rows, where pandas' fixed costs dominate.
-    for ministry, el, dim, area, p, x in zip(*(history[c].tolist() for c in columns), strict=True):
-        disaggregated = isinstance(dim, str) and dim != ""
-        if ministry != submission.ministry or el not in rules or disaggregated:
+    for h in history:
+        if h.ministry != submission.ministry or h.element not in rules or h.dimension:
             continue
+        el, area, p, x = h.element, h.area, h.period, h.value
         if x is None or x != x:  # a missing-reason code: no figure to compare with
             continue
         key = str(p)

@@ -6,11 +6,10 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 import pandera.pandas as pa
 
 from cpxl.catalogue import Rule
-from cpxl.findings import Code, Finding, Location, Value
+from cpxl.findings import Code, Finding, Location, Stored, Value
 from cpxl.numbers import format_number
 from cpxl.reading import Submission
 from cpxl.validation.tables import (
@@ -37,7 +36,9 @@ def _compare_findings(
     ]
 
 
-def _other_values(submission: Submission, compiled: Compiled, history: pd.DataFrame) -> list[Value]:
+def _other_values(
+    submission: Submission, compiled: Compiled, history: Sequence[Stored]
+) -> list[Value]:
     """Stored values of other ministries' elements that this return's compare rules name."""
     own = {c.element for s in submission.layout.sheets for c in s.columns}
     needed: set[str] = set()
@@ -45,24 +46,11 @@ def _other_values(submission: Submission, compiled: Compiled, history: pd.DataFr
         needed |= _refs(rule) - own
     if not needed:
         return []
-    rows = history[(history["period"] == submission.period) & history["element"].isin(needed)]
     return [
-        Value(
-            str(r["element"]),
-            str(r["area"]),
-            _str(r["dimension"]),
-            _str(r["option"]),
-            _num(r["value"]),
-            _str(r["missing"]),
-        )
-        for r in rows.to_dict("records")
+        Value(h.element, h.area, h.dimension, h.option, _num(h.value), h.missing)
+        for h in history
+        if h.period == submission.period and h.element in needed
     ]
-
-
-def _str(v: object) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return str(v)
 
 
 def _num(v: object) -> float | None:

@@ -22,7 +22,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from cpxl.catalogue import Catalogue, Expression, Ref, Rule, parse_period
-from cpxl.findings import Code, Finding, Location
+from cpxl.findings import Code, Finding, Location, Stored
 from cpxl.numbers import format_number
 from cpxl.reading import Submission
 from cpxl.templates import column_key
@@ -162,29 +162,28 @@ def _share_refs(rule: Rule) -> set[str]:
 
 
 def _previous_totals(
-    history: pd.DataFrame, period: str, elements: set[str]
+    history: Sequence[Stored], period: str, elements: set[str]
 ) -> dict[tuple[str, str], float]:
     """(element, area) -> the previous period's total, from the store's history."""
     before = parse_period(period).previous().id
     out: dict[tuple[str, str], float] = {}
-    columns = ("element", "period", "area", "dimension", "value")
-    for el, p, area, dim, x in zip(*(history[c].tolist() for c in columns), strict=True):
-        if el not in elements or str(p) != before or (isinstance(dim, str) and dim != ""):
+    for h in history:
+        if h.element not in elements or h.period != before or h.dimension:
             continue
-        if x is None or x != x:  # a missing-reason code: no figure
+        if h.value is None or h.value != h.value:  # a missing-reason code: no figure
             continue
-        out[(str(el), str(area))] = float(x)
+        out[(h.element, h.area)] = float(h.value)
     return out
 
 
 def check_over_time(
-    submission: Submission, catalogue: Catalogue, history: pd.DataFrame | None
+    submission: Submission, catalogue: Catalogue, history: Sequence[Stored]
 ) -> list[Finding]:
     """Continuity of stocks and stability of shares against the previous period."""
     own = _own(submission)
     continuity = [r for r in catalogue.rules_of("continuity") if r.element in own]
     shares = [r for r in catalogue.rules_of("share") if _share_refs(r) <= own]
-    if history is None or history.empty or not (continuity or shares):
+    if not history or not (continuity or shares):
         return []
     needed = {r.previous for r in continuity} | set().union(*(_share_refs(r) for r in shares))
     before = _previous_totals(history, submission.period, needed)
