@@ -175,15 +175,17 @@ def create_app(
             form = await request.form(max_files=1, max_fields=5)
         except BodyTooLarge:
             raise too_large() from None
-        security.check_csrf(request, form)
-        sent = form.get("file")
-        if not isinstance(sent, UploadFile) or not sent.filename:
-            raise empty_file()
-        address = address_of(request)
-        received = await run_in_threadpool(
-            portal.receive, account, sent.filename, sent.file, address
-        )
-        await form.close()
+        try:
+            security.check_csrf(request, form)
+            sent = form.get("file")
+            if not isinstance(sent, UploadFile) or not sent.filename:
+                raise empty_file()
+            address = address_of(request)
+            received = await run_in_threadpool(
+                portal.receive, account, sent.filename, sent.file, address
+            )
+        finally:
+            await form.close()
         up = received.upload
         if wants_json(request) or request.state.basic:
             answer = dict(received.result)
