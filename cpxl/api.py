@@ -421,6 +421,20 @@ def portal(root: Path, store_url: str | None = None) -> Portal:
     return Portal(Path(root), store_url)
 
 
+NATIONAL_FORMATS = ("xlsx", "csv", "dhis2", "adx", "sdmx")
+
+
+def build_national(
+    p: Portal, account: Account, period: str, formats: Sequence[str] = NATIONAL_FORMATS
+) -> list[str]:
+    """Build a period's national workbook and exports for the portal; the names written."""
+    target = p.national_folder(account, period)
+    result = consolidate(p.workspace.root, target.name, out=target, formats=formats,
+                         store_url=p.store_url)  # fmt: skip
+    p.accounts.log(account.login, "build-national", target.name)
+    return [Path(f).name for files in result["written"].values() for f in files]
+
+
 def serve(
     root: Path,
     host: str = "127.0.0.1",

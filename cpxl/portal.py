@@ -10,20 +10,21 @@ does not process it again.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
 import shutil
 import threading
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
 from cpxl.catalogue import Catalogue, load, parse_period
-from cpxl.findings import Status
+from cpxl.findings import FileResult, Status
 from cpxl.guard import Limits
 from cpxl.intake import Expectation, run_inbox
 from cpxl.store import Store
@@ -138,7 +139,11 @@ class Portal:
                 wait=INTAKE_WAIT_S,
                 expect=expect,
             )
-        found = next(f for f in report.files if f.file == shown)
+        found = next((f for f in report.files if f.file == shown), None)
+        if found is None or (found.status == Status.DUPLICATE and found.first == inbox_name):
+            # A `cpxl run` over the whole inbox took the file between its saving and this run:
+            # what it recorded is the file's result.
+            found = self._as_recorded(found, shown, target)
         result = found.to_dict(self.catalogue.messages)
         feedback = self._relative(found.feedback)
         owner = ministry or found.ministry
@@ -149,6 +154,27 @@ class Portal:
         final = self.accounts.upload(upload_id)
         assert final is not None
         return Received(final, result)
+
+    def _as_recorded(self, found: FileResult | None, shown: str, path: Path) -> FileResult:
+        sha = found.sha256 if found else hashlib.sha256(path.read_bytes()).hexdigest()
+        record = self.store.by_sha256(sha)
+        if record is None:
+            raise Refused(
+                500,
+                "not-processed",
+                "The file was saved but not checked. Your data officer will check it; "
+                "you need not send it again.",
+                "ឯកសារត្រូវបានរក្សាទុក ប៉ុន្តែមិនទាន់បានពិនិត្យទេ។ មន្ត្រីទិន្នន័យនឹងពិនិត្យវា អ្នកមិនចាំបាច់ផ្ញើម្ដងទៀតទេ។",
+            )
+        return FileResult(
+            shown,
+            sha,
+            Status(record.status),
+            ministry=record.ministry,
+            period=record.period,
+            findings=self.store.findings_of(record.id),
+            days_late=record.days_late,
+        )
 
     def _set_owner(self, upload_id: str, ministry: str) -> None:
         # A file an officer uploads belongs to the ministry it turned out to be from.
@@ -263,18 +289,10 @@ class Portal:
         self.accounts.log(account.login, "download", f"outbox/feedback/{name}", address=address)
         return self.workspace.outbox / "feedback" / name
 
-    def national(self, account: Account, period: str, formats: Sequence[str]) -> list[str]:
-        """Build the national workbook and exports of a period from the store; their names."""
-        from cpxl import api
-
+    def national_folder(self, account: Account, period: str) -> Path:
+        """Where a period's national outputs are built (after checking the account may)."""
         self.national_only(account)
-        p = check_period(period)
-        target = self.workspace.outbox / "national" / p
-        result = api.consolidate(
-            self.workspace.root, p, out=target, formats=formats, store_url=self.store_url
-        )
-        self.accounts.log(account.login, "build-national", p)
-        return [Path(f).name for files in result["written"].values() for f in files]
+        return self.workspace.outbox / "national" / check_period(period)
 
     def national_files(self, account: Account, period: str) -> tuple[str, ...]:
         """The national outputs already built for a period."""

@@ -162,6 +162,20 @@ def test_a_sender_cannot_store_another_ministrys_return(client: TestClient, tmp_
     assert body["values_stored"] == 0
 
 
+def test_cpxl_run_after_the_portal_processes_nothing_twice(
+    client: TestClient, portal: Portal, tmp_path: Path
+) -> None:
+    """`cpxl run` over the same inbox finds the uploaded file already recorded: one submission."""
+    data = _mistaken(tmp_path)
+    body = client.post(
+        "/returns", headers=_basic("moj"), files={"file": ("MOJ_2025.xlsx", data, XLSX)}
+    ).json()
+    report = run_inbox(portal.workspace)
+    mine = [f for f in report.files if f.sha256 == body["sha256"]]
+    assert [(f.file.startswith("portal/"), f.status.value) for f in mine] == [(True, "duplicate")]
+    assert [s.sha256 for s in portal.store.submissions()].count(body["sha256"]) == 1
+
+
 # --- scripts --------------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cpxl import api
 from cpxl.portal import MAX_UPLOAD_BYTES, Portal, Refused, check_period, empty_file, too_large
 from cpxl.store.users import Account
 from cpxl.web import security
@@ -267,8 +268,7 @@ def create_app(
         form = await request.form(max_files=0, max_fields=5)
         security.check_csrf(request, form)
         period = check_period(str(form.get("period", "")))
-        formats = ("xlsx", "csv", "dhis2", "adx", "sdmx")
-        await run_in_threadpool(portal.national, account, period, formats)
+        await run_in_threadpool(api.build_national, portal, account, period)
         if wants_json(request) or request.state.basic:
             return JSONResponse({"period": period, "files": portal.national_files(account, period)})
         return RedirectResponse(f"/national?period={period}", 303)
