@@ -5,8 +5,8 @@
     wall time from sending the file to the page received. Baseline, side by side: the same kind
     of return alone in an inbox, `run_inbox` in this process (the intake without HTTP).
 (b) 20 uploads at once from 20 senders (every reporting ministry, annual and quarterly returns
-    of 2024-2025): total wall time, every file processed exactly once (one submission per file in the
-    store, no `duplicate` or `not-processed` answer).
+    of 2024-2025): total wall time, every file processed exactly once (one submission per file
+    in the store, no `duplicate` or `not-processed` answer).
 (c) memory: the server's resident memory as many uploads (distinct clean resubmissions) go through.
 
     .venv/bin/python benchmarks/bench_portal.py [--quick] [--uploads 20] [--memory 200]
@@ -32,7 +32,7 @@ from cpxl import api
 from cpxl.intake import run_inbox
 from cpxl.workspace import Workspace
 
-PASSWORD = "bench password 1"
+PASSWORD = "bench password 1"  # noqa: S105 (the benchmark's throwaway accounts)
 
 
 def _free_port() -> int:
@@ -202,14 +202,10 @@ def main() -> None:
         slots = sh.slots(sh.periods(2024, 2025))[-20:]
         ws_b = _workspace(folder / "b", sorted({p for _, p in slots}))
         issued = sh.issue(cat, sorted({p for _, p in slots}), folder / "issued-b")
-        at_once = [
-            (
-                m,
-                p,
-                sh.write(folder / f"cc/{m}_{p}.xlsx", m, p, issued[(m, p)], sh.clean_values(m, p)),
-            )  # fmt: skip
-            for m, p in slots
-        ]
+        at_once = []
+        for m, p in slots:
+            path = folder / f"cc/{m}_{p}.xlsx"
+            at_once.append((m, p, sh.write(path, m, p, issued[(m, p)], sh.clean_values(m, p))))
         together = concurrent(ws_b, at_once)
 
         # (c) many distinct clean returns (resubmissions) through one server
