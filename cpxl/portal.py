@@ -107,6 +107,7 @@ class Portal:
 
     def receive(self, account: Account, name_sent: str, data: IO[bytes], address: str) -> Received:
         """Save an upload unchanged into the inbox, run the intake over it, and say what it is."""
+        self.may_upload(account)
         shown = check_name(name_sent)
         upload_id = secrets.token_urlsafe(12)
         now = datetime.now(UTC)
@@ -248,6 +249,11 @@ class Portal:
                 )
                 return p
         raise NOT_YOURS
+
+    def may_upload(self, account: Account) -> None:
+        """Refuse uploads (and the returns page) to the national team: senders and officers send."""
+        if account.role not in ("sender", "officer"):
+            raise NOT_YOURS
 
     def staff_only(self, account: Account) -> None:
         """Refuse a sender what only officers and the national team see."""

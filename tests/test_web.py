@@ -421,7 +421,7 @@ def test_officer_board_and_national_downloads(client: TestClient, tmp_path: Path
     assert got.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(got.content))
     assert book.sheetnames
-    assert client.get("/returns").status_code == 200  # a national user has no sender page rows
+    assert client.get("/returns").status_code == 403  # the national team does not upload
 
 
 # --- accounts from the command line ---------------------------------------------------------

@@ -163,6 +163,7 @@ def create_app(
 
     async def returns_page(request: Request) -> Response:
         account = await who(request)
+        portal.may_upload(account)
         uploads = await run_in_threadpool(portal.uploads_for, account)
         return page(request, "returns.html", uploads=uploads,
                     templates=portal.templates_for(account), max_mb=max_upload >> 20)  # fmt: skip
