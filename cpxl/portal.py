@@ -27,9 +27,9 @@ from cpxl.catalogue import Catalogue, load, parse_period
 from cpxl.findings import FileResult, Status
 from cpxl.guard import Limits
 from cpxl.intake import Expectation, run_inbox
-from cpxl.store import Store
+from cpxl.store import Store, StoreError
 from cpxl.store.users import Account, Accounts, Upload
-from cpxl.workspace import Workspace
+from cpxl.workspace import Workspace, WorkspaceError
 
 PORTAL_INBOX: Final = "portal"  # uploads lie under inbox/portal/<day>/<upload id>/
 SECRET_FILE: Final = ".cpxl-portal-secret"  # noqa: S105 (a file name, not a secret)
@@ -131,15 +131,26 @@ class Portal:
         self.accounts.add_upload(upload)
         self.accounts.log(account.login, "upload", upload.inbox_name, address=address)
         expect = Expectation(ministries=(ministry,)) if ministry else None
-        with self._intake:
-            report = run_inbox(
-                self.workspace,
-                inbox=inbox_dir,
-                store_url=self.store_url,
-                workers=1,
-                wait=INTAKE_WAIT_S,
-                expect=expect,
-            )
+        try:
+            with self._intake:
+                report = run_inbox(
+                    self.workspace,
+                    inbox=inbox_dir,
+                    store_url=self.store_url,
+                    workers=1,
+                    wait=INTAKE_WAIT_S,
+                    expect=expect,
+                )
+        except (WorkspaceError, StoreError) as exc:
+            self.accounts.log(account.login, "processed", inbox_name, "not-processed")
+            raise Refused(
+                503,
+                "not-processed",
+                "Your file was received and kept, but it could not be checked now "
+                f"({exc}). Your data officer will check it; you need not send it again.",
+                "ឯកសាររបស់អ្នកត្រូវបានទទួល និងរក្សាទុក ប៉ុន្តែមិនអាចពិនិត្យបានឥឡូវនេះទេ។ "
+                "មន្ត្រីទិន្នន័យនឹងពិនិត្យវា អ្នកមិនចាំបាច់ផ្ញើម្ដងទៀតទេ។",
+            ) from exc
         found = next((f for f in report.files if f.file == shown), None)
         if found is None or (found.status == Status.DUPLICATE and found.first == inbox_name):
             # A `cpxl run` over the whole inbox took the file between its saving and this run:

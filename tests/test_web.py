@@ -352,6 +352,19 @@ def test_a_windows_path_keeps_only_its_last_part(
     assert [(p.name, p.read_bytes()) for p in saved] == [("MOJ_2025.xlsx", data)]
 
 
+def test_a_busy_workspace_keeps_the_file_and_says_so(
+    portal: Portal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a `cpxl run` holds the workspace too long, the upload is kept and answered 503."""
+    monkeypatch.setattr("cpxl.portal.INTAKE_WAIT_S", 0.0)
+    data = _mistaken(tmp_path)
+    with portal.workspace.lock(), TestClient(create_app(portal)) as c:
+        answer = c.post("/returns", headers=_basic("moj"), files={"file": ("MOJ_2025.xlsx", data)})
+    assert (answer.status_code, answer.json()["error"]) == (503, "not-processed")
+    kept = list((portal.workspace.inbox / "portal").rglob("MOJ_2025.xlsx"))
+    assert [p.read_bytes() for p in kept] == [data]
+
+
 def test_an_empty_upload_is_refused(client: TestClient) -> None:
     """No file, or an empty one, is answered with what to do."""
     empty = client.post("/returns", headers=_basic("moj"), files={"file": ("a.xlsx", b"")})
