@@ -16,9 +16,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import openpyxl
 import pytest
 from builders import cell_of, returned, workspace
 from click.testing import CliRunner
+from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
 import cpxl
@@ -460,3 +463,47 @@ def test_users_add_list_disable(tmp_path: Path) -> None:
         assert p.accounts.verify("ana", "s3cret-pass") == (None, "disabled")
     finally:
         p.close()
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_the_portal_on_a_postgresql_store(tmp_path: Path) -> None:
+    """Accounts, uploads, status and the access log work the same on a PostgreSQL server."""
+    server = os.environ.get("CPXL_TEST_POSTGRES", "")
+    if not server:
+        pytest.skip("CPXL_TEST_POSTGRES is not set (see .ci/postgres.sh)")
+    schema = f"cpxl_web_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        url = f"{server}{'&' if '?' in server else '?'}options=-csearch_path%3D{schema}"
+        ws = workspace(tmp_path)
+        returned(ws, "MOJ", name="../spare.xlsx")
+        p = Portal(ws.root, url)
+        try:
+            p.accounts.add("moj", PASSWORD, "sender", "MOJ")
+            p.accounts.add("officer", PASSWORD, "officer")
+            with TestClient(create_app(p)) as c:
+                body = c.post(
+                    "/returns",
+                    headers=_basic("moj"),
+                    files={"file": ("MOJ_2025.xlsx", _mistaken(tmp_path))},
+                ).json()
+                assert body["status"] == "needs-correction"
+                assert {(f["sheet"], f["cell"], f["code"]) for f in body["findings"]} >= {
+                    (SHEET, CELL, "not-a-number")
+                }
+                status = c.get("/status?period=2025", headers=_basic("officer")).json()
+            moj = next(m for m in status["ministries"] if m["ministry"] == "MOJ")
+            assert (moj["received"], moj["missing"]) == (True, "needs-correction")
+            actions = [r["action"] for r in reversed(p.accounts.access_log())]
+            assert actions == ["sign-in", "upload", "processed", "sign-in"]
+        finally:
+            p.close()
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
