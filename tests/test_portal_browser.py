@@ -9,6 +9,7 @@ screenshots are saved into docs/ for the README.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -54,6 +55,7 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A workspace with templates and accounts, served by `cpxl serve` in its own process."""
     ws = workspace(tmp_path)
     mistaken = returned(ws, "MOJ", cells={SHEET: {CELL: "twelve"}}, name="../MOJ_2025.xlsx")
+    returned(ws, "MOH", name="../MOH_2025.xlsx")
     for login, role, ministry in (
         ("moj", "sender", "MOJ"),
         ("moh", "sender", "MOH"),
@@ -144,6 +146,25 @@ def test_sender_other_ministry_and_national_in_a_browser(
             assert nothing is not None and nothing.status == 403
             assert page.inner_text("main") == text
             assert "MOJ" not in text
+            # MOH's own return, dropped onto the upload box as from a file manager.
+            page.goto(base + "/returns")
+            dropped = (mistaken.parent / "MOH_2025.xlsx").read_bytes()
+            transfer = page.evaluate_handle(
+                """(b64) => {
+                    const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                    const t = new DataTransfer();
+                    t.items.add(new File([bytes], "MOH_2025.xlsx"));
+                    return t;
+                }""",
+                base64.b64encode(dropped).decode(),
+            )
+            page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+            page.wait_for_selector("#status")
+            assert page.get_attribute("#status", "data-status") in (
+                "accepted",
+                "accepted-with-warnings",
+            )
+            assert "MOH_2025.xlsx" in page.inner_text("h1")
 
             page.click(".who button")
             _sign_in(page, base, "officer")
