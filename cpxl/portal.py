@@ -158,10 +158,11 @@ class Portal:
             found = self._as_recorded(found, shown, target)
         result = found.to_dict(self.catalogue.messages)
         feedback = self._relative(found.feedback)
+        # A file an officer uploads belongs to the ministry it turned out to be from.
         owner = ministry or found.ministry
-        self.accounts.finish_upload(upload_id, found.status.value, found.period, feedback, result)
-        if not ministry and owner:
-            self._set_owner(upload_id, owner)
+        self.accounts.finish_upload(
+            upload_id, found.status.value, found.period, feedback, result, owner
+        )
         self.accounts.log(account.login, "processed", upload.inbox_name, found.status.value)
         final = self.accounts.upload(upload_id)
         assert final is not None
@@ -187,19 +188,6 @@ class Portal:
             findings=self.store.findings_of(record.id),
             days_late=record.days_late,
         )
-
-    def _set_owner(self, upload_id: str, ministry: str) -> None:
-        # A file an officer uploads belongs to the ministry it turned out to be from.
-        from sqlalchemy import update
-
-        from cpxl.store import schema
-
-        with self.store._write(count=False) as conn:
-            conn.execute(
-                update(schema.uploads)
-                .where(schema.uploads.c.id == upload_id)
-                .values(ministry=ministry)
-            )
 
     def _relative(self, path: str | None) -> str:
         if not path:

@@ -227,14 +227,26 @@ class Accounts:
             )
 
     def finish_upload(
-        self, upload_id: str, status: str, period: str, feedback: str, result: Mapping[str, Any]
+        self,
+        upload_id: str,
+        status: str,
+        period: str,
+        feedback: str,
+        result: Mapping[str, Any],
+        ministry: str,
     ) -> None:
-        """Record what the intake made of an upload."""
+        """Record what the intake made of an upload, and whose it is."""
         with self._store._write(count=False) as conn:
             conn.execute(
                 update(schema.uploads)
                 .where(schema.uploads.c.id == upload_id)
-                .values(status=status, period=period, feedback=feedback, result=dict(result))
+                .values(
+                    status=status,
+                    period=period,
+                    feedback=feedback,
+                    result=dict(result),
+                    ministry=ministry,
+                )
             )
 
     def upload(self, upload_id: str) -> Upload | None:

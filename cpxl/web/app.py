@@ -6,6 +6,7 @@ same answers as JSON, and every refusal as ``{"error", "message_en", "message_km
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -230,7 +231,8 @@ def create_app(
         if given:
             return check_period(given)
         known = portal.periods()
-        return known[0] if known else check_period("2025")
+        # With nothing issued or received yet: last year, the annual returns being collected.
+        return known[0] if known else str(date.today().year - 1)
 
     async def status_json(request: Request) -> Response:
         account = await who(request)
