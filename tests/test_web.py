@@ -278,6 +278,15 @@ def test_signed_cookie_is_http_only_and_same_site(client: TestClient) -> None:
     assert client.get("/returns").status_code == 303
 
 
+def test_a_disabled_account_is_out_at_its_next_click(client: TestClient, portal: Portal) -> None:
+    """Disabling an account ends its open session at once."""
+    _sign_in(client, "moj")
+    assert client.get("/returns").status_code == 200
+    portal.accounts.disable("moj")
+    assert client.get("/returns").status_code == 303
+    assert client.get("/status?period=2025", headers=_basic("moj")).status_code == 401
+
+
 def test_five_wrong_passwords_lock_the_account(client: TestClient, portal: Portal) -> None:
     """After five wrong passwords even the right one is refused for a while; all are logged."""
     for _ in range(5):
@@ -423,6 +432,11 @@ def test_officer_board_and_national_downloads(client: TestClient, tmp_path: Path
     board = client.get("/board?period=2025")
     assert board.status_code == 200
     assert "MOH_2025.xlsx" in board.text and "MOJ" in board.text
+    feedback = re.findall(r'href="/feedback/([^"]+)"', board.text)
+    assert feedback == ["MOH_2025.feedback.xlsx"]
+    got = client.get(f"/feedback/{feedback[0]}")
+    assert openpyxl.load_workbook(io.BytesIO(got.content)).sheetnames
+    assert client.get(f"/feedback/{feedback[0]}", headers=_basic("moj")).status_code == 403
     client.cookies.clear()
     _sign_in(client, "nat")
     page = client.get("/national?period=2025")
