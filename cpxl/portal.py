@@ -230,14 +230,21 @@ class Portal:
     # --- templates, the officer's board, national outputs ---------------------------------------
 
     def templates_for(self, account: Account) -> tuple[Path, ...]:
-        """The issued templates the account may download (a sender: its ministry's only)."""
+        """The issued templates of open periods the account may download (a sender: its own)."""
         folder = self.workspace.templates
         if not folder.is_dir():
             return ()
-        files = sorted(p for p in folder.glob("*.xlsx") if p.is_file())
+        files = sorted(p for p in folder.glob("*.xlsx") if p.is_file() and self._open(p))
         if account.role == "sender":
             files = [p for p in files if p.name.startswith(f"{account.ministry}_")]
         return tuple(files)
+
+    def _open(self, template: Path) -> bool:
+        """Whether an issued template is of a period still open for returns."""
+        try:
+            return not self.catalogue.is_closed(parse_period(template.stem.rsplit("_", 1)[-1]))
+        except ValueError:
+            return False
 
     def template_file(self, account: Account, name: str, address: str) -> Path:
         """One issued template the account may download, by its name; logged."""

@@ -170,7 +170,7 @@ def test_sender_other_ministry_and_national_in_a_browser(
             _sign_in(page, base, "officer")
             page.goto(base + "/board?period=2025")
             moj = page.locator("#board tr", has_text="MOJ").first.inner_text()
-            assert "needs-correction" in moj
+            assert "Needs correction" in moj and "ត្រូវកែតម្រូវ" in moj
             assert "MOJ_2025.xlsx" in page.inner_text("main")
             _shot(page, tmp_path, "board")
 

@@ -147,6 +147,9 @@ def test_another_ministry_is_refused_without_a_hint(client: TestClient, tmp_path
     assert "MOJ_2025" not in client.get("/returns").text
     assert client.get("/templates/MOJ_2025.xlsx").status_code == 403
     assert client.get("/templates/MOH_2025.xlsx").status_code == 200
+    assert re.findall(r'href="/templates/([^"]+)"', client.get("/returns").text) == [
+        "MOH_2025.xlsx"
+    ]
     assert client.get("/board").status_code == 403
     assert (
         client.get("/status?period=2025", headers={"Accept": "application/json"}).status_code == 403
