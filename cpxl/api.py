@@ -425,12 +425,20 @@ NATIONAL_FORMATS = ("xlsx", "csv", "dhis2", "adx", "sdmx")
 
 
 def build_national(
-    p: Portal, account: Account, period: str, formats: Sequence[str] = NATIONAL_FORMATS
+    p: Portal, account: Account, span: str, formats: Sequence[str] = NATIONAL_FORMATS
 ) -> list[str]:
-    """Build a period's national workbook and exports for the portal; the names written."""
-    target = p.national_folder(account, period)
-    result = consolidate(p.workspace.root, target.name, out=target, formats=formats,
-                         store_url=p.store_url)  # fmt: skip
+    """Build the national workbook and exports of a period or span ("2024-2025") for the portal."""
+    target = p.national_folder(account, span)
+    first, _, last = target.name.partition("-")
+    result = consolidate(
+        p.workspace.root,
+        None if last else first,
+        first if last else None,
+        last or None,
+        out=target,
+        formats=formats,
+        store_url=p.store_url,
+    )
     p.accounts.log(account.login, "build-national", target.name)
     return [Path(f).name for files in result["written"].values() for f in files]
 

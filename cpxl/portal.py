@@ -301,25 +301,27 @@ class Portal:
         self.accounts.log(account.login, "download", f"outbox/feedback/{name}", address=address)
         return self.workspace.outbox / "feedback" / name
 
-    def national_folder(self, account: Account, period: str) -> Path:
-        """Where a period's national outputs are built (after checking the account may)."""
+    def national_folder(self, account: Account, span: str) -> Path:
+        """Where the national outputs of a period or span ("2024-2025") are built."""
         self.national_only(account)
-        return self.workspace.outbox / "national" / check_period(period)
+        return self.workspace.outbox / "national" / check_span(span)
 
-    def national_files(self, account: Account, period: str) -> tuple[str, ...]:
-        """The national outputs already built for a period."""
-        self.national_only(account)
-        folder = self.workspace.outbox / "national" / check_period(period)
+    def national_files(self, account: Account, span: str) -> tuple[str, ...]:
+        """The national outputs already built for a period or span."""
+        folder = self.national_folder(account, span)
         if not folder.is_dir():
             return ()
         return tuple(sorted(p.name for p in folder.iterdir() if p.is_file()))
 
-    def national_file(self, account: Account, period: str, name: str, address: str) -> Path:
-        """One national output by period and plain name; logged."""
-        if name not in self.national_files(account, period):
+    def national_file(self, account: Account, span: str, name: str, address: str) -> Path:
+        """One national output by period (or span) and plain name; logged."""
+        if name not in self.national_files(account, span):
             raise NOT_YOURS
-        self.accounts.log(account.login, "download", f"outbox/national/{period}/{name}", address)
-        return self.workspace.outbox / "national" / period / name
+        folder = self.national_folder(account, span)
+        self.accounts.log(
+            account.login, "download", f"outbox/national/{folder.name}/{name}", address
+        )
+        return folder / name
 
     def national_only(self, account: Account) -> None:
         """Refuse national outputs to senders."""
@@ -368,6 +370,22 @@ def check_period(period: str) -> str:
             f"{period[:16]!r} is not a period. Write it as 2025, 2025S1, 2025Q1 or 202503.",
             f"{period[:16]!r} មិនមែនជារយៈពេលទេ។ សូមសរសេរជា 2025, 2025S1, 2025Q1 ឬ 202503។",
         ) from None
+
+
+def check_span(span: str) -> str:
+    """A period ("2025") or a span of periods of one type ("2024-2025"), checked."""
+    first, dash, last = span.partition("-")
+    if not dash:
+        return check_period(first)
+    a, b = check_period(first), check_period(last)
+    if parse_period(a).type != parse_period(b).type or parse_period(b) < parse_period(a):
+        raise Refused(
+            400,
+            "bad-period",
+            f"{a} to {b}: give two periods of one type, the earlier first.",
+            f"{a} ដល់ {b}៖ សូមផ្ដល់រយៈពេលពីរប្រភេទដូចគ្នា ដោយរយៈពេលមុនជាមុន។",
+        )
+    return f"{a}-{b}" if a != b else a
 
 
 def too_large() -> Refused:

@@ -445,7 +445,7 @@ def test_officer_board_and_national_downloads(client: TestClient, tmp_path: Path
     page = client.get("/national?period=2025")
     token = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert token
-    built = client.post("/national", data={"csrf": token.group(1), "period": "2025"})
+    built = client.post("/national", data={"csrf": token.group(1), "span": "2025"})
     assert built.status_code == 303
     listing = client.get(built.headers["location"]).text
     names = re.findall(r'href="/national/2025/([^"]+\.xlsx)"', listing)
@@ -454,6 +454,12 @@ def test_officer_board_and_national_downloads(client: TestClient, tmp_path: Path
     assert got.status_code == 200
     book = openpyxl.load_workbook(io.BytesIO(got.content))
     assert book.sheetnames
+    span = client.post("/national", data={"csrf": token.group(1), "span": "2024-2025"})
+    assert span.headers["location"] == "/national?period=2025&from=2024"
+    listing = client.get(span.headers["location"]).text
+    assert re.findall(r'href="/national/2024-2025/([^"]+\.xlsx)"', listing)
+    wrong = client.post("/national", data={"csrf": token.group(1), "span": "2025-2024"})
+    assert (wrong.status_code, 'data-error="bad-period"' in wrong.text) == (400, True)
     assert client.get("/returns").status_code == 403  # the national team does not upload
 
 

@@ -25,7 +25,15 @@ from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cpxl import api
-from cpxl.portal import MAX_UPLOAD_BYTES, Portal, Refused, check_period, empty_file, too_large
+from cpxl.portal import (
+    MAX_UPLOAD_BYTES,
+    Portal,
+    Refused,
+    check_period,
+    check_span,
+    empty_file,
+    too_large,
+)
 from cpxl.store.users import Account
 from cpxl.web import security
 from cpxl.web.security import Failures, SignInNeeded, account_of, address_of, csrf_token
@@ -257,31 +265,38 @@ def create_app(
         )
         return FileResponse(path, media_type=XLSX, filename=path.name)
 
+    def span_of(period: str, first: str) -> str:
+        return check_span(f"{first.strip()}-{period}" if first.strip() else period)
+
     async def national_page(request: Request) -> Response:
         account = await who(request)
         portal.national_only(account)
         period = chosen_period(request)
+        span = span_of(period, request.query_params.get("from", ""))
         report = await run_in_threadpool(portal.status, account, period)
-        files = portal.national_files(account, period)
-        return page(request, "national.html", report=report, period=period,
+        files = portal.national_files(account, span)
+        return page(request, "national.html", report=report, period=period, span=span,
+                    first=span.partition("-")[0] if "-" in span else "",
                     periods=portal.periods(), files=files)  # fmt: skip
 
     async def national_build(request: Request) -> Response:
         account = await who(request)
         form = await request.form(max_files=0, max_fields=5)
         security.check_csrf(request, form)
-        period = check_period(str(form.get("period", "")))
-        await run_in_threadpool(api.build_national, portal, account, period)
+        span = check_span(str(form.get("span", "")))
+        await run_in_threadpool(api.build_national, portal, account, span)
         if wants_json(request) or request.state.basic:
-            return JSONResponse({"period": period, "files": portal.national_files(account, period)})
-        return RedirectResponse(f"/national?period={period}", 303)
+            return JSONResponse({"periods": span, "files": portal.national_files(account, span)})
+        first, _, last = span.partition("-")
+        query = f"period={last}&from={first}" if last else f"period={first}"
+        return RedirectResponse(f"/national?{query}", 303)
 
     async def national_file(request: Request) -> Response:
         account = await who(request)
-        period = check_period(request.path_params["period"])
+        span = check_span(request.path_params["span"])
         name = request.path_params["name"]
         path = await run_in_threadpool(
-            portal.national_file, account, period, name, address_of(request)
+            portal.national_file, account, span, name, address_of(request)
         )
         media = XLSX if path.suffix == ".xlsx" else None
         return FileResponse(path, media_type=media, filename=path.name)
@@ -301,7 +316,7 @@ def create_app(
         Route("/feedback/{name}", any_feedback),
         Route("/national", national_page, methods=["GET"]),
         Route("/national", national_build, methods=["POST"]),
-        Route("/national/{period}/{name}", national_file),
+        Route("/national/{span}/{name}", national_file),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     middleware = [
