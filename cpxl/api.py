@@ -18,8 +18,10 @@ from cpxl.intake import TIME_LIMIT_S as TIME_LIMIT_S
 from cpxl.intake import Expectation as Expectation
 from cpxl.intake import Progress, run_inbox, scan
 from cpxl.intake import RunStopped as RunStopped
+from cpxl.portal import Portal
 from cpxl.simulate import Simulated, simulate_returns
 from cpxl.store import Store
+from cpxl.store.users import Account, Accounts
 from cpxl.templates import Reference, TemplateResult, column_key, generate_templates
 from cpxl.workspace import Workspace, init_workspace
 
@@ -390,3 +392,93 @@ def render_demo(result: dict[str, Any]) -> str:
     from cpxl.demo import render
 
     return render(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# The portal: accounts, and serving
+
+
+def users_add(
+    root: Path,
+    login: str,
+    password: str,
+    role: str,
+    ministry: str | None = None,
+    store_url: str | None = None,
+) -> Account:
+    """Create a portal account; a sender's ministry must be one of the catalogue's."""
+    code = (ministry or "").strip()
+    if code and code not in catalogue_of(workspace(root)).ministries:
+        raise ValueError(f"{code!r} is not a ministry of the catalogue; nothing was changed.")
+    with open_store(root, store_url, create=True) as store:
+        return Accounts(store).add(login, password, role, code)
+
+
+def users_list(root: Path, store_url: str | None = None) -> tuple[Account, ...]:
+    """Every portal account, by login."""
+    with open_store(root, store_url, create=True) as store:
+        return Accounts(store).all()
+
+
+def users_disable(root: Path, login: str, store_url: str | None = None) -> Account:
+    """Stop an account from signing in; what it did stays in the access log."""
+    with open_store(root, store_url) as store:
+        return Accounts(store).disable(login)
+
+
+def render_users(accounts: Sequence[Account]) -> str:
+    """The one-screen list of ``cpxl users list``."""
+    if not accounts:
+        return "No accounts yet: add one with cpxl users add LOGIN --role ROLE."
+    lines = [f"{'login':<24}{'role':<10}{'ministry':<12}state"]
+    for a in accounts:
+        state = "disabled" if a.disabled else "active"
+        lines.append(f"{a.login:<24}{a.role:<10}{a.ministry or '-':<12}{state}")
+    return "\n".join(lines)
+
+
+def portal(root: Path, store_url: str | None = None) -> Portal:
+    """The portal's view of a workspace and its store (open until closed)."""
+    return Portal(Path(root), store_url)
+
+
+NATIONAL_FORMATS = ("xlsx", "csv", "dhis2", "adx", "sdmx")
+
+
+def build_national(
+    p: Portal, account: Account, span: str, formats: Sequence[str] = NATIONAL_FORMATS
+) -> list[str]:
+    """Build the national workbook and exports of a period or span ("2024-2025") for the portal."""
+    target = p.national_folder(account, span)
+    first, _, last = target.name.partition("-")
+    result = consolidate(
+        p.workspace.root,
+        None if last else first,
+        first if last else None,
+        last or None,
+        out=target,
+        formats=formats,
+        store_url=p.store_url,
+    )
+    p.accounts.log(account.login, "build-national", target.name)
+    return [Path(f).name for files in result["written"].values() for f in files]
+
+
+def serve(
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    store_url: str | None = None,
+    *,
+    secure_cookies: bool = False,
+) -> None:
+    """Serve the portal over HTTP until stopped (Ctrl-C or the service manager).
+
+    ``secure_cookies`` keeps the session cookie to HTTPS: set it when a TLS proxy is in front.
+    """
+    import uvicorn
+
+    from cpxl.web import create_app
+
+    app = create_app(portal(root, store_url), secure_cookies=secure_cookies)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)

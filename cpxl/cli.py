@@ -383,6 +383,71 @@ def consolidate(
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--store", "store_url", default=None, help="SQLite path or postgresql:// URL.")
+@click.option(
+    "--secure-cookies", is_flag=True, help="Send the session cookie over HTTPS only (TLS proxy)."
+)
+@workspace_option
+def serve(
+    host: str, port: int, store_url: str | None, secure_cookies: bool, workspace: Path
+) -> None:
+    """Serve the portal: ministries upload returns, officers and the national team download."""
+    with _errors():
+        api.serve(workspace, host, port, store_url, secure_cookies=secure_cookies)
+
+
+@main.group()
+def users() -> None:
+    """Portal accounts: senders (one ministry), officers and the national team."""
+
+
+@users.command("add")
+@click.argument("login")
+@click.option("--role", type=click.Choice(["sender", "officer", "national"]), required=True)
+@click.option("--ministry", default=None, help="A sender's ministry code, e.g. MOSVY.")
+@click.option("--store", "store_url", default=None)
+@workspace_option
+def users_add(
+    login: str, role: str, ministry: str | None, store_url: str | None, workspace: Path
+) -> None:
+    """Add an account; its password is read from standard input (one line)."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with _errors():
+        account = api.users_add(workspace, login, password, role, ministry, store_url)
+    click.echo(f"Account {account.login} ({account.role}) added.")
+
+
+@users.command("list")
+@click.option("--store", "store_url", default=None)
+@workspace_option
+@json_option
+def users_list(store_url: str | None, workspace: Path, as_json: bool) -> None:
+    """List every account with its role, ministry and whether it may sign in."""
+    with _errors():
+        accounts = api.users_list(workspace, store_url)
+    if as_json:
+        _emit([a.to_dict() for a in accounts])
+    else:
+        click.echo(api.render_users(accounts))
+
+
+@users.command("disable")
+@click.argument("login")
+@click.option("--store", "store_url", default=None)
+@workspace_option
+def users_disable(login: str, store_url: str | None, workspace: Path) -> None:
+    """Stop an account from signing in (what it did stays in the access log)."""
+    with _errors():
+        account = api.users_disable(workspace, login, store_url)
+    click.echo(f"Account {account.login} is disabled.")
+
+
+@main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"))
 @json_option
 def demo(directory: Path, as_json: bool) -> None:

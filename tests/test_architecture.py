@@ -39,6 +39,8 @@ ALLOWED: dict[str, set[str]] = {
     "consolidation": {"catalogue", "store", "findings"},
     "exports": {"catalogue", "findings"},
     "book": {"catalogue", "templates", "findings"},
+    "portal": {"catalogue", "consolidation", "findings", "guard", "intake", "store", "workspace"},
+    "web": {"api", "portal", "store"},
 }
 
 

@@ -49,7 +49,7 @@ from cpxl.store import (
 
 POSTGRES = os.environ.get("CPXL_TEST_POSTGRES", "")
 TABLES = ["schema_migrations", "runs", "submissions", "values", "findings", "explanations"]
-TABLES += ["audit", "repeats"]
+TABLES += ["audit", "repeats", "users", "uploads", "access_log"]
 
 
 # --- fixtures and builders ----------------------------------------------------------------------
@@ -794,5 +794,8 @@ def test_kill_hook_kills_right_after_the_nth_commit(location: str) -> None:
             "explanations": 0,
             "audit": 0,
             "repeats": 0,
+            "users": 0,
+            "uploads": 0,
+            "access_log": 0,
         }
         assert store.check() == ()

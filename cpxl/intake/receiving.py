@@ -69,15 +69,18 @@ _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # Scanning and archiving
 
 
-def scan(inbox: Path) -> tuple[list[tuple[Path, str]], list[FileResult]]:
+def scan(
+    inbox: Path, within: Path | None = None
+) -> tuple[list[tuple[Path, str]], list[FileResult]]:
     """Files to process (in order of receipt) and the files skipped, without following links.
 
-    Each file comes with its display name. A file that vanishes or cannot be looked at while
+    Each file comes with its display name, relative to the inbox, also when only the folder
+    ``within`` it is scanned. A file that vanishes or cannot be looked at while
     the inbox is scanned is left for the step that copies it, which says what happened.
     """
     todo: list[tuple[float, str, Path]] = []
     skipped: list[FileResult] = []
-    for root, dirs, files in os.walk(inbox, followlinks=False):
+    for root, dirs, files in os.walk(within or inbox, followlinks=False):
         dirs.sort()
         base = Path(root)
         for entry in sorted(files) + [d for d in dirs if (base / d).is_symlink()]:

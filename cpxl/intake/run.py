@@ -22,6 +22,7 @@ import contextlib
 import getpass
 import os
 import platform
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -63,6 +64,8 @@ def run_inbox(
     on_progress: Callable[[Progress], None] | None = None,
     time_limit: float = TIME_LIMIT_S,
     received: datetime | None = None,
+    within: Path | None = None,
+    catalogue: Catalogue | None = None,
 ) -> RunReport:
     """Process every file of an inbox once: statuses, store, feedback, and a run summary.
 
@@ -71,12 +74,15 @@ def run_inbox(
     store without writing to it and leaves its feedback beside its summary. ``time_limit`` is
     the wall-clock seconds one file may take to check. ``received`` is when the officer says
     these files arrived (a batch saved from e-mail days later); without it, each file's time
-    in the inbox counts. Either way the feedback says which was used.
+    in the inbox counts. Either way the feedback says which was used. ``within`` limits the run
+    to one folder of the inbox (the portal's upload), names still relative to the inbox.
+    ``catalogue`` is the workspace's, when the caller keeps it loaded (the portal).
     """
-    catalogue = load(workspace.rules)
+    catalogue = catalogue or load(workspace.rules)
     outbox = outbox or workspace.outbox
     started = datetime.now(UTC)
-    run_id = started.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+    # Unique even for two runs of one process in the same second (the portal's uploads).
+    run_id = started.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}-{secrets.token_hex(3)}"
     run_dir = outbox / "runs" / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     with workspace.lock(wait):
@@ -97,7 +103,7 @@ def run_inbox(
                 received=received,
             )
             try:
-                report = run.over(inbox or workspace.inbox, run_id, workers)
+                report = run.over(inbox or workspace.inbox, run_id, workers, within)
             except KeyboardInterrupt:
                 stopped = _summarised(run_dir, run.finished(run_id), catalogue)
                 raise RunStopped(stopped) from None
@@ -142,13 +148,15 @@ class _Run:
     taken: set[str] = field(default_factory=set)  # feedback names given out
     register: dict[str, IssuedTemplate] = field(default_factory=dict)  # templates issued
 
-    def over(self, inbox: Path, run_id: str, workers: int | None) -> RunReport:
+    def over(
+        self, inbox: Path, run_id: str, workers: int | None, within: Path | None = None
+    ) -> RunReport:
         """Steps 1 to 5 of the module docstring."""
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         if not self.dry_run:
             self.rebuild_feedback()
         self.register = dict(read_register(self.workspace.templates))
-        files, skipped = scan(inbox)
+        files, skipped = scan(inbox, within)
         results = self.results
         results.extend(skipped)
         received: list[Received] = []

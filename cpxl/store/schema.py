@@ -197,7 +197,16 @@ def _schema_v3(md: MetaData) -> tuple[Table, ...]:
 
 
 runs, submissions, values, findings, explanations, audit, repeats = _schema_v3(METADATA)
-TABLES: Final = (migrations, runs, submissions, values, findings, explanations, audit, repeats)
+TABLES: tuple[Table, ...] = (
+    migrations,
+    runs,
+    submissions,
+    values,
+    findings,
+    explanations,
+    audit,
+    repeats,
+)
 
 
 def _migration_1(conn: Connection) -> None:
@@ -223,11 +232,66 @@ def _migration_3(conn: Connection) -> None:
     _schema_v3(MetaData())[-1].create(conn)
 
 
+def _schema_users(md: MetaData) -> tuple[Table, ...]:
+    """The portal's accounts, the uploads it received, and its access log."""
+    users = Table(
+        "users",
+        md,
+        Column("login", String(64), primary_key=True),
+        Column("password_hash", Text, nullable=False),
+        Column("role", String(16), nullable=False),  # sender | officer | national
+        Column("ministry", Text, nullable=False, server_default=""),  # a sender's ministry
+        Column("disabled", Boolean, nullable=False, default=False),
+        Column("failures", Integer, nullable=False, default=0),  # failed sign-ins in a row
+        Column("locked_until", DateTime(timezone=True)),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    uploads = Table(
+        "uploads",
+        md,
+        Column("id", String(32), primary_key=True),  # a random token: it names the upload in URLs
+        Column("login", String(64), nullable=False),
+        Column("ministry", Text, nullable=False),  # whose it is: only they (and staff) see it
+        Column("name_sent", Text, nullable=False),  # the sender's file name, shown, never a path
+        Column("inbox_name", Text, nullable=False),  # where it lies, relative to inbox/
+        Column("received_at", DateTime(timezone=True), nullable=False),
+        Column("status", Text, nullable=False, server_default=""),
+        Column("period", Text, nullable=False, server_default=""),
+        Column("feedback", Text, nullable=False, server_default=""),  # relative to the workspace
+        Column("result", JSON),  # the entry of ``cpxl run --json`` for this file
+    )
+    Index("ix_uploads_ministry", uploads.c.ministry, uploads.c.received_at)
+    access = Table(
+        "access_log",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("login", Text, nullable=False),
+        Column("action", Text, nullable=False),  # sign-in | sign-in-refused | upload | download
+        Column("target", Text, nullable=False, server_default=""),
+        Column("outcome", Text, nullable=False, server_default=""),
+        Column("address", Text, nullable=False, server_default=""),
+    )
+    return users, uploads, access
+
+
+users, uploads, access_log = _schema_users(METADATA)
+PORTAL_TABLES: Final = (users, uploads, access_log)  # who may do what, not national data
+TABLES = (*TABLES, *PORTAL_TABLES)
+
+
+def _migration_users(conn: Connection) -> None:
+    md = MetaData()
+    _schema_users(md)
+    md.create_all(conn)
+
+
 # Applied in order, all pending ones in one transaction; version n is MIGRATIONS[n - 1].
 MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
     _migration_1,
     _migration_2,
     _migration_3,
+    _migration_users,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
