@@ -1,8 +1,10 @@
 """National figures from the store: indicators, completeness, data quality, and their workbook.
 
-Everything starts from :meth:`Store.long_table` (current accepted values, one row per stored
-cell). Absence of a row means "not reported" and is never turned into 0: a value that cannot be
-built is NaN with status ``not-reported``, and ``missing_from`` says who is missing.
+Everything starts from the current accepted values, aggregated by the database
+(:mod:`cpxl.store.national`): Python receives figures per element and period asked for, never
+the long table whole. Absence of a row means "not reported" and is never turned into 0: a value
+that cannot be built is NaN with status ``not-reported``, and ``missing_from`` says who is
+missing.
 
 The steps, each in its own module, down the data's path:
 

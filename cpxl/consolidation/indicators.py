@@ -376,7 +376,7 @@ def _typed_indicators(frame: pd.DataFrame) -> pd.DataFrame:
 def _sub_period_gaps(inputs: _Inputs) -> dict[tuple[str, str], tuple[str, ...]]:
     """(ministry, target) -> the shorter returns in the target that sent no value at all."""
     cat = inputs.catalogue
-    pairs = inputs.long[["ministry", "period"]].drop_duplicates()
+    pairs = inputs.counts()[["ministry", "period"]].drop_duplicates()
     sent = set(zip(pairs["ministry"].tolist(), pairs["period"].tolist(), strict=True))
     out: dict[tuple[str, str], tuple[str, ...]] = {}
     for t in inputs.targets:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cpxl.consolidation.inputs import _Inputs
+from cpxl.store import national
 
 SOURCE_COLUMNS: Final = (
     "indicator", "period", "dimension", "option", "file", "sha256", "sheet", "cells",
@@ -47,16 +48,21 @@ _CELL: Final = re.compile(r"^([A-Z]+)(\d+)$")
 
 def _sources(inputs: _Inputs, refs: pd.DataFrame) -> pd.DataFrame:
     """Every national value with the files, sheets and cells it was built from."""
-    if refs.empty or inputs.long.empty:
+    if refs.empty:
         return pd.DataFrame(columns=list(SOURCE_COLUMNS))
     cols = ["element", "period", "area", "dimension", "option", "submission_id"]
     cols += ["name_received", "sha256", "sheet", "cell"]
-    stored = inputs.long[inputs.long["value"].notna()][cols]
+    pop_keys = ["target", "element", "period", "area", "dimension", "option"]
+    periods = sorted(set(inputs.stored) | set(inputs.population["period"]))
+    elements = sorted(set(refs["element"]))
+    stored = inputs.store.read(lambda c: national.cells(c, periods, elements))[cols]
     plain = stored.merge(inputs.period_map, left_on="period", right_on="stored")
     plain = plain.assign(rate=False)
-    pop = inputs.population.merge(
-        stored, on=["element", "period", "area", "dimension", "option"]
-    ).assign(rate=True)
+    pop = (
+        inputs.population[pop_keys]
+        .merge(stored, on=["element", "period", "area", "dimension", "option"])
+        .assign(rate=True)
+    )
     keys = ["element", "target", "dimension", "option", "rate"]
     both = pd.concat([plain[[*keys, *cols[5:]]], pop[[*keys, *cols[5:]]]], ignore_index=True)
     needed = refs[["element", "target", "rdim", "ropt", "rate"]].drop_duplicates()

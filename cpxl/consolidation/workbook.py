@@ -60,10 +60,8 @@ class NationalResult:
 
 def _submissions_used(inputs: _Inputs) -> set[int]:
     """The submissions whose values a consolidation reads (population years included)."""
-    long = inputs.long
-    own = long.loc[long["period"].isin(set(inputs.period_map["stored"])), "submission_id"]
-    keys = ["element", "period", "area", "dimension", "option"]
-    pop = inputs.population.merge(long[[*keys, "submission_id"]], on=keys)["submission_id"]
+    own = inputs.counts()["submission_id"]
+    pop = inputs.population["submission_id"]
     return {int(x) for x in own.unique()} | {int(x) for x in pop.unique()}
 
 
