@@ -8,6 +8,7 @@ Behaviours covered (SQLite always; PostgreSQL too when CPXL_TEST_POSTGRES is set
   the values as recorded: a year of quarters summed for flows and the last quarter sent for
   stocks, national counts summed over the provinces that reported, national percents
   recomputed from the summed parts; nothing reported stays empty;
+- a share or rate is never given for a "not recorded" option, while counts keep it;
 - completeness counts, per ministry and year, the numbers recorded in its returns;
 - the national long table read in chunks of periods is the long table, row for row.
 """
@@ -246,3 +247,20 @@ def test_the_long_table_read_in_chunks_is_the_long_table(location: str) -> None:
     keys = ["element", "period", "area", "dimension", "option", "ministry"]
     together = together.sort_values(keys, kind="stable", ignore_index=True)
     pd.testing.assert_frame_equal(together, whole)
+
+
+def test_not_recorded_is_never_a_share_or_a_rate(location: str) -> None:
+    cat = _catalogue()
+    with Store.open(location) as store:
+        _record(store)
+        table = indicator_table(cat, store, ["2025"])
+    unknown = {(d.code, d.unknown) for d in cat.dimensions.values() if d.unknown}
+    is_unknown = [
+        (d, o) in unknown for d, o in zip(table["dimension"], table["option"], strict=True)
+    ]
+    marked = table[is_unknown]
+    assert set(marked["unit"]) == {"count"}
+    assert marked["value"].notna().any()
+    with_den = {i.id for i in cat.indicators if i.denominator is not None}
+    by_sex = table[table["indicator"].isin(with_den) & (table["dimension"] == "sex")]
+    assert set(by_sex["option"]) == {"male", "female"}

@@ -58,6 +58,8 @@ def _views(cat: Catalogue, ind: Indicator, totals_only: bool) -> list[_View]:
         if dimension is None:
             continue
         for opt in dimension.options:
+            if ind.denominator is not None and opt.code == dimension.unknown:
+                continue  # a share or rate of "not recorded" means nothing: no such row
             num = _terms(ind.numerator, dim, opt.code, need=True, cat=cat)
             if not num:
                 break

@@ -17,18 +17,12 @@ from typing import Any, Final
 import pandas as pd
 from sqlalchemy import (
     Connection,
-    Integer,
     Select,
-    Subquery,
-    Text,
     and_,
     case,
-    cast,
     func,
-    literal,
     select,
     true,
-    union_all,
 )
 
 from cpxl.store import frames, schema
@@ -73,26 +67,26 @@ CELL_COLUMNS: Final = {
 _IDS_PER_QUERY: Final = 500
 
 
-def _period_map(rows: PeriodMap) -> Subquery:
-    """The period map as a derived table (a UNION ALL of literal rows: SQLite and PostgreSQL)."""
-    parts = [
-        select(
-            cast(literal(stored), Text).label("stored"),
-            cast(literal(tgt), Text).label("target"),
-            cast(literal(i), Integer).label("sub_index"),
-            cast(literal(n), Integer).label("n_sub"),
-        )
-        for stored, tgt, i, n in rows
-    ]
-    if len(parts) == 1:
-        return parts[0].subquery("period_map")
-    return union_all(*parts).subquery("period_map")
+def _layers(period_map: PeriodMap) -> list[list[tuple[str, str, int, int]]]:
+    """The map split so that each stored period feeds one target per query (usually one)."""
+    layers: list[list[tuple[str, str, int, int]]] = []
+    for row in period_map:
+        for layer in layers:
+            if all(r[0] != row[0] for r in layer):
+                layer.append(tuple(row))  # type: ignore[arg-type]
+                break
+        else:
+            layers.append([tuple(row)])  # type: ignore[list-item]
+    return layers
 
 
-def _current(periods: Sequence[str]) -> Subquery:
-    s = schema.submissions.c
-    query = select(s.id, s.days_late).where(s.is_current == true(), s.period.in_(list(periods)))
-    return query.subquery("current")
+def _current_values(periods: Sequence[str]) -> tuple[Any, Any]:
+    """The current submissions of these periods joined to their values (by primary key)."""
+    s, v = schema.submissions.c, schema.values.c
+    joined = schema.submissions.join(schema.values, v.submission_id == s.id)
+    # The ids first, as frames.history does: the database then reads values by primary key.
+    ids = select(s.id).where(s.is_current == true(), s.period.in_(sorted(set(periods))))
+    return joined, v.submission_id.in_(ids.scalar_subquery())
 
 
 def element_aggregates(conn: Connection, period_map: PeriodMap) -> pd.DataFrame:
@@ -101,28 +95,43 @@ def element_aggregates(conn: Connection, period_map: PeriodMap) -> pd.DataFrame:
     ``n`` counts the returns with a value, ``top`` is the place of the last one (-1: none),
     ``late`` says whether one of them came late, ``n_sub`` how many returns make the period.
     """
-    if not period_map:
+    parts = [_element_aggregates(conn, layer) for layer in _layers(period_map)]
+    if not parts:
         return frames.frame([], ELEMENT_COLUMNS)
-    v = schema.values.c
-    pm = _period_map(period_map)
-    cur = _current(sorted({r[0] for r in period_map}))
-    keys = [v.element, pm.c.target, v.area, v.dimension, v.option]
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _element_aggregates(
+    conn: Connection, layer: Sequence[tuple[str, str, int, int]]
+) -> pd.DataFrame:
+    s, v = schema.submissions.c, schema.values.c
+    joined, where = _current_values([r[0] for r in layer])
+    # Each stored period's target, place and count, written into the statement as CASEs: the
+    # values are then read by primary key from the current submissions, never scanned.
+    target = case({r[0]: r[1] for r in layer}, value=s.period)
+    place = case({r[0]: r[2] for r in layer}, value=s.period)
+    n_sub = case({r[0]: r[3] for r in layer}, value=s.period)
+    keys = [v.element, target, v.area, v.dimension, v.option]
     present = v.value.is_not(None)
     # The last value is the one with the highest place among those present.
     rank = func.row_number().over(
-        partition_by=keys, order_by=[case((present, 0), else_=1), pm.c.sub_index.desc()]
+        partition_by=keys, order_by=[case((present, 0), else_=1), place.desc()]
     )
     inner = (
         select(
-            *keys,
+            v.element,
+            target.label("target"),
+            v.area,
+            v.dimension,
+            v.option,
             v.value,
-            pm.c.sub_index,
-            pm.c.n_sub,
-            case((and_(present, func.coalesce(cur.c.days_late, 0) > 0), 1), else_=0).label("late"),
+            place.label("sub_index"),
+            n_sub.label("n_sub"),
+            case((and_(present, func.coalesce(s.days_late, 0) > 0), 1), else_=0).label("late"),
             rank.label("rank"),
         )
-        .select_from(schema.values.join(cur, v.submission_id == cur.c.id))
-        .join(pm, v.period == pm.c.stored)
+        .select_from(joined)
+        .where(where)
         .subquery("cells")
     )
     c = inner.c
@@ -148,7 +157,7 @@ def return_counts(conn: Connection, periods: Sequence[str]) -> pd.DataFrame:
     if not periods:
         return frames.frame([], COUNT_COLUMNS)
     v = schema.values.c
-    cur = _current(periods)
+    joined, where = _current_values(periods)
     query = (
         select(
             v.ministry,
@@ -158,7 +167,8 @@ def return_counts(conn: Connection, periods: Sequence[str]) -> pd.DataFrame:
             func.count(),
             func.min(v.submission_id),
         )
-        .select_from(schema.values.join(cur, v.submission_id == cur.c.id))
+        .select_from(joined)
+        .where(where)
         .group_by(v.ministry, v.period, v.area)
     )
     return frames.frame(conn.execute(query).all(), COUNT_COLUMNS)
@@ -181,9 +191,8 @@ def cells(conn: Connection, periods: Sequence[str], elements: Sequence[str]) -> 
     if not periods or not elements:
         return frames.frame([], CELL_COLUMNS)
     v = schema.values.c
-    cur = _current(periods)
     query = _cells_select().where(
-        v.submission_id.in_(select(cur.c.id)),
+        _current_values(periods)[1],
         v.value.is_not(None),
         v.element.in_(sorted(set(elements))),
     )
