@@ -323,7 +323,7 @@ def consolidate(
     store_url: str | None = None,
 ) -> dict[str, Any]:
     """Build the national workbook and exports from the store."""
-    from cpxl.consolidation import indicator_table, write_national_workbook
+    from cpxl.consolidation import indicator_chunks, national_values, write_national_workbook
     from cpxl.exports import write_exports
 
     ws = workspace(root)
@@ -340,8 +340,12 @@ def consolidate(
             written["xlsx"] = [str(result.workbook)]
         others = [f for f in formats if f != "xlsx"]
         if others:
-            values = store.long_table(periods)
-            indicators = indicator_table(cat, store, periods)
+            # Chunks of a few periods, read or computed when the exports ask for them. Joined
+            # here while the exports take whole frames; pass the Chunks once they take chunks.
+            import pandas as pd
+
+            values = pd.concat(list(national_values(store, periods)), ignore_index=True)
+            indicators = pd.concat(list(indicator_chunks(cat, store, periods)), ignore_index=True)
             stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")
             paths = write_exports(cat, values, indicators, target, stem, tuple(others))
             written.update({k: [str(p) for p in v] for k, v in paths.items()})

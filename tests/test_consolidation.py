@@ -533,3 +533,15 @@ def test_every_workbook_label_and_sheet_name_is_a_term(
         "Completeness": "sheet_completeness", "Missing returns": "sheet_missing_returns",
         "Data quality": "sheet_data_quality", "Sources": "sheet_sources", "Charts": "sheet_charts",
     }  # fmt: skip
+
+
+def test_a_long_series_shows_its_latest_twelve_periods_and_says_so(
+    catalogue: Catalogue, store: Store, tmp_path: Path
+) -> None:
+    """The workbook stays readable however many periods are asked for; About says which."""
+    years = [str(y) for y in range(2010, 2026)]
+    result = write_national_workbook(catalogue, store, years, tmp_path, today=TODAY)
+    assert result.periods == tuple(years[-12:])
+    about = openpyxl.load_workbook(result.workbook)["About"]
+    texts = [str(c.value) for row in about.iter_rows() for c in row if c.value]
+    assert any("latest 12 of the 16 periods asked for (2010-2025)" in t for t in texts)

@@ -31,7 +31,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period
-from cpxl.consolidation import completeness, indicator_table
+from cpxl.consolidation import completeness, indicator_chunks, indicator_table
 from cpxl.findings import Value
 from cpxl.simulate import World
 from cpxl.store import NewSubmission, Store, national
@@ -264,3 +264,17 @@ def test_not_recorded_is_never_a_share_or_a_rate(location: str) -> None:
     with_den = {i.id for i in cat.indicators if i.denominator is not None}
     by_sex = table[table["indicator"].isin(with_den) & (table["dimension"] == "sex")]
     assert set(by_sex["option"]) == {"male", "female"}
+
+
+def test_indicators_in_chunks_are_the_indicator_table(location: str) -> None:
+    cat = _catalogue()
+    with Store.open(location) as store:
+        _record(store)
+        whole = indicator_table(cat, store, list(YEARS))
+        chunks = list(indicator_chunks(cat, store, list(YEARS), per_chunk=1))
+        again = list(indicator_chunks(cat, store, list(YEARS), per_chunk=1))
+    assert [len(c) for c in chunks] == [len(c) for c in again]
+    assert len(chunks) == 2
+    keys = ["indicator", "period", "area", "dimension", "option"]
+    together = pd.concat(chunks, ignore_index=True).sort_values(keys, ignore_index=True)
+    pd.testing.assert_frame_equal(together, whole.sort_values(keys, ignore_index=True))

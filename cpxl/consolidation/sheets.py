@@ -27,7 +27,14 @@ _STATUS_TEXT: Final = (
 )  # fmt: skip
 
 
-def _about(book: _Book, periods: Sequence[str], built_at: datetime, submissions: int) -> None:
+def _about(
+    book: _Book,
+    periods: Sequence[str],
+    built_at: datetime,
+    submissions: int,
+    *,
+    asked: Sequence[str] = (),
+) -> None:
     cat = book.cat
     ws = book.sheet("About")
     ws.set_column(0, 0, 28)
@@ -35,9 +42,15 @@ def _about(book: _Book, periods: Sequence[str], built_at: datetime, submissions:
     en, km = book.label("title_national", "National child protection figures")
     ws.write_string(0, 0, en, book.title)
     ws.write_string(1, 0, km, book.title)
+    shown = ", ".join(periods)
+    if len(asked) > len(periods):
+        shown = (
+            f"{periods[0]}-{periods[-1]}: the latest {len(periods)} of the {len(asked)} periods "
+            f"asked for ({asked[0]}-{asked[-1]}); the exports hold every period."
+        )
     lines: list[tuple[str, str, str, str]] = [
         ("catalogue", "Catalogue", f"{cat.title.en} (version {cat.version})", cat.title.km),
-        ("period", "Reporting period", ", ".join(periods), ", ".join(periods)),
+        ("period", "Reporting period", shown, ", ".join(periods)),
         ("generated_on", "Prepared on", built_at.isoformat(timespec="seconds"), ""),
         ("submissions", "Submissions used", str(submissions), ""),
     ]
