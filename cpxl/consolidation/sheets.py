@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-import numpy as np
 import pandas as pd
 
 from cpxl.catalogue import Catalogue
+from cpxl.consolidation.charts import province_map
 from cpxl.consolidation.completeness import COMPLETENESS_TARGET, TIMELINESS_TARGET
 from cpxl.consolidation.indicators import LATE, NOT_REPORTED, PARTLY_REPORTED, REPORTED
-from cpxl.consolidation.inputs import RATE
 from cpxl.consolidation.writer import _Book, _Col
 
 _STATUS_TEXT: Final = (
@@ -27,6 +26,9 @@ _STATUS_TEXT: Final = (
 )  # fmt: skip
 
 
+_ABOUT: Final = (26.0, 56.0, 56.0)  # the About sheet's column widths, in characters
+
+
 def _about(
     book: _Book,
     periods: Sequence[str],
@@ -38,8 +40,8 @@ def _about(
     cat = book.cat
     ws = book.sheet(book.label("sheet_about", "About")[0])
     # Three columns that fit an A4 landscape page: label, English, Khmer; every cell wraps.
-    ws.set_column(0, 0, 26, book.wrap)
-    ws.set_column(1, 2, 56, book.wrap)
+    ws.set_column(0, 0, _ABOUT[0], book.wrap)
+    ws.set_column(1, 2, _ABOUT[1], book.wrap)
     ws.repeat_rows(0, 0)
     en, km = book.label("title_national", "National child protection figures")
     ws.write_string(0, 0, en, book.title)
@@ -59,10 +61,13 @@ def _about(
     row = 3
     for key, label, value_en, value_km in lines:
         l_en, l_km = book.label(key, label)
-        ws.write_string(row, 0, f"{l_en} / {l_km}" if l_km != l_en else l_en, book.bold)
+        head = f"{l_en} / {l_km}" if l_km != l_en else l_en
+        ws.write_string(row, 0, head, book.bold)
         ws.write_string(row, 1, value_en, book.wrap)
-        if value_km and value_km != value_en:
-            ws.write_string(row, 2, value_km, book.wrap)
+        km_text = value_km if value_km and value_km != value_en else ""
+        if km_text:
+            ws.write_string(row, 2, km_text, book.wrap)
+        book.fit_row(ws, row, [(head, _ABOUT[0]), (value_en, _ABOUT[1]), (km_text, _ABOUT[2])])
         row += 1
     row += 1
     ws.write_string(row, 0, "What this workbook holds", book.bold)
@@ -85,8 +90,10 @@ def _about(
     ):  # fmt: skip
         ws.write_string(row, 0, name, book.wrap)
         ws.write_string(row, 1, text, book.wrap)
-        if key:
-            ws.write_string(row, 2, book.label(key, name)[1], book.wrap)
+        km_name = book.label(key, name)[1] if key else ""
+        if km_name:
+            ws.write_string(row, 2, km_name, book.wrap)
+        book.fit_row(ws, row, [(name, _ABOUT[0]), (text, _ABOUT[1]), (km_name, _ABOUT[2])])
         row += 1
     row += 1
     ws.write_string(row, 0, "How to read the status", book.bold)
@@ -97,16 +104,18 @@ def _about(
         ws.write_string(row, 1, t_en, book.wrap)
         if t_km != t_en:
             ws.write_string(row, 2, t_km, book.wrap)
+        words = [(book.status_words[code], _ABOUT[0]), (t_en, _ABOUT[1]), (t_km, _ABOUT[2])]
+        book.fit_row(ws, row, words)
         row += 1
     row += 1
     ws.write_string(row, 0, "How to read the numbers", book.bold)
-    ws.write_string(
-        row, 1,
+    numbers = (
         "Counts are whole numbers with thousands separated (1,234); rates per 100,000 children "
         "and percentages have one decimal (12.5). The unit of each row is in its Unit column. "
-        "An empty cell was not reported: it is never 0.",
-        book.wrap,
-    )  # fmt: skip
+        "An empty cell was not reported: it is never 0."
+    )
+    ws.write_string(row, 1, numbers, book.wrap)
+    book.fit_row(ws, row, [(numbers, _ABOUT[1])])
 
 
 _INDICATOR_SHEET: Final = (
@@ -207,6 +216,7 @@ def _domain_sheet(book: _Book, table: pd.DataFrame, domain: str) -> None:
         _Col("opt_en", "option", "Option", width=22),
     ] + [_Col(p, f"period_{p}", p, "value", width=11) for p in periods]
     book.table(ws, cols, wide)
+    province_map(book, ws, table, ids, len(cols) + 1)
 
 
 _COMPLETENESS_SHEET: Final = (
@@ -314,82 +324,3 @@ def _sources_sheet(book: _Book, frame: pd.DataFrame) -> None:
         _Col("cells", "cell", "Cells", width=40),
     ]
     book.table(book.sheet("Sources"), cols, frame)
-
-
-def _key_indicators(table: pd.DataFrame, catalogue: Catalogue) -> list[str]:
-    """Up to four indicators of one unit with national values: rates first, then percents."""
-    national = table[(table["area"] == catalogue.national.code) & (table["dimension"] == "")]
-    with_values = set(national.loc[national["value"].notna(), "indicator"])
-    for unit in (RATE, "percent", "count"):
-        ids = [i.id for i in catalogue.indicators if i.unit == unit and i.id in with_values]
-        if ids:
-            return ids[:4]
-    return []
-
-
-def _charts_sheet(book: _Book, table: pd.DataFrame, periods: Sequence[str]) -> None:
-    """Native charts: a trend line of key indicators, and the provinces compared."""
-    cat = book.cat
-    ws = book.sheet("Charts")
-    keys = _key_indicators(table, cat)
-    national = table[(table["area"] == cat.national.code) & (table["dimension"] == "")]
-    value = {(i, p): v for i, p, v in national[["indicator", "period", "value"]].itertuples(False)}
-    ws.write_string(0, 0, book.label("period", "Reporting period")[0], book.bold)
-    for j, ind in enumerate(keys, start=1):
-        ws.write_string(0, j, ind, book.bold)
-    for i, p in enumerate(periods, start=1):
-        ws.write_string(i, 0, p)
-        for j, ind in enumerate(keys, start=1):
-            v = value.get((ind, p), np.nan)
-            if v == v:
-                ws.write_number(i, j, float(v))
-    names = {i.id: i.name_en for i in cat.indicators}
-    if keys:
-        line = book.wb.add_chart({"type": "line"})
-        for j in range(1, len(keys) + 1):
-            line.add_series(
-                {
-                    "name": ["Charts", 0, j],
-                    "categories": ["Charts", 1, 0, len(periods), 0],
-                    "values": ["Charts", 1, j, len(periods), j],
-                    "marker": {"type": "circle"},
-                }
-            )
-        line.set_title({"name": "Key indicators, national"})
-        line.set_x_axis({"name": book.label("period", "Reporting period")[0]})
-        line.set_size({"width": 760, "height": 360})
-        ws.insert_chart(0, len(keys) + 2, line)
-    provinces = table[(table["area"] != cat.national.code) & (table["dimension"] == "")]
-    provinces = provinces[provinces["period"] == periods[-1]]
-    candidates = [*keys, *(i.id for i in cat.indicators)]
-    chosen = next(
-        (
-            i
-            for i in candidates
-            if provinces.loc[provinces["indicator"] == i, "value"].notna().any()
-        ),
-        None,
-    )
-    if chosen is None:
-        return
-    start = len(periods) + 3
-    rows = provinces[provinces["indicator"] == chosen]
-    en, _km = _area_names(cat)
-    ws.write_string(start, 0, book.label("province", "Province")[0], book.bold)
-    ws.write_string(start, 1, f"{chosen} {periods[-1]}", book.bold)
-    for k, (area, v) in enumerate(rows[["area", "value"]].itertuples(False), start=1):
-        ws.write_string(start + k, 0, en.get(area, area))
-        if v == v:
-            ws.write_number(start + k, 1, float(v))
-    bar = book.wb.add_chart({"type": "bar"})
-    bar.add_series(
-        {
-            "name": f"{chosen} {names.get(chosen, '')}"[:120],
-            "categories": ["Charts", start + 1, 0, start + len(rows), 0],
-            "values": ["Charts", start + 1, 1, start + len(rows), 1],
-        }
-    )
-    bar.set_title({"name": f"{chosen}, {periods[-1]}, by province"})
-    bar.set_legend({"none": True})
-    bar.set_size({"width": 760, "height": 620})
-    ws.insert_chart(start, 3, bar)

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from cpxl.catalogue import Catalogue
+from cpxl.consolidation.charts import charts_sheet
 from cpxl.consolidation.completeness import _completeness
 from cpxl.consolidation.indicators import _indicator_frames
 from cpxl.consolidation.inputs import _Inputs, _load, _restrict, _targets, _with_history
 from cpxl.consolidation.quality import _quality
 from cpxl.consolidation.sheets import (
     _about,
-    _charts_sheet,
     _completeness_sheet,
     _domain_sheet,
     _indicators_sheet,
@@ -113,7 +113,7 @@ def write_national_workbook(
         _completeness_sheet(book, complete)
         _quality_sheet(book, quality)
         _sources_sheet(book, sources)
-        _charts_sheet(book, table, [t.id for t in targets])
+        charts_sheet(book, table, [t.id for t in targets])
         book.close()
     except BaseException:
         # Nothing half-written is left where a reader would take it for the national workbook.

@@ -71,6 +71,7 @@ class _Book:
             {"italic": True, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "top"}
         )
         self.title = self.wb.add_format({"bold": True, "font_size": 14})
+        self.heading = self.wb.add_format({"bold": True})  # one line, never wrapped
         self.bold = self.wb.add_format({"bold": True, "text_wrap": True, "valign": "top"})
         self.wrap = self.wb.add_format({"text_wrap": True, "valign": "top"})
         self.numbers = {
@@ -164,8 +165,24 @@ class _Book:
                 if isinstance(v, str) and v:
                     write_string(first + i, j, v)
 
+    def fit_row(self, ws: Any, row: int, cells: Sequence[tuple[str, float]]) -> None:
+        """Make a row tall enough for its wrapped texts (text, column width in characters).
+
+        Spreadsheet programs do not grow a row for wrapped text written by another program,
+        so the height is set from an estimate of the lines each text needs.
+        """
+        lines = 1
+        for text, width in cells:
+            per_line = max(width * (0.8 if _KHMER.search(text) else 1.05), 1.0)
+            need = sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+            lines = max(lines, need)
+        ws.set_row(row, 15.0 * lines + (3.0 if lines > 1 else 0.0))
+
     def close(self) -> None:
         self.wb.close()
+
+
+_KHMER: Final = re.compile("[\u1780-\u17ff]")
 
 
 def _sheet_name(name: str) -> str:
