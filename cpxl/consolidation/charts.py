@@ -188,7 +188,7 @@ def province_map(book: _Book, ws: Any, table: pd.DataFrame, ids: Sequence[str], 
         book.wb.add_format(
             {"bg_color": c, "text_wrap": True, "align": "center", "valign": "vcenter",
              "font_size": 8, "border": 1, "border_color": "#FFFFFF",
-             "font_color": "#FFFFFF" if k >= 3 else "#000000"}
+             "font_color": "#FFFFFF" if k in (3, 4) else "#000000"}
         )
         for k, c in enumerate([*BINS, NO_VALUE])
     ]  # fmt: skip

@@ -100,7 +100,7 @@ def _about(
     row += 1
     for code, key, text in _STATUS_TEXT:
         t_en, t_km = book.label(key, text)
-        ws.write_string(row, 0, book.status_words[code], book.statuses[code])
+        ws.write_string(row, 0, book.status_words[code], book.statuses_wrapped[code])
         ws.write_string(row, 1, t_en, book.wrap)
         if t_km != t_en:
             ws.write_string(row, 2, t_km, book.wrap)
@@ -131,7 +131,7 @@ _INDICATOR_SHEET: Final = (
     _Col("denominator", "denominator", "Denominator", "value", units="_parts_unit"),
     _Col("value", "value", "Value", "value"),
     _Col("unit_words", "unit", "Unit", width=16),
-    _Col("status", "status", "Status", "status", width=18),
+    _Col("status", "status", "Status", "status", width=26),
     _Col("missing_from", "missing_from", "Missing from", width=40),
     _Col("denominator_year", "denominator_year", "Population year", width=10),
     _Col("survey_year", "survey_year", "Survey year", width=10),
@@ -283,7 +283,7 @@ def _quality_sheet(book: _Book, frame: pd.DataFrame) -> None:
         _Col("area", "code", "Code", width=6),
         _Col("area_en", "capital_or_province", "Capital / province", width=18),
         _Col("value", "value", "Value", "value"),
-        _Col("status", "status", "Status", "status", width=18),
+        _Col("status", "status", "Status", "status", width=26),
         _Col("z_provinces", "z_provinces", "z over provinces", "two", 10),
         _Col("outlier_provinces", "outlier_provinces", "Outlier among provinces", width=12),
         _Col("z_series", "z_series", "z over the periods", "two", 10),

@@ -83,7 +83,11 @@ class _Book:
         self.amber = self.wb.add_format({"bg_color": "#FFF2CC"})
         self.red = self.wb.add_format({"bg_color": "#F8CBAD"})
         self.statuses = {
-            code: self.wb.add_format({"bg_color": colour, "text_wrap": True, "valign": "top"})
+            code: self.wb.add_format({"bg_color": colour, "valign": "top"})
+            for code, colour in STATUS_COLOURS.items()
+        }
+        self.statuses_wrapped = {
+            code: self.wb.add_format({"bg_color": colour, "valign": "top", "text_wrap": True})
             for code, colour in STATUS_COLOURS.items()
         }
         self.status_words = {code: self._status_words(code) for code in STATUS_COLOURS}
