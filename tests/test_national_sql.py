@@ -10,7 +10,9 @@ Behaviours covered (SQLite always; PostgreSQL too when CPXL_TEST_POSTGRES is set
   recomputed from the summed parts; nothing reported stays empty;
 - a share or rate is never given for a "not recorded" option, while counts keep it;
 - completeness counts, per ministry and year, the numbers recorded in its returns;
-- the national long table read in chunks of periods is the long table, row for row.
+- the national long table read in chunks of periods is the long table, row for row, and the
+  indicators computed a few periods at a time are the indicator table;
+- the Sources sheet names exactly the cells a national value was built from.
 """
 
 from __future__ import annotations
@@ -26,12 +28,18 @@ from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 from sqlalchemy import create_engine
 
 from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period
-from cpxl.consolidation import completeness, indicator_chunks, indicator_table
+from cpxl.consolidation import (
+    completeness,
+    indicator_chunks,
+    indicator_table,
+    write_national_workbook,
+)
 from cpxl.findings import Value
 from cpxl.simulate import World
 from cpxl.store import NewSubmission, Store, national
@@ -278,3 +286,39 @@ def test_indicators_in_chunks_are_the_indicator_table(location: str) -> None:
     keys = ["indicator", "period", "area", "dimension", "option"]
     together = pd.concat(chunks, ignore_index=True).sort_values(keys, ignore_index=True)
     pd.testing.assert_frame_equal(together, whole.sort_values(keys, ignore_index=True))
+
+
+def _expand(ranges: str) -> set[str]:
+    """``C5:C7, D9`` -> {C5, C6, C7, D9}."""
+    out: set[str] = set()
+    for part in ranges.split(", "):
+        first, _, last = part.partition(":")
+        col = first.rstrip("0123456789")
+        low, high = int(first[len(col) :]), int((last or first)[len(col) :])
+        out |= {f"{col}{r}" for r in range(low, high + 1)}
+    return out
+
+
+def test_sources_name_exactly_the_cells_a_national_value_was_built_from(
+    location: str, tmp_path: Path
+) -> None:
+    cat = _catalogue()
+    with Store.open(location) as store:
+        recorded = _record(store)
+        result = write_national_workbook(cat, store, ["2025"], tmp_path)
+    sheet = openpyxl.load_workbook(result.workbook)["Sources"]
+    rows = [r for r in sheet.iter_rows(min_row=3, values_only=True) if r[0] == "CP-AC-02"]
+    totals = [r for r in rows if not r[2]]
+    assert len(totals) == 1
+    file, cells = totals[0][4], totals[0][7]
+    want = {
+        v.cell
+        for m, p, v in recorded
+        if p == "2025"
+        and v.element == "children_in_residential_care"
+        and not v.dimension
+        and v.value is not None
+    }
+    assert file == "MOSVY_2025.xlsx"
+    assert _expand(str(cells)) == want
+    assert len(want) > 10

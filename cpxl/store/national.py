@@ -64,6 +64,16 @@ CELL_COLUMNS: Final = {
     "sheet": "str",
     "cell": "str",
 }
+LIST_COLUMNS: Final = {
+    "element": "str",
+    "period": "str",
+    "dimension": "str",
+    "option": "str",
+    "name_received": "str",
+    "sha256": "str",
+    "sheet": "str",
+    "cells": "str",
+}
 _IDS_PER_QUERY: Final = 500
 
 
@@ -197,6 +207,27 @@ def cells(conn: Connection, periods: Sequence[str], elements: Sequence[str]) -> 
         v.element.in_(sorted(set(elements))),
     )
     return _cells_query(conn, query)
+
+
+def cell_lists(conn: Connection, periods: Sequence[str], elements: Sequence[str]) -> pd.DataFrame:
+    """Per element cell key, return and sheet: the addresses holding a number, comma-joined."""
+    if not periods or not elements:
+        return frames.frame([], LIST_COLUMNS)
+    v, s = schema.values.c, schema.submissions.c
+    joined, where = _current_values(periods)
+    query = (
+        select(
+            v.element, v.period, v.dimension, v.option, s.name_received, s.sha256, v.sheet,
+            func.aggregate_strings(v.cell, ","),
+        )
+        .select_from(joined)
+        .where(where, v.value.is_not(None), v.element.in_(sorted(set(elements))))
+        .group_by(
+            v.element, v.period, v.dimension, v.option, v.submission_id, s.name_received,
+            s.sha256, v.sheet,
+        )
+    )  # fmt: skip
+    return frames.frame(conn.execute(query).all(), LIST_COLUMNS)
 
 
 def cells_of(conn: Connection, submission_ids: Sequence[int]) -> pd.DataFrame:
