@@ -172,7 +172,8 @@ def province_map(book: _Book, ws: Any, table: pd.DataFrame, ids: Sequence[str], 
     order = {k: i for i, k in enumerate(ids)}
     chosen = min(rows["indicator"].unique(), key=lambda i: order[i])
     mine = rows[rows["indicator"] == chosen]
-    latest = max(mine["period"], key=lambda p: list(table["period"].unique()).index(p))
+    order_of = {p: i for i, p in enumerate(table["period"].unique())}
+    latest = max(mine["period"].unique(), key=order_of.__getitem__)
     mine = mine[mine["period"] == latest]
     values = dict(zip(mine["area"], mine["value"].astype(float), strict=True))
     ind = next(i for i in cat.indicators if i.id == chosen)

@@ -116,24 +116,29 @@ _POPULATION_COLUMNS: Final = [
 ]  # fmt: skip
 
 
-def _population_choice(
-    catalogue: Catalogue, store: Store, targets: Sequence[Period]
-) -> pd.DataFrame:
-    """For each target and cell of a rate denominator: the latest period up to its year."""
+def _rate_history(catalogue: Catalogue, store: Store) -> pd.DataFrame:
+    """Every stored child population (rate denominators), with its year and lateness."""
+    columns = [*_POPULATION_COLUMNS[1:], "year", "start"]
     elements = _rate_elements(catalogue)
     if not elements:
-        return pd.DataFrame(columns=_POPULATION_COLUMNS)
+        return pd.DataFrame(columns=columns)
     hist = store.history(elements)
     hist = hist[hist["value"].notna()]
     if hist.empty:
-        return pd.DataFrame(columns=_POPULATION_COLUMNS)
+        return pd.DataFrame(columns=columns)
     parsed = {p: parse_period(p) for p in hist["period"].unique()}
     late = {s.id: s.days_late or 0 for s in store.submissions()}
-    hist = hist.assign(
+    return hist.assign(
         year=hist["period"].map({k: v.year for k, v in parsed.items()}),
         start=hist["period"].map({k: v.start for k, v in parsed.items()}),
         days_late=hist["submission_id"].map(late).fillna(0).astype("int64"),
-    ).sort_values("start", kind="stable")
+    ).sort_values("start", kind="stable")[columns]
+
+
+def _population_choice(targets: Sequence[Period], hist: pd.DataFrame) -> pd.DataFrame:
+    """For each target and cell of a rate denominator: the latest period up to its year."""
+    if hist.empty:
+        return pd.DataFrame(columns=_POPULATION_COLUMNS)
     parts = []
     for t in targets:
         chosen = hist[hist["year"] <= t.year]
@@ -142,10 +147,20 @@ def _population_choice(
     return pd.concat(parts, ignore_index=True)
 
 
-def _load(catalogue: Catalogue, store: Store, targets: Sequence[Period]) -> _Inputs:
-    """What a consolidation of these target periods reads; the store aggregates it on demand."""
+def _load(
+    catalogue: Catalogue,
+    store: Store,
+    targets: Sequence[Period],
+    rates: pd.DataFrame | None = None,
+) -> _Inputs:
+    """What a consolidation of these target periods reads; the store aggregates it on demand.
+
+    ``rates``: the child populations already read (:func:`_rate_history`), when loading
+    several groups of periods in turn.
+    """
     period_map = _period_map(catalogue, targets)
-    population = _population_choice(catalogue, store, targets)
+    hist = _rate_history(catalogue, store) if rates is None else rates
+    population = _population_choice(targets, hist)
     return _Inputs(catalogue, tuple(targets), store, period_map, population)
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cpxl.catalogue import Catalogue
 from cpxl.consolidation.indicators import _indicator_frames
-from cpxl.consolidation.inputs import _load, _targets
+from cpxl.consolidation.inputs import _load, _rate_history, _targets
 from cpxl.store import Store
 
 PERIODS_PER_CHUNK: Final = 4
@@ -55,7 +55,9 @@ def indicator_chunks(
     targets = _targets(periods)
 
     def make() -> Iterator[pd.DataFrame]:
+        rates = _rate_history(catalogue, store)  # read once per pass, not once per chunk
         for i in range(0, len(targets), per_chunk):
-            yield _indicator_frames(_load(catalogue, store, targets[i : i + per_chunk]))[0]
+            inputs = _load(catalogue, store, targets[i : i + per_chunk], rates)
+            yield _indicator_frames(inputs)[0]
 
     return Chunks(make)

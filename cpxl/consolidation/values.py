@@ -30,8 +30,8 @@ def _element_values(inputs: _Inputs) -> pd.DataFrame:
 def _compute_element_values(inputs: _Inputs) -> pd.DataFrame:
     cat = inputs.catalogue
     period_map = list(inputs.period_map.itertuples(index=False, name=None))
-    res = inputs.store.read(lambda c: national.element_aggregates(c, period_map))
-    res = res[res["element"].isin(list(cat.elements))].reset_index(drop=True)
+    used = _used_elements(cat)
+    res = inputs.store.read(lambda c: national.element_aggregates(c, period_map, used))
     how = res["element"].map({k: e.aggregation for k, e in cat.elements.items()})
     is_last = (how == "last").to_numpy()
     value = np.select(
@@ -53,6 +53,17 @@ def _compute_element_values(inputs: _Inputs) -> pd.DataFrame:
         partial=partial,
     )
     return _with_national(cat, _with_totals(cat, out))
+
+
+def _used_elements(catalogue: Catalogue) -> list[str]:
+    """The elements national figures read: indicators' terms, compare rules, survey years."""
+    refs = [r for i in catalogue.indicators for r in i.numerator.refs]
+    refs += [r for i in catalogue.indicators if i.denominator for r in i.denominator.refs]
+    for rule in catalogue.rules_of("compare"):
+        refs += [r for side in (rule.left, rule.right) if side is not None for r in side.refs]
+    names = {r.element for r in refs}
+    names |= {n.removesuffix("_pct") + "_survey_year" for n in names if n.endswith("_pct")}
+    return sorted(n for n in names if n in catalogue.elements)
 
 
 def _with_totals(catalogue: Catalogue, frame: pd.DataFrame) -> pd.DataFrame:

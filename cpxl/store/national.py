@@ -99,20 +99,23 @@ def _current_values(periods: Sequence[str]) -> tuple[Any, Any]:
     return joined, v.submission_id.in_(ids.scalar_subquery())
 
 
-def element_aggregates(conn: Connection, period_map: PeriodMap) -> pd.DataFrame:
-    """Per element cell and period asked for: sum, mean and last of its returns, and counts.
+def element_aggregates(
+    conn: Connection, period_map: PeriodMap, elements: Sequence[str]
+) -> pd.DataFrame:
+    """Per cell of these elements and period asked for: sum, mean and last of its returns.
 
     ``n`` counts the returns with a value, ``top`` is the place of the last one (-1: none),
     ``late`` says whether one of them came late, ``n_sub`` how many returns make the period.
     """
-    parts = [_element_aggregates(conn, layer) for layer in _layers(period_map)]
+    wanted = sorted(set(elements))
+    parts = [_element_aggregates(conn, layer, wanted) for layer in _layers(period_map)]
     if not parts:
         return frames.frame([], ELEMENT_COLUMNS)
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 def _element_aggregates(
-    conn: Connection, layer: Sequence[tuple[str, str, int, int]]
+    conn: Connection, layer: Sequence[tuple[str, str, int, int]], elements: Sequence[str]
 ) -> pd.DataFrame:
     s, v = schema.submissions.c, schema.values.c
     joined, where = _current_values([r[0] for r in layer])
@@ -141,7 +144,7 @@ def _element_aggregates(
             rank.label("rank"),
         )
         .select_from(joined)
-        .where(where)
+        .where(where, v.element.in_(elements))
         .subquery("cells")
     )
     c = inner.c
