@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    literal,
     select,
     true,
 )
@@ -108,10 +109,37 @@ def element_aggregates(
     ``late`` says whether one of them came late, ``n_sub`` how many returns make the period.
     """
     wanted = sorted(set(elements))
-    parts = [_element_aggregates(conn, layer, wanted) for layer in _layers(period_map)]
+    # A period stored as it is asked for (a year from an annual return) is one row per cell:
+    # read as it is. Only periods built from shorter returns are grouped and ranked.
+    whole = [r for r in period_map if r[3] == 1]
+    parts = [_as_stored(conn, whole, wanted)] if whole else []
+    parts += [
+        _element_aggregates(conn, layer, wanted)
+        for layer in _layers([r for r in period_map if r[3] != 1])
+    ]
     if not parts:
         return frames.frame([], ELEMENT_COLUMNS)
     return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+def _as_stored(
+    conn: Connection, rows: Sequence[tuple[str, str, int, int]], elements: Sequence[str]
+) -> pd.DataFrame:
+    s, v = schema.submissions.c, schema.values.c
+    joined, where = _current_values([r[0] for r in rows])
+    target = case({r[0]: r[1] for r in rows}, value=s.period)
+    present = v.value.is_not(None)
+    query = (
+        select(
+            v.element, target, v.area, v.dimension, v.option, v.value, v.value, v.value,
+            case((present, 1), else_=0), case((present, 0), else_=-1),
+            case((and_(present, func.coalesce(s.days_late, 0) > 0), 1), else_=0),
+            literal(1),
+        )
+        .select_from(joined)
+        .where(where, v.element.in_(elements))
+    )  # fmt: skip
+    return frames.frame(conn.execute(query).all(), ELEMENT_COLUMNS)
 
 
 def _element_aggregates(
