@@ -154,43 +154,39 @@ def _element_aggregates(
     n_sub = case({r[0]: r[3] for r in layer}, value=s.period)
     keys = [v.element, target, v.area, v.dimension, v.option]
     present = v.value.is_not(None)
-    # The last value is the one with the highest place among those present.
-    rank = func.row_number().over(
-        partition_by=keys, order_by=[case((present, 0), else_=1), place.desc()]
-    )
-    inner = (
+    # The last value is the one with the highest place among those present: the first of the
+    # places, from the highest down, that holds a value (a handful of places: 2, 4 or 12).
+    places = range(max(r[3] for r in layer) - 1, -1, -1)
+    last = func.coalesce(*(func.max(case((place == i, v.value))) for i in places), None)
+    late = case((and_(present, func.coalesce(s.days_late, 0) > 0), 1), else_=0)
+    query = (
         select(
-            v.element,
-            target.label("target"),
-            v.area,
-            v.dimension,
-            v.option,
-            v.value,
-            place.label("sub_index"),
-            n_sub.label("n_sub"),
-            case((and_(present, func.coalesce(s.days_late, 0) > 0), 1), else_=0).label("late"),
-            rank.label("rank"),
+            *keys,
+            func.sum(v.value),
+            func.avg(v.value),
+            last,
+            func.count(v.value),
+            func.coalesce(func.max(case((present, place))), -1),
+            func.max(late),
+            func.max(n_sub),
         )
         .select_from(joined)
         .where(where, v.element.in_(elements))
-        .subquery("cells")
+        .group_by(*keys)
     )
-    c = inner.c
-    query = select(
-        c.element,
-        c.target,
-        c.area,
-        c.dimension,
-        c.option,
-        func.sum(c.value),
-        func.avg(c.value),
-        func.max(case((c.rank == 1, c.value))),
-        func.count(c.value),
-        func.coalesce(func.max(case((c.value.is_not(None), c.sub_index))), -1),
-        func.max(c.late),
-        func.max(c.n_sub),
-    ).group_by(c.element, c.target, c.area, c.dimension, c.option)
     return frames.frame(conn.execute(query).all(), ELEMENT_COLUMNS)
+
+
+def sent_returns(conn: Connection, periods: Sequence[str]) -> list[tuple[str, str]]:
+    """(ministry, period) of the current returns of these periods that hold any cell."""
+    if not periods:
+        return []
+    s, v = schema.submissions.c, schema.values.c
+    has_cells = select(v.submission_id).where(v.submission_id == s.id).exists()
+    query = select(s.ministry, s.period).where(
+        s.is_current == true(), s.period.in_(sorted(set(periods))), has_cells
+    )
+    return [(str(m), str(p)) for m, p in conn.execute(query).all()]
 
 
 def return_counts(conn: Connection, periods: Sequence[str]) -> pd.DataFrame:
