@@ -2,7 +2,9 @@
 
 A disaggregated view replaces each numerator reference by the same option of the same dimension
 (margins, like the store); a denominator element that lacks that dimension keeps its total, so
-the parts of a share add up to the whole.
+the parts of a share add up to the whole. The option holding records that lack the attribute
+(the dimension's ``unknown``: sex or age "Not recorded") is never the numerator or denominator
+of a share or a rate; counts keep it.
 """
 
 from __future__ import annotations
