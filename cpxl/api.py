@@ -344,7 +344,7 @@ def consolidate(
     store_url: str | None = None,
 ) -> dict[str, Any]:
     """Build the national workbook and exports from the store."""
-    from cpxl.consolidation import indicator_table, write_national_workbook
+    from cpxl.consolidation import indicator_chunks, national_values, write_national_workbook
     from cpxl.exports import periods_within, write_exports
 
     ws = workspace(root).require()
@@ -361,10 +361,11 @@ def consolidate(
             written["xlsx"] = [str(result.workbook)]
         others = [f for f in formats if f != "xlsx"]
         if others:
-            # Every value at its own period: a year's export holds its half-yearly, quarterly
-            # and monthly returns too, so anyone can recompute every figure from it.
-            values = store.long_table(periods_within(periods))
-            indicators = indicator_table(cat, store, periods)
+            # Chunks of a few periods, read or computed as the exports write them: every value
+            # at its own period (a year's export holds its half-yearly, quarterly and monthly
+            # returns too), so anyone can recompute every figure from it.
+            values = national_values(store, periods_within(periods))
+            indicators = indicator_chunks(cat, store, periods)
             stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")
             paths = write_exports(cat, values, indicators, target, stem, tuple(others))
             written.update({k: [str(p) for p in v] for k, v in paths.items()})

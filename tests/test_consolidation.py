@@ -465,7 +465,13 @@ def test_the_workbook_holds_every_sheet_and_equals_the_table(
         )
     }
     assert sheet.keys() == expected.keys()
-    assert {k: v[1] for k, v in sheet.items()} == {k: v[1] for k, v in expected.items()}
+    words = {
+        "reported": "Reported", "late": "Late", "partly-reported": "Partly reported",
+        "not-reported": "Not reported",
+    }  # fmt: skip
+    assert {k: v[1].split(" / ")[0] for k, v in sheet.items()} == {
+        k: words[v[1]] for k, v in expected.items()
+    }
     # Excel keeps 16 significant digits, so values are equal to that precision
     assert {k: v[0] for k, v in sheet.items() if v[0] is not None} == pytest.approx(
         {k: v[0] for k, v in expected.items() if v[0] is not None}, rel=1e-15
@@ -473,13 +479,20 @@ def test_the_workbook_holds_every_sheet_and_equals_the_table(
     assert {k for k, v in sheet.items() if v[0] is None} == {
         k for k, v in expected.items() if v[0] is None
     }
-    assert sheet[("CP-JFC-01", "2025", "00")] == (None, "not-reported")
+    assert sheet[("CP-JFC-01", "2025", "00")] == (None, "Not reported / មិនបានរាយការណ៍")
     assert result.values == int(table["value"].notna().sum())
     assert result.submissions == 9  # MOSVY 2024, 2025 and 3 quarters, NIS 2023-24, GCNP, MOWA
     with zipfile.ZipFile(result.workbook) as z:
         charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
-    assert sorted("lineChart" in c for c in charts) == [False, True]
-    assert sorted("barChart" in c for c in charts) == [False, True]
+    # per indicator with a national value its trend; with province values, the provinces
+    national = totals[(totals["area"] == "00") & totals["value"].notna()]
+    provinces = totals[(totals["area"] != "00") & totals["value"].notna()]
+    trends = set(national["indicator"]) | set(provinces["indicator"])
+    assert sum("lineChart" in c for c in charts) == len(set(national["indicator"]))
+    assert sum("barChart" in c for c in charts) == len(
+        set(provinces.loc[provinces["period"] == "2025", "indicator"])
+    )
+    assert trends
     scales = [
         (str(rng.sqref), rule.type)
         for rng in wb["Completeness"].conditional_formatting
@@ -534,3 +547,15 @@ def test_every_workbook_label_and_sheet_name_is_a_term(
         "Completeness": "sheet_completeness", "Missing returns": "sheet_missing_returns",
         "Data quality": "sheet_data_quality", "Sources": "sheet_sources", "Charts": "sheet_charts",
     }  # fmt: skip
+
+
+def test_a_long_series_shows_its_latest_twelve_periods_and_says_so(
+    catalogue: Catalogue, store: Store, tmp_path: Path
+) -> None:
+    """The workbook stays readable however many periods are asked for; About says which."""
+    years = [str(y) for y in range(2010, 2026)]
+    result = write_national_workbook(catalogue, store, years, tmp_path, today=TODAY)
+    assert result.periods == tuple(years[-12:])
+    about = openpyxl.load_workbook(result.workbook)["About"]
+    texts = [str(c.value) for row in about.iter_rows() for c in row if c.value]
+    assert any("latest 12 of the 16 periods asked for (2010-2025)" in t for t in texts)

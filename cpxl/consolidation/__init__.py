@@ -1,8 +1,10 @@
 """National figures from the store: indicators, completeness, data quality, and their workbook.
 
-Everything starts from :meth:`Store.long_table` (current accepted values, one row per stored
-cell). Absence of a row means "not reported" and is never turned into 0: a value that cannot be
-built is NaN with status ``not-reported``, and ``missing_from`` says who is missing.
+Everything starts from the current accepted values, aggregated by the database
+(:mod:`cpxl.store.national`): Python receives figures per element and period asked for, never
+the long table whole. Absence of a row means "not reported" and is never turned into 0: a value
+that cannot be built is NaN with status ``not-reported``, and ``missing_from`` says who is
+missing.
 
 The steps, each in its own module, down the data's path:
 
@@ -13,6 +15,7 @@ The steps, each in its own module, down the data's path:
 - ``completeness``: returns expected, received, accepted and on time; ``status``: whom to chase;
 - ``quality``: outliers, change over time, compare rules and warnings; ``sources``: the cells
   behind each national value;
+- ``stream``: national values and indicators as chunks of a few periods, for the exports;
 - ``writer``, ``sheets`` and ``workbook``: the bilingual national workbook.
 """
 
@@ -48,7 +51,8 @@ from cpxl.consolidation.status import (
     StatusReport,
     status_report,
 )
-from cpxl.consolidation.workbook import NationalResult, write_national_workbook
+from cpxl.consolidation.stream import Chunks, indicator_chunks, national_values
+from cpxl.consolidation.workbook import WORKBOOK_PERIODS, NationalResult, write_national_workbook
 
 __all__ = [
     "CHANGE_LIMIT",
@@ -69,13 +73,17 @@ __all__ = [
     "STATUSES",
     "STATUS_REPORT_COLUMNS",
     "TIMELINESS_TARGET",
+    "WORKBOOK_PERIODS",
+    "Chunks",
     "MinistryStatus",
     "NationalResult",
     "StatusReport",
     "completeness",
     "data_quality",
     "expected_returns",
+    "indicator_chunks",
     "indicator_table",
+    "national_values",
     "status_report",
     "sub_periods",
     "write_national_workbook",

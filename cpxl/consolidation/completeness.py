@@ -126,14 +126,16 @@ def _completeness(
     by_key: dict[tuple[str, str], list[SubmissionRecord]] = defaultdict(list)
     for s in submissions:
         by_key[(s.ministry, s.period)].append(s)
-    long = inputs.long
-    counts = long.groupby(["ministry", "period", "area"]).agg(
-        present=("value", "count"), rows=("value", "size")
-    )
+    counts = inputs.counts()  # numbers and cells stored per return and area, from the store
     present: dict[tuple[str, str, str], int] = {}
     stored: dict[tuple[str, str, str], int] = {}
-    for (m, p, area), n_present, n_rows in zip(
-        counts.index.tolist(), counts["present"].tolist(), counts["rows"].tolist(), strict=True
+    for m, p, area, n_present, n_rows in zip(
+        counts["ministry"].tolist(),
+        counts["period"].tolist(),
+        counts["area"].tolist(),
+        counts["present"].tolist(),
+        counts["rows"].tolist(),
+        strict=True,
     ):
         # area "" holds a return's count over all its areas
         for key in ((str(m), str(p), str(area)), (str(m), str(p), "")):

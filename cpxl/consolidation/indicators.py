@@ -34,7 +34,7 @@ from cpxl.consolidation.grid import Bools, Floats, Ints, _Grid, _ratio, _side
 from cpxl.consolidation.inputs import RATE, _Inputs, _kinds, _load, _targets, sub_periods
 from cpxl.consolidation.values import _element_values, _population_values
 from cpxl.consolidation.views import _Both, _combine, _View, _ViewContext, _views
-from cpxl.store import Store
+from cpxl.store import Store, national
 
 REPORTED: Final = "reported"
 LATE: Final = "late"
@@ -376,8 +376,8 @@ def _typed_indicators(frame: pd.DataFrame) -> pd.DataFrame:
 def _sub_period_gaps(inputs: _Inputs) -> dict[tuple[str, str], tuple[str, ...]]:
     """(ministry, target) -> the shorter returns in the target that sent no value at all."""
     cat = inputs.catalogue
-    pairs = inputs.long[["ministry", "period"]].drop_duplicates()
-    sent = set(zip(pairs["ministry"].tolist(), pairs["period"].tolist(), strict=True))
+    periods = inputs.stored
+    sent = set(inputs.store.read(lambda c: national.sent_returns(c, periods)))
     out: dict[tuple[str, str], tuple[str, ...]] = {}
     for t in inputs.targets:
         for ministry in cat.ministries:

@@ -2,8 +2,8 @@
 
 A period asked for (a target) is built from the stored returns of the same or shorter periods
 inside it (a year from its quarters); a rate's denominator is the latest child population up to
-the target's year. Indicators, completeness and data quality all read one :class:`_Inputs`, so
-the store is read once per call.
+the target's year. Indicators, completeness and data quality all read one :class:`_Inputs`; what
+it reads from the store is aggregated there (:mod:`cpxl.store.national`) and read once per call.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Final
 import pandas as pd
 
 from cpxl.catalogue import Catalogue, Period, parse_period, period_containing
-from cpxl.store import Store
+from cpxl.store import Store, national
 
 HISTORY_PERIODS: Final = 3  # earlier periods a value is compared with (data quality)
 RATE: Final = "rate_per_100000"  # the unit whose denominator is the child population
@@ -62,19 +62,31 @@ def _kinds(catalogue: Catalogue) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Inputs:
-    """What every table is computed from: the long table and how its periods map to targets."""
+    """What every table is computed from: the store, and how its periods map to targets."""
 
     catalogue: Catalogue
     targets: tuple[Period, ...]
-    long: pd.DataFrame
+    store: Store
     period_map: pd.DataFrame  # stored, target, sub_index, n_sub
-    population: pd.DataFrame  # target, element, area, dimension, option, period
+    population: pd.DataFrame  # target, element, area, dimension, option, period, value, ...
     cache: dict[str, pd.DataFrame] = field(default_factory=dict)  # computed once per read
 
     @property
     def areas(self) -> tuple[str, ...]:
         """The national area first, then the provinces in catalogue order."""
         return (self.catalogue.national.code, *(p.code for p in self.catalogue.provinces))
+
+    @property
+    def stored(self) -> list[str]:
+        """The stored periods the targets are built from."""
+        return sorted(set(self.period_map["stored"]))
+
+    def counts(self) -> pd.DataFrame:
+        """Per current return and area of the stored periods: numbers and cells stored."""
+        if "counts" not in self.cache:
+            periods = self.stored
+            self.cache["counts"] = self.store.read(lambda c: national.return_counts(c, periods))
+        return self.cache["counts"]
 
 
 def _period_map(catalogue: Catalogue, targets: Sequence[Period]) -> pd.DataFrame:
@@ -98,11 +110,15 @@ def _rate_elements(catalogue: Catalogue) -> list[str]:
     )
 
 
-def _population_choice(
-    catalogue: Catalogue, store: Store, targets: Sequence[Period]
-) -> pd.DataFrame:
-    """For each target and cell of a rate denominator: the latest period up to its year."""
-    columns = ["target", "element", "area", "dimension", "option", "period"]
+_POPULATION_COLUMNS: Final = [
+    "target", "element", "area", "dimension", "option", "period", "value", "submission_id",
+    "days_late",
+]  # fmt: skip
+
+
+def _rate_history(catalogue: Catalogue, store: Store) -> pd.DataFrame:
+    """Every stored child population (rate denominators), with its year and lateness."""
+    columns = [*_POPULATION_COLUMNS[1:], "year", "start"]
     elements = _rate_elements(catalogue)
     if not elements:
         return pd.DataFrame(columns=columns)
@@ -111,26 +127,41 @@ def _population_choice(
     if hist.empty:
         return pd.DataFrame(columns=columns)
     parsed = {p: parse_period(p) for p in hist["period"].unique()}
-    hist = hist.assign(
+    late = {s.id: s.days_late or 0 for s in store.submissions()}
+    return hist.assign(
         year=hist["period"].map({k: v.year for k, v in parsed.items()}),
         start=hist["period"].map({k: v.start for k, v in parsed.items()}),
-    ).sort_values("start", kind="stable")
+        days_late=hist["submission_id"].map(late).fillna(0).astype("int64"),
+    ).sort_values("start", kind="stable")[columns]
+
+
+def _population_choice(targets: Sequence[Period], hist: pd.DataFrame) -> pd.DataFrame:
+    """For each target and cell of a rate denominator: the latest period up to its year."""
+    if hist.empty:
+        return pd.DataFrame(columns=_POPULATION_COLUMNS)
     parts = []
     for t in targets:
         chosen = hist[hist["year"] <= t.year]
         chosen = chosen.groupby(["element", "area", "dimension", "option"], sort=False).tail(1)
-        parts.append(chosen.assign(target=t.id)[columns])
+        parts.append(chosen.assign(target=t.id)[_POPULATION_COLUMNS])
     return pd.concat(parts, ignore_index=True)
 
 
-def _load(catalogue: Catalogue, store: Store, targets: Sequence[Period]) -> _Inputs:
-    """Read the store once for these target periods."""
+def _load(
+    catalogue: Catalogue,
+    store: Store,
+    targets: Sequence[Period],
+    rates: pd.DataFrame | None = None,
+) -> _Inputs:
+    """What a consolidation of these target periods reads; the store aggregates it on demand.
+
+    ``rates``: the child populations already read (:func:`_rate_history`), when loading
+    several groups of periods in turn.
+    """
     period_map = _period_map(catalogue, targets)
-    population = _population_choice(catalogue, store, targets)
-    wanted = set(period_map["stored"]) | set(population["period"])
-    long = store.long_table(sorted(wanted))
-    long = long[long["element"].isin(list(catalogue.elements))]
-    return _Inputs(catalogue, tuple(targets), long, period_map, population)
+    hist = _rate_history(catalogue, store) if rates is None else rates
+    population = _population_choice(targets, hist)
+    return _Inputs(catalogue, tuple(targets), store, period_map, population)
 
 
 def _with_history(targets: Sequence[Period]) -> tuple[Period, ...]:
@@ -146,11 +177,11 @@ def _with_history(targets: Sequence[Period]) -> tuple[Period, ...]:
 
 def _restrict(inputs: _Inputs, targets: Sequence[Period]) -> _Inputs:
     ids = [t.id for t in targets]
-    cache = {k: v[v["target"].isin(ids)] for k, v in inputs.cache.items()}
+    cache = {k: v[v["target"].isin(ids)] if "target" in v else v for k, v in inputs.cache.items()}
     return _Inputs(
         inputs.catalogue,
         tuple(targets),
-        inputs.long,
+        inputs.store,
         inputs.period_map[inputs.period_map["target"].isin(ids)],
         inputs.population[inputs.population["target"].isin(ids)],
         cache,

@@ -28,7 +28,7 @@ from cpxl.consolidation.inputs import (
 )
 from cpxl.consolidation.values import _element_values
 from cpxl.findings import Severity
-from cpxl.store import Store
+from cpxl.store import Store, national
 
 EXTREME_SD: Final = 3.0
 MODERATE_SD: Final = 2.0
@@ -95,7 +95,7 @@ def _warnings(inputs: _Inputs, store: Store) -> pd.DataFrame:
     """(element, target, area) -> open warnings, explained warnings and their explanations."""
     columns = ["element", "target", "area", "open", "explained", "text"]
     records: list[tuple[int, str, str, int, int, str]] = []
-    ids = sorted(int(s) for s in inputs.long["submission_id"].unique())
+    ids = sorted(int(s) for s in inputs.counts()["submission_id"].unique())
     for sid, of_file in store.findings_of_many(ids).items():
         for f in of_file:
             loc = f.location
@@ -112,7 +112,8 @@ def _warnings(inputs: _Inputs, store: Store) -> pd.DataFrame:
         records, columns=["submission_id", "sheet", "cell", "open", "explained", "text"]
     )
     cols = ["submission_id", "sheet", "cell", "element", "area", "period"]
-    cells = inputs.long[inputs.long["submission_id"].isin(found["submission_id"])][cols]
+    ids = [int(x) for x in found["submission_id"].unique()]
+    cells = inputs.store.read(lambda c: national.cells_of(c, ids))[cols]
     exact = found.merge(cells, on=["submission_id", "sheet", "cell"])
     # A warning on a cell that holds nothing stored (a blank beside a total, say) is placed by
     # its row (the area) and its column (the element), read from the cells around it.

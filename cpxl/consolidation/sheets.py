@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Final
 
-import numpy as np
 import pandas as pd
 
 from cpxl.catalogue import Catalogue
+from cpxl.consolidation.charts import province_map
 from cpxl.consolidation.completeness import COMPLETENESS_TARGET, TIMELINESS_TARGET
 from cpxl.consolidation.indicators import LATE, NOT_REPORTED, PARTLY_REPORTED, REPORTED
-from cpxl.consolidation.inputs import RATE
 from cpxl.consolidation.writer import _Book, _Col
 
 _STATUS_TEXT: Final = (
@@ -27,54 +26,96 @@ _STATUS_TEXT: Final = (
 )  # fmt: skip
 
 
-def _about(book: _Book, periods: Sequence[str], built_at: datetime, submissions: int) -> None:
+_ABOUT: Final = (26.0, 56.0, 56.0)  # the About sheet's column widths, in characters
+
+
+def _about(
+    book: _Book,
+    periods: Sequence[str],
+    built_at: datetime,
+    submissions: int,
+    *,
+    asked: Sequence[str] = (),
+) -> None:
     cat = book.cat
-    ws = book.sheet("About")
-    ws.set_column(0, 0, 28)
-    ws.set_column(1, 2, 70)
+    ws = book.sheet(book.label("sheet_about", "About")[0])
+    # Three columns that fit an A4 landscape page: label, English, Khmer; every cell wraps.
+    ws.set_column(0, 0, _ABOUT[0], book.wrap)
+    ws.set_column(1, 2, _ABOUT[1], book.wrap)
+    ws.repeat_rows(0, 0)
     en, km = book.label("title_national", "National child protection figures")
     ws.write_string(0, 0, en, book.title)
     ws.write_string(1, 0, km, book.title)
+    shown = ", ".join(periods)
+    if len(asked) > len(periods):
+        shown = (
+            f"{periods[0]}-{periods[-1]}: the latest {len(periods)} of the {len(asked)} periods "
+            f"asked for ({asked[0]}-{asked[-1]}); the exports hold every period."
+        )
     lines: list[tuple[str, str, str, str]] = [
         ("catalogue", "Catalogue", f"{cat.title.en} (version {cat.version})", cat.title.km),
-        ("period", "Reporting period", ", ".join(periods), ", ".join(periods)),
+        ("period", "Reporting period", shown, ", ".join(periods)),
         ("generated_on", "Prepared on", built_at.isoformat(timespec="seconds"), ""),
-        ("submissions", "Submissions used", str(submissions), ""),
+        ("submissions", "Submissions used", f"{submissions:,}", ""),
     ]
     row = 3
     for key, label, value_en, value_km in lines:
         l_en, l_km = book.label(key, label)
-        ws.write_string(row, 0, f"{l_en} / {l_km}" if l_km != l_en else l_en, book.bold)
+        head = f"{l_en} / {l_km}" if l_km != l_en else l_en
+        ws.write_string(row, 0, head, book.bold)
         ws.write_string(row, 1, value_en, book.wrap)
-        if value_km and value_km != value_en:
-            ws.write_string(row, 2, value_km, book.wrap)
+        km_text = value_km if value_km and value_km != value_en else ""
+        if km_text:
+            ws.write_string(row, 2, km_text, book.wrap)
+        book.fit_row(ws, row, [(head, _ABOUT[0]), (value_en, _ABOUT[1]), (km_text, _ABOUT[2])])
         row += 1
     row += 1
     ws.write_string(row, 0, "What this workbook holds", book.bold)
     row += 1
-    for name, text in (
-        ("Indicators", "Each indicator per period, national and per province, with its status."),
-        ("One sheet per area", "The breakdown by province, disaggregation and period."),
-        ("Completeness", "Returns expected, received, accepted, on time; cells filled; "
+    for key, name, text in (
+        ("sheet_indicators", "Indicators",
+         "Each indicator per period, national and per province, with its status."),
+        ("", "One sheet per area",
+         "The breakdown by province, disaggregation and period; a map of the provinces."),
+        ("sheet_completeness", "Completeness",
+         "Returns expected, received, accepted, on time; cells filled; "
          "WHO thresholds: completeness 90 %, timeliness 75 %."),
-        ("Missing returns", "Who has not sent a usable return yet."),
-        ("Data quality", "Outliers, consistency over time and between indicators, warnings."),
-        ("Sources", "For every national value: the files, sheets and cells it was built from."),
-        ("Charts", "Trend of key indicators; provinces compared."),
+        ("sheet_missing_returns", "Missing returns", "Who has not sent a usable return yet."),
+        ("sheet_data_quality", "Data quality",
+         "Outliers, consistency over time and between indicators, warnings."),
+        ("sheet_sources", "Sources",
+         "For every national value: the files, sheets and cells it was built from."),
+        ("sheet_charts", "Charts",
+         "Per indicator: its national trend over the periods, and the provinces compared."),
     ):  # fmt: skip
-        ws.write_string(row, 0, name)
+        ws.write_string(row, 0, name, book.wrap)
         ws.write_string(row, 1, text, book.wrap)
+        km_name = book.label(key, name)[1] if key else ""
+        if km_name:
+            ws.write_string(row, 2, km_name, book.wrap)
+        book.fit_row(ws, row, [(name, _ABOUT[0]), (text, _ABOUT[1]), (km_name, _ABOUT[2])])
         row += 1
     row += 1
     ws.write_string(row, 0, "How to read the status", book.bold)
     row += 1
     for code, key, text in _STATUS_TEXT:
         t_en, t_km = book.label(key, text)
-        ws.write_string(row, 0, code)
+        ws.write_string(row, 0, book.status_words[code], book.statuses_wrapped[code])
         ws.write_string(row, 1, t_en, book.wrap)
         if t_km != t_en:
             ws.write_string(row, 2, t_km, book.wrap)
+        words = [(book.status_words[code], _ABOUT[0]), (t_en, _ABOUT[1]), (t_km, _ABOUT[2])]
+        book.fit_row(ws, row, words)
         row += 1
+    row += 1
+    ws.write_string(row, 0, "How to read the numbers", book.bold)
+    numbers = (
+        "Counts are whole numbers with thousands separated (1,234); rates per 100,000 children "
+        "and percentages have one decimal (12.5). The unit of each row is in its Unit column. "
+        "An empty cell was not reported: it is never 0."
+    )
+    ws.write_string(row, 1, numbers, book.wrap)
+    book.fit_row(ws, row, [(numbers, _ABOUT[1])])
 
 
 _INDICATOR_SHEET: Final = (
@@ -86,15 +127,15 @@ _INDICATOR_SHEET: Final = (
     _Col("area", "code", "Code", width=6),
     _Col("area_en", "capital_or_province", "Capital / province", width=18),
     _Col("area_km", "capital_or_province_km", "Capital / province (Khmer)", width=18),
-    _Col("numerator", "numerator", "Numerator", "number"),
-    _Col("denominator", "denominator", "Denominator", "number"),
-    _Col("value", "value", "Value", "number"),
-    _Col("unit", "unit", "Unit", width=16),
-    _Col("status", "status", "Status", width=15),
+    _Col("numerator", "numerator", "Numerator", "value", units="_parts_unit"),
+    _Col("denominator", "denominator", "Denominator", "value", units="_parts_unit"),
+    _Col("value", "value", "Value", "value"),
+    _Col("unit_words", "unit", "Unit", width=16),
+    _Col("status", "status", "Status", "status", width=26),
     _Col("missing_from", "missing_from", "Missing from", width=40),
     _Col("denominator_year", "denominator_year", "Population year", width=10),
     _Col("survey_year", "survey_year", "Survey year", width=10),
-    _Col("sources", "sources", "Cells used", "int", width=8),
+    _Col("sources", "sources", "Cells used", "count", width=8),
 )
 
 
@@ -106,30 +147,37 @@ def _area_names(catalogue: Catalogue) -> tuple[dict[str, str], dict[str, str]]:
     return en, km
 
 
+def _unit_words(book: _Book) -> dict[str, str]:
+    """Unit code -> its name in words, English / Khmer."""
+    units = {i.unit for i in book.cat.indicators}
+    return {u: " / ".join(dict.fromkeys(book.label(f"unit_{u}", u))) for u in units}
+
+
+def _with_units(book: _Book, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with each row's unit: its code (for formats) and its words (for reading)."""
+    meta = {i.id: i for i in book.cat.indicators}
+    unit = frame["indicator"].map({k: v.unit for k, v in meta.items()})
+    # A share's or rate's numerator and denominator are counts; alone, a numerator is the value.
+    parts = frame["indicator"].map(
+        {k: "count" if v.denominator is not None else v.unit for k, v in meta.items()}
+    )
+    return frame.assign(_unit=unit, _parts_unit=parts, unit_words=unit.map(_unit_words(book)))
+
+
 def _indicators_sheet(book: _Book, table: pd.DataFrame) -> None:
     cat = book.cat
     ws = book.sheet(book.label("sheet_indicators", "Indicators")[0])
     totals = table[table["dimension"] == ""]
     meta = {i.id: i for i in cat.indicators}
     en, km = _area_names(cat)
-    frame = totals.assign(
+    frame = _with_units(book, totals).assign(
         name_en=totals["indicator"].map({k: v.name_en for k, v in meta.items()}),
         name_km=totals["indicator"].map({k: v.name_km for k, v in meta.items()}),
         provenance=totals["indicator"].map({k: v.provenance for k, v in meta.items()}),
         area_en=totals["area"].map(en),
         area_km=totals["area"].map(km),
     )
-    last = book.table(ws, _INDICATOR_SHEET, frame)
-    status_col = next(j for j, c in enumerate(_INDICATOR_SHEET) if c.field == "status")
-    for value, fmt in (
-        (NOT_REPORTED, book.grey),
-        (PARTLY_REPORTED, book.amber),
-        (LATE, book.amber),
-    ):
-        ws.conditional_format(
-            2, status_col, max(last, 2), status_col,
-            {"type": "cell", "criteria": "==", "value": f'"{value}"', "format": fmt},
-        )  # fmt: skip
+    book.table(ws, _INDICATOR_SHEET, frame)
 
 
 def _domain_sheet(book: _Book, table: pd.DataFrame, domain: str) -> None:
@@ -151,10 +199,8 @@ def _domain_sheet(book: _Book, table: pd.DataFrame, domain: str) -> None:
     opt_label = {(d.code, o.code): o.label_en for d in cat.dimensions.values() for o in d.options}
     total_en = book.label("total", "Total")[0]
     names = {i.id: i.name_en for i in cat.indicators}
-    units = {i.id: i.unit for i in cat.indicators}
-    wide = wide.assign(
+    wide = _with_units(book, wide).assign(
         name=wide["indicator"].map(names),
-        unit=wide["indicator"].map(units),
         area_en=wide["area"].map(en),
         dim_en=[dim_label.get(d, d) if d else total_en for d in wide["dimension"]],
         opt_en=[opt_label.get((d, o), o) if d else total_en for d, o in
@@ -163,13 +209,14 @@ def _domain_sheet(book: _Book, table: pd.DataFrame, domain: str) -> None:
     cols = [
         _Col("indicator", "indicator", "Indicator", width=11),
         _Col("name", "name", "Name", width=40),
-        _Col("unit", "unit", "Unit", width=14),
+        _Col("unit_words", "unit", "Unit", width=14),
         _Col("area", "code", "Code", width=6),
         _Col("area_en", "capital_or_province", "Capital / province", width=18),
         _Col("dim_en", "disaggregated_by", "Disaggregated by", width=18),
         _Col("opt_en", "option", "Option", width=22),
-    ] + [_Col(p, f"period_{p}", p, "number", width=11) for p in periods]
+    ] + [_Col(p, f"period_{p}", p, "value", width=11) for p in periods]
     book.table(ws, cols, wide)
+    province_map(book, ws, table, ids, len(cols) + 1)
 
 
 _COMPLETENESS_SHEET: Final = (
@@ -177,21 +224,21 @@ _COMPLETENESS_SHEET: Final = (
     _Col("period", "period", "Reporting period", width=10),
     _Col("area", "code", "Code", width=6),
     _Col("area_en", "capital_or_province", "Capital / province", width=18),
-    _Col("expected", "returns_expected", "Returns expected", "int", 10),
-    _Col("expected_so_far", "expected_so_far", "Due or received so far", "int", 10),
-    _Col("not_yet_due", "not_yet_due", "Not yet due", "int", 8),
-    _Col("received", "returns_received", "Returns received", "int", 10),
-    _Col("accepted", "accepted", "Accepted", "int", 9),
-    _Col("on_time", "on_time", "On time", "int", 8),
-    _Col("late", "late", "Late", "int", 8),
-    _Col("missing", "missing", "Missing", "int", 8),
-    _Col("needs_correction", "needs_correction", "Needs correction", "int", 10),
+    _Col("expected", "returns_expected", "Returns expected", "count", 10),
+    _Col("expected_so_far", "expected_so_far", "Due or received so far", "count", 10),
+    _Col("not_yet_due", "not_yet_due", "Not yet due", "count", 8),
+    _Col("received", "returns_received", "Returns received", "count", 10),
+    _Col("accepted", "accepted", "Accepted", "count", 9),
+    _Col("on_time", "on_time", "On time", "count", 8),
+    _Col("late", "late", "Late", "count", 8),
+    _Col("missing", "missing", "Missing", "count", 8),
+    _Col("needs_correction", "needs_correction", "Needs correction", "count", 10),
     _Col("missing_returns", "missing_returns", "Who is missing", width=40),
-    _Col("values_expected", "values_expected", "Cells expected", "int", 10),
-    _Col("values_present", "values_present", "Cells filled", "int", 10),
-    _Col("completeness_rate", "completeness", "Completeness %", "number", 12),
-    _Col("timeliness_rate", "timeliness", "Timeliness %", "number", 12),
-    _Col("cell_completeness", "cell_completeness", "Cells filled %", "number", 12),
+    _Col("values_expected", "values_expected", "Cells expected", "count", 10),
+    _Col("values_present", "values_present", "Cells filled", "count", 10),
+    _Col("completeness_rate", "completeness", "Completeness %", "one", 12, unit="%"),
+    _Col("timeliness_rate", "timeliness", "Timeliness %", "one", 12, unit="%"),
+    _Col("cell_completeness", "cell_completeness", "Cells filled %", "one", 12, unit="%"),
     _Col("meets_completeness", "meets_completeness", "Completeness >= 90 %", "bool", 12),
     _Col("meets_timeliness", "meets_timeliness", "Timeliness >= 75 %", "bool", 12),
 )
@@ -220,7 +267,7 @@ def _completeness_sheet(book: _Book, frame: pd.DataFrame) -> None:
         _Col("period", "period", "Reporting period", width=10),
         _Col("area", "code", "Code", width=6),
         _Col("area_en", "capital_or_province", "Capital / province", width=18),
-        _Col("missing", "missing", "Missing", "int", 8),
+        _Col("missing", "missing", "Missing", "count", 8),
         _Col("missing_returns", "missing_returns", "Who is missing", width=60),
     ]
     names = {k: m.name_en for k, m in cat.ministries.items()}
@@ -229,29 +276,29 @@ def _completeness_sheet(book: _Book, frame: pd.DataFrame) -> None:
 
 def _quality_sheet(book: _Book, frame: pd.DataFrame) -> None:
     en, _km = _area_names(book.cat)
-    frame = frame.assign(area_en=frame["area"].map(en))
+    frame = _with_units(book, frame).assign(area_en=frame["area"].map(en))
     cols = [
         _Col("indicator", "indicator", "Indicator", width=11),
         _Col("period", "period", "Reporting period", width=10),
         _Col("area", "code", "Code", width=6),
         _Col("area_en", "capital_or_province", "Capital / province", width=18),
-        _Col("value", "value", "Value", "number"),
-        _Col("status", "status", "Status", width=15),
-        _Col("z_provinces", "z_provinces", "z over provinces", "number", 10),
+        _Col("value", "value", "Value", "value"),
+        _Col("status", "status", "Status", "status", width=26),
+        _Col("z_provinces", "z_provinces", "z over provinces", "two", 10),
         _Col("outlier_provinces", "outlier_provinces", "Outlier among provinces", width=12),
-        _Col("z_series", "z_series", "z over the periods", "number", 10),
+        _Col("z_series", "z_series", "z over the periods", "two", 10),
         _Col("outlier_series", "outlier_series", "Outlier over time", width=12),
-        _Col("modified_z", "modified_z", "Modified z", "number", 10),
+        _Col("modified_z", "modified_z", "Modified z", "two", 10),
         _Col("modified_z_outlier", "modified_z_outlier", "Modified z > 3.5", "bool", 10),
-        _Col("previous_mean", "previous_mean", "Mean of 3 earlier periods", "number", 12),
-        _Col("previous_periods", "previous_periods", "Earlier periods", "int", 8),
-        _Col("change_ratio", "change_ratio", "Value / earlier mean", "number", 10),
+        _Col("previous_mean", "previous_mean", "Mean of 3 earlier periods", "value", 12),
+        _Col("previous_periods", "previous_periods", "Earlier periods", "count", 8),
+        _Col("change_ratio", "change_ratio", "Value / earlier mean", "two", 10),
         _Col("change_flag", "change_flag", "Change beyond 33 %", "bool", 10),
         _Col("compare_rules", "compare_rules", "Related checks", width=30),
         _Col("compare_failed", "compare_failed", "Checks failing here", width=30),
-        _Col("compare_fail_pct", "compare_fail_pct", "Provinces failing %", "number", 10),
-        _Col("open_warnings", "warnings_count", "Number of warnings", "int", 10),
-        _Col("explained_warnings", "explained_warnings", "Warnings explained", "int", 10),
+        _Col("compare_fail_pct", "compare_fail_pct", "Provinces failing %", "one", 10, unit="%"),
+        _Col("open_warnings", "warnings_count", "Number of warnings", "count", 10),
+        _Col("explained_warnings", "explained_warnings", "Warnings explained", "count", 10),
         _Col("explanations", "explanation", "Explanation", width=60),
     ]
     ws = book.sheet("Data quality")
@@ -277,82 +324,3 @@ def _sources_sheet(book: _Book, frame: pd.DataFrame) -> None:
         _Col("cells", "cell", "Cells", width=40),
     ]
     book.table(book.sheet("Sources"), cols, frame)
-
-
-def _key_indicators(table: pd.DataFrame, catalogue: Catalogue) -> list[str]:
-    """Up to four indicators of one unit with national values: rates first, then percents."""
-    national = table[(table["area"] == catalogue.national.code) & (table["dimension"] == "")]
-    with_values = set(national.loc[national["value"].notna(), "indicator"])
-    for unit in (RATE, "percent", "count"):
-        ids = [i.id for i in catalogue.indicators if i.unit == unit and i.id in with_values]
-        if ids:
-            return ids[:4]
-    return []
-
-
-def _charts_sheet(book: _Book, table: pd.DataFrame, periods: Sequence[str]) -> None:
-    """Native charts: a trend line of key indicators, and the provinces compared."""
-    cat = book.cat
-    ws = book.sheet("Charts")
-    keys = _key_indicators(table, cat)
-    national = table[(table["area"] == cat.national.code) & (table["dimension"] == "")]
-    value = {(i, p): v for i, p, v in national[["indicator", "period", "value"]].itertuples(False)}
-    ws.write_string(0, 0, book.label("period", "Reporting period")[0], book.bold)
-    for j, ind in enumerate(keys, start=1):
-        ws.write_string(0, j, ind, book.bold)
-    for i, p in enumerate(periods, start=1):
-        ws.write_string(i, 0, p)
-        for j, ind in enumerate(keys, start=1):
-            v = value.get((ind, p), np.nan)
-            if v == v:
-                ws.write_number(i, j, float(v))
-    names = {i.id: i.name_en for i in cat.indicators}
-    if keys:
-        line = book.wb.add_chart({"type": "line"})
-        for j in range(1, len(keys) + 1):
-            line.add_series(
-                {
-                    "name": ["Charts", 0, j],
-                    "categories": ["Charts", 1, 0, len(periods), 0],
-                    "values": ["Charts", 1, j, len(periods), j],
-                    "marker": {"type": "circle"},
-                }
-            )
-        line.set_title({"name": "Key indicators, national"})
-        line.set_x_axis({"name": book.label("period", "Reporting period")[0]})
-        line.set_size({"width": 760, "height": 360})
-        ws.insert_chart(0, len(keys) + 2, line)
-    provinces = table[(table["area"] != cat.national.code) & (table["dimension"] == "")]
-    provinces = provinces[provinces["period"] == periods[-1]]
-    candidates = [*keys, *(i.id for i in cat.indicators)]
-    chosen = next(
-        (
-            i
-            for i in candidates
-            if provinces.loc[provinces["indicator"] == i, "value"].notna().any()
-        ),
-        None,
-    )
-    if chosen is None:
-        return
-    start = len(periods) + 3
-    rows = provinces[provinces["indicator"] == chosen]
-    en, _km = _area_names(cat)
-    ws.write_string(start, 0, book.label("province", "Province")[0], book.bold)
-    ws.write_string(start, 1, f"{chosen} {periods[-1]}", book.bold)
-    for k, (area, v) in enumerate(rows[["area", "value"]].itertuples(False), start=1):
-        ws.write_string(start + k, 0, en.get(area, area))
-        if v == v:
-            ws.write_number(start + k, 1, float(v))
-    bar = book.wb.add_chart({"type": "bar"})
-    bar.add_series(
-        {
-            "name": f"{chosen} {names.get(chosen, '')}"[:120],
-            "categories": ["Charts", start + 1, 0, start + len(rows), 0],
-            "values": ["Charts", start + 1, 1, start + len(rows), 1],
-        }
-    )
-    bar.set_title({"name": f"{chosen}, {periods[-1]}, by province"})
-    bar.set_legend({"none": True})
-    bar.set_size({"width": 760, "height": 620})
-    ws.insert_chart(start, 3, bar)

@@ -11,10 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Final
 
-import numpy as np
 import pandas as pd
 
 from cpxl.consolidation.inputs import _Inputs
+from cpxl.store import national
 
 SOURCE_COLUMNS: Final = (
     "indicator", "period", "dimension", "option", "file", "sha256", "sheet", "cells",
@@ -47,30 +47,38 @@ _CELL: Final = re.compile(r"^([A-Z]+)(\d+)$")
 
 def _sources(inputs: _Inputs, refs: pd.DataFrame) -> pd.DataFrame:
     """Every national value with the files, sheets and cells it was built from."""
-    if refs.empty or inputs.long.empty:
+    if refs.empty:
         return pd.DataFrame(columns=list(SOURCE_COLUMNS))
-    cols = ["element", "period", "area", "dimension", "option", "submission_id"]
-    cols += ["name_received", "sha256", "sheet", "cell"]
-    stored = inputs.long[inputs.long["value"].notna()][cols]
-    plain = stored.merge(inputs.period_map, left_on="period", right_on="stored")
-    plain = plain.assign(rate=False)
-    pop = inputs.population.merge(
-        stored, on=["element", "period", "area", "dimension", "option"]
-    ).assign(rate=True)
+    files = ["name_received", "sha256", "sheet", "cells"]
     keys = ["element", "target", "dimension", "option", "rate"]
-    both = pd.concat([plain[[*keys, *cols[5:]]], pop[[*keys, *cols[5:]]]], ignore_index=True)
+    stored_periods = inputs.stored
+    elements = sorted(set(refs["element"]))
+    # The database joins each return's cells per element cell key; Python writes the ranges.
+    lists = inputs.store.read(lambda c: national.cell_lists(c, stored_periods, elements))
+    plain = lists.merge(inputs.period_map, left_on="period", right_on="stored")
+    plain = plain.assign(rate=False)
+    population = inputs.population
+    pop_periods = sorted(set(population["period"]))
+    pop_elements = sorted(set(population["element"]))
+    pop_cells = inputs.store.read(lambda c: national.cells(c, pop_periods, pop_elements))
+    pop = (
+        population[["target", "element", "period", "area", "dimension", "option"]]
+        .merge(pop_cells, on=["element", "period", "area", "dimension", "option"])
+        .rename(columns={"cell": "cells"})
+        .assign(rate=True)
+    )
+    both = pd.concat([plain[[*keys, *files]], pop[[*keys, *files]]], ignore_index=True)
     needed = refs[["element", "target", "rdim", "ropt", "rate"]].drop_duplicates()
     both = both.merge(needed.rename(columns={"rdim": "dimension", "ropt": "option"}), on=keys)
     if both.empty:
         return pd.DataFrame(columns=list(SOURCE_COLUMNS))
     # One group per referenced cell key, file and sheet; its cells written as ranges once.
     by = [*keys, "name_received", "sha256", "sheet"]
-    ids = both.groupby(by, sort=False).ngroup().to_numpy()
-    order = np.argsort(ids, kind="stable")
-    bounds = np.flatnonzero(np.diff(ids[order])) + 1
-    cells = np.split(both["cell"].to_numpy(dtype=object)[order], bounds)
-    firsts = order[np.concatenate([[0], bounds])]
-    grouped = both.iloc[firsts][by].assign(cells=[_cell_ranges(c.tolist()) for c in cells])
+    grouped = (
+        both.groupby(by, sort=False)["cells"]
+        .agg(lambda joined: _cell_ranges(",".join(joined).split(",")))
+        .reset_index()
+    )
     merged = refs.merge(
         grouped.rename(columns={"dimension": "rdim", "option": "ropt"}),
         on=["element", "target", "rdim", "ropt", "rate"],

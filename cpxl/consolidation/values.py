@@ -15,6 +15,7 @@ import pandas as pd
 
 from cpxl.catalogue import Catalogue, parse_period
 from cpxl.consolidation.inputs import _Inputs
+from cpxl.store import national
 
 _KEYS: Final = ["element", "target", "area", "dimension", "option"]
 
@@ -28,23 +29,9 @@ def _element_values(inputs: _Inputs) -> pd.DataFrame:
 
 def _compute_element_values(inputs: _Inputs) -> pd.DataFrame:
     cat = inputs.catalogue
-    cols = ["element", "period", "area", "dimension", "option", "value", "days_late"]
-    x = inputs.long[cols].merge(inputs.period_map, left_on="period", right_on="stored")
-    present = x["value"].notna()
-    x = x.assign(
-        late=present & (x["days_late"].fillna(0).astype("int64") > 0),
-        at=np.where(present, x["sub_index"], -1),
-    ).sort_values("sub_index", kind="stable")
-    g = x.groupby(_KEYS, sort=False)
-    res = g.agg(
-        total=("value", "sum"),
-        mean=("value", "mean"),
-        last=("value", "last"),
-        n=("value", "count"),
-        late=("late", "any"),
-        n_sub=("n_sub", "first"),
-        top=("at", "max"),
-    ).reset_index()
+    period_map = list(inputs.period_map.itertuples(index=False, name=None))
+    used = _used_elements(cat)
+    res = inputs.store.read(lambda c: national.element_aggregates(c, period_map, used))
     how = res["element"].map({k: e.aggregation for k, e in cat.elements.items()})
     is_last = (how == "last").to_numpy()
     value = np.select(
@@ -62,10 +49,21 @@ def _compute_element_values(inputs: _Inputs) -> pd.DataFrame:
     out = res[_KEYS].assign(
         value=value,
         src=np.where(is_last, (n > 0).astype("int64"), n),
-        late=res["late"].to_numpy(bool),
+        late=res["late"].to_numpy("int64") > 0,
         partial=partial,
     )
     return _with_national(cat, _with_totals(cat, out))
+
+
+def _used_elements(catalogue: Catalogue) -> list[str]:
+    """The elements national figures read: indicators' terms, compare rules, survey years."""
+    refs = [r for i in catalogue.indicators for r in i.numerator.refs]
+    refs += [r for i in catalogue.indicators if i.denominator for r in i.denominator.refs]
+    for rule in catalogue.rules_of("compare"):
+        refs += [r for side in (rule.left, rule.right) if side is not None for r in side.refs]
+    names = {r.element for r in refs}
+    names |= {n.removesuffix("_pct") + "_survey_year" for n in names if n.endswith("_pct")}
+    return sorted(n for n in names if n in catalogue.elements)
 
 
 def _with_totals(catalogue: Catalogue, frame: pd.DataFrame) -> pd.DataFrame:
@@ -126,16 +124,14 @@ def _population_values(inputs: _Inputs) -> pd.DataFrame:
 
 
 def _compute_population_values(inputs: _Inputs) -> pd.DataFrame:
-    cols = ["element", "period", "area", "dimension", "option", "value", "days_late"]
-    merged = inputs.population.merge(
-        inputs.long[cols], on=["element", "period", "area", "dimension", "option"]
-    )
-    years = {p: parse_period(p).year for p in merged["period"].unique()}
-    out = merged.assign(
-        src=merged["value"].notna().astype("int64"),
-        late=merged["days_late"].fillna(0).astype("int64") > 0,
+    chosen = inputs.population
+    years = {p: parse_period(p).year for p in chosen["period"].unique()}
+    out = chosen.assign(
+        value=chosen["value"].astype("float64"),
+        src=chosen["value"].notna().astype("int64"),
+        late=chosen["days_late"].fillna(0).astype("int64") > 0,
         partial=False,
-        year=merged["period"].map(years).astype("float64"),
+        year=chosen["period"].map(years).astype("float64"),
     )[[*_KEYS, "value", "src", "late", "partial", "year"]]
     out = out[out["value"].notna()]
     nat = inputs.catalogue.national.code

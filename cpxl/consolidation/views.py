@@ -2,7 +2,9 @@
 
 A disaggregated view replaces each numerator reference by the same option of the same dimension
 (margins, like the store); a denominator element that lacks that dimension keeps its total, so
-the parts of a share add up to the whole.
+the parts of a share add up to the whole. The option holding records that lack the attribute
+(the dimension's ``unknown``: sex or age "Not recorded") is never the numerator or denominator
+of a share or a rate; counts keep it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ def _views(cat: Catalogue, ind: Indicator, totals_only: bool) -> list[_View]:
         if dimension is None:
             continue
         for opt in dimension.options:
+            if ind.denominator is not None and opt.code == dimension.unknown:
+                continue  # a share or rate of "not recorded" means nothing: no such row
             num = _terms(ind.numerator, dim, opt.code, need=True, cat=cat)
             if not num:
                 break

@@ -1,6 +1,8 @@
 """The national workbook: indicators, completeness, data quality, sources and charts in one file.
 
-The workbook is written under a temporary name and moved into place only when complete, so a
+It shows at most the latest twelve periods asked for, so that it stays a
+workbook a person reads and prints however long the series; the exports carry every period. The
+workbook is written under a temporary name and moved into place only when complete, so a
 reader never opens a half-written national workbook.
 """
 
@@ -11,16 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from cpxl.catalogue import Catalogue
+from cpxl.consolidation.charts import charts_sheet
 from cpxl.consolidation.completeness import _completeness
 from cpxl.consolidation.indicators import _indicator_frames
 from cpxl.consolidation.inputs import _Inputs, _load, _restrict, _targets, _with_history
 from cpxl.consolidation.quality import _quality
 from cpxl.consolidation.sheets import (
     _about,
-    _charts_sheet,
     _completeness_sheet,
     _domain_sheet,
     _indicators_sheet,
@@ -31,6 +33,8 @@ from cpxl.consolidation.sources import _sources
 from cpxl.consolidation.values import _element_values, _population_values
 from cpxl.consolidation.writer import _Book
 from cpxl.store import Store
+
+WORKBOOK_PERIODS: Final = 12  # periods a national workbook shows; exports hold every period
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +64,8 @@ class NationalResult:
 
 def _submissions_used(inputs: _Inputs) -> set[int]:
     """The submissions whose values a consolidation reads (population years included)."""
-    long = inputs.long
-    own = long.loc[long["period"].isin(set(inputs.period_map["stored"])), "submission_id"]
-    keys = ["element", "period", "area", "dimension", "option"]
-    pop = inputs.population.merge(long[[*keys, "submission_id"]], on=keys)["submission_id"]
+    own = inputs.counts()["submission_id"]
+    pop = inputs.population["submission_id"]
     return {int(x) for x in own.unique()} | {int(x) for x in pop.unique()}
 
 
@@ -80,8 +82,13 @@ def write_national_workbook(
     built_at: datetime | None = None,
     today: date | None = None,
 ) -> NationalResult:
-    """Write the national workbook (indicators, completeness, data quality, sources, charts)."""
-    targets = _targets(periods)
+    """Write the national workbook (indicators, completeness, data quality, sources, charts).
+
+    The workbook is for reading and printing: it holds the latest ``WORKBOOK_PERIODS`` of the
+    periods asked for, and its About sheet says so; the exports hold every period.
+    """
+    asked = _targets(periods)
+    targets = asked[-WORKBOOK_PERIODS:]
     moment = built_at or datetime.now(UTC)
     inputs_all = _load(catalogue, store, _with_history(targets))
     _element_values(inputs_all)
@@ -99,14 +106,14 @@ def write_national_workbook(
     partial = path.with_name(path.name + ".partial")
     book = _Book(partial, catalogue)
     try:
-        _about(book, [t.id for t in targets], moment, n_subs)
+        _about(book, [t.id for t in targets], moment, n_subs, asked=[t.id for t in asked])
         _indicators_sheet(book, table)
         for domain in catalogue.domains:
             _domain_sheet(book, table, domain)
         _completeness_sheet(book, complete)
         _quality_sheet(book, quality)
         _sources_sheet(book, sources)
-        _charts_sheet(book, table, [t.id for t in targets])
+        charts_sheet(book, table, [t.id for t in targets])
         book.close()
     except BaseException:
         # Nothing half-written is left where a reader would take it for the national workbook.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, Self, TypeVar, cast
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, false, func, insert, select, update
@@ -43,6 +43,7 @@ from cpxl.store.records import (
 )
 
 _IDS_PER_QUERY = 500  # well under SQLite's oldest limit of 999 parameters per statement
+T = TypeVar("T")
 
 
 class Store:
@@ -481,6 +482,11 @@ class Store:
         """Every current accepted value with the file it came from (the national long table)."""
         with self._reading() as conn:
             return frames.long_table(conn, periods)
+
+    def read(self, query: Callable[[Connection], T]) -> T:
+        """Run one read query (see :mod:`cpxl.store.national`) on a snapshot of the store."""
+        with self._reading() as conn:
+            return query(conn)
 
     def audit_rows(self) -> pd.DataFrame:
         """Every value a resubmission changed, removed or added, in order of recording."""

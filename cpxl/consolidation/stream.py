@@ -1,0 +1,63 @@
+"""National values and indicators as chunks of rows, for exports that write as they read.
+
+Each chunk covers a few periods and is read (values) or computed by SQL aggregation
+(indicators) when it is asked for, so memory holds one chunk at a time however many periods
+the store has. A :class:`Chunks` can be iterated more than once (one pass per export format):
+each pass reads its chunks again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final
+
+import pandas as pd
+
+from cpxl.catalogue import Catalogue
+from cpxl.consolidation.indicators import _indicator_frames
+from cpxl.consolidation.inputs import _load, _rate_history, _targets
+from cpxl.store import Store
+
+PERIODS_PER_CHUNK: Final = 4
+
+
+class Chunks:
+    """DataFrames with the same columns, made one at a time on every pass."""
+
+    def __init__(self, make: Callable[[], Iterator[pd.DataFrame]]) -> None:
+        self._make = make
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        return self._make()
+
+
+def national_values(
+    store: Store, periods: Sequence[str], *, per_chunk: int = PERIODS_PER_CHUNK
+) -> Chunks:
+    """The national long table of these periods (as ``Store.long_table``), a few at a time."""
+    ordered = [t.id for t in _targets(periods)]
+
+    def make() -> Iterator[pd.DataFrame]:
+        for i in range(0, len(ordered), per_chunk):
+            yield store.long_table(ordered[i : i + per_chunk])
+
+    return Chunks(make)
+
+
+def indicator_chunks(
+    catalogue: Catalogue,
+    store: Store,
+    periods: Sequence[str],
+    *,
+    per_chunk: int = PERIODS_PER_CHUNK,
+) -> Chunks:
+    """The indicator table of these periods (as ``indicator_table``), a few periods at a time."""
+    targets = _targets(periods)
+
+    def make() -> Iterator[pd.DataFrame]:
+        rates = _rate_history(catalogue, store)  # read once per pass, not once per chunk
+        for i in range(0, len(targets), per_chunk):
+            inputs = _load(catalogue, store, targets[i : i + per_chunk], rates)
+            yield _indicator_frames(inputs)[0]
+
+    return Chunks(make)

@@ -1,0 +1,324 @@
+"""The database's figures are the figures: consolidation by SQL against a plain recomputation.
+
+Behaviours covered (SQLite always; PostgreSQL too when CPXL_TEST_POSTGRES is set):
+- on a small store of two years of simulated returns (annual, semiannual and quarterly; some
+  quarters never sent, some cells a missing-reason code, some returns late), every value of
+  every count indicator built from one element, per province, nationally and per option, and
+  the total of every percent built from two elements, equal a recomputation written here from
+  the values as recorded: a year of quarters summed for flows and the last quarter sent for
+  stocks, national counts summed over the provinces that reported, national percents
+  recomputed from the summed parts; nothing reported stays empty;
+- a share or rate is never given for a "not recorded" option, while counts keep it;
+- completeness counts, per ministry and year, the numbers recorded in its returns;
+- the national long table read in chunks of periods is the long table, row for row, and the
+  indicators computed a few periods at a time are the indicator table;
+- the Sources sheet names exactly the cells a national value was built from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import random
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine
+
+from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period
+from cpxl.consolidation import (
+    completeness,
+    indicator_chunks,
+    indicator_table,
+    write_national_workbook,
+)
+from cpxl.findings import Value
+from cpxl.simulate import World
+from cpxl.store import NewSubmission, Store, national
+from cpxl.templates import build_layout
+
+POSTGRES = os.environ.get("CPXL_TEST_POSTGRES", "")
+YEARS = ("2024", "2025")
+NATION = "00"
+
+Recorded = list[tuple[str, str, Value]]  # ministry, period, value
+
+
+@cache
+def _catalogue() -> Catalogue:
+    return load(builtin_rules())
+
+
+def _psycopg(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a fresh store lives: an SQLite file, or an empty schema on the test server."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "cpxl.sqlite")
+        return
+    if not POSTGRES:
+        pytest.skip("CPXL_TEST_POSTGRES is not set (see .ci/postgres.sh)")
+    schema = f"cpxl_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_psycopg(POSTGRES))
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        joiner = "&" if "?" in POSTGRES else "?"
+        yield f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}"
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    finally:
+        admin.dispose()
+
+
+def _periods() -> list[str]:
+    out = []
+    for y in YEARS:
+        out += [y, f"{y}S1", f"{y}S2", *(f"{y}Q{q}" for q in range(1, 5))]
+    return out
+
+
+def _record(store: Store) -> Recorded:
+    """Simulated returns for two years, with gaps, missing-reason codes and late arrivals."""
+    cat = _catalogue()
+    rng = random.Random(20)
+    run = store.start_run(user="t", host="t", cpxl_version="0", catalogue_version=cat.version)
+    kept: Recorded = []
+    for period in _periods():
+        p = parse_period(period)
+        world = World(cat, p, 5)
+        for ministry in cat.reporting_ministries(p):
+            if p.type == "quarterly" and rng.random() < 0.3:
+                continue  # this quarter never came
+            layout = build_layout(cat, ministry, p)
+            values: list[Value] = []
+            for sheet in layout.sheets:
+                for area in sheet.areas:
+                    for code in dict.fromkeys(c.element for c in sheet.columns):
+                        for key, number in world.cells(cat.elements[code], area.code).items():
+                            col = sheet.column(key)
+                            blank = rng.random() < 0.1
+                            values.append(
+                                Value(
+                                    col.element, area.code, col.dimension, col.option,
+                                    None if blank else number, "NC" if blank else "",
+                                    sheet.name, sheet.cell(area.code, col), "",
+                                )
+                            )  # fmt: skip
+            sha = hashlib.sha256(f"{ministry}{period}".encode()).hexdigest()
+            store.record(
+                run,
+                NewSubmission(
+                    sha256=sha,
+                    name_received=f"{ministry}_{period}.xlsx",
+                    archive_path=f"archive/{sha}.xlsx",
+                    ministry=ministry,
+                    period=period,
+                    template_id=layout.template_id,
+                    template_version=layout.template_version,
+                    received_at=datetime(2026, 1, 20, 9, 0, tzinfo=UTC),
+                    status="accepted",
+                    reason="",
+                    days_late=rng.choice([None, 0, 3]),
+                ),
+                values,
+                (),
+                accept=True,
+            )
+            kept += [(ministry, period, v) for v in values]
+    return kept
+
+
+def _returns_of_year(year: str, kind: str) -> list[str]:
+    return {
+        "annual": [year],
+        "semiannual": [f"{year}S1", f"{year}S2"],
+        "quarterly": [f"{year}Q{q}" for q in range(1, 5)],
+    }[kind]
+
+
+def _cells_by_year(recorded: Recorded) -> dict[tuple[str, str, str, str, str], float]:
+    """(element, year, area, dimension, option) -> the year's value, as the framework says."""
+    cat = _catalogue()
+    kind = {e: d.period_type for d in cat.data_sets for e in d.elements}
+    by_period: dict[tuple[str, str, str, str], dict[str, float]] = defaultdict(dict)
+    for _m, period, v in recorded:
+        if v.value is not None:
+            by_period[(v.element, v.area, v.dimension, v.option)][period] = v.value
+    out: dict[tuple[str, str, str, str, str], float] = {}
+    for (element, area, dim, opt), got in by_period.items():
+        for year in YEARS:
+            sent = [got[p] for p in _returns_of_year(year, kind[element]) if p in got]
+            if not sent:
+                continue
+            how = cat.elements[element].aggregation
+            out[(element, year, area, dim, opt)] = sent[-1] if how == "last" else sum(sent)
+    return out
+
+
+def _national(cells: dict[tuple[str, str, str, str, str], float]) -> None:
+    """Add national sums of province cells: the provinces that reported."""
+    sums: dict[tuple[str, str, str, str, str], float] = defaultdict(float)
+    for (element, year, area, dim, opt), value in cells.items():
+        if area != NATION:
+            sums[(element, year, NATION, dim, opt)] += value
+    for key, value in sums.items():
+        cells.setdefault(key, value)
+
+
+def test_sql_consolidation_equals_a_plain_recomputation(location: str) -> None:
+    cat = _catalogue()
+    with Store.open(location) as store:
+        recorded = _record(store)
+        table = indicator_table(cat, store, list(YEARS))
+        done = completeness(cat, store, list(YEARS), today=date(2027, 1, 1))
+    cells = _cells_by_year(recorded)
+    province_cells = {k: v for k, v in cells.items() if k[2] != NATION}
+    _national(cells)
+    checked = 0
+    for ind in cat.indicators:
+        refs = ind.numerator.refs
+        if len(ind.numerator.terms) != 1 or refs[0].dimension:
+            continue
+        element = refs[0].element
+        if cat.elements[element].scope != "province":
+            continue
+        rows = table[table["indicator"] == ind.id]
+        if ind.denominator is None and ind.unit == "count":
+            for r in rows.itertuples():
+                want = cells.get((element, r.period, r.area, r.dimension, r.option), math.nan)
+                assert r.value == want or (math.isnan(r.value) and math.isnan(want)), (
+                    ind.id, r.period, r.area, r.dimension, r.option, r.value, want,
+                )  # fmt: skip
+                checked += 1
+        elif ind.unit == "percent" and ind.denominator is not None:
+            den_refs = ind.denominator.refs
+            if len(ind.denominator.terms) != 1 or den_refs[0].dimension:
+                continue
+            den_el = den_refs[0].element
+            for r in rows[rows["dimension"] == ""].itertuples():
+                want = _percent(province_cells, element, den_el, r.period, r.area)
+                assert r.value == pytest.approx(want, rel=1e-12, nan_ok=True), (
+                    ind.id, r.period, r.area, r.value, want,
+                )  # fmt: skip
+                checked += 1
+    assert checked > 1000
+    counted: dict[tuple[str, str], int] = defaultdict(int)
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for d in cat.data_sets:
+        kinds[d.ministry].add(d.period_type)
+    for ministry, period, v in recorded:
+        year = period[:4]
+        expected = {p for k in kinds[ministry] for p in _returns_of_year(year, k)}
+        if v.value is not None and period in expected:
+            counted[(ministry, year)] += 1
+    nation = done[done["area"] == NATION]
+    got = {(r.ministry, r.period): int(r.values_present) for r in nation.itertuples()}
+    assert got == {k: counted.get(k, 0) for k in got}
+    assert any(v > 0 for v in got.values())
+
+
+def _percent(cells: dict[tuple[str, str, str, str, str], float], num: str, den: str,
+             year: str, area: str) -> float:  # fmt: skip
+    """100 x numerator / denominator; nationally, over provinces that reported both."""
+    areas = [a for (e, y, a, d, o) in cells if e == num and y == year and not d and not o]
+    if area != NATION:
+        areas = [area] if area in areas else []
+    pairs = [
+        (cells[(num, year, a, "", "")], cells[(den, year, a, "", "")])
+        for a in areas
+        if (den, year, a, "", "") in cells
+    ]
+    n, d = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+    return 100.0 * n / d if pairs and d != 0 else math.nan
+
+
+def test_the_long_table_read_in_chunks_is_the_long_table(location: str) -> None:
+    with Store.open(location) as store:
+        _record(store)
+        periods = _periods()
+        whole = store.long_table(periods)
+        chunks = store.read(lambda c: list(national.long_chunks(c, periods, 3)))
+    assert len(chunks) == 5
+    together = pd.concat(chunks, ignore_index=True)
+    keys = ["element", "period", "area", "dimension", "option", "ministry"]
+    together = together.sort_values(keys, kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(together, whole)
+
+
+def test_not_recorded_is_never_a_share_or_a_rate(location: str) -> None:
+    cat = _catalogue()
+    with Store.open(location) as store:
+        _record(store)
+        table = indicator_table(cat, store, ["2025"])
+    unknown = {(d.code, d.unknown) for d in cat.dimensions.values() if d.unknown}
+    is_unknown = [
+        (d, o) in unknown for d, o in zip(table["dimension"], table["option"], strict=True)
+    ]
+    marked = table[is_unknown]
+    assert set(marked["unit"]) == {"count"}
+    assert marked["value"].notna().any()
+    with_den = {i.id for i in cat.indicators if i.denominator is not None}
+    by_sex = table[table["indicator"].isin(with_den) & (table["dimension"] == "sex")]
+    assert set(by_sex["option"]) == {"male", "female"}
+
+
+def test_indicators_in_chunks_are_the_indicator_table(location: str) -> None:
+    cat = _catalogue()
+    with Store.open(location) as store:
+        _record(store)
+        whole = indicator_table(cat, store, list(YEARS))
+        chunks = list(indicator_chunks(cat, store, list(YEARS), per_chunk=1))
+        again = list(indicator_chunks(cat, store, list(YEARS), per_chunk=1))
+    assert [len(c) for c in chunks] == [len(c) for c in again]
+    assert len(chunks) == 2
+    keys = ["indicator", "period", "area", "dimension", "option"]
+    together = pd.concat(chunks, ignore_index=True).sort_values(keys, ignore_index=True)
+    pd.testing.assert_frame_equal(together, whole.sort_values(keys, ignore_index=True))
+
+
+def _expand(ranges: str) -> set[str]:
+    """``C5:C7, D9`` -> {C5, C6, C7, D9}."""
+    out: set[str] = set()
+    for part in ranges.split(", "):
+        first, _, last = part.partition(":")
+        col = first.rstrip("0123456789")
+        low, high = int(first[len(col) :]), int((last or first)[len(col) :])
+        out |= {f"{col}{r}" for r in range(low, high + 1)}
+    return out
+
+
+def test_sources_name_exactly_the_cells_a_national_value_was_built_from(
+    location: str, tmp_path: Path
+) -> None:
+    cat = _catalogue()
+    with Store.open(location) as store:
+        recorded = _record(store)
+        result = write_national_workbook(cat, store, ["2025"], tmp_path)
+    sheet = openpyxl.load_workbook(result.workbook)["Sources"]
+    rows = [r for r in sheet.iter_rows(min_row=3, values_only=True) if r[0] == "CP-AC-02"]
+    totals = [r for r in rows if not r[2]]
+    assert len(totals) == 1
+    file, cells = totals[0][4], totals[0][7]
+    want = {
+        v.cell
+        for m, p, v in recorded
+        if p == "2025"
+        and v.element == "children_in_residential_care"
+        and not v.dimension
+        and v.value is not None
+    }
+    assert file == "MOSVY_2025.xlsx"
+    assert _expand(str(cells)) == want
+    assert len(want) > 10
