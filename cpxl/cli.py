@@ -321,6 +321,7 @@ def status(period: str, store_url: str | None, workspace: Path, as_json: bool) -
         _emit(report.to_dict())
     else:
         click.echo(api.render_status(report))
+    sys.exit(report.exit_code)
 
 
 @main.group()

@@ -67,9 +67,11 @@ def workbook_figures(national: Path) -> dict[tuple[str, str], tuple[float | None
     for r in rows[1:]:
         if r[at["Indicator"]] and r[at["Reporting period"]] == "2025":
             value = r[at["Value"]]
+            # The status is in words, English first ("Not reported / ..."): back to its code.
+            words = str(r[at["Status"]]).split(" / ")[0].strip()
             out[(str(r[at["Indicator"]]), str(r[at["Code"]]))] = (
                 None if value is None else float(value),
-                str(r[at["Status"]]),
+                words.lower().replace(" ", "-"),
             )
     return out
 

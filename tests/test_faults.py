@@ -753,6 +753,7 @@ def statuses_of(data: Mapping[str, Any]) -> dict[str, tuple[str, str | None]]:
 
 
 OK = ("accepted", "accepted-with-warnings")
+NATIVE_LAST_WORDS = b"memory allocation of 549755813888 bytes failed\n"
 TROUBLE: dict[str, str] = {}  # file name -> "die" or "hang", read by the forked workers
 _REAL_WORK = workers._work
 
@@ -763,6 +764,9 @@ def troubled_work(path: str, shown: str) -> object:
     trouble = TROUBLE.get(shown)
     if trouble == "die":
         os.kill(os.getpid(), signal.SIGKILL)
+    if trouble == "abort":  # as python-calamine does on a sheet it cannot size
+        os.write(2, NATIVE_LAST_WORDS)
+        os.abort()
     if trouble == "hang":
         time.sleep(600)
     return _REAL_WORK(path, shown)
@@ -795,6 +799,29 @@ def test_a_reader_dying_while_files_are_queued_costs_that_file_only(
     got = {f.file: (f.status.value, f.reason) for f in report.files}
     assert got.pop("2.xlsx") == ("unreadable", Code.READER_CRASHED)
     assert {status for status, _ in got.values()} <= set(OK) and len(got) == 3
+
+
+def test_a_native_readers_last_words_go_to_the_runs_log_not_the_screen(
+    kit: Kit, tmp_path: Path, troubled: dict[str, str]
+) -> None:
+    """A reader that prints and aborts: the officer sees a status and no native text; the
+    words are kept in the run's workers.log."""
+    ws = new_workspace(kit, tmp_path / "a")
+    inbox_of(kit.returns, ws, {"1.xlsx": "MOJ-2023", "2.xlsx": "MOJ-2024"})
+    troubled["1.xlsx"] = "abort"
+    err = tmp_path / "stderr"
+    with err.open("w+b") as handle:
+        saved = os.dup(2)
+        os.dup2(handle.fileno(), 2)  # the officer's terminal
+        try:
+            report = run_inbox(ws, workers=1)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    assert {f.file: f.reason for f in report.files}["1.xlsx"] == Code.READER_CRASHED
+    assert NATIVE_LAST_WORDS not in err.read_bytes()
+    (log,) = (ws.outbox / "runs").glob("*/workers.log")
+    assert NATIVE_LAST_WORDS in log.read_bytes()
 
 
 def test_odd_names_are_shown_escaped_everywhere_and_processed_once(
@@ -835,8 +862,8 @@ def test_a_file_removed_between_scan_and_copy_is_not_processed(
     inbox_of(kit.returns, ws, {"1.xlsx": "MOJ-2023", "2.xlsx": "MOJ-2024"})
     real_scan = intake_run.scan
 
-    def scan_then_remove(inbox: Path) -> Any:
-        found = real_scan(inbox)
+    def scan_then_remove(inbox: Path, within: Path | None = None) -> Any:
+        found = real_scan(inbox, within)
         (inbox / "1.xlsx").unlink()  # the officer moves it away at that very moment
         return found
 

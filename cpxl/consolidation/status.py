@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from cpxl.catalogue import Catalogue, parse_period
+from cpxl.catalogue import Catalogue, Period, parse_period
 from cpxl.consolidation.completeness import _returns
+from cpxl.consolidation.inputs import sub_periods
 from cpxl.findings import Severity
 from cpxl.store import Store
 
@@ -19,6 +20,7 @@ class MinistryStatus:
     ministry: str
     name_en: str
     name_km: str
+    period: str  # the return's own period: the one asked for, or a quarter or half-year in it
     expected: bool
     received: bool
     accepted: bool
@@ -35,6 +37,7 @@ class MinistryStatus:
             "ministry": self.ministry,
             "name_en": self.name_en,
             "name_km": self.name_km,
+            "period": self.period,
             "expected": self.expected,
             "received": self.received,
             "accepted": self.accepted,
@@ -48,8 +51,8 @@ class MinistryStatus:
 
 
 STATUS_REPORT_COLUMNS: Final = (
-    "ministry", "expected", "received", "accepted", "status", "due", "days_late", "missing",
-    "open_warnings", "file",
+    "ministry", "period", "expected", "received", "accepted", "status", "due", "days_late",
+    "missing", "open_warnings", "file",
 )  # fmt: skip
 
 
@@ -64,7 +67,12 @@ class StatusReport:
     @property
     def missing(self) -> tuple[str, ...]:
         """Ministries to chase: nothing received when due, or a return that needs correction."""
-        return tuple(m.ministry for m in self.ministries if m.missing)
+        return tuple(dict.fromkeys(m.ministry for m in self.ministries if m.missing))
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing is overdue or waiting for correction, 1 when someone is to chase."""
+        return 1 if self.missing else 0
 
     def to_dict(self) -> dict[str, Any]:
         """The machine shape printed by ``--json``."""
@@ -80,6 +88,7 @@ class StatusReport:
         return [
             (
                 m.ministry,
+                m.period,
                 "yes" if m.expected else "no",
                 "yes" if m.received else "no",
                 "yes" if m.accepted else "no",
@@ -105,9 +114,19 @@ class StatusReport:
 def status_report(
     catalogue: Catalogue, store: Store, period: str, *, today: date | None = None
 ) -> StatusReport:
-    """Per ministry expected for a period: received, accepted, late, missing, open warnings."""
-    p = parse_period(period)
+    """Per ministry and return due in a period (the period itself, and every half-year, quarter
+    or month in it that a data set is reported for): received, accepted, late, missing, open
+    warnings. A year's status thus shows a quarterly return 476 days overdue."""
+    target = parse_period(period)
     day = today or date.today()
+    out: list[MinistryStatus] = []
+    for kind in ("annual", "semiannual", "quarterly", "monthly"):
+        for pid in sub_periods(target, kind):
+            out.extend(_statuses(catalogue, store, parse_period(pid), day))
+    return StatusReport(target.id, day, tuple(out))
+
+
+def _statuses(catalogue: Catalogue, store: Store, p: Period, day: date) -> list[MinistryStatus]:
     subs = store.submissions(p.id)
     out: list[MinistryStatus] = []
     for code in catalogue.reporting_ministries(p):
@@ -134,6 +153,7 @@ def status_report(
                 ministry=code,
                 name_en=ministry.name_en,
                 name_km=ministry.name_km,
+                period=p.id,
                 expected=True,
                 received=r.received,
                 accepted=r.accepted,
@@ -145,4 +165,4 @@ def status_report(
                 file=latest.name_received if latest is not None else "",
             )
         )
-    return StatusReport(p.id, day, tuple(out))
+    return out

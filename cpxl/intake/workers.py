@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import faulthandler
 import multiprocessing
 import os
 import resource
 import signal
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -85,6 +87,8 @@ def _init_worker(rules: str, templates: str, log: str) -> None:
             fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             os.dup2(fd, 2)
             os.close(fd)
+            if faulthandler.is_enabled():  # its dump too (PYTHONFAULTHANDLER, test runners)
+                faulthandler.enable(file=sys.stderr)
     _die_with_parent()
     for limit, value in (
         (resource.RLIMIT_AS, WORKER_MEMORY_BYTES),
