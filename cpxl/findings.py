@@ -120,6 +120,8 @@ class Code(StrEnum):
     MOVED_ROW = "moved-row"
     UNKNOWN_ROW = "unknown-row"
     DUPLICATE_ROW = "duplicate-row"
+    FIGURE_IN_INSERTED_ROW = "figure-in-inserted-row"
+    FIGURE_IN_INSERTED_COLUMN = "figure-in-inserted-column"
     # cell: reading a value
     NOT_A_NUMBER = "not-a-number"
     KHMER_DIGITS = "khmer-digits"

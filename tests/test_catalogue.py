@@ -41,8 +41,10 @@ CATALOGUE_PLACEHOLDERS = frozenset({"file", "path", "detail"})
 SPECIFIC: dict[Code, frozenset[str]] = {
     Code.MISSING_SHEET: frozenset({"found"}),
     Code.RENAMED_SHEET: frozenset({"expected"}),
-    Code.MOVED_COLUMN: frozenset({"expected"}),
-    Code.MOVED_ROW: frozenset({"expected"}),
+    Code.MOVED_COLUMN: frozenset({"expected", "name_en", "name_km"}),
+    Code.MOVED_ROW: frozenset({"expected", "name_en", "name_km"}),
+    Code.FIGURE_IN_INSERTED_ROW: frozenset({"after_en", "after_km"}),
+    Code.FIGURE_IN_INSERTED_COLUMN: frozenset({"after_en", "after_km"}),
     Code.SUM_MISMATCH: frozenset({"parts", "total", "cells", "difference"}),
     Code.COMPARE_FAILED: frozenset({"left", "right", "left_value", "right_value"}),
     Code.CHANGE_TOO_LARGE: frozenset({"history", "change"}),
