@@ -376,10 +376,11 @@ class FileResult:
     kind: str = ""
 
     def counts(self) -> dict[str, int]:
-        """Findings by severity."""
+        """Findings by severity, a grouped "more findings" entry counting the cells it holds."""
         out = {s.value: 0 for s in Severity}
         for f in self.findings:
-            out[f.severity.value] += 1
+            more = f.params.get("count", "") if f.code == Code.MORE_FINDINGS else ""
+            out[f.severity.value] += int(more) if more.isdigit() else 1
         return out
 
     def to_dict(self, messages: Mapping[Code, MessageText] | None = None) -> dict[str, Any]:
