@@ -262,6 +262,9 @@ _FINDING_HEADS = (
 )
 
 
+_RULE_COL = _FINDING_HEADS.index("rule")
+
+
 def _findings_sheet(
     wb: Any,
     fmt: Formats,
@@ -276,7 +279,8 @@ def _findings_sheet(
     ws.repeat_rows(0)
     widths = (16, 18, 9, 14, 45, 45, 45, 45, 14, 40)
     for c, width in enumerate(widths):
-        ws.set_column(c, c, width)
+        # The rule's id is for the data officer (who may unhide it), never for the sender.
+        ws.set_column(c, c, width, None, {"hidden": c == _RULE_COL})
     for c, key in enumerate(_FINDING_HEADS):
         term = catalogue.term(key)
         lang = " (EN)" if c in (4, 5) else " (KM)" if c in (6, 7) else ""
@@ -303,7 +307,7 @@ def _findings_sheet(
         ws.write_string(r, 7, x_km, fmt.cell_km)
         lines = max(-(-len(p_en) // 42), -(-len(x_en) // 42), -(-max(len(p_km), len(x_km)) // 30))
         ws.set_row(r, 15 * max(lines, 1) + 3)  # wrapped text needs a row tall enough for it
-        _text(ws, r, 8, f.rule, fmt.cell)
+        _text(ws, r, _RULE_COL, f.rule, fmt.cell)
         explanation = f.params.get("explanation", "")
         if explanation:
             ws.write_string(r, FINDINGS_EXPLANATION_COL, explanation, fmt.explain)

@@ -130,8 +130,10 @@ def write_instructions(wb: Any, fmt: Formats, catalogue: Catalogue, layout: Layo
     values_km["missing_codes"] = codes_km
     ws.set_column(0, 0, 30)
     ws.set_column(1, 2, 70)
-    ws.write_string(0, 0, catalogue.title.en, fmt.title)
-    ws.write_string(1, 0, catalogue.title.km, fmt.title_km)
+    # The template names itself as a return of this ministry for this period, not the catalogue.
+    title = catalogue.term("template_title")
+    ws.write_string(0, 0, f"{title.en}: {ministry.name_en}, {layout.period}", fmt.title)
+    ws.write_string(1, 0, f"{title.km}៖ {ministry.name_km} {layout.period}", fmt.title_km)
     rows = [
         ("ministry", ministry.name_en, ministry.name_km),
         ("period", layout.period, layout.period),
@@ -294,6 +296,9 @@ def write_data_sheet(
     return ws
 
 
+_TITLE_MAX = 32  # what Excel keeps of a data validation's title
+
+
 def validations(ws: Any, catalogue: Catalogue, sheet: SheetLayout) -> None:
     """Data validation as a hint: a warning the sender may override, never a hard stop."""
     first_row, last_row = FIRST_DATA_ROW, FIRST_DATA_ROW + len(sheet.areas) - 1
@@ -315,7 +320,13 @@ def validations(ws: Any, catalogue: Catalogue, sheet: SheetLayout) -> None:
             rule = f"ISNUMBER({top})"
             hint_en = f"A number, or {codes}"
             hint_km = f"លេខ ឬ {codes}"
-        title = f"{c.label_en}"[:32]
+        # Excel allows a title of 32 characters: a longer label goes whole into the message.
+        hint = f"{hint_en}\n{hint_km}"
+        if len(c.label_en) <= _TITLE_MAX:
+            title = c.label_en
+        else:
+            title = catalogue.term("value").en
+            hint = f"{c.label_en}\n{hint}"
         ws.data_validation(
             first_row,
             c.col,
@@ -327,9 +338,9 @@ def validations(ws: Any, catalogue: Catalogue, sheet: SheetLayout) -> None:
                 "ignore_blank": True,
                 "error_type": "warning",
                 "input_title": title,
-                "input_message": f"{hint_en}\n{hint_km}"[:255],
+                "input_message": hint,
                 "error_title": title,
-                "error_message": f"{hint_en}\n{hint_km}"[:255],
+                "error_message": hint,
             },
         )
 

@@ -25,9 +25,10 @@ def finish(findings: Sequence[Finding], explanations: Sequence[Explanation]) -> 
         if f.severity == Severity.ERROR and f.code not in _ROW_RULES and f.location.cell
     }
     kept: list[Finding] = []
-    seen: set[tuple[Code, str, str]] = set()
+    seen: set[tuple[Code, str, str, str]] = set()
     for f in findings:
-        key = (f.code, f.location.sheet, f.location.cell)
+        # A total that disagrees with two breakdowns (sex, age) is two findings at one cell.
+        key = (f.code, f.location.sheet, f.location.cell, f.params.get("dimension", ""))
         if f.location.cell and key in seen:
             continue  # two rules saying the same thing of one cell: say it once
         if f.code in _ROW_RULES:
