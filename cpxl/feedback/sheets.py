@@ -15,7 +15,13 @@ from cpxl.catalogue import Catalogue, Term
 from cpxl.feedback.placement import Placement
 from cpxl.feedback.words import NO_CONTENT, counts, safe_reason, split_text, status_text, titles
 from cpxl.findings import FileResult, Severity, Status
-from cpxl.templates import FINDINGS_EXPLANATION_COL, FINDINGS_SHEET, KHMER_FONT, LATIN_FONT
+from cpxl.templates import (
+    FINDINGS_EXPLANATION_COL,
+    FINDINGS_SHEET,
+    KHMER_FONT,
+    LATIN_FONT,
+    print_on_a4,
+)
 
 SUMMARY_SHEET = "Summary"
 _GREEN, _AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
@@ -172,9 +178,9 @@ def _summary_sheet(
     ws = wb.add_worksheet(name)
     ws.activate()
     ws.set_first_sheet()
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)  # English and Khmer side by side on one printed page
-    for c, width in enumerate((26, 60, 26, 60)):
+    widths = (26, 60, 26, 60)
+    print_on_a4(ws, widths)  # English and Khmer side by side on one printed page
+    for c, width in enumerate(widths):
         ws.set_column(c, c, width)
     t, rows = catalogue.term, _Rows(ws, fmt)
     status = status_text(catalogue, result.status)
@@ -263,6 +269,7 @@ _FINDING_HEADS = (
 
 
 _RULE_COL = _FINDING_HEADS.index("rule")
+_FINDING_WIDTHS = (10, 13, 6, 9, 31, 27, 31, 27, 14, 24)
 
 
 def _findings_sheet(
@@ -274,13 +281,13 @@ def _findings_sheet(
     where: Placement | None,
 ) -> None:
     ws = wb.add_worksheet(name)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(0)
-    widths = (16, 18, 9, 14, 45, 45, 45, 45, 14, 40)
-    for c, width in enumerate(widths):
+    for c, width in enumerate(_FINDING_WIDTHS):
         # The rule's id is for the data officer (who may unhide it), never for the sender.
         ws.set_column(c, c, width, None, {"hidden": c == _RULE_COL})
+    # One page wide on A4 at 8 points or more: the rule column is hidden, so not printed.
+    print_on_a4(
+        ws, [0 if c == _RULE_COL else w for c, w in enumerate(_FINDING_WIDTHS)], header=(0, 0)
+    )
     for c, key in enumerate(_FINDING_HEADS):
         term = catalogue.term(key)
         lang = " (EN)" if c in (4, 5) else " (KM)" if c in (6, 7) else ""
@@ -305,7 +312,12 @@ def _findings_sheet(
         ws.write_string(r, 5, x_en, fmt.cell)
         ws.write_string(r, 6, p_km, fmt.cell_km)
         ws.write_string(r, 7, x_km, fmt.cell_km)
-        lines = max(-(-len(p_en) // 42), -(-len(x_en) // 42), -(-max(len(p_km), len(x_km)) // 30))
+        lines = max(
+            -(-len(p_en) // _FINDING_WIDTHS[4]),
+            -(-len(x_en) // _FINDING_WIDTHS[5]),
+            -(-len(p_km) // (_FINDING_WIDTHS[6] * 2 // 3)),  # Khmer takes more room per letter
+            -(-len(x_km) // (_FINDING_WIDTHS[7] * 2 // 3)),
+        )
         ws.set_row(r, 15 * max(lines, 1) + 3)  # wrapped text needs a row tall enough for it
         _text(ws, r, _RULE_COL, f.rule, fmt.cell)
         explanation = f.params.get("explanation", "")

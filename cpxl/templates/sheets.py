@@ -38,6 +38,7 @@ from cpxl.templates.layout import (
     Layout,
     SheetLayout,
 )
+from cpxl.templates.printing import print_on_a4
 
 
 class Formats:
@@ -166,8 +167,7 @@ def write_instructions(wb: Any, fmt: Formats, catalogue: Catalogue, layout: Layo
         ws.write_blank(r, 1, None, fmt.sign)
         r += 1
     ws.protect(PASSWORD_FREE, {"select_locked_cells": True, "select_unlocked_cells": True})
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    print_on_a4(ws, (30, 70, 70))
     ws.activate()
 
 
@@ -289,10 +289,8 @@ def write_data_sheet(
     ws.set_row(OPTION_KM_ROW, _height("x" * widest_km, 9))
     ws.freeze_panes(FIRST_DATA_ROW, FIRST_INPUT_COL)
     ws.protect(PASSWORD_FREE, {"select_locked_cells": True, "select_unlocked_cells": True})
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(ELEMENT_ROW, OPTION_KM_ROW)
+    widths = [0.0, 6.0, 18.0, 18.0] + [11.0] * (last - FIRST_INPUT_COL) + [40.0]
+    print_on_a4(ws, widths, header=(ELEMENT_ROW, OPTION_KM_ROW), labels=(CODE_COL, NAME_KM_COL))
     return ws
 
 
