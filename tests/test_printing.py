@@ -130,3 +130,22 @@ def test_libreoffice_prints_on_a4_at_eight_points_or_more(tmp_path: Path) -> Non
         if kind == "summary":
             assert len(sizes) == 1
             assert "Total" in words
+
+
+def _khmer(text: object) -> bool:
+    return isinstance(text, str) and any("\u1780" <= ch <= "\u17ff" for ch in text)
+
+
+def test_khmer_lines_and_titles_are_never_clipped(tmp_path: Path) -> None:
+    """Every row of a feedback Summary that holds Khmer is tall enough for Khmer letters
+    (20 points a line), and titles are tall enough for their 14-point type."""
+    paths = _printouts(tmp_path)
+    summary = openpyxl.load_workbook(paths["feedback"])["Summary"]
+    rows = [r for r in summary.iter_rows() if any(_khmer(c.value) for c in r)]
+    assert rows
+    for row in rows:
+        height = summary.row_dimensions[row[0].row].height
+        assert height is not None and height >= 20, (row[0].row, height)
+    template = openpyxl.load_workbook(paths["template"])
+    for sheet in layout("MOSVY").sheets:
+        assert (template[sheet.name].row_dimensions[1].height or 0) >= 24, sheet.name

@@ -24,6 +24,8 @@ from cpxl.templates import (
 )
 
 SUMMARY_SHEET = "Summary"
+KHMER_LINE_PT = 20  # the height of one line of 10-point Khmer, its stacked letters included
+TITLE_ROW_PT = 26  # a 14-point title (13-point Khmer) on one line
 _GREEN, _AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
 STATUS_COLOUR = {
     Status.ACCEPTED: _GREEN,
@@ -128,6 +130,7 @@ class _Rows:
     def title(self, term: Term) -> None:
         self.ws.write_string(self.r, 0, term.en, self.fmt.title)
         self.ws.write_string(self.r, 2, term.km, self.fmt.title_km)
+        self.ws.set_row(self.r, TITLE_ROW_PT)
         self.r += 2
 
     def sentence(self, term: Term) -> None:
@@ -137,10 +140,13 @@ class _Rows:
         self.r += 2
 
     def _tall(self, en: str, km: str) -> None:
-        """Make the row tall enough for its wrapped text; spreadsheets do not do it for us."""
-        lines = max(-(-len(en) // 58), -(-len(km) // 40), 1)
-        if lines > 1:
-            self.ws.set_row(self.r, 15 * lines + 3)
+        """Make the row tall enough for its wrapped text; spreadsheets do not do it for us.
+
+        Khmer letters stack above and below the line: a Khmer line needs more height than a
+        Latin one, or its tops and subscripts are clipped on screen and on paper.
+        """
+        lines_en, lines_km = max(-(-len(en) // 58), 1), max(-(-len(km) // 40), 1)
+        self.ws.set_row(self.r, max(15 * lines_en, KHMER_LINE_PT * lines_km) + 3)
 
     def pair(self, term: Term, en: str, km: str | None = None, colour: str | None = None) -> None:
         value_en = self.fmt.status[colour] if colour else self.fmt.text
@@ -153,6 +159,7 @@ class _Rows:
         self.r += 1
 
     def number(self, term: Term, n: int) -> None:
+        self.ws.set_row(self.r, KHMER_LINE_PT + 3)
         self.ws.write_string(self.r, 0, term.en, self.fmt.label)
         self.ws.write_number(self.r, 1, n, self.fmt.number)
         self.ws.write_string(self.r, 2, term.km, self.fmt.label_km)

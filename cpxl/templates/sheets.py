@@ -283,6 +283,7 @@ def write_data_sheet(
     ws.set_column(last, last, 40)
     widest = max((len(c.label_en) for c in sheet.columns), default=10)
     widest_km = max((len(c.label_km) for c in sheet.columns), default=10)
+    ws.set_row(TITLE_ROW, 26)  # a 14-point title and its 13-point Khmer, never clipped
     ws.set_row(ELEMENT_ROW, 45)
     ws.set_row(ELEMENT_KM_ROW, 45)
     ws.set_row(OPTION_ROW, _height("x" * widest, 11))
