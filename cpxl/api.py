@@ -84,7 +84,8 @@ def check_catalogue(root: Path, rules: Path | None = None) -> dict[str, Any]:
 def render_catalogue_report(report: dict[str, Any]) -> str:
     """The one-screen summary of ``cpxl catalogue check``."""
     if not report["ok"]:
-        lines = [f"The catalogue in {report['rules']} has {len(report['problems'])} problem(s):"]
+        found = counted(len(report["problems"]), "problem")
+        lines = [f"The catalogue in {report['rules']} has {found}:"]
         lines += [
             f"  {p['file']} {p['path']}: {p['code']}: {p['detail']}" for p in report["problems"]
         ]
@@ -105,7 +106,7 @@ def render_catalogue_report(report: dict[str, Any]) -> str:
 
 def render_catalogue_problems(exc: CatalogueError) -> str:
     """Every problem of a broken catalogue, one per line."""
-    lines = [f"The catalogue has {len(exc.findings)} problem(s); nothing was done:"]
+    lines = [f"The catalogue has {counted(len(exc.findings), 'problem')}; nothing was done:"]
     for f in exc.findings:
         lines.append(f"  {f.location.file} {f.location.path}: {f.code}: {f.params.get('detail')}")
     return "\n".join(lines)
@@ -251,7 +252,7 @@ def run(
 
 def render_stopped(report: RunReport) -> str:
     """What a stopped run finished, in one line, and where its summary is."""
-    line = f"Finished before stopping: {len(report.files)} file(s)"
+    line = f"Finished before stopping: {counted(len(report.files), 'file')}"
     return line + (f"; summary: {report.summary}" if report.summary else "")
 
 
@@ -262,7 +263,8 @@ def report_dict(root: Path, report: RunReport) -> dict[str, Any]:
 
 def render_run(report: RunReport) -> str:
     """The one-screen summary of a run."""
-    lines = [f"Run {report.run_id}: {len(report.files)} file(s)" + (" (dry run)" * report.dry_run)]
+    files = counted(len(report.files), "file")
+    lines = [f"Run {report.run_id}: {files}" + (" (dry run)" * report.dry_run)]
     for status, n in sorted(report.totals.items()):
         lines.append(f"  {status:<24}{n:>5}")
     need = report.attention()
@@ -271,7 +273,7 @@ def render_run(report: RunReport) -> str:
         for f in need[:15]:
             errors = sum(1 for x in f.findings if x.severity == Severity.ERROR)
             reason = f.reason.value if f.reason else ""
-            lines.append(f"  {f.status.value:<18} {f.file}  {reason} ({errors} error(s))")
+            lines.append(f"  {f.status.value:<18} {f.file}  {reason} ({counted(errors, 'error')})")
         if len(need) > 15:
             lines.append(f"  … and {len(need) - 15} more: see the run summary")
     if report.summary:
@@ -334,13 +336,30 @@ def periods_between(first: str, last: str) -> list[str]:
     return out[::-1]
 
 
+# What ``consolidate`` can write: the national workbook, then the exports.
+CONSOLIDATE_FORMATS = ("xlsx", "csv", "dhis2", "adx", "sdmx")
+
+
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """``1 cell``, ``2 cells``: a count with its noun in the right number."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def in_words(items: Sequence[str]) -> str:
+    """``a, b and c``: a list as a sentence says it."""
+    listed = list(items)
+    if len(listed) < 2:
+        return "".join(listed)
+    return ", ".join(listed[:-1]) + " and " + listed[-1]
+
+
 def consolidate(
     root: Path,
     period: str | None = None,
     first: str | None = None,
     last: str | None = None,
     out: Path | None = None,
-    formats: Sequence[str] = ("xlsx", "csv", "dhis2", "adx", "sdmx"),
+    formats: Sequence[str] = CONSOLIDATE_FORMATS,
     store_url: str | None = None,
 ) -> dict[str, Any]:
     """Build the national workbook and exports from the store."""

@@ -110,7 +110,26 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-@click.group(help=__doc__)
+HELP = """Collect the child protection figures ministries report, check them, and build the
+national workbook.
+
+\b
+A data officer's round, in a workspace folder (cpxl init makes one):
+  cpxl templates --period 2025     issue one workbook per ministry (templates_xlsx/)
+  cpxl run                         check every workbook saved into inbox/: each file gets one
+                                   status and a feedback workbook to send back (outbox/feedback/)
+  cpxl status --period 2025        who has reported, who is late, what is missing
+  cpxl consolidate --period 2025   the national workbook and its exports (outbox/national/)
+
+\b
+Exit codes: 0 every file was processed and asks nothing more; 1 some file needs attention
+(the run still finished every file) or a check failed; 2 a mistyped command or option, or a
+broken catalogue; 3 the work could not start (workspace busy, store damaged or missing);
+130 stopped by Ctrl-C (run the same command again to finish).
+"""
+
+
+@click.group(help=HELP)
 @click.version_option(package_name="cpxl")
 def main() -> None:
     """cpxl: Excel data collection for Cambodia's CPIMS."""
@@ -191,7 +210,16 @@ def templates(
     if as_json:
         _emit(result.to_dict())
         return
-    click.echo(f"{len(result.files)} templates for {result.period} in {result.register.parent}:")
+    if not result.files:
+        who = ", ".join(ministries) or "any ministry"
+        click.echo(
+            f"No templates for {result.period}: no data set of {who} is reported for a period "
+            "of this kind. Each data set is reported yearly (2025), half-yearly (2025S1), "
+            "quarterly (2025Q1) or monthly (202503), as its frequency in rules/ says."
+        )
+        return
+    count = api.counted(len(result.files), "template")
+    click.echo(f"{count} for {result.period} in {result.register.parent}:")
     for f in result.files:
         click.echo(f"  {f.name}")
 
@@ -338,7 +366,8 @@ def store_check(store_url: str | None, workspace: Path) -> None:
         problems = api.store_check(workspace, store_url)
     for p in problems:
         click.echo(f"problem: {p}")
-    click.echo("The store is sound." if not problems else f"{len(problems)} problem(s) found.")
+    found = api.counted(len(problems), "problem")
+    click.echo("The store is sound." if not problems else f"{found} found.")
     sys.exit(EXIT_OK if not problems else EXIT_ATTENTION)
 
 
@@ -358,7 +387,14 @@ def store_backup(file: Path, store_url: str | None, workspace: Path) -> None:
 @click.option("--from", "first", type=PERIOD, default=None, help="First period of a range.")
 @click.option("--to", "last", type=PERIOD, default=None, help="Last period of a range.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--format", "formats", default="xlsx,csv,dhis2,adx,sdmx", show_default=True)
+@click.option(
+    "--format",
+    "formats",
+    default=",".join(api.CONSOLIDATE_FORMATS),
+    show_default=True,
+    callback=lambda _ctx, _param, value: _formats(value),
+    help="Which outputs, separated by commas.",
+)
 @click.option("--store", "store_url", default=None)
 @workspace_option
 @json_option
@@ -367,7 +403,7 @@ def consolidate(
     first: str | None,
     last: str | None,
     out: Path | None,
-    formats: str,
+    formats: list[str],
     store_url: str | None,
     workspace: Path,
     as_json: bool,
@@ -376,11 +412,24 @@ def consolidate(
     if not period and not (first and last):
         raise click.UsageError("give --period P, or --from P1 --to P2")
     with _errors():
-        result = api.consolidate(workspace, period, first, last, out, formats.split(","), store_url)
+        result = api.consolidate(workspace, period, first, last, out, formats, store_url)
     if as_json:
         _emit(result)
     else:
         click.echo(api.render_consolidation(result))
+
+
+def _formats(value: str) -> list[str]:
+    """--format as a list, refused in words when it names a format cpxl does not write."""
+    wanted = [f.strip().lower() for f in value.split(",") if f.strip()]
+    unknown = [f for f in wanted if f not in api.CONSOLIDATE_FORMATS]
+    if unknown or not wanted:
+        given = api.in_words(unknown) if unknown else "nothing"
+        raise click.BadParameter(
+            f"{given} is not a format cpxl writes; "
+            f"choose among {api.in_words(api.CONSOLIDATE_FORMATS)}."
+        )
+    return wanted
 
 
 @main.command()

@@ -176,7 +176,8 @@ def build_demo(directory: Path) -> dict[str, Any]:
     path, _ = _fill(ws, cat, corrected, YEAR, name, edits=edits)
     _received(path, _day(cat, corrected, YEAR, -1))
     cells = ", ".join(cell for _, cell in edits)
-    notes.append(f"{path.name}: a corrected resubmission, {len(edits)} cells changed ({cells})")
+    changed = f"{len(edits)} cell" + ("" if len(edits) == 1 else "s")
+    notes.append(f"{path.name}: a corrected resubmission, {changed} changed ({cells})")
     dup = ws.inbox / f"copy of {ministries[2]}_{YEAR}.xlsx"
     shutil.copyfile(ws.inbox / f"{ministries[2]}_{YEAR}.xlsx", dup)
     _received(dup, _day(cat, ministries[2], YEAR, 1))

@@ -120,6 +120,8 @@ class Code(StrEnum):
     MOVED_ROW = "moved-row"
     UNKNOWN_ROW = "unknown-row"
     DUPLICATE_ROW = "duplicate-row"
+    FIGURE_IN_INSERTED_ROW = "figure-in-inserted-row"
+    FIGURE_IN_INSERTED_COLUMN = "figure-in-inserted-column"
     # cell: reading a value
     NOT_A_NUMBER = "not-a-number"
     KHMER_DIGITS = "khmer-digits"
@@ -390,10 +392,11 @@ class FileResult:
     received_stated: bool = False  # received_at was stated by the officer, not the file's time
 
     def counts(self) -> dict[str, int]:
-        """Findings by severity."""
+        """Findings by severity, a grouped "more findings" entry counting the cells it holds."""
         out = {s.value: 0 for s in Severity}
         for f in self.findings:
-            out[f.severity.value] += 1
+            more = f.params.get("count", "") if f.code == Code.MORE_FINDINGS else ""
+            out[f.severity.value] += int(more) if more.isdigit() else 1
         return out
 
     def to_dict(self, messages: Mapping[Code, MessageText] | None = None) -> dict[str, Any]:

@@ -41,9 +41,14 @@ CATALOGUE_PLACEHOLDERS = frozenset({"file", "path", "detail"})
 SPECIFIC: dict[Code, frozenset[str]] = {
     Code.MISSING_SHEET: frozenset({"found"}),
     Code.RENAMED_SHEET: frozenset({"expected"}),
-    Code.MOVED_COLUMN: frozenset({"expected"}),
-    Code.MOVED_ROW: frozenset({"expected"}),
-    Code.SUM_MISMATCH: frozenset({"parts", "total", "cells", "difference"}),
+    Code.MOVED_COLUMN: frozenset({"expected", "name_en", "name_km"}),
+    Code.MOVED_ROW: frozenset({"expected", "name_en", "name_km"}),
+    Code.FIGURE_IN_INSERTED_ROW: frozenset({"after_en", "after_km"}),
+    Code.FIGURE_IN_INSERTED_COLUMN: frozenset({"after_en", "after_km"}),
+    Code.SUM_MISMATCH: frozenset(
+        {"parts", "total", "cells", "difference", "part_cells", "parts_en", "parts_km"}
+        | {"total_en", "total_km"}
+    ),
     Code.COMPARE_FAILED: frozenset({"left", "right", "left_value", "right_value"}),
     Code.CHANGE_TOO_LARGE: frozenset({"history", "change"}),
     Code.OUTLIER: frozenset({"history", "z"}),
@@ -70,7 +75,7 @@ SPECIFIC: dict[Code, frozenset[str]] = {
     Code.UNKNOWN_MINISTRY: frozenset({"ministry"}),
     Code.UNKNOWN_PERIOD: frozenset({"period"}),
     Code.OUT_OF_RANGE: frozenset({"min", "max"}),
-    Code.MORE_FINDINGS: frozenset({"count", "column"}),
+    Code.MORE_FINDINGS: frozenset({"count", "column", "cells"}),
     Code.FILE_TOO_LARGE: frozenset({"size", "limit"}),
     Code.ZIP_BOMB: frozenset({"limit"}),
     Code.TOO_MANY_PARTS: frozenset({"count", "limit"}),

@@ -330,7 +330,7 @@ def test_ctrl_c_shows_plain_words(interrupted: Finished) -> None:
     first, second = interrupted.stderr.splitlines()
     assert first + "\n" == STOPPED
     assert re.fullmatch(
-        r"Finished before stopping: \d+ file\(s\); summary: .+summary\.xlsx", second
+        r"Finished before stopping: (1 file|\d+ files); summary: .+summary\.xlsx", second
     )
 
 

@@ -4,7 +4,8 @@ Covers: a clean return reads back exactly what was typed; conversions are report
 cell; inserted rows and columns and renamed sheets are realigned; a missing sheet is named with
 the sheets found; deleted or edited identities, retired versions and foreign workbooks are not
 templates; formulas use their cached result or are an error; a re-save by real LibreOffice (xlsx,
-ods, xls) keeps identity, values and keys.
+ods, xls) keeps identity, values and keys; figures typed in a row or column inserted in real
+LibreOffice are errors at their cells, and moved rows and columns are named.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import openpyxl
 import pytest
 from builders import catalogue, cell_of, issue, layout, returned, where, workspace
 
-from cpxl.findings import Code
+from cpxl.findings import Code, Severity, Status
 from cpxl.guard import inspect
+from cpxl.intake import run_inbox
 from cpxl.reading import ReadFailure, read_workbook
 from cpxl.simulate import plan
 from cpxl.templates import IDENTITY_SHEET, read_register
@@ -258,3 +260,110 @@ def test_a_value_far_outside_the_template_costs_nothing_and_is_reported(tmp_path
     sub = read_workbook(path, catalogue())
     assert where(sub.findings) == {(name, "XFD1048576", "stray-value")}
     assert _values(path) == before
+
+
+# A LibreOffice Basic macro, run headless, that does what a sender does by hand: unprotect the
+# sheet, insert a row and a column, type figures, save as xlsx and as ods.
+_GROW = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE script:module PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "module.dtd">
+<script:module xmlns:script="http://openoffice.org/2000/script" script:name="Module1"
+ script:language="StarBasic">
+Sub Grow(src, sheetName, rowAt, colAt, cells, outBase)
+  Dim props(0) As New com.sun.star.beans.PropertyValue
+  props(0).Name = &quot;Hidden&quot;
+  props(0).Value = True
+  doc = StarDesktop.loadComponentFromURL(ConvertToURL(src), &quot;_blank&quot;, 0, props())
+  sh = doc.Sheets.getByName(sheetName)
+  sh.unprotect(&quot;&quot;)
+  sh.Rows.insertByIndex(CLng(rowAt), 1)
+  sh.Columns.insertByIndex(CLng(colAt), 1)
+  items = Split(cells, &quot;;&quot;)
+  For i = LBound(items) To UBound(items)
+    kv = Split(items(i), &quot;=&quot;)
+    sh.getCellRangeByName(kv(0)).setValue(CDbl(kv(1)))
+  Next i
+  Dim filt(0) As New com.sun.star.beans.PropertyValue
+  filt(0).Name = &quot;FilterName&quot;
+  filt(0).Value = &quot;Calc MS Excel 2007 XML&quot;
+  doc.storeToURL(ConvertToURL(outBase &amp; &quot;.xlsx&quot;), filt())
+  filt(0).Value = &quot;calc8&quot;
+  doc.storeToURL(ConvertToURL(outBase &amp; &quot;.ods&quot;), filt())
+  doc.close(True)
+End Sub
+</script:module>
+"""
+
+
+def _libreoffice_insert(
+    soffice: str, path: Path, tmp_path: Path, sheet: str, at: tuple[int, int], cells: str
+) -> Path:
+    """Insert a row and a column before 0-based ``at`` in LibreOffice, type ``cells``, save."""
+    profile = tmp_path / "profile-grow"
+    env = f"-env:UserInstallation=file://{profile}"
+    run = {"check": True, "capture_output": True, "timeout": 180}
+    subprocess.run([soffice, env, "--headless", "--terminate_after_init"], **run)  # type: ignore[call-overload]
+    (profile / "user/basic/Standard/Module1.xba").write_text(_GROW, encoding="utf-8")
+    out = tmp_path / "grown"
+    # Every argument goes as text: LibreOffice does not call a macro given bare numbers here.
+    args = ",".join(f'"{a}"' for a in (path, sheet, at[0], at[1], cells, out))
+    subprocess.run([soffice, env, "--headless", f"macro:///Standard.Module1.Grow({args})"], **run)  # type: ignore[call-overload]
+    return out
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+def test_figures_in_a_row_and_column_inserted_in_libreoffice_are_errors(
+    tmp_path: Path, fmt: str
+) -> None:
+    """Figures typed in a row and a column inserted in LibreOffice are errors at their cells,
+    quoted and placed; the return needs correction even when its other figures are unchanged,
+    and every moved row and column is named by province and by column label."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed")
+    ws = workspace(tmp_path)
+    path = returned(ws, MOJ)
+    first = run_inbox(ws, workers=1)
+    assert [f.status for f in first.files] == [Status.ACCEPTED]
+    sheet = layout(MOJ).sheets[0]
+    # A row inserted below the first province (row 8) and a column before F.
+    grown = _libreoffice_insert(soffice, path, tmp_path, sheet.name, (7, 5), "E8=25;F10=7;F12=0")
+    path.unlink()
+    shutil.copyfile(grown.with_suffix(f".{fmt}"), ws.inbox / f"MOJ_2025_grown.{fmt}")
+    report = run_inbox(ws, workers=1)
+    (result,) = report.files
+    assert (result.status, result.reason) == (
+        Status.NEEDS_CORRECTION,
+        Code.FIGURE_IN_INSERTED_ROW,
+    )
+    errors = [f for f in result.findings if f.severity == Severity.ERROR]
+    assert where(errors) == {
+        (sheet.name, "E8", "figure-in-inserted-row"),
+        (sheet.name, "F10", "figure-in-inserted-column"),
+        (sheet.name, "F12", "figure-in-inserted-column"),
+    }
+    messages = catalogue().messages
+    by_cell = {f.location.cell: f.render(messages) for f in errors}
+    first_area, second_area = sheet.areas[0], sheet.areas[1]
+    element = catalogue().elements[sheet.columns[0].element]
+    assert by_cell["E8"][0].startswith(
+        f'Sheet {sheet.name}, cell E8: "25" was typed in a row that is not one of the '
+        f'template\'s rows (inserted below "{first_area.name_en}")'
+    )
+    assert f"«{first_area.name_km}»" in by_cell["E8"][1]
+    assert f'"{element.name_en}: {sheet.columns[0].label_en}"' in by_cell["F10"][0]
+    assert '"0" was typed' in by_cell["F12"][0]
+    moved = [f for f in result.findings if f.code == Code.MOVED_ROW]
+    assert {f.params["name_en"] for f in moved} <= {a.name_en for a in sheet.areas[1:]}
+    second = next(f for f in moved if f.location.cell == "B9")
+    en, km = second.render(messages)
+    assert f'the row for "{second_area.name_en}" has moved from row 8 to row 9' in en
+    assert f"«{second_area.name_km}»" in km
+    columns = {
+        f.location.cell: f.render(messages)[0]
+        for f in result.findings
+        if f.code == Code.MOVED_COLUMN
+    }
+    label = f"{element.name_en}: {sheet.columns[1].label_en}"
+    assert f'the column "{label}" has moved from F5 to G5' in columns["G5"]
+    assert len(columns) == len(sheet.columns) - 1

@@ -84,21 +84,37 @@ def test_required_blank(tmp_path: Path) -> None:
 
 
 def test_sum_names_every_cell_that_takes_part(tmp_path: Path) -> None:
-    """A wrong total is one error at the total, naming the parts and the difference."""
+    """A wrong total is one error per breakdown it disagrees with, at the total, naming each
+    breakdown's parts by their column labels and cells, never counting the total as a part."""
     ws = workspace(tmp_path)
     lay = layout(MOJ)
     sheet, total = cell_of(MOJ, "children_in_detention", "03")
-    old = plan(catalogue(), lay, SEED)[(sheet, total)]
+    values = plan(catalogue(), lay, SEED)
+    old = values[(sheet, total)]
     assert isinstance(old, float)
     found = _check(returned(ws, MOJ, cells={sheet: {total: old + 4}}))
-    assert where(found) == {(sheet, total, "sum-mismatch")}
-    f = found[0]
-    parts = [
-        cell_of(MOJ, "children_in_detention", "03", "justice_status", o)[1]
-        for o in ("pre_trial_detention", "sentenced")
+    assert [(f.location.sheet, f.location.cell, f.code) for f in found] == [  # type: ignore[attr-defined]
+        (sheet, total, Code.SUM_MISMATCH),
+        (sheet, total, Code.SUM_MISMATCH),
     ]
-    assert f.params["cells"].split(", ")[:2] == parts  # type: ignore[attr-defined]
-    assert f.params["difference"] == "4"  # type: ignore[attr-defined]
+    breakdowns = {
+        "justice_status": ("pre_trial_detention", "sentenced"),
+        "sex": ("male", "female", "unknown"),
+    }
+    messages = catalogue().messages
+    got = {f.params["dimension"]: f.render(messages) for f in found}  # type: ignore[attr-defined]
+    for dim, options in breakdowns.items():
+        cells = [cell_of(MOJ, "children_in_detention", "03", dim, o)[1] for o in options]
+        labels = [catalogue().dimensions[dim].option(o) for o in options]
+        parts = sum(float(values[(sheet, c)]) for c in cells)  # type: ignore[arg-type]
+        en, km = got[dim]
+        assert en.startswith(
+            f"Sheet {sheet}, cell {total}: {' + '.join(o.label_en for o in labels)} "
+            f"({' + '.join(cells)}) = {parts:g}, but the Total ({total}) is {old + 4:g}, "
+            "a difference of 4."
+        )
+        assert f"{' + '.join(o.label_km for o in labels)} ({' + '.join(cells)})" in km
+        assert "SUM-" not in en + km
 
 
 def test_all_parts_missing_is_not_a_sum_error(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Container
 from pathlib import Path
 
 SUFFIX = ".feedback.xlsx"
+_FEEDBACK = ".feedback"
 # A name component may be 255 bytes on most file systems; Khmer letters take 3 bytes each.
 MAX_STEM_BYTES = 150
 _FORBIDDEN = frozenset('/\\:*?"<>|')
@@ -37,6 +38,9 @@ def safe_stem(received_name: str) -> str:
     stem, dot, ext = text.rpartition(".")
     if dot and stem and ext.lower() in _RECEIVED_SUFFIXES:
         text = stem
+    # A feedback workbook sent back as the return: its feedback is not "x.feedback.feedback".
+    while text.lower().endswith(_FEEDBACK) and len(text) > len(_FEEDBACK):
+        text = text[: -len(_FEEDBACK)]
     text = _cap_bytes(text.lstrip(" .-"), MAX_STEM_BYTES).rstrip(" .")
     if not text:
         return "file"

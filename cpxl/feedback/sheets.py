@@ -15,9 +15,17 @@ from cpxl.catalogue import Catalogue, Term
 from cpxl.feedback.placement import Placement
 from cpxl.feedback.words import NO_CONTENT, counts, safe_reason, split_text, status_text, titles
 from cpxl.findings import FileResult, Severity, Status
-from cpxl.templates import FINDINGS_EXPLANATION_COL, FINDINGS_SHEET, KHMER_FONT, LATIN_FONT
+from cpxl.templates import (
+    FINDINGS_EXPLANATION_COL,
+    FINDINGS_SHEET,
+    KHMER_FONT,
+    LATIN_FONT,
+    print_on_a4,
+)
 
 SUMMARY_SHEET = "Summary"
+KHMER_LINE_PT = 20  # the height of one line of 10-point Khmer, its stacked letters included
+TITLE_ROW_PT = 26  # a 14-point title (13-point Khmer) on one line
 _GREEN, _AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
 STATUS_COLOUR = {
     Status.ACCEPTED: _GREEN,
@@ -122,6 +130,7 @@ class _Rows:
     def title(self, term: Term) -> None:
         self.ws.write_string(self.r, 0, term.en, self.fmt.title)
         self.ws.write_string(self.r, 2, term.km, self.fmt.title_km)
+        self.ws.set_row(self.r, TITLE_ROW_PT)
         self.r += 2
 
     def sentence(self, term: Term) -> None:
@@ -131,10 +140,13 @@ class _Rows:
         self.r += 2
 
     def _tall(self, en: str, km: str) -> None:
-        """Make the row tall enough for its wrapped text; spreadsheets do not do it for us."""
-        lines = max(-(-len(en) // 58), -(-len(km) // 40), 1)
-        if lines > 1:
-            self.ws.set_row(self.r, 15 * lines + 3)
+        """Make the row tall enough for its wrapped text; spreadsheets do not do it for us.
+
+        Khmer letters stack above and below the line: a Khmer line needs more height than a
+        Latin one, or its tops and subscripts are clipped on screen and on paper.
+        """
+        lines_en, lines_km = max(-(-len(en) // 58), 1), max(-(-len(km) // 40), 1)
+        self.ws.set_row(self.r, max(15 * lines_en, KHMER_LINE_PT * lines_km) + 3)
 
     def pair(self, term: Term, en: str, km: str | None = None, colour: str | None = None) -> None:
         value_en = self.fmt.status[colour] if colour else self.fmt.text
@@ -147,6 +159,7 @@ class _Rows:
         self.r += 1
 
     def number(self, term: Term, n: int) -> None:
+        self.ws.set_row(self.r, KHMER_LINE_PT + 3)
         self.ws.write_string(self.r, 0, term.en, self.fmt.label)
         self.ws.write_number(self.r, 1, n, self.fmt.number)
         self.ws.write_string(self.r, 2, term.km, self.fmt.label_km)
@@ -172,9 +185,9 @@ def _summary_sheet(
     ws = wb.add_worksheet(name)
     ws.activate()
     ws.set_first_sheet()
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)  # English and Khmer side by side on one printed page
-    for c, width in enumerate((26, 60, 26, 60)):
+    widths = (26, 60, 26, 60)
+    print_on_a4(ws, widths)  # English and Khmer side by side on one printed page
+    for c, width in enumerate(widths):
         ws.set_column(c, c, width)
     t, rows = catalogue.term, _Rows(ws, fmt)
     status = status_text(catalogue, result.status)
@@ -267,6 +280,10 @@ _FINDING_HEADS = (
 )
 
 
+_RULE_COL = _FINDING_HEADS.index("rule")
+_FINDING_WIDTHS = (10, 13, 6, 9, 31, 27, 31, 27, 14, 24)
+
+
 def _findings_sheet(
     wb: Any,
     fmt: Formats,
@@ -276,12 +293,13 @@ def _findings_sheet(
     where: Placement | None,
 ) -> None:
     ws = wb.add_worksheet(name)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(0)
-    widths = (16, 18, 9, 14, 45, 45, 45, 45, 14, 40)
-    for c, width in enumerate(widths):
-        ws.set_column(c, c, width)
+    for c, width in enumerate(_FINDING_WIDTHS):
+        # The rule's id is for the data officer (who may unhide it), never for the sender.
+        ws.set_column(c, c, width, None, {"hidden": c == _RULE_COL})
+    # One page wide on A4 at 8 points or more: the rule column is hidden, so not printed.
+    print_on_a4(
+        ws, [0 if c == _RULE_COL else w for c, w in enumerate(_FINDING_WIDTHS)], header=(0, 0)
+    )
     for c, key in enumerate(_FINDING_HEADS):
         term = catalogue.term(key)
         lang = " (EN)" if c in (4, 5) else " (KM)" if c in (6, 7) else ""
@@ -306,9 +324,14 @@ def _findings_sheet(
         ws.write_string(r, 5, x_en, fmt.cell)
         ws.write_string(r, 6, p_km, fmt.cell_km)
         ws.write_string(r, 7, x_km, fmt.cell_km)
-        lines = max(-(-len(p_en) // 42), -(-len(x_en) // 42), -(-max(len(p_km), len(x_km)) // 30))
+        lines = max(
+            -(-len(p_en) // _FINDING_WIDTHS[4]),
+            -(-len(x_en) // _FINDING_WIDTHS[5]),
+            -(-len(p_km) // (_FINDING_WIDTHS[6] * 2 // 3)),  # Khmer takes more room per letter
+            -(-len(x_km) // (_FINDING_WIDTHS[7] * 2 // 3)),
+        )
         ws.set_row(r, 15 * max(lines, 1) + 3)  # wrapped text needs a row tall enough for it
-        _text(ws, r, 8, f.rule, fmt.cell)
+        _text(ws, r, _RULE_COL, f.rule, fmt.cell)
         explanation = f.params.get("explanation", "")
         if explanation:
             ws.write_string(r, FINDINGS_EXPLANATION_COL, explanation, fmt.explain)

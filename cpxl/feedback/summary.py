@@ -10,29 +10,31 @@ from cpxl.catalogue import Catalogue
 from cpxl.feedback.sheets import RED, STATUS_COLOUR, SUMMARY_SHEET, Formats
 from cpxl.feedback.words import counts, status_text
 from cpxl.findings import FileResult, RunReport, Status
-from cpxl.templates import close_workbook, new_workbook
+from cpxl.templates import close_workbook, new_workbook, print_on_a4
 
 
 def _attention_first(report: RunReport) -> list[FileResult]:
     return sorted(report.files, key=lambda f: f.status.ok)  # stable: receipt order within
 
 
+# Narrow enough to print one page wide on A4 at 8 points or more (long names wrap).
 _RUN_HEADS = (
-    ("file", 36),
-    ("status", 24),
-    ("status", 24),
-    ("problem", 30),
-    ("ministry", 12),
-    ("period", 10),
-    ("errors_count", 10),
-    ("warnings_count", 10),
-    ("days_late", 9),
-    ("sheet_feedback", 48),
+    ("file", 30),
+    ("status", 20),
+    ("status", 20),
+    ("problem", 26),
+    ("ministry", 9),
+    ("period", 8),
+    ("errors_count", 8),
+    ("warnings_count", 8),
+    ("days_late", 7),
+    ("sheet_feedback", 40),
 )
 
 
 def write_run_summary(run_dir: Path, report: RunReport, catalogue: Catalogue) -> tuple[Path, Path]:
-    """Write summary.xlsx (files needing attention first, then totals) and summary.json."""
+    """Write summary.xlsx (totals, then the files, those needing attention first) and
+    summary.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
     xlsx, data = run_dir / "summary.xlsx", run_dir / "summary.json"
     t = catalogue.term
@@ -43,17 +45,9 @@ def write_run_summary(run_dir: Path, report: RunReport, catalogue: Catalogue) ->
         ws.write_string(0, 0, t("title_run_summary").en, fmt.title)
         ws.write_string(0, 3, t("title_run_summary").km, fmt.title_km)
         ws.write_string(1, 0, f"{report.run_id}  {report.started} – {report.finished}", fmt.text)
-        for c, (key, width) in enumerate(_RUN_HEADS):
-            ws.set_column(c, c, width)
-            ws.write_string(3, c, f"{t(key).en}\n{t(key).km}", fmt.head)
-        ws.set_row(3, 32)
-        ws.freeze_panes(4, 1)
-        r = 3
-        for r, f in enumerate(_attention_first(report), start=4):
-            _summary_row(ws, fmt, r, f, catalogue)
-        if report.files:
-            ws.autofilter(3, 0, r, len(_RUN_HEADS) - 1)
-        r += 1
+        # The totals come first, so that they are on the first printed page however many
+        # files the run had; the files follow, those needing attention first.
+        r = 2
         for status in Status:
             n = report.totals.get(status.value, 0)
             if n:
@@ -62,9 +56,29 @@ def write_run_summary(run_dir: Path, report: RunReport, catalogue: Catalogue) ->
                 ws.write_string(r, 0, text.label_en, fmt.status[colour])
                 ws.write_string(r, 1, text.label_km, fmt.status_km[colour])
                 ws.write_number(r, 2, n, fmt.cell)
-        ws.write_string(r + 1, 0, t("total").en, fmt.label)
-        ws.write_string(r + 1, 1, t("total").km, fmt.label_km)
-        ws.write_number(r + 1, 2, len(report.files), fmt.cell)
+        r += 1
+        ws.write_string(r, 0, t("total").en, fmt.label)
+        ws.write_string(r, 1, t("total").km, fmt.label_km)
+        ws.write_number(r, 2, len(report.files), fmt.cell)
+        head = r + 2
+        for c, (key, width) in enumerate(_RUN_HEADS):
+            ws.set_column(c, c, width)
+            ws.write_string(head, c, f"{t(key).en}\n{t(key).km}", fmt.head)
+        # Wrapped headings need a row tall enough for them (Khmer takes more room per letter).
+        ws.set_row(
+            head,
+            _tall(
+                *((t(k).en, w) for k, w in _RUN_HEADS),
+                *((t(k).km, w * 2 // 3) for k, w in _RUN_HEADS),
+                lines_of=2,
+            ),
+        )
+        print_on_a4(ws, [w for _, w in _RUN_HEADS], header=(head, head))
+        r = head
+        for r, f in enumerate(_attention_first(report), start=head + 1):
+            _summary_row(ws, fmt, r, f, catalogue)
+        if report.files:
+            ws.autofilter(head, 0, r, len(_RUN_HEADS) - 1)
     finally:
         close_workbook(wb)
     tmp = data.with_name(data.name + ".tmp")
@@ -81,6 +95,7 @@ def _summary_row(ws: Any, fmt: Formats, r: int, f: FileResult, catalogue: Catalo
     colour = STATUS_COLOUR.get(f.status, RED)
     reason = catalogue.messages.get(f.reason) if f.reason else None
     n = counts(f)
+    ws.set_row(r, _tall((f.file, _RUN_HEADS[0][1]), (f.feedback or "", _RUN_HEADS[-1][1])))
     ws.write_string(r, 0, f.file, fmt.cell)
     ws.write_string(r, 1, status.label_en, fmt.status[colour])
     ws.write_string(r, 2, status.label_km, fmt.status_km[colour])
@@ -94,3 +109,12 @@ def _summary_row(ws: Any, fmt: Formats, r: int, f: FileResult, catalogue: Catalo
     else:
         ws.write_blank(r, 8, None, fmt.cell)
     ws.write_string(r, 9, f.feedback or "", fmt.cell)
+
+
+def _tall(*texts: tuple[str, int], lines_of: int = 1) -> float:
+    """The height of a row whose cells wrap: spreadsheets do not grow rows a program wrote.
+
+    ``texts`` are (text, characters per line); ``lines_of`` how many texts share one cell.
+    """
+    lines = max((-(-len(text) // max(width, 1)) for text, width in texts), default=1)
+    return 14.0 * max(1, lines) * lines_of + 4

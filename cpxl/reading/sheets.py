@@ -1,7 +1,8 @@
 """Reading one data sheet by key: rows by province code, columns by the hidden key row.
 
-Inserted or deleted rows and columns, reordered rows and a renamed sheet are realigned and
-reported as information; what cannot be matched is a finding at its cell.
+Deleted rows and columns, reordered rows and a renamed sheet are realigned and reported as
+information; what cannot be matched is a finding at its cell. A row or column the sender
+inserted carries no key: anything typed in it is an error at its cell, never dropped unsaid.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from cpxl.templates import (
     FINDINGS_SHEET,
     FINDINGS_SHEET_COL,
     FIRST_DATA_ROW,
+    FIRST_INPUT_COL,
     IDENTITY_SHEET,
+    KEY_COL,
     KEY_MARKER,
     Column,
     Layout,
@@ -127,6 +130,9 @@ class _SheetReader:
         rows = self._rows(layout, grid, key_row, key_col, name, res)
         expl_col = cols.pop("explanation", None)
         placed = [(column, cols[column.key]) for column in layout.columns if column.key in cols]
+        heading = self.catalogue.term("column_headings")
+        inserted = _Inserted(self.file, name, layout, grid, (key_row, key_col), self.catalogue)
+        res.findings.extend(inserted.findings(rows, placed, expl_col, (heading.en, heading.km)))
         plain = not grid.special
         for area in layout.areas:
             r = rows.get(area.code)
@@ -179,12 +185,15 @@ class _SheetReader:
                 continue
             out[column.key] = found
             if found != column.col:
+                label_en, label_km = _column_label(self.catalogue, column)
                 res.findings.append(
                     Finding.make(
                         Code.MOVED_COLUMN,
                         Severity.INFO,
                         Location(file=self.file, sheet=name, cell=_a1(key_row - 1, found)),
                         expected=_a1(key_row - 1, column.col),
+                        name_en=label_en,
+                        name_km=label_km,
                     )
                 )
         if "explanation" in where:
@@ -232,6 +241,8 @@ class _SheetReader:
                         Severity.INFO,
                         Location(file=self.file, sheet=name, cell=_a1(at, key_col + 1), row=at + 1),
                         expected=str(layout.row_of(area.code) + 1),
+                        name_en=area.name_en,
+                        name_km=area.name_km,
                     )
                 )
         return out
@@ -308,6 +319,82 @@ def _feedback_explanations(
             actual = names.get(sheet.name, sheet.name)
             out.append(Explanation(actual, match.group(0), sheet.areas[r].code, text))
     return out
+
+
+def _column_label(catalogue: Catalogue, column: Column) -> tuple[str, str]:
+    """A column as the template heads it: the element's name, then the option (or Total)."""
+    element = catalogue.elements[column.element]
+    return (
+        f"{element.name_en}: {column.label_en}",
+        f"{element.name_km}: {column.label_km}",
+    )
+
+
+class _Inserted:
+    """Rows and columns of a sheet that the template does not have: they carry no key."""
+
+    def __init__(
+        self,
+        file: str,
+        sheet: str,
+        layout: SheetLayout,
+        grid: _Grid,
+        marker: tuple[int, int],
+        catalogue: Catalogue,
+    ) -> None:
+        self.file, self.sheet, self.layout, self.grid = file, sheet, layout, grid
+        self.catalogue = catalogue
+        self.key_row, self.key_col = marker
+        self.first_input = self.key_col + (FIRST_INPUT_COL - KEY_COL)
+
+    def findings(
+        self,
+        rows: Mapping[str, int],
+        placed: list[tuple[Column, int]],
+        expl_col: int | None,
+        heading: tuple[str, str],
+    ) -> list[Finding]:
+        """An error at every cell that holds something in an inserted row or column."""
+        if not placed:
+            return []
+        grid, key_row = self.grid, self.key_row
+        last = max(c for _, c in placed) if expl_col is None else expl_col - 1
+        by_col = {c: column for column, c in placed}
+        # Inserted (or copied) columns: between the first input column and the Explanation
+        # column, and not where the reader took one of the template's columns from.
+        inserted_cols: dict[int, Column | None] = {}
+        before: Column | None = None
+        for c in range(self.first_input, last + 1):
+            if c in by_col:
+                before = by_col[c]
+            else:
+                inserted_cols[c] = before
+        names = {area.code: area for area in self.layout.areas}
+        by_row = {r: names[code] for code, r in rows.items()}
+        out: list[Finding] = []
+        above = heading
+        data_cols = sorted([*by_col, *inserted_cols])
+        for r in range(key_row + 1, len(grid.rows)):
+            if r in by_row:
+                above = (by_row[r].name_en, by_row[r].name_km)
+                for c, left in inserted_cols.items():
+                    near = heading if left is None else _column_label(self.catalogue, left)
+                    out.extend(self._finding(r, c, Code.FIGURE_IN_INSERTED_COLUMN, near))
+            elif not _area_code(grid.get(r, self.key_col)):
+                for c in data_cols:
+                    out.extend(self._finding(r, c, Code.FIGURE_IN_INSERTED_ROW, above))
+        return out
+
+    def _finding(self, r: int, c: int, code: Code, label: tuple[str, str]) -> list[Finding]:
+        raw = self.grid.get(r, c)
+        seen = _text(raw).translate(INVISIBLE).strip()
+        if not seen:
+            return []
+        loc = Location(file=self.file, sheet=self.sheet, cell=_a1(r, c), row=r + 1, column=c + 1)
+        finding = Finding.make(
+            code, Severity.ERROR, loc, seen=seen, after_en=label[0], after_km=label[1]
+        )
+        return [finding]
 
 
 def _find_marker(grid: _Grid) -> tuple[int, int] | None:

@@ -42,6 +42,7 @@ from cpxl.templates.layout import (
     column_key,
     element_columns,
 )
+from cpxl.templates.printing import print_on_a4
 from cpxl.templates.sheets import Mark, Reference
 from cpxl.templates.workbook import (
     TemplateResult,
@@ -90,6 +91,7 @@ __all__ = [
     "element_columns",
     "generate_templates",
     "new_workbook",
+    "print_on_a4",
     "read_register",
     "register_path",
     "write_template",

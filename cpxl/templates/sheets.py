@@ -38,6 +38,7 @@ from cpxl.templates.layout import (
     Layout,
     SheetLayout,
 )
+from cpxl.templates.printing import print_on_a4
 
 
 class Formats:
@@ -130,8 +131,10 @@ def write_instructions(wb: Any, fmt: Formats, catalogue: Catalogue, layout: Layo
     values_km["missing_codes"] = codes_km
     ws.set_column(0, 0, 30)
     ws.set_column(1, 2, 70)
-    ws.write_string(0, 0, catalogue.title.en, fmt.title)
-    ws.write_string(1, 0, catalogue.title.km, fmt.title_km)
+    # The template names itself as a return of this ministry for this period, not the catalogue.
+    title = catalogue.term("template_title")
+    ws.write_string(0, 0, f"{title.en}: {ministry.name_en}, {layout.period}", fmt.title)
+    ws.write_string(1, 0, f"{title.km}៖ {ministry.name_km} {layout.period}", fmt.title_km)
     rows = [
         ("ministry", ministry.name_en, ministry.name_km),
         ("period", layout.period, layout.period),
@@ -164,8 +167,7 @@ def write_instructions(wb: Any, fmt: Formats, catalogue: Catalogue, layout: Layo
         ws.write_blank(r, 1, None, fmt.sign)
         r += 1
     ws.protect(PASSWORD_FREE, {"select_locked_cells": True, "select_unlocked_cells": True})
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    print_on_a4(ws, (30, 70, 70))
     ws.activate()
 
 
@@ -281,17 +283,19 @@ def write_data_sheet(
     ws.set_column(last, last, 40)
     widest = max((len(c.label_en) for c in sheet.columns), default=10)
     widest_km = max((len(c.label_km) for c in sheet.columns), default=10)
+    ws.set_row(TITLE_ROW, 26)  # a 14-point title and its 13-point Khmer, never clipped
     ws.set_row(ELEMENT_ROW, 45)
     ws.set_row(ELEMENT_KM_ROW, 45)
     ws.set_row(OPTION_ROW, _height("x" * widest, 11))
     ws.set_row(OPTION_KM_ROW, _height("x" * widest_km, 9))
     ws.freeze_panes(FIRST_DATA_ROW, FIRST_INPUT_COL)
     ws.protect(PASSWORD_FREE, {"select_locked_cells": True, "select_unlocked_cells": True})
-    ws.set_landscape()
-    ws.set_paper(9)
-    ws.fit_to_pages(1, 0)
-    ws.repeat_rows(ELEMENT_ROW, OPTION_KM_ROW)
+    widths = [0.0, 6.0, 18.0, 18.0] + [11.0] * (last - FIRST_INPUT_COL) + [40.0]
+    print_on_a4(ws, widths, header=(ELEMENT_ROW, OPTION_KM_ROW), labels=(CODE_COL, NAME_KM_COL))
     return ws
+
+
+_TITLE_MAX = 32  # what Excel keeps of a data validation's title
 
 
 def validations(ws: Any, catalogue: Catalogue, sheet: SheetLayout) -> None:
@@ -315,7 +319,13 @@ def validations(ws: Any, catalogue: Catalogue, sheet: SheetLayout) -> None:
             rule = f"ISNUMBER({top})"
             hint_en = f"A number, or {codes}"
             hint_km = f"លេខ ឬ {codes}"
-        title = f"{c.label_en}"[:32]
+        # Excel allows a title of 32 characters: a longer label goes whole into the message.
+        hint = f"{hint_en}\n{hint_km}"
+        if len(c.label_en) <= _TITLE_MAX:
+            title = c.label_en
+        else:
+            title = catalogue.term("value").en
+            hint = f"{c.label_en}\n{hint}"
         ws.data_validation(
             first_row,
             c.col,
@@ -327,9 +337,9 @@ def validations(ws: Any, catalogue: Catalogue, sheet: SheetLayout) -> None:
                 "ignore_blank": True,
                 "error_type": "warning",
                 "input_title": title,
-                "input_message": f"{hint_en}\n{hint_km}"[:255],
+                "input_message": hint,
                 "error_title": title,
-                "error_message": f"{hint_en}\n{hint_km}"[:255],
+                "error_message": hint,
             },
         )
 

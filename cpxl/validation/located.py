@@ -83,10 +83,16 @@ def _cell_findings(compiled: Compiled, name: str, v: Value, file: str) -> list[F
 
 
 def _sum_finding(group: _Group, area: str, w: Wide, file: str) -> Finding:
+    """One breakdown that disagrees with its total, in the template's own words and cells:
+    "Male + Female (E10 + F10) = 140, but the Total (J10) is 148"."""
     one = w.only({area})
     part_sum = float(np.nansum([one.column(k)[0] for k in group.parts]))
     total = float(np.nan_to_num(one.column(group.total)[0]))
-    cells = [w.cells.get((area, k), ("", ""))[1] for k in (*group.parts, group.total)]
+    placed = [
+        (label, w.cells[(area, k)][1])
+        for k, label in zip(group.parts, group.labels, strict=True)
+        if (area, k) in w.cells
+    ]
     sheet, cell = w.cells.get((area, group.total), ("", ""))
     return Finding.make(
         Code.SUM_MISMATCH,
@@ -97,7 +103,12 @@ def _sum_finding(group: _Group, area: str, w: Wide, file: str) -> Finding:
         expected=format_number(part_sum),
         parts=format_number(part_sum),
         total=format_number(total),
-        cells=", ".join(c for c in cells if c),
+        cells=", ".join([*(c for _, c in placed), cell] if cell else [c for _, c in placed]),
+        part_cells=" + ".join(c for _, c in placed),
+        parts_en=" + ".join(label[0] for label, _ in placed),
+        parts_km=" + ".join(label[1] for label, _ in placed),
+        total_en=group.total_label[0],
+        total_km=group.total_label[1],
         difference=format_number(abs(part_sum - total)),
         dimension=group.dimension,
     )

@@ -25,9 +25,10 @@ def finish(findings: Sequence[Finding], explanations: Sequence[Explanation]) -> 
         if f.severity == Severity.ERROR and f.code not in _ROW_RULES and f.location.cell
     }
     kept: list[Finding] = []
-    seen: set[tuple[Code, str, str]] = set()
+    seen: set[tuple[Code, str, str, str]] = set()
     for f in findings:
-        key = (f.code, f.location.sheet, f.location.cell)
+        # A total that disagrees with two breakdowns (sex, age) is two findings at one cell.
+        key = (f.code, f.location.sheet, f.location.cell, f.params.get("dimension", ""))
         if f.location.cell and key in seen:
             continue  # two rules saying the same thing of one cell: say it once
         if f.code in _ROW_RULES:
@@ -84,12 +85,20 @@ def _order(f: Finding) -> tuple[object, ...]:
 
 
 def cap(findings: Sequence[Finding]) -> list[Finding]:
-    """Keep the first few findings per column and code; group the rest into one finding."""
+    """Keep the first few errors and notes per column and code; group the rest into one finding.
+
+    Grouping is for reading, never for hiding something the sender must act on alone: every
+    warning (and every explained one) stays, each at its own cell, so that each can be
+    explained; the group of errors counts them all and lists their cells.
+    """
     seen: dict[tuple[str, Code, str], int] = defaultdict(int)
     per_sheet: dict[str, int] = defaultdict(int)
     extra: dict[tuple[str, Code, str], list[Finding]] = defaultdict(list)
     out: list[Finding] = []
     for f in findings:
+        if _never_grouped(f):
+            out.append(f)
+            continue
         key = (f.location.sheet, f.code, _col_of(f.location.cell))
         seen[key] += 1
         if seen[key] > PER_COLUMN or per_sheet[f.location.sheet] >= PER_SHEET:
@@ -112,3 +121,8 @@ def cap(findings: Sequence[Finding]) -> list[Finding]:
             )
         )
     return out
+
+
+def _never_grouped(f: Finding) -> bool:
+    """A warning, or a warning the sender explained: each needs (or got) its own answer."""
+    return f.severity == Severity.WARNING or "explanation" in f.params

@@ -105,6 +105,9 @@ class _Group:
     dimension: str
     parts: tuple[str, ...]
     total: str
+    # The words the template heads these columns with: (English, Khmer) per part, then total.
+    labels: tuple[tuple[str, str], ...] = ()
+    total_label: tuple[str, str] = ("", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,10 +232,11 @@ def _compile(catalogue: Catalogue, layout: Layout) -> Compiled:
         if summed is None or total not in present:
             continue
         for dim in rule.dimensions or summed.by:
-            parts = tuple(
-                column_key(summed.code, dim, o.code) for o in catalogue.dimensions[dim].options
-            )
-            groups.append(_Group(rule, dim, parts, total))
+            options = catalogue.dimensions[dim].options
+            parts = tuple(column_key(summed.code, dim, o.code) for o in options)
+            labels = tuple((o.label_en, o.label_km) for o in options)
+            word = catalogue.term("total")
+            groups.append(_Group(rule, dim, parts, total, labels, (word.en, word.km)))
     local = tuple(r for r in catalogue.rules_of("compare") if _refs(r) <= own)
     cross = tuple(
         r for r in catalogue.rules_of("compare") if _refs(r) & own and not _refs(r) <= own
