@@ -169,6 +169,14 @@ def test_data_elements_and_data_sets_mirror_the_catalogue(
         ),
     }
     assert elements["new_cases"]["aggregationType"] == "SUM"
+    # A stock on the first day is its first value over time; a count of distinct children
+    # in the period is never added up.
+    assert elements["children_in_residential_care_start_of_period"]["aggregationType"] == "FIRST"
+    assert {
+        elements[c.code]["aggregationType"]
+        for c in cat.elements.values()
+        if c.aggregation == "none" and c.code in elements
+    } == {"NONE"}
     assert all(d["zeroIsSignificant"] for d in elements.values())
     expected = sum((e.total or not e.by) + len(e.by) for e in cat.elements.values())
     assert len(elements) == expected

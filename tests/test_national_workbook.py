@@ -252,3 +252,22 @@ def test_each_domain_sheet_has_a_map_of_the_provinces_with_a_legend(
     assert legend["Not reported / មិនបានរាយការណ៍"] == west[2] != south[2]
     assert len({v for k, v in legend.items() if " - " in k}) == 5
     assert len({c for _x, _y, c in tiles.values()}) >= 3
+
+
+def test_the_about_sheet_names_each_areas_framework_sectors(workbook: openpyxl.Workbook) -> None:
+    """Each cpxl area (a sheet of its own) is listed beside the framework's sectors it holds,
+    in English and Khmer, as the catalogue declares them."""
+    cat = _catalogue()
+    rows = {
+        str(r[0]): r
+        for r in workbook["About"].iter_rows(min_col=1, max_col=3, values_only=True)
+        if r[0]
+    }
+    for domain, term in cat.domains.items():
+        codes = cat.domain_sectors.get(domain, ())
+        _, en, km = rows[f"{domain} {term.en}"]
+        if codes:
+            assert en == "; ".join(cat.framework_sectors[c].en for c in codes)
+            assert km == "; ".join(cat.framework_sectors[c].km for c in codes)
+        else:
+            assert en == "-"

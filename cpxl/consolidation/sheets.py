@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 
@@ -96,6 +96,7 @@ def _about(
         book.fit_row(ws, row, [(name, _ABOUT[0]), (text, _ABOUT[1]), (km_name, _ABOUT[2])])
         row += 1
     row += 1
+    row = _sectors(book, ws, row) + 1
     ws.write_string(row, 0, "How to read the status", book.bold)
     row += 1
     for code, key, text in _STATUS_TEXT:
@@ -116,6 +117,25 @@ def _about(
     )
     ws.write_string(row, 1, numbers, book.wrap)
     book.fit_row(ws, row, [(numbers, _ABOUT[1])])
+
+
+def _sectors(book: _Book, ws: Any, row: int) -> int:
+    """Each cpxl domain (one sheet) beside the framework's own sectors it holds; the next row."""
+    cat = book.cat
+    ws.write_string(row, 0, "Areas and the framework's sectors", book.bold)
+    row += 1
+    for domain, term in cat.domains.items():
+        known = [c for c in cat.domain_sectors.get(domain, ()) if c in cat.framework_sectors]
+        en = "; ".join(cat.framework_sectors[c].en for c in known) or "-"
+        km = "; ".join(cat.framework_sectors[c].km for c in known)
+        head = f"{domain} {term.en}"
+        ws.write_string(row, 0, head, book.wrap)
+        ws.write_string(row, 1, en, book.wrap)
+        if km:
+            ws.write_string(row, 2, km, book.wrap)
+        book.fit_row(ws, row, [(head, _ABOUT[0]), (en, _ABOUT[1]), (km, _ABOUT[2])])
+        row += 1
+    return row
 
 
 _INDICATOR_SHEET: Final = (

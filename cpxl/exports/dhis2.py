@@ -100,7 +100,9 @@ def aggregation_type(element: Element) -> str:
         return "NONE"
     if element.value_type == "percent":
         return "LAST_AVERAGE_ORG_UNIT" if element.aggregation == "last" else "AVERAGE"
-    return "LAST" if element.aggregation == "last" else "SUM"
+    # A stock at the start of a period is its first; children counted once in a period
+    # ("none") must never be added up over time: DHIS2 then shows each period as reported.
+    return {"last": "LAST", "first": "FIRST", "none": "NONE"}.get(element.aggregation, "SUM")
 
 
 def _ref(kind: str, code: str) -> dict[str, str]:
