@@ -202,6 +202,7 @@ def _decide_return(
     if previous is not None and accepted:
         final = (*final, *_resubmission_findings(r.name, previous, changes))
     shown = earlier is not None and status != Status.UNCHANGED
+    fixed, still_open = _fixed_and_open(earlier_findings, final) if shown else ((), ())
     return replace(
         result,
         status=status,
@@ -210,8 +211,8 @@ def _decide_return(
         previous=earlier.name_received if shown and earlier is not None else "",
         first=previous.name_received if status == Status.UNCHANGED and previous else "",
         changes=tuple(told) if shown else (),
-        fixed=_fixed(earlier_findings, final) if shown else (),
-        still_open=_still_open(earlier_findings, final) if shown else (),
+        fixed=fixed,
+        still_open=still_open,
         values_stored=sum(1 for v in sub.values if not v.blank) if accepted else 0,
     )
 
@@ -330,25 +331,18 @@ def _resubmission_findings(
     return out
 
 
-def _still_open(before: Sequence[Finding], now: Sequence[Finding]) -> tuple[Finding, ...]:
-    """The errors and warnings of the earlier return that this one still has."""
+def _fixed_and_open(
+    before: Sequence[Finding], now: Sequence[Finding]
+) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+    """The earlier return's errors and warnings: those gone now, and those still there."""
     current = {(f.code, f.location.sheet, f.location.cell) for f in now}
-    return tuple(
-        f
-        for f in before
-        if f.severity != Severity.INFO and (f.code, f.location.sheet, f.location.cell) in current
-    )
-
-
-def _fixed(before: Sequence[Finding], now: Sequence[Finding]) -> tuple[Finding, ...]:
-    """The errors and warnings of the replaced submission that are gone now."""
-    current = {(f.code, f.location.sheet, f.location.cell) for f in now}
-    return tuple(
-        f
-        for f in before
-        if f.severity != Severity.INFO
-        and (f.code, f.location.sheet, f.location.cell) not in current
-    )
+    fixed: list[Finding] = []
+    still: list[Finding] = []
+    for f in before:
+        if f.severity != Severity.INFO:
+            here = (f.code, f.location.sheet, f.location.cell) in current
+            (still if here else fixed).append(f)
+    return tuple(fixed), tuple(still)
 
 
 def record(
