@@ -8,6 +8,8 @@
 # Runs as root on Debian (the server then runs as the `postgres` user) or as any other user
 # (the server then runs as that user). Only the export line goes to stdout; the rest to stderr.
 set -eu
+# runuser and the server programs live in sbin folders, which a plain user's PATH may lack.
+PATH="$PATH:/usr/sbin:/sbin"
 
 PORT=55432
 ROLE=cpxl
