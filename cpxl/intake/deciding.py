@@ -31,6 +31,7 @@ from cpxl.store import (
     StoredValue,
     StoreError,
     SubmissionRecord,
+    differences,
     outcome_of,
     repeat_result,
 )
@@ -286,25 +287,15 @@ def _show(v: Value | StoredValue | None) -> str:
 
 
 def _changes(old: Mapping[Key, StoredValue], new: Sequence[Value]) -> list[Change]:
-    """Every cell whose value differs from the submission being replaced, in key order."""
-    before = dict(old)
-    out: list[tuple[Key, Change]] = []
-    for b in new:
-        key = b.key
-        a = before.pop(key, None)
-        if a is None and b.blank:
-            continue
-        # Only a cell whose stored figure differs is shown both ways and compared as shown.
-        if a is not None and a.value == b.value and a.missing == b.missing and not b.blank:
-            continue
-        old_text, new_text = _show(a), _show(b)
-        if old_text != new_text:
-            out.append((key, Change(b.sheet, b.cell, key[0], key[1], old_text, new_text)))
-    for key, a in before.items():  # stored before, no longer in the return at all
-        if _show(a):
-            out.append((key, Change(a.sheet, a.cell, key[0], key[1], _show(a), "")))
-    out.sort(key=lambda kc: kc[0])
-    return [c for _, c in out]
+    """Every cell whose value, as shown, differs from an earlier return's, in key order."""
+    out: list[Change] = []
+    for key, a, b in differences(old, new):
+        shown = _show(a), _show(b)
+        if shown[0] != shown[1]:
+            at = b if b is not None else a
+            assert at is not None
+            out.append(Change(at.sheet, at.cell, key[0], key[1], *shown))
+    return out
 
 
 def _resubmission_findings(

@@ -10,18 +10,11 @@ from typing import Any, Final, NamedTuple, cast
 
 from sqlalchemy import (
     Connection,
-    Integer,
     Table,
-    Text,
-    and_,
-    case,
+    bindparam,
     insert,
-    literal,
-    null,
-    or_,
     select,
     true,
-    union_all,
 )
 from sqlalchemy.dialects import sqlite
 
@@ -391,68 +384,57 @@ AUDIT_COLUMNS: Final[tuple[str, ...]] = (
 )  # fmt: skip
 
 
+_STORED_VALUES = select(
+    *(schema.values.c[k] for k in ("element", "area", "dimension", "option")),
+    *(schema.values.c[k] for k in StoredValue._fields),
+).where(schema.values.c.submission_id == bindparam("id"))
+
+
 def stored_values(conn: Connection, submission_id: int) -> dict[Key, StoredValue]:
     """The values stored for one submission, by key."""
-    v = schema.values.c
-    query = select(v.element, v.area, v.dimension, v.option, v.value, v.missing).add_columns(
-        v.sheet, v.cell, v.original
-    )
-    rows = conn.execute(query.where(v.submission_id == submission_id)).all()
+    rows = conn.execute(_STORED_VALUES, {"id": submission_id})
     return {(e, a, d, o): StoredValue(x, m, s, c, t) for e, a, d, o, x, m, s, c, t in rows}
 
 
-def insert_audit(conn: Connection, run_id: int, new_id: int, previous: SubmissionRecord) -> None:
-    """One audit row per value the new submission changed, removed or added, in key order.
+Difference = tuple[Key, StoredValue | None, Value | None]
 
-    Computed by the database from the two submissions' stored values, so a resubmission's
-    values are never read back into Python to be compared.
+
+def differences(old: Mapping[Key, StoredValue], new: Iterable[Value]) -> list[Difference]:
+    """Every key whose figure differs between an earlier return and a new one, in key order:
+    (key, old, new) with old None for a figure added, new None or blank for one removed.
+
+    The one comparison of two returns: what the sender is told changed and the audit trail
+    are both read from it.
     """
-    keys = ("element", "area", "dimension", "option")
-    old, new = schema.values.alias("old"), schema.values.alias("new")
-    head = (
-        literal(run_id, Integer).label("run_id"),
-        literal(new_id, Integer).label("submission_id"),
-        literal(previous.id, Integer).label("replaced_submission_id"),
-        literal(previous.ministry, Text).label("ministry"),
-        literal(previous.period, Text).label("period"),
-    )
-    same_key = [new.c[k] == old.c[k] for k in keys]
-    changed_or_removed = (
-        select(
-            *head,
-            *(old.c[k].label(k) for k in keys),
-            old.c.value.label("old_value"),
-            old.c.missing.label("old_missing"),
-            new.c.value.label("new_value"),
-            new.c.missing.label("new_missing"),
-            case((new.c.submission_id.is_(None), "removed"), else_="changed").label("action"),
-        )
-        .select_from(old.outerjoin(new, and_(new.c.submission_id == new_id, *same_key)))
-        .where(
-            old.c.submission_id == previous.id,
-            or_(
-                new.c.submission_id.is_(None),
-                new.c.value.is_distinct_from(old.c.value),
-                new.c.missing != old.c.missing,
-            ),
-        )
-    )
-    added = (
-        select(
-            *head,
-            *(new.c[k].label(k) for k in keys),
-            null().label("old_value"),
-            null().label("old_missing"),
-            new.c.value.label("new_value"),
-            new.c.missing.label("new_missing"),
-            literal("added", Text).label("action"),
-        )
-        .select_from(new.outerjoin(old, and_(old.c.submission_id == previous.id, *same_key)))
-        .where(new.c.submission_id == new_id, old.c.submission_id.is_(None))
-    )
-    both = union_all(changed_or_removed, added).subquery()
-    ordered = select(*(both.c[name] for name in AUDIT_COLUMNS)).order_by(*(both.c[k] for k in keys))
-    conn.execute(insert(schema.audit).from_select(list(AUDIT_COLUMNS), ordered))
+    before = dict(old)
+    out: list[Difference] = []
+    for b in new:
+        key = (b[0], b[1], b[2], b[3])
+        a = before.pop(key, None)
+        if b.blank:
+            if a is not None:
+                out.append((key, a, b))
+        elif a is None or a.value != b.value or a.missing != b.missing:
+            out.append((key, a, b))
+    out.extend((key, a, None) for key, a in before.items())
+    out.sort(key=lambda d: d[0])
+    return out
+
+
+def audit_rows(
+    run_id: int, new_id: int, previous: SubmissionRecord, found: Iterable[Difference]
+) -> list[tuple[Any, ...]]:
+    """Rows of the audit table (in the order of AUDIT_COLUMNS) for the values an accepted
+    return changed, removed or added against the one it replaces."""
+    head = (run_id, new_id, previous.id, previous.ministry, previous.period)
+    rows = []
+    for key, a, b in found:
+        gone = b is None or b.blank
+        action = "added" if a is None else "removed" if gone else "changed"
+        old = (None, None) if a is None else (a.value, a.missing)
+        now = (None, None) if gone or b is None else (b.value, b.missing)
+        rows.append((*head, *key, *old, *now, action))
+    return rows
 
 
 def insert_rows(

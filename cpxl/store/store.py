@@ -58,6 +58,10 @@ class Store:
         self.url: str = engine.url.render_as_string(hide_password=True)
         self._commits = 0
         self._kill_after = kill_hook()
+        # The values of the submission last read or recorded: deciding a resubmission reads
+        # the values it would replace, and recording it compares with the same ones again.
+        # Stored values never change, so holding them by submission id is always right.
+        self._last_values: tuple[int, dict[Key, StoredValue]] = (0, {})
         self._read_only_mode = False
 
     @classmethod
@@ -229,7 +233,7 @@ class Store:
             values: Mapping[Key, StoredValue] = {}
             found: tuple[Finding, ...] = ()
             if previous is not None:
-                values = records.stored_values(conn, previous.id)
+                values = self._values_in(conn, previous.id)
                 found = self._findings_in(conn, previous.id)
             history = frames.history_of(conn, ministry, period, watched, earlier, others)
             latest = records.latest(conn, ministry, period)
@@ -237,6 +241,13 @@ class Store:
             if latest is not None and (previous is None or latest.id != previous.id):
                 latest_found = self._findings_in(conn, latest.id)
         return Before(previous, values, found, history, latest, latest_found)
+
+    def _values_in(self, conn: Connection, submission_id: int) -> dict[Key, StoredValue]:
+        held, values = self._last_values
+        if held != submission_id:
+            values = records.stored_values(conn, submission_id)
+            self._last_values = (submission_id, values)
+        return values
 
     @staticmethod
     def _findings_in(conn: Connection, submission_id: int) -> tuple[Finding, ...]:
@@ -355,7 +366,11 @@ class Store:
                 value_rows = records.value_rows(new.id, sub, stored)
                 records.insert_rows(conn, schema.values, records.VALUE_COLUMNS, value_rows)
             if previous is not None:
-                records.insert_audit(conn, run_id, new.id, previous)
+                found = records.differences(self._values_in(conn, previous.id), stored)
+                audit = records.audit_rows(run_id, new.id, previous, found)
+                records.insert_rows(conn, schema.audit, records.AUDIT_COLUMNS, audit)
+        if accept:
+            self._last_values = (new.id, {v.key: StoredValue(*v[4:]) for v in stored})
         return new
 
     def record_repeat(
