@@ -12,7 +12,7 @@ from typing import Any, Final, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, select, true
+from sqlalchemy import BindParameter, Connection, Select, bindparam, select, true
 
 from cpxl.findings import Stored
 from cpxl.store import schema
@@ -113,6 +113,29 @@ def history(
     return frame(rows, HISTORY_COLUMNS)
 
 
+def _history_statements() -> tuple[Select[Any], Select[Any]]:
+    """The two reads of :func:`history_of`, built once with bound parameters (building a
+    statement costs more than running it)."""
+    v, s = schema.values.c, schema.submissions.c
+    columns = [v[name] for name in Stored._fields]
+    own = select(s.id).where(
+        s.is_current == true(),
+        s.ministry == bindparam("ministry"),
+        s.period.in_(bindparam("earlier", expanding=True)),
+    )
+    theirs = select(s.id).where(
+        s.is_current == true(), s.ministry != bindparam("ministry"), s.period == bindparam("period")
+    )
+    watched: BindParameter[str] = bindparam("elements", expanding=True)
+    return (
+        select(*columns).where(v.submission_id.in_(own), v.element.in_(watched), v.dimension == ""),
+        select(*columns).where(v.submission_id.in_(theirs), v.element.in_(watched)),
+    )
+
+
+_OWN_EARLIER, _OTHERS_NOW = _history_statements()
+
+
 def history_of(
     conn: Connection,
     ministry: str,
@@ -126,23 +149,13 @@ def history_of(
     and the other ministries' values of ``others`` in this period. Each part names the few
     current submissions it needs first, so the read stays small however large the store grows;
     no frame is built, since pandas' fixed cost is larger than the read itself."""
-    v, s = schema.values.c, schema.submissions.c
-    columns = [v[name] for name in Stored._fields]
     rows: list[Any] = []
     if watched and earlier:
-        own = select(s.id).where(
-            s.is_current == true(), s.ministry == ministry, s.period.in_(list(earlier))
-        )
-        query = select(*columns).where(
-            v.submission_id.in_(own), v.element.in_(list(watched)), v.dimension == ""
-        )
-        rows += conn.execute(query).all()
+        own = {"ministry": ministry, "earlier": list(earlier), "elements": list(watched)}
+        rows += conn.execute(_OWN_EARLIER, own).all()
     if others:
-        theirs = select(s.id).where(
-            s.is_current == true(), s.ministry != ministry, s.period == period
-        )
-        query = select(*columns).where(v.submission_id.in_(theirs), v.element.in_(list(others)))
-        rows += conn.execute(query).all()
+        theirs = {"ministry": ministry, "period": period, "elements": list(others)}
+        rows += conn.execute(_OTHERS_NOW, theirs).all()
     at = [Stored._fields.index(k) for k in SORT_KEYS]
     return tuple(Stored._make(r) for r in sorted(rows, key=lambda r: [r[i] for i in at]))
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     insert,
     select,
     true,
+    update,
 )
 from sqlalchemy.dialects import sqlite
 
@@ -159,31 +160,83 @@ def from_db(moment: datetime) -> datetime:
 # --- submissions --------------------------------------------------------------------------------
 
 
-def current(conn: Connection, ministry: str, period: str) -> SubmissionRecord | None:
-    """The current submission of one ministry and period, read within this transaction."""
-    s = schema.submissions.c
-    query = select(schema.submissions).where(
-        s.ministry == ministry, s.period == period, s.is_current == true()
-    )
-    row = conn.execute(query).first()
-    return None if row is None else submission(row)
-
-
+# The statements read and written for every file are built once, with bound parameters:
+# building a statement costs more than SQLite takes to run it.
+_S = schema.submissions.c
+_CURRENT = select(schema.submissions).where(
+    _S.ministry == bindparam("ministry"), _S.period == bindparam("period"), _S.is_current == true()
+)
 # A return read as a genuine template: its figures can be compared with the next one's.
 _READ_RETURNS = ("accepted", "accepted-with-warnings", "needs-correction")
+_LATEST = (
+    select(schema.submissions)
+    .where(
+        _S.ministry == bindparam("ministry"),
+        _S.period == bindparam("period"),
+        _S.status.in_(_READ_RETURNS),
+    )
+    .order_by(_S.id.desc())
+    .limit(1)
+)
+_FINDINGS = (
+    select(schema.findings)
+    .where(schema.findings.c.submission_id == bindparam("id"))
+    .order_by(schema.findings.c.id)
+)
+_FIRST_NAME = select(_S.name_received).where(_S.sha256 == bindparam("sha256"))
+_RECEIPT = select(_S.feedback, _S.name_received).where(
+    _S.sha256 == bindparam("sha256"), _S.name_received == bindparam("name")
+)
+_REPEAT_RECEIPT = (
+    select(schema.repeats.c.feedback, _S.name_received)
+    .join(schema.submissions, _S.id == schema.repeats.c.first_id)
+    .where(
+        schema.repeats.c.sha256 == bindparam("sha256"),
+        schema.repeats.c.name_received == bindparam("name"),
+    )
+)
+_NOT_CURRENT = (
+    update(schema.submissions).where(_S.id == bindparam("previous")).values(is_current=False)
+)
+_INSERT_SUBMISSION = insert(schema.submissions)
+_INSERT_FINDINGS = insert(schema.findings)
+_INSERT_EXPLANATIONS = insert(schema.explanations)
+
+
+def current(conn: Connection, ministry: str, period: str) -> SubmissionRecord | None:
+    """The current submission of one ministry and period, read within this transaction."""
+    row = conn.execute(_CURRENT, {"ministry": ministry, "period": period}).first()
+    return None if row is None else submission(row)
 
 
 def latest(conn: Connection, ministry: str, period: str) -> SubmissionRecord | None:
     """The latest return of one ministry and period received and read, accepted or not."""
-    s = schema.submissions.c
-    query = (
-        select(schema.submissions)
-        .where(s.ministry == ministry, s.period == period, s.status.in_(_READ_RETURNS))
-        .order_by(s.id.desc())
-        .limit(1)
-    )
-    row = conn.execute(query).first()
+    row = conn.execute(_LATEST, {"ministry": ministry, "period": period}).first()
     return None if row is None else submission(row)
+
+
+def findings_of(conn: Connection, submission_id: int) -> tuple[Finding, ...]:
+    """The findings recorded for one submission, in the order they were given."""
+    return tuple(finding(r) for r in conn.execute(_FINDINGS, {"id": submission_id}))
+
+
+def first_name(conn: Connection, sha256: str) -> str | None:
+    """The name under which these bytes were first recorded, if they were."""
+    found = conn.execute(_FIRST_NAME, {"sha256": sha256}).first()
+    return None if found is None else str(found[0])
+
+
+def receipt(conn: Connection, sha256: str, name: str) -> tuple[str, str] | None:
+    """(feedback name, first name) when this very receipt (same bytes, same name) was
+    recorded before, as a submission or as a repeat."""
+    key = {"sha256": sha256, "name": name}
+    found = conn.execute(_RECEIPT, key).first() or conn.execute(_REPEAT_RECEIPT, key).first()
+    return None if found is None else (str(found[0]), str(found[1]))
+
+
+def replace_current(conn: Connection, previous: SubmissionRecord) -> None:
+    """The previous submission stops counting (the new one is inserted next)."""
+    conn.execute(_NOT_CURRENT, {"previous": previous.id})
 
 
 def submission(row: Any) -> SubmissionRecord:
@@ -243,7 +296,7 @@ def insert_submission(
         outcome=sub.outcome,
     )
     row = {f.name: getattr(new, f.name) for f in fields(SubmissionRecord) if f.name != "id"}
-    result = conn.execute(insert(schema.submissions), row)
+    result = conn.execute(_INSERT_SUBMISSION, row)
     return replace(new, id=int(cast(Any, result.inserted_primary_key)[0]))
 
 
@@ -316,6 +369,20 @@ def finding_from(m: Mapping[str, Any]) -> Finding:
         code, Severity(m["severity"]), location, rule=m["rule"], seen=m["seen"],
         expected=m["expected"], **params,
     )  # fmt: skip
+
+
+def insert_findings(
+    conn: Connection,
+    submission_id: int,
+    findings: Sequence[Finding],
+    explanations: Sequence[Explanation],
+) -> None:
+    """Insert a submission's findings and the explanations its sender wrote."""
+    if findings:
+        conn.execute(_INSERT_FINDINGS, [finding_row(submission_id, f) for f in findings])
+    if explanations:
+        rows = [explanation_row(submission_id, e) for e in explanations]
+        conn.execute(_INSERT_EXPLANATIONS, rows)
 
 
 def explanation_row(submission_id: int, e: Explanation) -> dict[str, Any]:

@@ -58,9 +58,9 @@ class Store:
         self.url: str = engine.url.render_as_string(hide_password=True)
         self._commits = 0
         self._kill_after = kill_hook()
-        # The values of the submission last read or recorded: deciding a resubmission reads
-        # the values it would replace, and recording it compares with the same ones again.
-        # Stored values never change, so holding them by submission id is always right.
+        # The values of the submission last read: deciding a resubmission reads the values it
+        # would replace, and recording it compares with the same ones again. Stored values
+        # never change, so holding them by submission id is always right.
         self._last_values: tuple[int, dict[Key, StoredValue]] = (0, {})
         self._read_only_mode = False
 
@@ -234,12 +234,12 @@ class Store:
             found: tuple[Finding, ...] = ()
             if previous is not None:
                 values = self._values_in(conn, previous.id)
-                found = self._findings_in(conn, previous.id)
+                found = records.findings_of(conn, previous.id)
             history = frames.history_of(conn, ministry, period, watched, earlier, others)
             latest = records.latest(conn, ministry, period)
             latest_found = found
             if latest is not None and (previous is None or latest.id != previous.id):
-                latest_found = self._findings_in(conn, latest.id)
+                latest_found = records.findings_of(conn, latest.id)
         return Before(previous, values, found, history, latest, latest_found)
 
     def _values_in(self, conn: Connection, submission_id: int) -> dict[Key, StoredValue]:
@@ -248,12 +248,6 @@ class Store:
             values = records.stored_values(conn, submission_id)
             self._last_values = (submission_id, values)
         return values
-
-    @staticmethod
-    def _findings_in(conn: Connection, submission_id: int) -> tuple[Finding, ...]:
-        f = schema.findings.c
-        query = select(schema.findings).where(f.submission_id == submission_id).order_by(f.id)
-        return tuple(records.finding(r) for r in conn.execute(query))
 
     def results_of_run(self, run_id: int) -> tuple[FileResult, ...]:
         """What one run recorded, file by file, as it reported them."""
@@ -342,26 +336,18 @@ class Store:
         explanations: Sequence[Explanation],
         accept: bool,
     ) -> SubmissionRecord:
-        subs = schema.submissions
         with self._write() as conn:
             if not self._is_sqlite:  # one writer per ministry and period at a time on a server
                 key = f"{sub.ministry}|{sub.period}"
                 conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
-            first = conn.execute(
-                select(subs.c.name_received).where(subs.c.sha256 == sub.sha256)
-            ).first()
+            first = records.first_name(conn, sub.sha256)
             if first is not None:
-                raise AlreadyRecorded(sub.name_received, str(first[0]), self.url)
+                raise AlreadyRecorded(sub.name_received, first, self.url)
             previous = records.current(conn, sub.ministry, sub.period) if accept else None
             if previous is not None:
-                conn.execute(update(subs).where(subs.c.id == previous.id).values(is_current=False))
+                records.replace_current(conn, previous)
             new = records.insert_submission(conn, run_id, sub, previous, accept)
-            if findings:
-                rows = [records.finding_row(new.id, f) for f in findings]
-                conn.execute(insert(schema.findings), rows)
-            if explanations:
-                rows = [records.explanation_row(new.id, e) for e in explanations]
-                conn.execute(insert(schema.explanations), rows)
+            records.insert_findings(conn, new.id, findings, explanations)
             if accept:
                 value_rows = records.value_rows(new.id, sub, stored)
                 records.insert_rows(conn, schema.values, records.VALUE_COLUMNS, value_rows)
@@ -369,8 +355,6 @@ class Store:
                 found = records.differences(self._values_in(conn, previous.id), stored)
                 audit = records.audit_rows(run_id, new.id, previous, found)
                 records.insert_rows(conn, schema.audit, records.AUDIT_COLUMNS, audit)
-        if accept:
-            self._last_values = (new.id, {v.key: StoredValue(*v[4:]) for v in stored})
         return new
 
     def record_repeat(
@@ -401,28 +385,13 @@ class Store:
     def receipt(self, sha256: str, name: str) -> tuple[str, str] | None:
         """(feedback name, first name) when this very receipt (same bytes, same name) was
         recorded before, as a submission or as a repeat."""
-        subs, rep = schema.submissions.c, schema.repeats.c
         with self._reading() as conn:
-            own = conn.execute(
-                select(subs.feedback, subs.name_received).where(
-                    subs.sha256 == sha256, subs.name_received == name
-                )
-            ).first()
-            if own is not None:
-                return str(own[0]), str(own[1])
-            again = conn.execute(
-                select(rep.feedback, subs.name_received)
-                .join(schema.submissions, subs.id == rep.first_id)
-                .where(rep.sha256 == sha256, rep.name_received == name)
-            ).first()
-        return None if again is None else (str(again[0]), str(again[1]))
+            return records.receipt(conn, sha256, name)
 
     def first_name(self, sha256: str) -> str | None:
         """The name under which these bytes were first recorded, if they were."""
-        subs = schema.submissions.c
         with self._reading() as conn:
-            found = conn.execute(select(subs.name_received).where(subs.sha256 == sha256)).first()
-        return None if found is None else str(found[0])
+            return records.first_name(conn, sha256)
 
     def feedback_names(self) -> set[str]:
         """Every feedback workbook name the store has given out (so none is given twice)."""
