@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cpxl.catalogue import Catalogue, load
+from cpxl.catalogue import Catalogue
 from cpxl.feedback import NO_CONTENT, write_feedback
 from cpxl.findings import (
     Code,
@@ -35,7 +35,7 @@ from cpxl.guard import Limits, inspect
 from cpxl.intake.receiving import Received
 from cpxl.reading import ReadFailure, Submission, layout_of, read_workbook
 from cpxl.store import PendingFeedback
-from cpxl.templates import read_register
+from cpxl.templates import IssuedTemplate, read_register
 from cpxl.validation import check_alone
 from cpxl.workspace import Workspace
 
@@ -68,23 +68,32 @@ class Checked:
 # The worker's part
 
 
-_CATALOGUE: Catalogue | None = None
-_REGISTER: dict[str, object] = {}
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What every worker process starts with: the parent's own catalogue and template register
+    (inherited by fork, not loaded again), and the file its native readers' words go to."""
+
+    catalogue: Catalogue
+    register: Mapping[str, IssuedTemplate]
+    log: str = ""
 
 
-def _init_worker(rules: str, templates: str, log: str) -> None:
-    """Load the catalogue once per worker, and cap what one hostile file can take.
+_SETUP: Setup | None = None
+
+
+def _init_worker(setup: Setup) -> None:
+    """Take the run's setup, and cap what one hostile file can take.
 
     A worker dies with its parent (no orphan keeps files open after a kill) and leaves Ctrl-C
     and SIGTERM to the parent, which stops the run in plain words. What a native reader prints
     (a Rust panic, a failed allocation) goes to the run's log.
     """
-    global _CATALOGUE, _REGISTER
+    global _SETUP
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if log:
+    if setup.log:
         with contextlib.suppress(OSError):
-            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = os.open(setup.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             os.dup2(fd, 2)
             os.close(fd)
             if faulthandler.is_enabled():  # its dump too (PYTHONFAULTHANDLER, test runners)
@@ -97,8 +106,7 @@ def _init_worker(rules: str, templates: str, log: str) -> None:
         _soft, hard = resource.getrlimit(limit)
         cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
         resource.setrlimit(limit, (cap, hard))
-    _CATALOGUE = load(Path(rules))
-    _REGISTER = dict(read_register(Path(templates)))
+    _SETUP = setup
 
 
 def _die_with_parent() -> None:
@@ -111,7 +119,10 @@ def _die_with_parent() -> None:
 
 
 def check_file(
-    path: Path, name: str, catalogue: Catalogue, register: dict[str, object] | None = None
+    path: Path,
+    name: str,
+    catalogue: Catalogue,
+    register: Mapping[str, IssuedTemplate] | None = None,
 ) -> Checked:
     """Guard, read and validate one file on its own (no store): the worker's whole job."""
     inspection = inspect(path, Limits())
@@ -125,7 +136,7 @@ def check_file(
             path,
             catalogue,
             kind=inspection.kind or "xlsx",
-            register=register,  # type: ignore[arg-type]
+            register=register,
             display_name=name,
             inspection=inspection,
         )
@@ -143,9 +154,9 @@ Payload = tuple[str, Status | None, Code | None, tuple[Finding, ...], tuple[Any,
 
 
 def _work(path: str, name: str) -> Payload:
-    assert _CATALOGUE is not None
+    assert _SETUP is not None
     try:
-        return _packed(check_file(Path(path), name, _CATALOGUE, _REGISTER))
+        return _packed(check_file(Path(path), name, _SETUP.catalogue, _SETUP.register))
     except Exception:  # a reader's own failure on a strange file: a status, not a crash
         return _packed(_crashed(name))
 
@@ -198,7 +209,7 @@ def check_all(
     is stopped (with its pool) and gets a status of its own. Whatever a native reader prints
     goes to ``log``, never to the officer's terminal.
     """
-    args = (str(workspace.rules), str(workspace.templates), str(log or ""))
+    args = Setup(catalogue, read_register(workspace.templates), str(log or ""))
     queue = list(received)
     ahead = IN_FLIGHT_PER_WORKER * workers
     while queue:
@@ -297,7 +308,7 @@ class FeedbackWriter:
         self.folder = folder
         self.catalogue = catalogue
         self.templates = workspace.templates
-        self.args = (str(workspace.rules), str(workspace.templates), str(log or ""))
+        self.args = Setup(catalogue, read_register(workspace.templates), str(log or ""))
         self.pool: ProcessPoolExecutor | None = None
         self.handed: list[tuple[PendingFeedback, Future[str] | None]] = []
         if enabled:
@@ -363,8 +374,8 @@ def _finished(future: Future[str]) -> bool:
 
 
 def _write(folder: str, pending: PendingFeedback) -> str:
-    assert _CATALOGUE is not None
-    return str(write_pending(Path(folder), pending, _CATALOGUE, _REGISTER))
+    assert _SETUP is not None
+    return str(write_pending(Path(folder), pending, _SETUP.catalogue, _SETUP.register))
 
 
 _DONE: Future[Payload] = Future()  # stands in for a result already handed on
@@ -384,17 +395,18 @@ def _quiet_ctrl_c() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-def _pool(workers: int, args: tuple[str, str, str]) -> ProcessPoolExecutor:
-    # fork: workers start in milliseconds with the libraries already imported.
+def _pool(workers: int, setup: Setup) -> ProcessPoolExecutor:
+    # fork: workers start in milliseconds with the libraries and the catalogue already loaded
+    # (the setup is inherited, never pickled).
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_init_worker,
-        initargs=args,
+        initargs=(setup,),
     )
 
 
-def _check_alone_in_process(r: Received, args: tuple[str, str, str], limit: float) -> Payload:
+def _check_alone_in_process(r: Received, args: Setup, limit: float) -> Payload:
     with _quiet_ctrl_c():
         pool = _pool(1, args)
     with pool:
