@@ -139,16 +139,10 @@ def _decide_return(
     store: Store,
     register: Mapping[str, IssuedTemplate],
 ) -> FileResult:
+    """A genuine return: its dates, its checks against the store, its status, and what it
+    changed and fixed since the return before it."""
     period = parse_period(sub.period)
-    due = catalogue.due_date(sub.ministry, period)
-    days_late = (r.received_at.date() - due).days
-    result = replace(
-        base,
-        ministry=sub.ministry,
-        period=sub.period,
-        due=due.isoformat(),
-        days_late=days_late if days_late > 0 else None,
-    )
+    result, late = _dated(base, r, sub, catalogue)
     if catalogue.is_closed(period):
         finding = Finding.make(
             Code.PERIOD_CLOSED, Severity.ERROR, Location(file=r.name), period=sub.period
@@ -157,64 +151,96 @@ def _decide_return(
             result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
         )
     before = before_for(store, catalogue, sub)
-    findings = list(checked.findings) + check_against_store(sub, catalogue, before.history)
-    if days_late > 0:
-        findings.append(
-            Finding.make(
-                Code.LATE_SUBMISSION,
-                Severity.INFO,
-                Location(file=r.name),
-                days=days_late,
-                due=due.isoformat(),
-            )
-        )
+    findings = [*checked.findings, *check_against_store(sub, catalogue, before.history), *late]
     # Replacement (and "unchanged") is judged against the accepted return that counts; what
     # the sender is told is judged against the latest return they sent, accepted or not.
     previous = before.previous
     changes = _changes(before.previous_values, sub.values) if previous else []
-    earlier, earlier_values = previous, before.previous_values
-    earlier_findings: tuple[Finding, ...] = ()
-    if before.latest is not None and (previous is None or before.latest.id != previous.id):
-        earlier, earlier_findings = before.latest, before.latest_findings
-        earlier_values = _values_of(before.latest, catalogue, register)
-    elif previous is not None:
-        earlier_findings = before.previous_findings
-    told = changes if earlier is previous else _changes(earlier_values, sub.values)
-    final = finish(findings, sub.explanations)
-    level = worst([f for f in final if f.code != Code.LATE_SUBMISSION])
-    if level == Severity.ERROR:
-        status, reason = Status.NEEDS_CORRECTION, _first_error(final)
-    elif previous is not None and not changes and not sub.explanations:
-        status, reason = Status.UNCHANGED, Code.UNCHANGED_SUBMISSION
-        final = (
-            *final,
-            Finding.make(
-                Code.UNCHANGED_SUBMISSION,
-                Severity.INFO,
-                Location(file=r.name),
-                first=previous.name_received,
-            ),
-        )
-    elif level == Severity.WARNING:
-        status, reason = Status.ACCEPTED_WITH_WARNINGS, None
-    else:
-        status, reason = Status.ACCEPTED, None
+    status, reason, final = _status(finish(findings, sub.explanations), sub, previous, changes)
     accepted = status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
     if previous is not None and accepted:
         final = (*final, *_resubmission_findings(r.name, previous, changes))
-    shown = earlier is not None and status != Status.UNCHANGED
-    fixed, still_open = _fixed_and_open(earlier_findings, final) if shown else ((), ())
-    return replace(
+    result = replace(
         result,
         status=status,
         reason=reason,
-        findings=tuple(final),
-        previous=earlier.name_received if shown and earlier is not None else "",
+        findings=final,
         first=previous.name_received if status == Status.UNCHANGED and previous else "",
-        changes=tuple(told) if shown else (),
+        values_stored=sum(1 for v in sub.values if not v.blank) if accepted else 0,
+    )
+    if status == Status.UNCHANGED:
+        return result
+    return _since_earlier(result, sub, before, changes, catalogue, register)
+
+
+def _dated(
+    base: FileResult, r: Received, sub: Submission, catalogue: Catalogue
+) -> tuple[FileResult, list[Finding]]:
+    """The result with its ministry, period and due date, and a note when it came late."""
+    due = catalogue.due_date(sub.ministry, parse_period(sub.period))
+    days_late = (r.received_at.date() - due).days
+    result = replace(
+        base,
+        ministry=sub.ministry,
+        period=sub.period,
+        due=due.isoformat(),
+        days_late=days_late if days_late > 0 else None,
+    )
+    if days_late <= 0:
+        return result, []
+    where = Location(file=r.name)
+    late = Finding.make(
+        Code.LATE_SUBMISSION, Severity.INFO, where, days=days_late, due=due.isoformat()
+    )
+    return result, [late]
+
+
+def _status(
+    final: tuple[Finding, ...],
+    sub: Submission,
+    previous: SubmissionRecord | None,
+    changes: Sequence[Change],
+) -> tuple[Status, Code | None, tuple[Finding, ...]]:
+    """The status its findings give (lateness aside), and its findings with the one the
+    status adds: an accepted return identical to the one that counts is ``unchanged``."""
+    level = worst([f for f in final if f.code != Code.LATE_SUBMISSION])
+    if level == Severity.ERROR:
+        return Status.NEEDS_CORRECTION, _first_error(final), final
+    if previous is not None and not changes and not sub.explanations:
+        where = Location(file=sub.file)
+        same = Finding.make(
+            Code.UNCHANGED_SUBMISSION, Severity.INFO, where, first=previous.name_received
+        )
+        return Status.UNCHANGED, Code.UNCHANGED_SUBMISSION, (*final, same)
+    if level == Severity.WARNING:
+        return Status.ACCEPTED_WITH_WARNINGS, None, final
+    return Status.ACCEPTED, None, final
+
+
+def _since_earlier(
+    result: FileResult,
+    sub: Submission,
+    before: Before,
+    changes: Sequence[Change],
+    catalogue: Catalogue,
+    register: Mapping[str, IssuedTemplate],
+) -> FileResult:
+    """What the sender is told against the latest return they sent (accepted or not): its
+    name, the cells changed, and its problems fixed and still open."""
+    earlier, told, earlier_findings = before.previous, changes, before.previous_findings
+    latest = before.latest
+    if latest is not None and (earlier is None or latest.id != earlier.id):
+        earlier, earlier_findings = latest, before.latest_findings
+        told = _changes(_values_of(latest, catalogue, register), sub.values)
+    if earlier is None:
+        return result
+    fixed, still_open = _fixed_and_open(earlier_findings, result.findings)
+    return replace(
+        result,
+        previous=earlier.name_received,
+        changes=tuple(told),
         fixed=fixed,
         still_open=still_open,
-        values_stored=sum(1 for v in sub.values if not v.blank) if accepted else 0,
     )
 
 

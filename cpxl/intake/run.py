@@ -23,7 +23,7 @@ import getpass
 import os
 import platform
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,6 +128,15 @@ def _summarised(run_dir: Path, report: RunReport, catalogue: Catalogue) -> RunRe
     return replace(report, summary=str(summary_xlsx))
 
 
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A file whose bytes were received before: under which name first, and the feedback an
+    earlier run wrote for this very file (None: the same bytes under a new name)."""
+
+    first: str
+    feedback: str | None = None
+
+
 @dataclass
 class _Run:
     """One run's parent: the only process that talks to the store."""
@@ -156,31 +165,11 @@ class _Run:
         if not self.dry_run:
             self.rebuild_feedback()
         self.register = dict(read_register(self.workspace.templates))
-        files, skipped = scan(inbox, within)
-        results = self.results
-        results.extend(skipped)
-        received: list[Received] = []
-        for path, name in files:
-            got = archive(path, name, self.workspace.archive, Limits().max_bytes, self.received)
-            if isinstance(got, Received):
-                received.append(got)
-            else:
-                results.append(got)
+        received = self.receive(inbox, within)
         self.run = 0 if self.dry_run else self._start_run()
         self.taken = self.store.feedback_names() | _on_disk(self.feedback)
-        earlier: dict[str, tuple[str, str]] = {}  # name -> (feedback, first name): processed
-        repeats: dict[str, str] = {}  # name -> the first name of the same bytes
-        first_of: dict[str, str] = {}  # sha256 -> the first name it came under, this run
-        fresh = []
-        for r in received:
-            known = self.store.receipt(r.sha256, r.name)
-            if known is not None:
-                earlier[r.name] = known
-            elif (first := first_of.get(r.sha256) or self.store.first_name(r.sha256)) is not None:
-                repeats[r.name] = first
-            else:
-                first_of[r.sha256] = r.name
-                fresh.append(r)
+        seen = self.sort(received)
+        fresh = [r for r in received if r.name not in seen]
         n = max(1, min(workers or os.cpu_count() or 1, len(fresh)))
         checks = check_all(
             fresh, self.workspace, n, self.catalogue, time_limit=self.time_limit, log=self.log
@@ -189,27 +178,69 @@ class _Run:
             self.feedback, self.workspace, self.catalogue, enabled=len(received) > 1, log=self.log
         ) as writer:
             for done, r in enumerate(received, 1):
-                if r.name in earlier:  # this very file was processed by an earlier run
-                    feedback, first = earlier[r.name]
-                    result = replace(duplicate(r, first), feedback=self._path(feedback))
-                elif r.name in repeats:
-                    result = self.repeat(r, repeats[r.name], writer)
+                if r.name in seen:
+                    result = self.seen_before(r, seen[r.name], writer)
                 else:
                     checked_r, checked = next(checks)
                     assert checked_r is r
                     result = self.decide_and_record(r, checked, writer)
-                results.append(result)
+                self.results.append(result)
                 if self.on_progress:
                     self.on_progress(Progress(done, len(received), r.name, result.status.value))
             written, failed = writer.finish()
         if not self.dry_run:
             self.store.confirm_feedback(written)
         lost = {p.result.file for p, _ in failed}  # written by the next run, once there is room
-        self.results = [replace(f, feedback=None) if f.file in lost else f for f in results]
+        self.results = [replace(f, feedback=None) if f.file in lost else f for f in self.results]
         report = self.finished(run_id)
         if not self.dry_run:
             self.store.finish_run(self.run, report.totals)
         return replace(report, stopped=False)
+
+    def receive(self, inbox: Path, within: Path | None) -> list[Received]:
+        """Step 2: every file of the inbox archived, in order of receipt; a file that cannot
+        be (gone, unreadable, too large, no room) gets its status here."""
+        files, skipped = scan(inbox, within)
+        self.results.extend(skipped)
+        received: list[Received] = []
+        for path, name in files:
+            got = archive(path, name, self.workspace.archive, Limits().max_bytes, self.received)
+            if isinstance(got, Received):
+                received.append(got)
+            else:
+                self.results.append(got)
+        return received
+
+    def sort(self, received: Sequence[Received]) -> dict[str, Seen]:
+        """The files whose bytes came before, by name: this very file recorded by an earlier
+        run, or the same bytes under another name (earlier, or earlier in this run)."""
+        seen: dict[str, Seen] = {}
+        first_of: dict[str, str] = {}  # sha256 -> the first name it came under, this run
+        for r in received:
+            known = self.store.receipt(r.sha256, r.name)
+            if known is not None:
+                seen[r.name] = Seen(first=known[1], feedback=known[0])
+            elif (first := first_of.get(r.sha256) or self.store.first_name(r.sha256)) is not None:
+                seen[r.name] = Seen(first=first)
+            else:
+                first_of[r.sha256] = r.name
+        return seen
+
+    def seen_before(self, r: Received, seen: Seen, writer: FeedbackWriter) -> FileResult:
+        """A duplicate: reported with the feedback an earlier run wrote for this very file, or
+        with a feedback workbook of its own that says which file it repeats."""
+        if seen.feedback is not None:
+            return replace(duplicate(r, seen.first), feedback=self._path(seen.feedback))
+        result = duplicate(r, seen.first)
+        name, recorded = self._reserve(r.name), None
+        if not self.dry_run:
+            try:
+                recorded = self.store.record_repeat(self.run, r.sha256, r.name, r.received_at, name)
+            except StoreError as exc:
+                self.taken.discard(name)
+                return not_processed(result, exc)
+        writer.submit(PendingFeedback(name, result, "", repeat_id=recorded))
+        return replace(result, feedback=self._path(name))
 
     def finished(self, run_id: str) -> RunReport:
         """The files done so far, in order of receipt (all of them once the run is over).
@@ -245,20 +276,6 @@ class _Run:
                 self.taken.discard(name)
                 return not_processed(result, exc)
         writer.submit(PendingFeedback(name, result, str(r.archived), submission_id=recorded))
-        return replace(result, feedback=self._path(name))
-
-    def repeat(self, r: Received, first: str, writer: FeedbackWriter) -> FileResult:
-        """The same bytes received again this run under another name: a duplicate, with a
-        feedback workbook of its own that says which file it repeats."""
-        result = duplicate(r, first)
-        name, recorded = self._reserve(r.name), None
-        if not self.dry_run:
-            try:
-                recorded = self.store.record_repeat(self.run, r.sha256, r.name, r.received_at, name)
-            except StoreError as exc:
-                self.taken.discard(name)
-                return not_processed(result, exc)
-        writer.submit(PendingFeedback(name, result, "", repeat_id=recorded))
         return replace(result, feedback=self._path(name))
 
     def rebuild_feedback(self) -> None:
