@@ -567,20 +567,23 @@ def describe(exc: CpxlError) -> str:
     return f"cpxl: {exc}"
 
 
-def record_bug(root: Path, exc: BaseException, outbox: Path | None = None) -> Path | None:
-    """Write a bug's traceback into the workspace's outbox/errors/; None when it cannot be.
+def record_bug(
+    root: Path, exc: BaseException, outbox: Path | None = None, command: Sequence[str] = ()
+) -> Path | None:
+    """Write a bug's traceback (and the command that met it) into the workspace's outbox/errors/.
 
     Only an existing outbox is written to: a command run in the wrong folder creates nothing.
+    None when there is none or it may not be written; the caller then shows the traceback.
     """
     folder = outbox or workspace(root).outbox
     if not folder.is_dir():
         return None
     now = datetime.now(UTC)
-    log = folder / "errors" / f"{now:%Y-%m-%dT%H-%M-%S.%fZ}.log"
-    text = "".join(traceback.format_exception(exc))
+    log = (folder / "errors" / f"{now:%Y-%m-%dT%H-%M-%S.%fZ}.log").resolve()
+    head = f"cpxl {__version__} at {now.isoformat()}\ncommand: {' '.join(command)}\n"
     try:
         log.parent.mkdir(exist_ok=True)
-        log.write_text(f"cpxl {__version__} at {now.isoformat()}\n{text}", encoding="utf-8")
+        log.write_text(head + "".join(traceback.format_exception(exc)), encoding="utf-8")
     except OSError:
         return None
     return log

@@ -115,7 +115,8 @@ class Cpxl(click.Group):
                 click.echo(api.render_stopped(exc.report), err=True)
             raise click.exceptions.Exit(EXIT_INTERRUPTED) from exc
         except Exception as exc:
-            log = api.record_bug(ctx.meta.get(WORKSPACE, Path()), exc, ctx.meta.get(OUTBOX))
+            root, outbox = ctx.meta.get(WORKSPACE, Path()), ctx.meta.get(OUTBOX)
+            log = api.record_bug(root, exc, outbox, ["cpxl", *sys.argv[1:]])
             if log is None:
                 click.echo("".join(traceback.format_exception(exc)), err=True)
             click.echo(api.render_bug(log), err=True)

@@ -228,5 +228,6 @@ def test_a_real_process_exits_with_the_documented_codes(tmp_path: Path) -> None:
     assert cpxl_("run", "--json", "-w", str(ws.root))[0] == 0
     code, err = cpxl_("store", "check", "-w", str(ws.root), code=_PATCHED)
     assert (code, "a bug in cpxl" in err) == (70, True), err
-    assert "KeyError: 'area'" in _bug_log(ws.root).read_text(encoding="utf-8")
+    log = _bug_log(ws.root).read_text(encoding="utf-8")
+    assert f"command: cpxl store check -w {ws.root}" in log and "KeyError: 'area'" in log
     assert json.dumps(err, ensure_ascii=False).count("Traceback") == 0
