@@ -7,17 +7,20 @@ what it returns. Nothing here prints. Every failure the user can fix raises a
 
 from __future__ import annotations
 
+import errno
+import functools
 import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from cpxl import __version__
 from cpxl.catalogue import Catalogue, CatalogueError, load, parse_period
 from cpxl.consolidation import StatusReport
-from cpxl.errors import CpxlError, UsageError
+from cpxl.errors import CannotWrite, CpxlError, UsageError
 from cpxl.findings import RunReport, Severity
 from cpxl.intake import TIME_LIMIT_S as TIME_LIMIT_S
 from cpxl.intake import Expectation as Expectation
@@ -33,6 +36,46 @@ from cpxl.workspace import Workspace, init_workspace
 # What ``--json`` prints: a JSON object, as the domain types' ``to_dict`` methods make it.
 JsonObject = dict[str, object]
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+# What the place written to can refuse: it may not be written, is full, or is not there.
+_PLACE_ERRORS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.ENOENT,
+        errno.ENOTDIR,
+    }
+)
+
+
+def _writes(f: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Mark a call that writes files: a folder it may not write to is said in words (exit 3).
+
+    Only the errors a place gives (permissions, a full disk, a missing folder) are turned into
+    :class:`~cpxl.errors.CannotWrite`; any other OSError stays what it is, a bug.
+    """
+
+    @functools.wraps(f)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return f(*args, **kwargs)
+        except OSError as exc:
+            if exc.errno not in _PLACE_ERRORS:
+                raise
+            where = exc.filename or "a file"
+            raise CannotWrite(
+                f"Could not write {where} ({exc.strerror}). Check that the folder exists, "
+                "that you may write to it and that the disk has room; then run the command "
+                "again."
+            ) from exc
+
+    return call
+
 
 def workspace(root: Path | str = ".") -> Workspace:
     """The workspace in a folder (the current one by default)."""
@@ -44,6 +87,7 @@ def catalogue_of(ws: Workspace, rules: Path | None = None) -> Catalogue:
     return load(rules or ws.rules)
 
 
+@_writes
 def init(directory: Path) -> Workspace:
     """Create a workspace with an editable copy of the built-in catalogue."""
     return init_workspace(directory)
@@ -165,6 +209,7 @@ def render_catalogue_problems(exc: CatalogueError) -> str:
     return "\n".join(lines)
 
 
+@_writes
 def book(root: Path, rules: Path | None = None, out: Path | None = None) -> Path:
     """Write the catalogue's metadata book (default: outbox/cpims-metadata-book.xlsx)."""
     from cpxl.book import write_book
@@ -188,6 +233,7 @@ def count_templates(root: Path, period: str, ministries: Sequence[str]) -> int:
         return 0
 
 
+@_writes
 def templates(
     root: Path,
     period: str,
@@ -232,6 +278,7 @@ def previous_values(
     return out
 
 
+@_writes
 def simulate(
     root: Path,
     period: str,
@@ -271,6 +318,7 @@ def count_inbox(root: Path, inbox: Path | None = None) -> int:
     return len(files)
 
 
+@_writes
 def run(
     root: Path,
     inbox: Path | None = None,
@@ -419,6 +467,7 @@ class Consolidation:
         return {"periods": list(self.periods), "written": written}
 
 
+@_writes
 def consolidate(
     root: Path,
     period: str | None = None,

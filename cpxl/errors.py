@@ -36,3 +36,7 @@ class CannotStart(CpxlError):
     """The work could not start: the workspace or the store cannot be used as it is."""
 
     exit_code: ClassVar[int] = EXIT_CANNOT_START
+
+
+class CannotWrite(CannotStart):
+    """A folder or file cpxl must write may not be written (permissions, a full disk, no drive)."""

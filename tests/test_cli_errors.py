@@ -3,10 +3,11 @@
 Covers: click's own usage errors and every kind of expected failure (an unknown ministry, a
 missing template, periods out of order, an unknown ministry for an account, a short password, a
 broken catalogue) end with exit 2 and words, without a traceback; a workspace or store that
-cannot be used ends with exit 3; a bug (a library function raising KeyError or ValueError) ends
-with exit 70, its traceback kept in outbox/errors/ and a line in English and Khmer asking to
-report it with that file; without an outbox the traceback goes to stderr and nothing is created;
-Ctrl-C ends with 130; a real process exits with the same codes.
+cannot be used, or an output folder that cannot be written, ends with exit 3; a bug (a library
+function raising KeyError or ValueError) ends with exit 70, its traceback kept in outbox/errors/
+and a line in English and Khmer asking to report it with that file; without an outbox the
+traceback goes to stderr and nothing is created; Ctrl-C ends with 130; a real process exits
+with the same codes.
 """
 
 from __future__ import annotations
@@ -125,6 +126,20 @@ def test_a_store_that_cannot_be_used_is_exit_three(
     result = _invoke(*args, "-w", str(ws.root))
     assert (result.exit_code, words in result.stderr) == (3, True), result.output
     assert not Path(ws.store_url()).exists()
+
+
+@pytest.mark.parametrize("command", ["templates", "consolidate"])
+def test_a_folder_that_cannot_be_written_is_exit_three(tmp_path: Path, command: str) -> None:
+    """--out inside a file (no folder can be made there): exit 3, the place named in words."""
+    root = _stored(tmp_path)
+    blocker = tmp_path / "report.txt"
+    blocker.write_text("not a folder", encoding="utf-8")
+    out = blocker / "national"
+    result = _invoke(command, "--period", "2025", "--out", str(out), "-w", str(root))
+    assert result.exit_code == 3, result.output
+    assert f"Could not write {out}" in result.stderr
+    assert "that you may write to it" in result.stderr and "bug" not in result.stderr
+    assert not (root / "outbox" / "errors").exists()
 
 
 def _bug_log(root: Path) -> Path:
