@@ -1,15 +1,18 @@
 """cpxl: Excel data collection for Cambodia's Child Protection Information Management System.
 
-The public API a notebook uses: each step of the data's path as one function, and the domain
-types they return. ``cpxl.api`` has the same steps by workspace folder, as the CLI calls them.
+``cpxl.api`` is the library's face: one typed call per thing a user does, by workspace folder,
+as the command line calls them (``consolidate`` is that one, re-exported here). Beside it, each
+step of the data's path as one function on domain values, and the types they return. Every
+failure the user can fix raises a ``CpxlError``.
 """
 
 __version__ = "0.1.0"
 
+from cpxl.api import consolidate
 from cpxl.catalogue import Catalogue, CatalogueError
 from cpxl.catalogue import load as load_catalogue
-from cpxl.consolidation import indicator_table
-from cpxl.consolidation import write_national_workbook as consolidate
+from cpxl.consolidation import indicator_table, write_national_workbook
+from cpxl.errors import CpxlError
 from cpxl.feedback import write_feedback
 from cpxl.findings import Code, FileResult, Finding, RunReport, Severity, Status, Value
 from cpxl.intake import run_inbox
@@ -24,6 +27,7 @@ __all__ = [
     "Catalogue",
     "CatalogueError",
     "Code",
+    "CpxlError",
     "FileResult",
     "Finding",
     "Layout",
@@ -47,4 +51,5 @@ __all__ = [
     "simulate_returns",
     "validate",
     "write_feedback",
+    "write_national_workbook",
 ]

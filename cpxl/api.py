@@ -1,18 +1,26 @@
 """The library face of cpxl: one call per thing a user does, and its one-screen summary.
 
 A notebook calls these directly; ``cpxl.cli`` only parses options, calls one of them and prints
-what it returns. Nothing here prints.
+what it returns. Nothing here prints. Every failure the user can fix raises a
+:class:`~cpxl.errors.CpxlError` that says what to do; anything else is a bug (:func:`record_bug`).
 """
 
 from __future__ import annotations
 
+import errno
+import functools
+import traceback
 from collections import Counter
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec, TypeVar
 
+from cpxl import __version__
 from cpxl.catalogue import Catalogue, CatalogueError, load, parse_period
+from cpxl.consolidation import StatusReport
+from cpxl.errors import CannotWrite, CpxlError, UsageError
 from cpxl.findings import RunReport, Severity
 from cpxl.intake import TIME_LIMIT_S as TIME_LIMIT_S
 from cpxl.intake import Expectation as Expectation
@@ -25,6 +33,49 @@ from cpxl.store.users import Account, Accounts
 from cpxl.templates import Reference, TemplateResult, column_key, generate_templates
 from cpxl.workspace import Workspace, init_workspace
 
+# What ``--json`` prints: a JSON object, as the domain types' ``to_dict`` methods make it.
+JsonObject = dict[str, object]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+# What the place written to can refuse: it may not be written, is full, or is not there.
+_PLACE_ERRORS = frozenset(
+    {
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.ENOENT,
+        errno.ENOTDIR,
+    }
+)
+
+
+def _writes(f: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Mark a call that writes files: a folder it may not write to is said in words (exit 3).
+
+    Only the errors a place gives (permissions, a full disk, a missing folder) are turned into
+    :class:`~cpxl.errors.CannotWrite`; any other OSError stays what it is, a bug.
+    """
+
+    @functools.wraps(f)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return f(*args, **kwargs)
+        except OSError as exc:
+            if exc.errno not in _PLACE_ERRORS:
+                raise
+            where = exc.filename or "a file"
+            raise CannotWrite(
+                f"Could not write {where} ({exc.strerror}). Check that the folder exists, "
+                "that you may write to it and that the disk has room; then run the command "
+                "again."
+            ) from exc
+
+    return call
+
 
 def workspace(root: Path | str = ".") -> Workspace:
     """The workspace in a folder (the current one by default)."""
@@ -36,6 +87,7 @@ def catalogue_of(ws: Workspace, rules: Path | None = None) -> Catalogue:
     return load(rules or ws.rules)
 
 
+@_writes
 def init(directory: Path) -> Workspace:
     """Create a workspace with an editable copy of the built-in catalogue."""
     return init_workspace(directory)
@@ -45,61 +97,106 @@ def init(directory: Path) -> Workspace:
 # Catalogue
 
 
-def check_catalogue(root: Path, rules: Path | None = None) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class CatalogueProblem:
+    """One problem of a catalogue: where it is (file, JSON path) and what it is."""
+
+    code: str
+    file: str
+    path: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueReport:
+    """What ``cpxl catalogue check`` says: every problem, or the counts of a sound catalogue."""
+
+    rules: Path
+    problems: tuple[CatalogueProblem, ...] = ()
+    version: str = ""
+    indicators: int = 0
+    indicators_by_provenance: Mapping[str, int] = field(default_factory=dict)
+    elements: int = 0
+    ministries: int = 0
+    data_sets: int = 0
+    rules_by_kind: Mapping[str, int] = field(default_factory=dict)
+    khmer_to_review: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Whether the catalogue is sound."""
+        return not self.problems
+
+    def to_dict(self) -> JsonObject:
+        """The machine shape printed by ``--json``."""
+        problems = [
+            {"code": p.code, "file": p.file, "path": p.path, "detail": p.detail}
+            for p in self.problems
+        ]
+        if not self.ok:
+            return {"ok": False, "rules": str(self.rules), "problems": problems}
+        return {
+            "ok": True,
+            "rules": str(self.rules),
+            "version": self.version,
+            "indicators": self.indicators,
+            "indicators_by_provenance": dict(self.indicators_by_provenance),
+            "elements": self.elements,
+            "ministries": self.ministries,
+            "data_sets": self.data_sets,
+            "rules_by_kind": dict(self.rules_by_kind),
+            "khmer_to_review": self.khmer_to_review,
+            "problems": problems,
+        }
+
+
+def check_catalogue(root: Path, rules: Path | None = None) -> CatalogueReport:
     """Every problem of a catalogue, or a summary of a sound one."""
     ws = workspace(root)
     folder = rules or ws.rules
     try:
         cat = load(folder)
     except CatalogueError as exc:
-        return {
-            "ok": False,
-            "rules": str(folder),
-            "problems": [
-                {
-                    "code": f.code.value,
-                    "file": f.location.file,
-                    "path": f.location.path,
-                    "detail": f.params.get("detail", ""),
-                }
+        return CatalogueReport(
+            folder,
+            tuple(
+                CatalogueProblem(
+                    f.code.value, f.location.file, f.location.path, str(f.params.get("detail", ""))
+                )
                 for f in exc.findings
-            ],
-        }
+            ),
+        )
     provenance = Counter(i.provenance for i in cat.indicators)
-    return {
-        "ok": True,
-        "rules": str(folder),
-        "version": cat.version,
-        "indicators": len(cat.indicators),
-        "indicators_by_provenance": dict(sorted(provenance.items())),
-        "elements": len(cat.elements),
-        "ministries": len(cat.ministries),
-        "data_sets": len(cat.data_sets),
-        "rules_by_kind": dict(sorted(Counter(r.kind for r in cat.rules).items())),
-        "khmer_to_review": len(cat.khmer_to_review()),
-        "problems": [],
-    }
+    return CatalogueReport(
+        folder,
+        version=cat.version,
+        indicators=len(cat.indicators),
+        indicators_by_provenance=dict(sorted(provenance.items())),
+        elements=len(cat.elements),
+        ministries=len(cat.ministries),
+        data_sets=len(cat.data_sets),
+        rules_by_kind=dict(sorted(Counter(r.kind for r in cat.rules).items())),
+        khmer_to_review=len(cat.khmer_to_review()),
+    )
 
 
-def render_catalogue_report(report: dict[str, Any]) -> str:
+def render_catalogue_report(report: CatalogueReport) -> str:
     """The one-screen summary of ``cpxl catalogue check``."""
-    if not report["ok"]:
-        found = counted(len(report["problems"]), "problem")
-        lines = [f"The catalogue in {report['rules']} has {found}:"]
-        lines += [
-            f"  {p['file']} {p['path']}: {p['code']}: {p['detail']}" for p in report["problems"]
-        ]
+    if not report.ok:
+        found = counted(len(report.problems), "problem")
+        lines = [f"The catalogue in {report.rules} has {found}:"]
+        lines += [f"  {p.file} {p.path}: {p.code}: {p.detail}" for p in report.problems]
         return "\n".join(lines)
-    prov = ", ".join(f"{k} {v}" for k, v in report["indicators_by_provenance"].items())
-    kinds = ", ".join(f"{k} {v}" for k, v in report["rules_by_kind"].items())
+    prov = ", ".join(f"{k} {v}" for k, v in report.indicators_by_provenance.items())
+    kinds = ", ".join(f"{k} {v}" for k, v in report.rules_by_kind.items())
     return "\n".join(
         [
-            f"Catalogue {report['version']} in {report['rules']} is sound.",
-            f"  indicators  {report['indicators']} ({prov})",
-            f"  elements    {report['elements']}",
-            f"  ministries  {report['ministries']} reporting, {report['data_sets']} data sets",
+            f"Catalogue {report.version} in {report.rules} is sound.",
+            f"  indicators  {report.indicators} ({prov})",
+            f"  elements    {report.elements}",
+            f"  ministries  {report.ministries} reporting, {report.data_sets} data sets",
             f"  rules       {kinds}",
-            f"  Khmer texts still to review: {report['khmer_to_review']}",
+            f"  Khmer texts still to review: {report.khmer_to_review}",
         ]
     )
 
@@ -112,6 +209,7 @@ def render_catalogue_problems(exc: CatalogueError) -> str:
     return "\n".join(lines)
 
 
+@_writes
 def book(root: Path, rules: Path | None = None, out: Path | None = None) -> Path:
     """Write the catalogue's metadata book (default: outbox/cpims-metadata-book.xlsx)."""
     from cpxl.book import write_book
@@ -131,10 +229,11 @@ def count_templates(root: Path, period: str, ministries: Sequence[str]) -> int:
     try:
         cat = catalogue_of(workspace(root))
         return len(ministries) or len(cat.reporting_ministries(parse_period(period)))
-    except (CatalogueError, ValueError):
+    except CpxlError:
         return 0
 
 
+@_writes
 def templates(
     root: Path,
     period: str,
@@ -179,6 +278,7 @@ def previous_values(
     return out
 
 
+@_writes
 def simulate(
     root: Path,
     period: str,
@@ -205,7 +305,7 @@ def simulate(
 
 
 def check_period(text: str) -> str:
-    """A period id as every command takes it (2025, 2025S1, 2025Q1, 202503); ValueError else."""
+    """A period id as every command takes it (2025, 2025S1, 2025Q1, 202503); PeriodError else."""
     return parse_period(text).id
 
 
@@ -218,6 +318,7 @@ def count_inbox(root: Path, inbox: Path | None = None) -> int:
     return len(files)
 
 
+@_writes
 def run(
     root: Path,
     inbox: Path | None = None,
@@ -256,7 +357,7 @@ def render_stopped(report: RunReport) -> str:
     return line + (f"; summary: {report.summary}" if report.summary else "")
 
 
-def report_dict(root: Path, report: RunReport) -> dict[str, Any]:
+def report_dict(root: Path, report: RunReport) -> JsonObject:
     """A run's machine shape, with every finding's message in English and Khmer."""
     return report.to_dict(catalogue_of(workspace(root)).messages)
 
@@ -306,7 +407,7 @@ def store_backup(root: Path, dest: Path, store_url: str | None = None) -> Path:
     return dest
 
 
-def status(root: Path, period: str, store_url: str | None = None) -> Any:
+def status(root: Path, period: str, store_url: str | None = None) -> StatusReport:
     """Who has reported for a period, who is late, who is missing."""
     from cpxl.consolidation import status_report
 
@@ -315,7 +416,7 @@ def status(root: Path, period: str, store_url: str | None = None) -> Any:
         return status_report(catalogue_of(ws), store, period)
 
 
-def render_status(report: Any) -> str:
+def render_status(report: StatusReport) -> str:
     """The one-screen 'who do I chase today'."""
     return "\n".join(report.rows())
 
@@ -328,7 +429,7 @@ def periods_between(first: str, last: str) -> list[str]:
     """Every period of the same type from first to last, inclusive."""
     a, b = parse_period(first), parse_period(last)
     if a.type != b.type or b < a:
-        raise ValueError(f"--from {first} --to {last}: give two periods of one type, in order")
+        raise UsageError(f"--from {first} --to {last}: give two periods of one type, in order")
     out, p = [], b
     while a <= p:
         out.append(p.id)
@@ -353,6 +454,20 @@ def in_words(items: Sequence[str]) -> str:
     return ", ".join(listed[:-1]) + " and " + listed[-1]
 
 
+@dataclass(frozen=True, slots=True)
+class Consolidation:
+    """What ``consolidate`` wrote: the periods, and the files of each format."""
+
+    periods: tuple[str, ...]
+    written: Mapping[str, tuple[Path, ...]]
+
+    def to_dict(self) -> JsonObject:
+        """The machine shape printed by ``--json``."""
+        written = {fmt: [str(p) for p in paths] for fmt, paths in self.written.items()}
+        return {"periods": list(self.periods), "written": written}
+
+
+@_writes
 def consolidate(
     root: Path,
     period: str | None = None,
@@ -361,7 +476,7 @@ def consolidate(
     out: Path | None = None,
     formats: Sequence[str] = CONSOLIDATE_FORMATS,
     store_url: str | None = None,
-) -> dict[str, Any]:
+) -> Consolidation:
     """Build the national workbook and exports from the store."""
     from cpxl.consolidation import indicator_chunks, national_values, write_national_workbook
     from cpxl.exports import periods_within, write_exports
@@ -373,11 +488,11 @@ def consolidate(
         parse_period(p)
     target = out or ws.outbox / "national"
     target.mkdir(parents=True, exist_ok=True)
-    written: dict[str, list[str]] = {}
+    written: dict[str, tuple[Path, ...]] = {}
     with open_store(root, store_url) as store:
         if "xlsx" in formats:
             result = write_national_workbook(cat, store, periods, target)
-            written["xlsx"] = [str(result.workbook)]
+            written["xlsx"] = (result.workbook,)
         others = [f for f in formats if f != "xlsx"]
         if others:
             # Chunks of a few periods, read or computed as the exports write them: every value
@@ -387,31 +502,17 @@ def consolidate(
             indicators = indicator_chunks(cat, store, periods)
             stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")
             paths = write_exports(cat, values, indicators, target, stem, tuple(others))
-            written.update({k: [str(p) for p in v] for k, v in paths.items()})
-    return {"periods": periods, "written": written}
+            written.update({k: tuple(v) for k, v in paths.items()})
+    return Consolidation(tuple(periods), written)
 
 
-def render_consolidation(result: dict[str, Any]) -> str:
+def render_consolidation(result: Consolidation) -> str:
     """The one-screen summary of a consolidation."""
-    lines = [f"National outputs for {', '.join(result['periods'])}:"]
-    for fmt, paths in result["written"].items():
+    lines = [f"National outputs for {', '.join(result.periods)}:"]
+    for fmt, paths in result.written.items():
         for p in paths:
             lines.append(f"  {fmt:<6} {p}")
     return "\n".join(lines)
-
-
-def demo(directory: Path, *, quiet: bool = False) -> dict[str, Any]:
-    """Build the demo workspace end to end (see cpxl.demo)."""
-    from cpxl.demo import build_demo
-
-    return build_demo(directory)
-
-
-def render_demo(result: dict[str, Any]) -> str:
-    """The demo's one-screen summary: what happened and which files to open."""
-    from cpxl.demo import render
-
-    return render(result)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,7 +530,7 @@ def users_add(
     """Create a portal account; a sender's ministry must be one of the catalogue's."""
     code = (ministry or "").strip()
     if code and code not in catalogue_of(workspace(root)).ministries:
-        raise ValueError(f"{code!r} is not a ministry of the catalogue; nothing was changed.")
+        raise UsageError(f"{code!r} is not a ministry of the catalogue; nothing was changed.")
     with open_store(root, store_url, create=True) as store:
         return Accounts(store).add(login, password, role, code)
 
@@ -481,7 +582,7 @@ def build_national(
         store_url=p.store_url,
     )
     p.accounts.log(account.login, "build-national", target.name)
-    return [Path(f).name for files in result["written"].values() for f in files]
+    return [f.name for files in result.written.values() for f in files]
 
 
 def serve(
@@ -502,3 +603,47 @@ def serve(
 
     app = create_app(portal(root, store_url), secure_cookies=secure_cookies)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# When a command fails
+
+
+def describe(exc: CpxlError) -> str:
+    """An expected failure in words: what went wrong and what to do (every problem, if many)."""
+    if isinstance(exc, CatalogueError):
+        return render_catalogue_problems(exc)
+    return f"cpxl: {exc}"
+
+
+def record_bug(
+    root: Path, exc: BaseException, outbox: Path | None = None, command: Sequence[str] = ()
+) -> Path | None:
+    """Write a bug's traceback (and the command that met it) into the workspace's outbox/errors/.
+
+    Only an existing outbox is written to: a command run in the wrong folder creates nothing.
+    None when there is none or it may not be written; the caller then shows the traceback.
+    """
+    folder = outbox or workspace(root).outbox
+    if not folder.is_dir():
+        return None
+    now = datetime.now(UTC)
+    log = (folder / "errors" / f"{now:%Y-%m-%dT%H-%M-%S.%fZ}.log").resolve()
+    head = f"cpxl {__version__} at {now.isoformat()}\ncommand: {' '.join(command)}\n"
+    try:
+        log.parent.mkdir(exist_ok=True)
+        log.write_text(head + "".join(traceback.format_exception(exc)), encoding="utf-8")
+    except OSError:
+        return None
+    return log
+
+
+def render_bug(log: Path | None) -> str:
+    """The one line a bug ends a command with, in English and Khmer: not the user's mistake."""
+    en = f"the file {log}" if log else "the error text above"
+    km = f"ឯកសារ {log}" if log else "អត្ថបទកំហុសខាងលើ"
+    return (
+        f"cpxl: a bug in cpxl stopped this command; it is not a mistake of yours. Please report "
+        f"it with {en}. / មានបញ្ហាក្នុងកម្មវិធី cpxl មិនមែនជាកំហុសរបស់អ្នកទេ។ "
+        f"សូមទាក់ទងផ្នែកជំនួយ ហើយផ្ញើ{km}។"
+    )

@@ -1,9 +1,9 @@
 """The cpxl command: parse, call one library function, render, exit.
 
-Exit codes: 0 every file was processed and asks nothing more; 1 some file needs attention (the
-run still finished every file) or a check failed; 2 a usage error or a broken catalogue; 3 the
-work could not start (the workspace is busy, the store is damaged or missing); 130 stopped
-by Ctrl-C (run the command again to finish).
+Failures end the command in one place (:class:`Cpxl`): a :class:`~cpxl.errors.CpxlError` is
+said in words with its own exit code; anything else is a bug, said to be one (exit 70), with its
+traceback kept in the workspace's outbox/errors/. The README's exit-code table says what each
+code means.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,13 +21,17 @@ from typing import Any, TypeVar
 import click
 
 from cpxl import api
-from cpxl.catalogue import CatalogueError
-from cpxl.store import StoreError
-from cpxl.workspace import WorkspaceError
+from cpxl.errors import (
+    EXIT_ATTENTION,
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CpxlError,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
-EXIT_OK, EXIT_ATTENTION, EXIT_USAGE, EXIT_CANNOT_START = 0, 1, 2, 3
-EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report it
+WORKSPACE, OUTBOX = "cpxl.workspace", "cpxl.outbox"  # where a bug's log goes (in ctx.meta)
 
 
 class PeriodType(click.ParamType[str, str]):
@@ -37,12 +42,23 @@ class PeriodType(click.ParamType[str, str]):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         try:
             return api.check_period(str(value))
-        except ValueError as exc:
+        except CpxlError as exc:
             self.fail(str(exc), param, ctx)
 
 
 PERIOD = PeriodType()
 PERIOD_HELP = "Period id: 2025, 2025S1, 2025Q1 or 202503."
+
+
+def _remember(key: str) -> Callable[[click.Context, click.Parameter, Path | None], Path | None]:
+    """A parameter callback that notes a folder, so that a bug's log can be written there."""
+
+    def note(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+        if value is not None:
+            ctx.meta[key] = value
+        return value
+
+    return note
 
 
 def workspace_option(f: F) -> F:
@@ -53,6 +69,7 @@ def workspace_option(f: F) -> F:
         type=click.Path(file_okay=False, path_type=Path),
         default=Path(),
         show_default=True,
+        callback=_remember(WORKSPACE),
         help="The workspace folder (rules/, templates_xlsx/, inbox/, outbox/, the store).",
     )(f)
 
@@ -62,7 +79,7 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(f)
 
 
-def _emit(data: Any) -> None:
+def _emit(data: object) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=1, default=str))
 
 
@@ -76,29 +93,34 @@ def _progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[Any], N
         yield lambda _item: bar.update(1)
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn the library's refusals into plain words and documented exit codes."""
-    try:
-        yield
-    except CatalogueError as exc:
-        click.echo(api.render_catalogue_problems(exc), err=True)
-        sys.exit(EXIT_USAGE)
-    except (StoreError, WorkspaceError) as exc:
-        click.echo(f"cpxl: {exc}", err=True)
-        sys.exit(EXIT_CANNOT_START)
-    except (ValueError, FileNotFoundError) as exc:
-        click.echo(f"cpxl: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    except KeyboardInterrupt as exc:
-        click.echo(
-            "cpxl: stopped. Every file is either fully stored or not at all; "
-            "run the same command again to finish.",
-            err=True,
-        )
-        if isinstance(exc, api.RunStopped):
-            click.echo(api.render_stopped(exc.report), err=True)
-        sys.exit(EXIT_INTERRUPTED)
+class Cpxl(click.Group):
+    """The cpxl command group, which ends every failure of its commands in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; say an expected failure in words, and a bug as a bug."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own: usage errors (exit 2) and explicit exits
+        except CpxlError as exc:
+            click.echo(api.describe(exc), err=True)
+            raise click.exceptions.Exit(exc.exit_code) from exc
+        except KeyboardInterrupt as exc:
+            click.echo(
+                "cpxl: stopped. Every file is either fully stored or not at all; "
+                "run the same command again to finish.",
+                err=True,
+            )
+            if isinstance(exc, api.RunStopped):
+                click.echo(api.render_stopped(exc.report), err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from exc
+        except Exception as exc:
+            root, outbox = ctx.meta.get(WORKSPACE, Path()), ctx.meta.get(OUTBOX)
+            log = api.record_bug(root, exc, outbox, ["cpxl", *sys.argv[1:]])
+            if log is None:
+                click.echo("".join(traceback.format_exception(exc)), err=True)
+            click.echo(api.render_bug(log), err=True)
+            raise click.exceptions.Exit(EXIT_BUG) from exc
 
 
 def _stop_on_sigterm() -> None:
@@ -122,25 +144,26 @@ A data officer's round, in a workspace folder (cpxl init makes one):
   cpxl consolidate --period 2025   the national workbook and its exports (outbox/national/)
 
 \b
-Exit codes: 0 every file was processed and asks nothing more; 1 some file needs attention
-(the run still finished every file) or a check failed; 2 a mistyped command or option, or a
-broken catalogue; 3 the work could not start (workspace busy, store damaged or missing);
-130 stopped by Ctrl-C (run the same command again to finish).
+Exit codes (the README says more): 0 done; 1 a file needs attention or a check failed;
+2 asked in a way that cannot be done (an option, a period, the catalogue); 3 the work could
+not start (workspace busy, store damaged or missing); 70 a bug in cpxl, to report with the
+log it names; 130 stopped by Ctrl-C (run the same command again to finish).
 """
 
 
-@click.group(help=HELP)
+@click.group(cls=Cpxl, help=HELP)
 @click.version_option(package_name="cpxl")
 def main() -> None:
     """cpxl: Excel data collection for Cambodia's CPIMS."""
 
 
 @main.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument(
+    "directory", type=click.Path(file_okay=False, path_type=Path), callback=_remember(WORKSPACE)
+)
 def init(directory: Path) -> None:
     """Create a workspace with its own editable copy of the built-in catalogue."""
-    with _errors():
-        ws = api.init(directory)
+    ws = api.init(directory)
     click.echo(f"Workspace ready in {ws.root}: edit rules/ to change the catalogue.")
 
 
@@ -157,10 +180,10 @@ def catalogue_check(rules: Path | None, workspace: Path, as_json: bool) -> None:
     """Check every file of the catalogue; list every problem at once (exit 2 if any)."""
     report = api.check_catalogue(workspace, rules)
     if as_json:
-        _emit(report)
+        _emit(report.to_dict())
     else:
         click.echo(api.render_catalogue_report(report))
-    sys.exit(EXIT_OK if report["ok"] else EXIT_USAGE)
+    sys.exit(EXIT_OK if report.ok else EXIT_USAGE)
 
 
 @catalogue.command("book")
@@ -169,8 +192,7 @@ def catalogue_check(rules: Path | None, workspace: Path, as_json: bool) -> None:
 @workspace_option
 def catalogue_book(rules: Path | None, out: Path | None, workspace: Path) -> None:
     """Write the bilingual metadata book: indicators, elements, rules, calendar, Khmer to review."""
-    with _errors():
-        path = api.book(workspace, rules, out)
+    path = api.book(workspace, rules, out)
     click.echo(f"Metadata book written: {path}")
 
 
@@ -197,7 +219,7 @@ def templates(
 ) -> None:
     """Issue one template per reporting ministry for a period (default: templates_xlsx/)."""
     total = api.count_templates(workspace, period, ministries)
-    with _errors(), _progress("Templates", total, as_json) as tick:
+    with _progress("Templates", total, as_json) as tick:
         result = api.templates(
             workspace,
             period,
@@ -242,8 +264,7 @@ def simulate(
     as_json: bool,
 ) -> None:
     """Fill issued templates as officials would (for the demo, training and tests)."""
-    with _errors():
-        made = api.simulate(workspace, period, ministries, seed, mistakes, out)
+    made = api.simulate(workspace, period, ministries, seed, mistakes, out)
     if as_json:
         _emit([m.to_dict() for m in made])
         return
@@ -255,7 +276,12 @@ def simulate(
 
 @main.command()
 @click.option("--inbox", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--outbox", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option(
+    "--outbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    callback=_remember(OUTBOX),
+)
 @click.option("--store", "store_url", default=None, help="SQLite path or postgresql:// URL.")
 @click.option("--dry-run", is_flag=True, help="Check and write feedback; leave the store as is.")
 @click.option(
@@ -313,7 +339,7 @@ def run(
     _stop_on_sigterm()
     total = api.count_inbox(workspace, inbox)
     expect = api.Expectation(tuple(ministries), tuple(periods))
-    with _errors(), _progress("Checking", total, as_json) as tick:
+    with _progress("Checking", total, as_json) as tick:
         report = api.run(
             workspace,
             inbox,
@@ -327,8 +353,7 @@ def run(
             time_limit=time_limit,
             received=received.astimezone() if received else None,
         )
-    with _errors():
-        shown = api.report_dict(workspace, report) if as_json else api.render_run(report)
+    shown = api.report_dict(workspace, report) if as_json else api.render_run(report)
     if as_json:
         _emit(shown)
     else:
@@ -343,8 +368,7 @@ def run(
 @json_option
 def status(period: str, store_url: str | None, workspace: Path, as_json: bool) -> None:
     """Who has reported for a period, who is late, who is missing: who to chase today."""
-    with _errors():
-        report = api.status(workspace, period, store_url)
+    report = api.status(workspace, period, store_url)
     if as_json:
         _emit(report.to_dict())
     else:
@@ -362,8 +386,7 @@ def store() -> None:
 @workspace_option
 def store_check(store_url: str | None, workspace: Path) -> None:
     """Run the store's integrity check."""
-    with _errors():
-        problems = api.store_check(workspace, store_url)
+    problems = api.store_check(workspace, store_url)
     for p in problems:
         click.echo(f"problem: {p}")
     found = api.counted(len(problems), "problem")
@@ -377,8 +400,7 @@ def store_check(store_url: str | None, workspace: Path) -> None:
 @workspace_option
 def store_backup(file: Path, store_url: str | None, workspace: Path) -> None:
     """Copy the store to FILE with the database's own backup mechanism."""
-    with _errors():
-        api.store_backup(workspace, file, store_url)
+    api.store_backup(workspace, file, store_url)
     click.echo(f"Backup written: {file}")
 
 
@@ -411,10 +433,9 @@ def consolidate(
     """Build the national workbook and exports (default: into outbox/national/)."""
     if not period and not (first and last):
         raise click.UsageError("give --period P, or --from P1 --to P2")
-    with _errors():
-        result = api.consolidate(workspace, period, first, last, out, formats, store_url)
+    result = api.consolidate(workspace, period, first, last, out, formats, store_url)
     if as_json:
-        _emit(result)
+        _emit(result.to_dict())
     else:
         click.echo(api.render_consolidation(result))
 
@@ -444,8 +465,7 @@ def serve(
     host: str, port: int, store_url: str | None, secure_cookies: bool, workspace: Path
 ) -> None:
     """Serve the portal: ministries upload returns, officers and the national team download."""
-    with _errors():
-        api.serve(workspace, host, port, store_url, secure_cookies=secure_cookies)
+    api.serve(workspace, host, port, store_url, secure_cookies=secure_cookies)
 
 
 @main.group()
@@ -467,8 +487,7 @@ def users_add(
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    with _errors():
-        account = api.users_add(workspace, login, password, role, ministry, store_url)
+    account = api.users_add(workspace, login, password, role, ministry, store_url)
     click.echo(f"Account {account.login} ({account.role}) added.")
 
 
@@ -478,8 +497,7 @@ def users_add(
 @json_option
 def users_list(store_url: str | None, workspace: Path, as_json: bool) -> None:
     """List every account with its role, ministry and whether it may sign in."""
-    with _errors():
-        accounts = api.users_list(workspace, store_url)
+    accounts = api.users_list(workspace, store_url)
     if as_json:
         _emit([a.to_dict() for a in accounts])
     else:
@@ -492,22 +510,27 @@ def users_list(store_url: str | None, workspace: Path, as_json: bool) -> None:
 @workspace_option
 def users_disable(login: str, store_url: str | None, workspace: Path) -> None:
     """Stop an account from signing in (what it did stays in the access log)."""
-    with _errors():
-        account = api.users_disable(workspace, login, store_url)
+    account = api.users_disable(workspace, login, store_url)
     click.echo(f"Account {account.login} is disabled.")
 
 
 @main.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"))
+@click.argument(
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo"),
+    callback=_remember(WORKSPACE),
+)
 @json_option
 def demo(directory: Path, as_json: bool) -> None:
     """Build a complete demo workspace: templates, returns, a run, national outputs."""
-    with _errors():
-        result = api.demo(directory, quiet=as_json)
+    from cpxl.demo import build_demo
+
+    result = build_demo(directory)
     if as_json:
-        _emit(result)
+        _emit(result.to_dict())
     else:
-        click.echo(api.render_demo(result))
+        click.echo(result.render())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,7 +6,8 @@ correction, a corrected resubmission, the same file under another name, a late f
 last year's template, a LibreOffice re-save when LibreOffice is installed, a lock file and a few
 files that are not returns at all. Both years include MoSVY's four quarterly returns and NCCT's two
 half-yearly ones, so that every indicator of the catalogue has a value for both years. The intake
-runs over both batches, and the national outputs are built.
+runs over both batches, and the national outputs are built. The demo uses cpxl as a notebook
+would: through ``cpxl.api`` (and the domain functions where it needs a fixed date of issue).
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from cpxl.catalogue import Catalogue, load, parse_period
+from cpxl import api
+from cpxl.catalogue import Catalogue, parse_period
+from cpxl.consolidation import indicator_table
 from cpxl.findings import RunReport
-from cpxl.intake import run_inbox
-from cpxl.simulate import add_mistakes, fill_return, plan
-from cpxl.templates import build_layout, generate_templates
-from cpxl.workspace import Workspace, WorkspaceError, init_workspace
+from cpxl.simulate import Mistake, add_mistakes, fill_return, plan
+from cpxl.templates import Layout, build_layout, generate_templates
+from cpxl.workspace import Workspace, WorkspaceError
 
 YEAR, LAST_YEAR = "2025", "2024"
 SEED = 2025
@@ -43,16 +46,22 @@ def _day(catalogue: Catalogue, ministry: str, period: str, days: int) -> datetim
 
 
 def _fill(
-    ws: Workspace, cat: Catalogue, ministry: str, period: str, name: str, **kw: Any
-) -> tuple[Path, list[Any]]:
+    ws: Workspace,
+    cat: Catalogue,
+    ministry: str,
+    period: str,
+    name: str,
+    *,
+    mistakes: bool = False,
+    edits: Mapping[tuple[str, str], float | str] | None = None,
+) -> tuple[Path, list[Mistake]]:
     layout = build_layout(cat, ministry, period)
     values = plan(cat, layout, SEED)
-    mistakes = add_mistakes(cat, layout, values, SEED) if kw.get("mistakes") else []
-    for (sheet, cell), new in kw.get("edits", {}).items():
-        values[(sheet, cell)] = new
+    made = add_mistakes(cat, layout, values, SEED) if mistakes else []
+    values.update(edits or {})
     target = ws.inbox / name
     fill_return(ws.templates / f"{ministry}_{period}.xlsx", target, cat, layout, values)
-    return target, mistakes
+    return target, made
 
 
 def _libreoffice_copy(source: Path, target: Path) -> bool:
@@ -126,14 +135,65 @@ _MACRO_TYPES = (
 )
 
 
-def build_demo(directory: Path) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    """What the demo did: its two runs, what was special in this year's inbox, what it built."""
+
+    workspace: Path
+    runs: tuple[RunReport, ...]
+    notes: tuple[str, ...]
+    national: api.Consolidation
+    reported: Mapping[str, int]  # year -> indicators with a national value
+    indicators: int
+
+    def to_dict(self) -> api.JsonObject:
+        """The machine shape printed by ``cpxl demo --json``."""
+        return {
+            "workspace": str(self.workspace),
+            "runs": [_run_dict(r) for r in self.runs],
+            "notes": list(self.notes),
+            "national": self.national.to_dict(),
+            "reported": dict(self.reported),
+            "indicators": self.indicators,
+        }
+
+    def render(self) -> str:
+        """The demo's one-screen summary: what arrived, what happened, what to open."""
+        lines = [f"Demo workspace: {self.workspace}"]
+        for year, n in self.reported.items():
+            lines.append(f"Indicators with a national value for {year}: {n} of {self.indicators}")
+        for i, run in enumerate(self.runs, start=1):
+            totals = ", ".join(f"{k} {v}" for k, v in sorted(run.totals.items()))
+            lines.append(f"Run {i}: {totals}")
+        last = self.runs[-1]
+        lines.append("This year's inbox, file by file:")
+        for f in last.files:
+            lines.append(f"  {_status(f.status.value, f.days_late):<26} {f.file}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        lines.append("Open:")
+        lines.append(f"  run summary       {last.summary}")
+        feedback = [
+            f.feedback
+            for f in last.files
+            if f.feedback and f.status.value.startswith("needs-correction")
+        ]
+        if feedback:
+            lines.append(f"  feedback example  {feedback[0]}")
+        for fmt, paths in self.national.written.items():
+            for p in paths:
+                lines.append(f"  national {fmt:<8} {p}")
+        return "\n".join(lines)
+
+
+def build_demo(directory: Path) -> DemoResult:
     """Build the demo workspace in a new folder and return what happened, for the summary."""
     if directory.exists() and any(directory.iterdir()):
         raise WorkspaceError(
             f"{directory} already exists and is not empty; remove it or name another folder."
         )
-    ws = init_workspace(directory)
-    cat = load(ws.rules)
+    ws = api.init(directory)
+    cat = api.catalogue_of(ws)
     issued = datetime(2024, 12, 1, tzinfo=UTC)
     generate_templates(cat, LAST_YEAR, ws.templates, issued_at=issued)
     generate_templates(cat, YEAR, ws.templates, issued_at=issued + timedelta(days=365))
@@ -148,7 +208,7 @@ def build_demo(directory: Path) -> dict[str, Any]:
         path, _ = _fill(ws, cat, m, LAST_YEAR, f"{LAST_YEAR}/{m}_{LAST_YEAR}.xlsx")
         _received(path, _day(cat, m, LAST_YEAR, -10))
     _sub_annual(ws, cat, LAST_YEAR, f"{LAST_YEAR}/")
-    first = run_inbox(ws, workers=2)
+    first = api.run(ws.root, workers=2)
     shutil.move(str(ws.inbox / LAST_YEAR), str(ws.root / "received-2024"))
 
     # This year's batch.
@@ -195,19 +255,16 @@ def build_demo(directory: Path) -> dict[str, Any]:
         _received(odd, _day(cat, ministries[0], YEAR, 3))
     made = _sub_annual(ws, cat, YEAR, "")
     notes.append(f"{made} quarterly and half-yearly returns for {YEAR}, each on time")
-    second = run_inbox(ws, workers=2)
-
-    from cpxl.api import consolidate
-
-    national = consolidate(ws.root, first=LAST_YEAR, last=YEAR)
-    return {
-        "workspace": str(ws.root),
-        "runs": [_run_dict(first), _run_dict(second)],
-        "notes": notes,
-        "national": national,
-        "reported": reported_indicators(ws, cat, (LAST_YEAR, YEAR)),
-        "indicators": len(cat.indicators),
-    }
+    second = api.run(ws.root, workers=2)
+    national = api.consolidate(ws.root, first=LAST_YEAR, last=YEAR)
+    return DemoResult(
+        ws.root,
+        (first, second),
+        tuple(notes),
+        national,
+        reported_indicators(ws, cat, (LAST_YEAR, YEAR)),
+        len(cat.indicators),
+    )
 
 
 def _parts(cat: Catalogue, year: str) -> list[str]:
@@ -235,10 +292,7 @@ def _sub_annual(ws: Workspace, cat: Catalogue, year: str, folder: str) -> int:
 
 def reported_indicators(ws: Workspace, cat: Catalogue, years: tuple[str, ...]) -> dict[str, int]:
     """Year -> how many indicators have a national value in the store (the demo's promise)."""
-    from cpxl.api import open_store
-    from cpxl.consolidation import indicator_table
-
-    with open_store(ws.root) as store:
+    with api.open_store(ws.root) as store:
         table = indicator_table(cat, store, list(years))
     national = table[(table["area"] == cat.national.code) & (table["dimension"] == "")]
     valued = national[national["value"].notna()]
@@ -246,7 +300,7 @@ def reported_indicators(ws: Workspace, cat: Catalogue, years: tuple[str, ...]) -
 
 
 def _consistent_edit(
-    cat: Catalogue, layout: Any, sheet_name: str, area: str, element: str, delta: int
+    cat: Catalogue, layout: Layout, sheet_name: str, area: str, element: str, delta: int
 ) -> dict[tuple[str, str], float | str]:
     """Raise one margin and the total of an element together, so that the sums still hold."""
     values = plan(cat, layout, SEED)
@@ -270,42 +324,14 @@ def _consistent_edit(
     return edits
 
 
-def _run_dict(report: RunReport) -> dict[str, Any]:
+def _status(status: str, days_late: int | None) -> str:
+    return status + (f" ({days_late} days late)" if days_late else "")
+
+
+def _run_dict(report: RunReport) -> api.JsonObject:
     return {
         "run_id": report.run_id,
         "totals": report.totals,
         "summary": report.summary,
-        "files": [
-            (
-                f.file,
-                f.status.value + (f" ({f.days_late} days late)" if f.days_late else ""),
-                f.feedback,
-            )
-            for f in report.files
-        ],
+        "files": [(f.file, _status(f.status.value, f.days_late), f.feedback) for f in report.files],
     }
-
-
-def render(result: dict[str, Any]) -> str:
-    """The demo's one-screen summary: what arrived, what happened, what to open."""
-    lines = [f"Demo workspace: {result['workspace']}"]
-    for year, n in result.get("reported", {}).items():
-        lines.append(f"Indicators with a national value for {year}: {n} of {result['indicators']}")
-    for i, run in enumerate(result["runs"], start=1):
-        totals = ", ".join(f"{k} {v}" for k, v in sorted(run["totals"].items()))
-        lines.append(f"Run {i}: {totals}")
-    lines.append("This year's inbox, file by file:")
-    for name, status, _ in result["runs"][-1]["files"]:
-        lines.append(f"  {status:<26} {name}")
-    for note in result["notes"]:
-        lines.append(f"  note: {note}")
-    lines.append("Open:")
-    lines.append(f"  run summary       {result['runs'][-1]['summary']}")
-    files = result["runs"][-1]["files"]
-    feedback = [f for _, s, f in files if s.startswith("needs-correction") and f]
-    if feedback:
-        lines.append(f"  feedback example  {feedback[0]}")
-    for fmt, paths in result["national"]["written"].items():
-        for p in paths:
-            lines.append(f"  national {fmt:<8} {p}")
-    return "\n".join(lines)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from cpxl.catalogue import Catalogue, load, parse_period
+from cpxl.errors import UsageError
 from cpxl.findings import FileResult, Status
 from cpxl.guard import Limits
 from cpxl.intake import Expectation, run_inbox
@@ -38,7 +39,7 @@ MAX_UPLOAD_BYTES: Final = Limits().max_bytes
 _NAME_PART: Final = re.compile(r"[^\w.\- ()]+")
 
 
-class Refused(Exception):
+class Refused(UsageError):
     """A request the portal answers with a clear refusal: HTTP status, code and both languages."""
 
     def __init__(self, status: int, code: str, en: str, km: str) -> None:

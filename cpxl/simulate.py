@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cpxl.catalogue import Catalogue, Element, Period, Ref, parse_period
+from cpxl.errors import UsageError
 from cpxl.findings import Code
 from cpxl.templates import Identity, Layout, build_layout, column_key, read_register, write_template
 
@@ -463,13 +464,13 @@ def simulate_returns(
     for ministry in wanted:
         template = templates_dir / f"{ministry}_{p.id}.xlsx"
         if not template.is_file():
-            raise FileNotFoundError(
+            raise UsageError(
                 f"No template {template.name} in {templates_dir}: "
                 f"issue it first with `cpxl templates --period {p.id}`."
             )
         layout = build_layout(catalogue, ministry, p)
         if register and not any(t.file == template.name for t in register.values()):
-            raise FileNotFoundError(f"{template.name} is not in the register of {templates_dir}")
+            raise UsageError(f"{template.name} is not in the register of {templates_dir}")
         values = plan(catalogue, layout, seed)
         made = add_mistakes(catalogue, layout, values, seed) if mistakes else []
         target = out_dir / f"{ministry}_{p.id}_filled.xlsx"

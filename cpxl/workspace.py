@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpxl.catalogue import builtin_rules
+from cpxl.errors import CannotStart
 
 STORE_FILE = "cpxl.sqlite"
 LOCK_FILE = ".cpxl.lock"
 
 
-class WorkspaceError(Exception):
+class WorkspaceError(CannotStart):
     """The workspace cannot be used as asked (already exists, busy, missing)."""
 
 

@@ -1,6 +1,7 @@
 """The command line: a thin shell over the library, with documented exit codes.
 
-Covers: `cpxl run --json` prints exactly what the library returns; exit codes 0, 1, 2 and 3;
+Covers: `cpxl run --json` prints exactly what the library returns; exit codes 0, 1, 2 and 3
+(tests/test_cli_errors.py has every failure's code, and a bug's);
 `cpxl init` refuses to overwrite; templates and simulate report what they wrote and which
 mistakes they typed; the catalogue check; store check and backup; the pinned public API; every
 command has help text and is named in the README.
@@ -157,6 +158,7 @@ def test_public_api_is_pinned() -> None:
         "Catalogue",
         "CatalogueError",
         "Code",
+        "CpxlError",
         "FileResult",
         "Finding",
         "Layout",
@@ -180,6 +182,7 @@ def test_public_api_is_pinned() -> None:
         "simulate_returns",
         "validate",
         "write_feedback",
+        "write_national_workbook",
     ]
 
 

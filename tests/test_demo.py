@@ -12,6 +12,7 @@ names and shares no code with cpxl.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 from collections import defaultdict
@@ -23,7 +24,7 @@ import openpyxl
 import pytest
 import yaml
 
-from cpxl.demo import build_demo
+from cpxl.demo import DemoResult, build_demo
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 YEARS = ("2024", "2025")
@@ -31,17 +32,17 @@ NATION = "00"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     """One demo workspace for the whole module (it takes about a minute to build)."""
     return build_demo(tmp_path_factory.mktemp("demo") / "demo")
 
 
-def _national(demo: dict[str, Any], fmt: str, suffix: str) -> Path:
-    return next(Path(p) for p in demo["national"]["written"][fmt] if p.endswith(suffix))
+def _national(demo: DemoResult, fmt: str, suffix: str) -> Path:
+    return next(p for p in demo.national.written[fmt] if p.name.endswith(suffix))
 
 
 @pytest.fixture(scope="module")
-def long_rows(demo: dict[str, Any]) -> list[dict[str, str]]:
+def long_rows(demo: DemoResult) -> list[dict[str, str]]:
     """The long CSV export, row by row, read by its header names."""
     path = _national(demo, "csv", ".values.csv")
     with path.open(encoding="utf-8-sig", newline="") as f:
@@ -49,7 +50,7 @@ def long_rows(demo: dict[str, Any]) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def workbook_values(demo: dict[str, Any]) -> dict[tuple[str, str, str], float | None]:
+def workbook_values(demo: DemoResult) -> dict[tuple[str, str, str], float | None]:
     """(indicator, period, area) -> the value on the national workbook's Indicators sheet."""
     wb = openpyxl.load_workbook(_national(demo, "xlsx", ".xlsx"), read_only=True)
     rows: Iterator[tuple[Any, ...]] = wb["Indicators"].iter_rows(values_only=True)
@@ -66,11 +67,29 @@ def workbook_values(demo: dict[str, Any]) -> dict[tuple[str, str, str], float | 
     return out
 
 
+def test_the_summary_says_what_happened_and_what_to_open(demo: DemoResult) -> None:
+    """The demo's screen gives both years' reach, this year's inbox file by file and every
+    national output; --json holds the same, and every output it names exists."""
+    text = demo.render()
+    lines = text.splitlines()
+    assert lines[1:3] == [
+        "Indicators with a national value for 2024: 50 of 50",
+        "Indicators with a national value for 2025: 50 of 50",
+    ]
+    shown = json.loads(json.dumps(demo.to_dict()))
+    start = lines.index("This year's inbox, file by file:") + 1
+    files = shown["runs"][-1]["files"]
+    assert lines[start : start + len(files)] == [f"  {s:<26} {name}" for name, s, _ in files]
+    assert "  unsafe" in text and "  needs-correction" in text
+    written = [Path(p) for paths in shown["national"]["written"].values() for p in paths]
+    assert written and all(p.is_file() and str(p) in text for p in written)
+
+
 def test_every_indicator_has_a_national_value_for_both_years(
-    demo: dict[str, Any], workbook_values: dict[tuple[str, str, str], float | None]
+    demo: DemoResult, workbook_values: dict[tuple[str, str, str], float | None]
 ) -> None:
     """After the demo, all 50 indicators have a national value in 2024 and in 2025."""
-    assert demo["reported"] == {"2024": 50, "2025": 50}
+    assert demo.reported == {"2024": 50, "2025": 50}
     ids = [i["id"] for i in _yaml("indicators")["indicators"]]
     for year in YEARS:
         valued = {

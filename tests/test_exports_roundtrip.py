@@ -50,7 +50,7 @@ def _national(tmp_path_factory: pytest.TempPathFactory) -> Path:
     report = api.run(ws.root)
     assert set(report.totals) <= {"accepted", "accepted-with-warnings"}, report.totals
     result = api.consolidate(ws.root, period="2025")
-    assert set(result["written"]) == {"xlsx", "csv", "dhis2", "adx", "sdmx"}
+    assert set(result.written) == {"xlsx", "csv", "dhis2", "adx", "sdmx"}
     return ws.outbox / "national"
 
 

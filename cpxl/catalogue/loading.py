@@ -36,6 +36,7 @@ from cpxl.catalogue.sections import (
     _rules,
 )
 from cpxl.catalogue.sources import _Problems, _Raw, _read_yaml
+from cpxl.errors import UsageError
 from cpxl.findings import Code, Finding
 
 # DHIS2 keeps codes of at most 50 characters; an option exports as "<dimension>_<option>".
@@ -55,7 +56,7 @@ FILES = (
 )
 
 
-class CatalogueError(Exception):
+class CatalogueError(UsageError):
     """The catalogue in rules/ is broken; ``findings`` says every problem at once."""
 
     def __init__(self, findings: Sequence[Finding]) -> None:

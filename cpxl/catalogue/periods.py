@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from cpxl.errors import UsageError
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class Period:
@@ -37,11 +39,15 @@ class Period:
 _PERIOD = re.compile(r"^(\d{4})(?:(Q)([1-4])|(S)([12])|(0[1-9]|1[0-2]))?$")
 
 
+class PeriodError(UsageError, ValueError):
+    """Text that is not a period id; still a ValueError for callers that test a string."""
+
+
 def parse_period(text: str) -> Period:
-    """Parse a DHIS2-style period id; raise ValueError for anything else."""
+    """Parse a DHIS2-style period id; raise PeriodError for anything else."""
     m = _PERIOD.match(text.strip())
     if not m:
-        raise ValueError(f"not a period: {text!r} (write 2025, 2025S1, 2025Q1 or 202503)")
+        raise PeriodError(f"not a period: {text!r} (write 2025, 2025S1, 2025Q1 or 202503)")
     year = int(m.group(1))
     if m.group(2):
         q = int(m.group(3))

@@ -17,6 +17,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
+from cpxl.errors import CannotStart
 from cpxl.findings import Code
 
 KILL_HOOK_VARIABLE: Final = "CPXL_FAULT_KILL_AFTER_COMMITS"
@@ -26,7 +27,7 @@ SQLITE_HEADER: Final = b"SQLite format 3\x00"
 WRITE: Final = "cpxl_write"  # execution option: this transaction writes, so lock up front
 
 
-class StoreError(Exception):
+class StoreError(CannotStart):
     """The store cannot be used: the run stops and an officer reads ``instructions_en``."""
 
     code: Code = Code.ENVIRONMENT_FAILED

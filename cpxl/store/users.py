@@ -18,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Row, insert, select, update
 
+from cpxl.errors import UsageError
 from cpxl.store import schema
 from cpxl.store.store import Store
 
@@ -31,7 +32,7 @@ _HASHER: Final = PasswordHasher()
 _DUMMY_HASH: Final = _HASHER.hash("not a password of anyone")
 
 
-class AccountError(ValueError):
+class AccountError(UsageError):
     """An account cannot be made or changed as asked (bad login, role, unknown login)."""
 
 

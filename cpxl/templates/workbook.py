@@ -12,6 +12,7 @@ import xlsxwriter
 import xlsxwriter.exceptions
 
 from cpxl.catalogue import Catalogue, parse_period
+from cpxl.errors import UsageError
 from cpxl.templates.identity import (
     Identity,
     IssuedTemplate,
@@ -71,7 +72,7 @@ def generate_templates(
     wanted = list(ministries) or list(catalogue.reporting_ministries(p))
     unknown = [m for m in wanted if m not in catalogue.ministries]
     if unknown:
-        raise ValueError(f"unknown ministry: {', '.join(unknown)}")
+        raise UsageError(f"unknown ministry: {', '.join(unknown)}")
     stamp = (issued_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     out_dir.mkdir(parents=True, exist_ok=True)
     register = read_register(out_dir)
