@@ -4,7 +4,8 @@ A finding is a value, never an exception and never a bare string. Its words live
 ``rules/messages.yaml`` (English and Khmer); the code here holds only the ``Code`` enum,
 and a test keeps the two in step.
 
-Scopes order the feedback an official reads: file -> workbook -> sheet -> header -> row -> cell.
+Each code's words name its scope (file, workbook, sheet, header, row, cell or catalogue), which the
+README's table of codes and the catalogue book show.
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ class Severity(StrEnum):
     WARNING = "warning"
     INFO = "info"
 
+    @property
+    def rank(self) -> int:
+        """0 for the most severe: errors before warnings before notes."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
+
 
 class Scope(StrEnum):
     """Where a finding lives, from the whole file down to one cell."""
@@ -34,9 +43,6 @@ class Scope(StrEnum):
     ROW = "row"
     CELL = "cell"
     CATALOGUE = "catalogue"
-
-
-SCOPE_ORDER = {s: i for i, s in enumerate(Scope)}
 
 
 class Status(StrEnum):
@@ -69,6 +75,8 @@ _OK_STATUSES = frozenset(
         Status.SKIPPED,
     }
 )
+# A return whose figures were taken into the store (as the current return of its period).
+ACCEPTED_STATUSES = (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
 
 
 class Code(StrEnum):
@@ -80,7 +88,6 @@ class Code(StrEnum):
     NOT_A_SPREADSHEET = "not-a-spreadsheet"
     UNREADABLE_WORKBOOK = "unreadable-workbook"
     PASSWORD_PROTECTED = "password-protected"  # noqa: S105 (a finding code, not a secret)
-    LEGACY_FORMAT = "legacy-format"
     ZIP_BOMB = "zip-bomb"
     TOO_MANY_PARTS = "too-many-parts"
     UNSAFE_MEMBER_NAME = "unsafe-member-name"
@@ -107,9 +114,7 @@ class Code(StrEnum):
     UNCHANGED_SUBMISSION = "unchanged-submission"
     LATE_SUBMISSION = "late-submission"
     RESUBMISSION = "resubmission"
-    VALUE_CHANGED = "value-changed"
     VALUE_REMOVED = "value-removed"
-    FINDING_FIXED = "finding-fixed"
     # sheet
     MISSING_SHEET = "missing-sheet"
     RENAMED_SHEET = "renamed-sheet"
@@ -148,7 +153,6 @@ class Code(StrEnum):
     FAR_FROM_REFERENCE = "far-from-reference"
     TOTAL_FAR_FROM_REFERENCE = "total-far-from-reference"
     SHARE_CHANGED = "share-changed"
-    WARNING_EXPLAINED = "warning-explained"
     MORE_FINDINGS = "more-findings"
     # catalogue (rules/) problems, for the people who edit it
     CATALOGUE_SCHEMA = "catalogue-schema"
@@ -300,11 +304,7 @@ def placeholders_of(template: str) -> set[str]:
 
 def worst(findings: tuple[Finding, ...] | list[Finding]) -> Severity | None:
     """The most severe level among findings, or None when there are none."""
-    levels = {f.severity for f in findings}
-    for level in (Severity.ERROR, Severity.WARNING, Severity.INFO):
-        if level in levels:
-            return level
-    return None
+    return min((f.severity for f in findings), key=lambda s: s.rank, default=None)
 
 
 class Value(NamedTuple):

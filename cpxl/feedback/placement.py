@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
 from cpxl.feedback.words import OMITTED, split_text, titles
-from cpxl.findings import Code, Finding, Location, MessageText, Severity
+from cpxl.findings import Code, Finding, Location, MessageText, Severity, worst
 from cpxl.templates import Layout, Mark, column_key
 
 if TYPE_CHECKING:
     from cpxl.reading import Submission
 
 
-_SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 _A1 = re.compile(r"^\$?[A-Z]{1,3}\$?[1-9]\d{0,6}$")
 _COMMENT_LIMIT = 2000
 
@@ -119,7 +118,7 @@ def marks(
             grouped.setdefault(target, []).append(f)
     out: dict[tuple[str, str], Mark] = {}
     for target, group in grouped.items():
-        worst = min(group, key=lambda f: _SEVERITY_RANK[f.severity]).severity
+        colour = worst(group) or Severity.INFO  # a group is never empty
         notes = []
         for f in group:
             (t_en, t_km), (p_en, x_en, p_km, x_km) = titles(f, messages), split_text(f, messages)
@@ -127,5 +126,5 @@ def marks(
         comment = "\n\n".join(notes)
         if len(comment) > _COMMENT_LIMIT:
             comment = comment[: _COMMENT_LIMIT - 1] + OMITTED
-        out[target] = Mark(worst.value, comment)
+        out[target] = Mark(colour.value, comment)
     return out

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 
 from cpxl.findings import (
+    ACCEPTED_STATUSES,
     Change,
     Code,
     FileResult,
@@ -177,7 +178,7 @@ def current(conn: Connection, ministry: str, period: str) -> SubmissionRecord | 
 
 
 # A return read as a genuine template: its figures can be compared with the next one's.
-_READ_RETURNS = ("accepted", "accepted-with-warnings", "needs-correction")
+_READ_RETURNS = tuple(s.value for s in (*ACCEPTED_STATUSES, Status.NEEDS_CORRECTION))
 
 
 def latest(conn: Connection, ministry: str, period: str) -> SubmissionRecord | None:

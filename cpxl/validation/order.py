@@ -76,9 +76,6 @@ def _col_of(cell: str) -> str:
     return "".join(ch for ch in cell if ch.isalpha())
 
 
-_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-
-
 def _order(f: Finding) -> tuple[object, ...]:
     row = int(_row_of(f.location.cell) or 0)
     return (f.location.sheet, row, len(_col_of(f.location.cell)), _col_of(f.location.cell))
