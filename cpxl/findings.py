@@ -14,7 +14,15 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NamedTuple
+
+from openpyxl.utils.cell import (
+    column_index_from_string,
+    coordinate_from_string,
+    get_column_letter,
+)
+from openpyxl.utils.exceptions import CellCoordinatesException
 
 
 class Severity(StrEnum):
@@ -175,6 +183,27 @@ class Location:
     row: int | None = None
     column: int | None = None
     path: str = ""  # a JSON path or YAML line for catalogue findings
+
+
+# A1 addresses, as ``Location.cell`` holds them: one spelling for every module, openpyxl's.
+@lru_cache(maxsize=65536)
+def cell_name(row: int, col: int) -> str:
+    """The A1 address ("D7") of a 0-based row and column, as xlsxwriter and calamine count."""
+    return f"{get_column_letter(col + 1)}{row + 1}"
+
+
+def column_name(col: int) -> str:
+    """The letters ("D") of a 0-based column."""
+    return str(get_column_letter(col + 1))
+
+
+def cell_position(cell: str) -> tuple[int, int] | None:
+    """The 0-based (row, column) of an A1 address ("D7", "$D$7"), or None if it is not one."""
+    try:
+        letters, row = coordinate_from_string(cell)
+        return row - 1, column_index_from_string(letters) - 1
+    except (CellCoordinatesException, ValueError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
-
 from cpxl.catalogue import Area, Catalogue, Element, Period, parse_period
+from cpxl.findings import cell_name, column_name
 
 IDENTITY_SHEET = "_cpxl"
 LISTS_SHEET = "_lists"
@@ -58,7 +57,7 @@ class Column:
     @property
     def letter(self) -> str:
         """The column's letter as printed in the template (E, F, ...)."""
-        return str(xl_col_to_name(self.col))
+        return column_name(self.col)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +84,7 @@ class SheetLayout:
 
     def cell(self, area: str, column: Column) -> str:
         """A1 address of an input cell."""
-        return str(xl_rowcol_to_cell(self._rows[area], column.col))
+        return cell_name(self._rows[area], column.col)
 
     def column(self, key: str) -> Column:
         """The column with this key."""
