@@ -21,16 +21,14 @@ from cpxl.reading.grids import COL_SLACK, ROW_SLACK, _Grid, _openpyxl_grid, _Par
 from cpxl.reading.identity import _text
 from cpxl.reading.types import Explanation
 from cpxl.templates import (
-    FINDINGS_CELL_COL,
-    FINDINGS_EXPLANATION_COL,
     FINDINGS_SHEET,
-    FINDINGS_SHEET_COL,
     FIRST_DATA_ROW,
     FIRST_INPUT_COL,
     IDENTITY_SHEET,
     KEY_COL,
     KEY_MARKER,
     Column,
+    FindingsColumn,
     Layout,
     SheetLayout,
 )
@@ -316,11 +314,11 @@ def _feedback_explanations(
     by_name = {s.name: s for s in layout.sheets}
     out: list[Explanation] = []
     for row in rows[1:]:
-        if len(row) <= FINDINGS_EXPLANATION_COL:
+        if len(row) <= FindingsColumn.EXPLANATION:
             continue
-        text = _text(row[FINDINGS_EXPLANATION_COL]).translate(INVISIBLE).strip()
-        sheet = by_name.get(_text(row[FINDINGS_SHEET_COL]))
-        at = cell_position(_text(row[FINDINGS_CELL_COL]))
+        text = _text(row[FindingsColumn.EXPLANATION]).translate(INVISIBLE).strip()
+        sheet = by_name.get(_text(row[FindingsColumn.SHEET]))
+        at = cell_position(_text(row[FindingsColumn.CELL]))
         if not text or sheet is None or at is None:
             continue
         r = at[0] - FIRST_DATA_ROW

@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 from cpxl.catalogue import Area, Catalogue, Element, Period, parse_period
 from cpxl.findings import cell_name, column_name
@@ -19,10 +20,7 @@ LISTS_SHEET = "_lists"
 INSTRUCTIONS_SHEET = "Instructions"
 IDENTITY_NAME = "cpxl_identity"
 KEY_MARKER = "#cpxl-keys"
-# A feedback workbook's list of findings: a sender may explain a warning in its last column and
-# send the feedback workbook back as the return, so the reader looks there too.
 FINDINGS_SHEET = "Findings"
-FINDINGS_SHEET_COL, FINDINGS_CELL_COL, FINDINGS_EXPLANATION_COL = 1, 2, 9
 IDENTITY_FIELDS = (
     "template_id",
     "ministry",
@@ -40,6 +38,25 @@ FIRST_INPUT_COL = 4
 KHMER_FONT = "Khmer OS Siemreap"
 LATIN_FONT = "Calibri"
 PASSWORD_FREE = ""  # sheets are protected without a password: protection guides, it does not secure
+
+
+class FindingsColumn(IntEnum):
+    """The columns (0-based) of a feedback workbook's Findings sheet, one row per finding.
+
+    The feedback writer fills them; a sender may explain a warning in the last one and send the
+    feedback workbook back as the return, so the reader reads the sheet, cell and explanation.
+    """
+
+    SEVERITY = 0
+    SHEET = 1
+    CELL = 2
+    SEEN = 3
+    PROBLEM_EN = 4
+    WHAT_TO_DO_EN = 5
+    PROBLEM_KM = 6
+    WHAT_TO_DO_KM = 7
+    RULE = 8
+    EXPLANATION = 9
 
 
 @dataclass(frozen=True, slots=True)
