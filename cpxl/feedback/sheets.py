@@ -13,7 +13,7 @@ from typing import Any
 
 from cpxl.catalogue import Catalogue, Term
 from cpxl.feedback.placement import Placement
-from cpxl.feedback.words import NO_CONTENT, counts, safe_reason, split_text, status_text, titles
+from cpxl.feedback.words import NO_CONTENT, safe_reason, split_text, status_text, titles
 from cpxl.findings import FileResult, Severity, Status
 from cpxl.templates import (
     FINDINGS_SHEET,
@@ -233,7 +233,7 @@ def _summary_sheet(
         rows.pair(t("period"), result.period)
     if not no_content:
         rows.r += 1
-        n = counts(result)
+        n = result.counts()
         rows.number(t("errors_count"), n["error"])
         rows.number(t("warnings_count"), n["warning"])
         rows.number(t("info_count"), n["info"])

@@ -102,7 +102,6 @@ class _Grid:
     rows: list[list[Any]]
     formulas: dict[tuple[int, int], bool] = field(default_factory=dict)  # True = has a result
     errors: set[tuple[int, int]] = field(default_factory=set)
-    clipped: bool = False
 
     @property
     def special(self) -> bool:
@@ -128,7 +127,6 @@ def _openpyxl_grid(path: Path, sheet: str, nrows: int, ncols: int, *, formulas: 
         values.close()
     grid = _Grid(rows)
     if not formulas:
-        grid.clipped = True
         return grid
     raw = openpyxl.load_workbook(path, read_only=True, data_only=False, keep_links=False)
     try:
