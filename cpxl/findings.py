@@ -4,7 +4,8 @@ A finding is a value, never an exception and never a bare string. Its words live
 ``rules/messages.yaml`` (English and Khmer); the code here holds only the ``Code`` enum,
 and a test keeps the two in step.
 
-Scopes order the feedback an official reads: file -> workbook -> sheet -> header -> row -> cell.
+Each code's words name its scope (file, workbook, sheet, header, row, cell or catalogue), which the
+README's table of codes and the catalogue book show.
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NamedTuple
+
+from openpyxl.utils.cell import (
+    column_index_from_string,
+    coordinate_from_string,
+    get_column_letter,
+)
+from openpyxl.utils.exceptions import CellCoordinatesException
 
 
 class Severity(StrEnum):
@@ -22,6 +31,14 @@ class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most severe: errors before warnings before notes."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
 
 
 class Scope(StrEnum):
@@ -34,9 +51,6 @@ class Scope(StrEnum):
     ROW = "row"
     CELL = "cell"
     CATALOGUE = "catalogue"
-
-
-SCOPE_ORDER = {s: i for i, s in enumerate(Scope)}
 
 
 class Status(StrEnum):
@@ -69,6 +83,8 @@ _OK_STATUSES = frozenset(
         Status.SKIPPED,
     }
 )
+# A return whose figures were taken into the store (as the current return of its period).
+ACCEPTED_STATUSES = (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
 
 
 class Code(StrEnum):
@@ -80,7 +96,6 @@ class Code(StrEnum):
     NOT_A_SPREADSHEET = "not-a-spreadsheet"
     UNREADABLE_WORKBOOK = "unreadable-workbook"
     PASSWORD_PROTECTED = "password-protected"  # noqa: S105 (a finding code, not a secret)
-    LEGACY_FORMAT = "legacy-format"
     ZIP_BOMB = "zip-bomb"
     TOO_MANY_PARTS = "too-many-parts"
     UNSAFE_MEMBER_NAME = "unsafe-member-name"
@@ -107,9 +122,7 @@ class Code(StrEnum):
     UNCHANGED_SUBMISSION = "unchanged-submission"
     LATE_SUBMISSION = "late-submission"
     RESUBMISSION = "resubmission"
-    VALUE_CHANGED = "value-changed"
     VALUE_REMOVED = "value-removed"
-    FINDING_FIXED = "finding-fixed"
     # sheet
     MISSING_SHEET = "missing-sheet"
     RENAMED_SHEET = "renamed-sheet"
@@ -148,7 +161,6 @@ class Code(StrEnum):
     FAR_FROM_REFERENCE = "far-from-reference"
     TOTAL_FAR_FROM_REFERENCE = "total-far-from-reference"
     SHARE_CHANGED = "share-changed"
-    WARNING_EXPLAINED = "warning-explained"
     MORE_FINDINGS = "more-findings"
     # catalogue (rules/) problems, for the people who edit it
     CATALOGUE_SCHEMA = "catalogue-schema"
@@ -171,6 +183,27 @@ class Location:
     row: int | None = None
     column: int | None = None
     path: str = ""  # a JSON path or YAML line for catalogue findings
+
+
+# A1 addresses, as ``Location.cell`` holds them: one spelling for every module, openpyxl's.
+@lru_cache(maxsize=65536)
+def cell_name(row: int, col: int) -> str:
+    """The A1 address ("D7") of a 0-based row and column, as xlsxwriter and calamine count."""
+    return f"{get_column_letter(col + 1)}{row + 1}"
+
+
+def column_name(col: int) -> str:
+    """The letters ("D") of a 0-based column."""
+    return str(get_column_letter(col + 1))
+
+
+def cell_position(cell: str) -> tuple[int, int] | None:
+    """The 0-based (row, column) of an A1 address ("D7", "$D$7"), or None if it is not one."""
+    try:
+        letters, row = coordinate_from_string(cell)
+        return row - 1, column_index_from_string(letters) - 1
+    except (CellCoordinatesException, ValueError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,11 +333,7 @@ def placeholders_of(template: str) -> set[str]:
 
 def worst(findings: tuple[Finding, ...] | list[Finding]) -> Severity | None:
     """The most severe level among findings, or None when there are none."""
-    levels = {f.severity for f in findings}
-    for level in (Severity.ERROR, Severity.WARNING, Severity.INFO):
-        if level in levels:
-            return level
-    return None
+    return min((f.severity for f in findings), key=lambda s: s.rank, default=None)
 
 
 class Value(NamedTuple):

@@ -66,7 +66,6 @@ SPECIFIC: dict[Code, frozenset[str]] = {
     Code.DUPLICATE_FILE: frozenset({"first"}),
     Code.UNCHANGED_SUBMISSION: frozenset({"first"}),
     Code.RESUBMISSION: frozenset({"previous"}),
-    Code.VALUE_CHANGED: frozenset({"old", "new"}),
     Code.VALUE_REMOVED: frozenset({"old"}),
     Code.PERIOD_CLOSED: frozenset({"period"}),
     Code.UNEXPECTED_MINISTRY: frozenset({"ministry", "expected"}),

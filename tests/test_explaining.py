@@ -18,7 +18,7 @@ from cpxl.findings import Code, Severity, Status
 from cpxl.intake import run_inbox
 from cpxl.simulate import plan
 from cpxl.store import Store
-from cpxl.templates import FINDINGS_CELL_COL, FINDINGS_EXPLANATION_COL, FINDINGS_SHEET
+from cpxl.templates import FINDINGS_SHEET, FindingsColumn
 from cpxl.validation.order import PER_COLUMN
 
 MOSVY = "MOSVY"
@@ -67,10 +67,10 @@ def test_every_warning_beyond_the_fifth_is_listed_explained_and_accepted(tmp_pat
     listed = book[FINDINGS_SHEET]
     open_cells = []
     for row in listed.iter_rows(min_row=2):
-        if row[FINDINGS_CELL_COL].value in cells and row[0].value.startswith("Warning"):
-            assert row[FINDINGS_EXPLANATION_COL].value is None  # open, waiting for the sender
-            row[FINDINGS_EXPLANATION_COL].value = f"Checked {row[FINDINGS_CELL_COL].value}"
-            open_cells.append(row[FINDINGS_CELL_COL].value)
+        if row[FindingsColumn.CELL].value in cells and row[0].value.startswith("Warning"):
+            assert row[FindingsColumn.EXPLANATION].value is None  # open, waiting for the sender
+            row[FindingsColumn.EXPLANATION].value = f"Checked {row[FindingsColumn.CELL].value}"
+            open_cells.append(row[FindingsColumn.CELL].value)
     assert sorted(open_cells, key=lambda c: int(c[1:])) == cells
     book.save(feedback)
     for old in ws.inbox.iterdir():

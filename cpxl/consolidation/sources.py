@@ -6,7 +6,6 @@ knows which workbook and which cells to open.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Final
@@ -14,6 +13,7 @@ from typing import Final
 import pandas as pd
 
 from cpxl.consolidation.inputs import _Inputs
+from cpxl.findings import cell_position, column_name
 from cpxl.store import national
 
 SOURCE_COLUMNS: Final = (
@@ -25,9 +25,9 @@ def _cell_ranges(cells: Iterable[str]) -> str:
     """``D5, D6, D7, F9`` -> ``D5:D7, F9``: the cells a value came from, compactly."""
     by_col: dict[str, list[int]] = defaultdict(list)
     for cell in cells:
-        m = _CELL.match(cell)
-        if m:
-            by_col[m.group(1)].append(int(m.group(2)))
+        at = cell_position(cell)
+        if at is not None:
+            by_col[column_name(at[1])].append(at[0] + 1)
     out: list[str] = []
     for col in sorted(by_col, key=lambda c: (len(c), c)):
         rows = sorted(set(by_col[col]))
@@ -40,9 +40,6 @@ def _cell_ranges(cells: Iterable[str]) -> str:
             if r is not None:
                 start = prev = r
     return ", ".join(out)
-
-
-_CELL: Final = re.compile(r"^([A-Z]+)(\d+)$")
 
 
 def _sources(inputs: _Inputs, refs: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from cpxl.feedback.naming import MAX_STEM_BYTES, SUFFIX, feedback_name, feedback
 from cpxl.feedback.placement import Placement, marks, placement
 from cpxl.feedback.sheets import SUMMARY_SHEET
 from cpxl.feedback.summary import write_run_summary
-from cpxl.feedback.words import NO_CONTENT, counts, split_text
+from cpxl.feedback.words import NO_CONTENT, split_text
 from cpxl.feedback.workbook import write_feedback
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "SUFFIX",
     "SUMMARY_SHEET",
     "Placement",
-    "counts",
     "feedback_name",
     "feedback_path",
     "marks",

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import contextlib
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
-
 from cpxl.feedback.words import OMITTED, split_text, titles
-from cpxl.findings import Code, Finding, Location, MessageText, Severity
+from cpxl.findings import (
+    Code,
+    Finding,
+    Location,
+    MessageText,
+    Severity,
+    cell_name,
+    cell_position,
+    worst,
+)
 from cpxl.templates import Layout, Mark, column_key
 
 if TYPE_CHECKING:
     from cpxl.reading import Submission
 
 
-_SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
-_A1 = re.compile(r"^\$?[A-Z]{1,3}\$?[1-9]\d{0,6}$")
 _COMMENT_LIMIT = 2000
 
 
@@ -41,18 +45,18 @@ class Placement:
 
     def place(self, location: Location) -> tuple[str, str] | None:
         """The template input cell a finding's sender cell maps to, or None."""
-        cell = location.cell.upper()
-        if not location.sheet or not _A1.match(cell):
+        at = cell_position(location.cell) if location.sheet else None
+        if at is None:
             return None
-        direct = self.cells.get((location.sheet, cell.replace("$", "")))
+        row, col = at
+        direct = self.cells.get((location.sheet, cell_name(row, col)))
         if direct is not None:
             return direct
         sheet = self.sheets.get(location.sheet)
-        row, col = xl_cell_to_rowcol(cell)
         r, c = self.rows.get((location.sheet, row)), self.cols.get((location.sheet, col))
         if sheet is None or r is None or c is None:
             return None
-        target = (sheet, str(xl_rowcol_to_cell(r, c)))
+        target = (sheet, cell_name(r, c))
         return target if target in self.inputs else None
 
 
@@ -78,10 +82,11 @@ def placement(submission: Submission) -> Placement:
         content = _content(v.value, v.missing, v.original)
         if content is not None:
             fill[target] = content
-        if v.sheet and v.cell and _A1.match(v.cell):
-            cells[(v.sheet, v.cell)] = target
+        at = cell_position(v.cell) if v.sheet else None
+        if at is not None:
+            row, col = at
+            cells[(v.sheet, cell_name(row, col))] = target
             sheets.setdefault(v.sheet, sheet.name)
-            row, col = xl_cell_to_rowcol(v.cell)
             rows[(v.sheet, row)] = sheet.row_of(v.area)
             cols[(v.sheet, col)] = column.col
     for e in submission.explanations:
@@ -90,9 +95,7 @@ def placement(submission: Submission) -> Placement:
             continue
         sheet = layout.sheet(name)
         with contextlib.suppress(KeyError):
-            fill[(name, str(xl_rowcol_to_cell(sheet.row_of(e.area), sheet.explanation_col)))] = (
-                e.text
-            )
+            fill[(name, cell_name(sheet.row_of(e.area), sheet.explanation_col))] = e.text
     return Placement(fill, cells, sheets, rows, cols, _inputs(layout))
 
 
@@ -119,7 +122,7 @@ def marks(
             grouped.setdefault(target, []).append(f)
     out: dict[tuple[str, str], Mark] = {}
     for target, group in grouped.items():
-        worst = min(group, key=lambda f: _SEVERITY_RANK[f.severity]).severity
+        colour = worst(group) or Severity.INFO  # a group is never empty
         notes = []
         for f in group:
             (t_en, t_km), (p_en, x_en, p_km, x_km) = titles(f, messages), split_text(f, messages)
@@ -127,5 +130,5 @@ def marks(
         comment = "\n\n".join(notes)
         if len(comment) > _COMMENT_LIMIT:
             comment = comment[: _COMMENT_LIMIT - 1] + OMITTED
-        out[target] = Mark(worst.value, comment)
+        out[target] = Mark(colour.value, comment)
     return out

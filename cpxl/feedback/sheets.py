@@ -13,13 +13,13 @@ from typing import Any
 
 from cpxl.catalogue import Catalogue, Term
 from cpxl.feedback.placement import Placement
-from cpxl.feedback.words import NO_CONTENT, counts, safe_reason, split_text, status_text, titles
+from cpxl.feedback.words import NO_CONTENT, safe_reason, split_text, status_text, titles
 from cpxl.findings import FileResult, Severity, Status
 from cpxl.templates import (
-    FINDINGS_EXPLANATION_COL,
     FINDINGS_SHEET,
     KHMER_FONT,
     LATIN_FONT,
+    FindingsColumn,
     print_on_a4,
 )
 
@@ -233,7 +233,7 @@ def _summary_sheet(
         rows.pair(t("period"), result.period)
     if not no_content:
         rows.r += 1
-        n = counts(result)
+        n = result.counts()
         rows.number(t("errors_count"), n["error"])
         rows.number(t("warnings_count"), n["warning"])
         rows.number(t("info_count"), n["info"])
@@ -266,22 +266,21 @@ def _resubmission(rows: _Rows, result: FileResult, catalogue: Catalogue) -> None
             rows.table(heads, listed, frozenset({3}))
 
 
-_FINDING_HEADS = (
-    "severity",
-    "sheet",
-    "cell",
-    "seen",
-    "problem",
-    "what_to_do",
-    "problem",
-    "what_to_do",
-    "rule",
-    "explanation",
-)
-
-
-_RULE_COL = _FINDING_HEADS.index("rule")
-_FINDING_WIDTHS = (10, 13, 6, 9, 31, 27, 31, 27, 14, 24)
+_C = FindingsColumn
+# Each column's heading (a catalogue term, and the language of its text) and width.
+_FINDING_HEADS = {
+    _C.SEVERITY: ("severity", "", 10),
+    _C.SHEET: ("sheet", "", 13),
+    _C.CELL: ("cell", "", 6),
+    _C.SEEN: ("seen", "", 9),
+    _C.PROBLEM_EN: ("problem", " (EN)", 31),
+    _C.WHAT_TO_DO_EN: ("what_to_do", " (EN)", 27),
+    _C.PROBLEM_KM: ("problem", " (KM)", 31),
+    _C.WHAT_TO_DO_KM: ("what_to_do", " (KM)", 27),
+    _C.RULE: ("rule", "", 14),
+    _C.EXPLANATION: ("explanation", "", 24),
+}
+_FINDING_WIDTHS = tuple(_FINDING_HEADS[c][2] for c in FindingsColumn)
 
 
 def _findings_sheet(
@@ -295,50 +294,51 @@ def _findings_sheet(
     ws = wb.add_worksheet(name)
     for c, width in enumerate(_FINDING_WIDTHS):
         # The rule's id is for the data officer (who may unhide it), never for the sender.
-        ws.set_column(c, c, width, None, {"hidden": c == _RULE_COL})
+        ws.set_column(c, c, width, None, {"hidden": c == _C.RULE})
     # One page wide on A4 at 8 points or more: the rule column is hidden, so not printed.
     print_on_a4(
-        ws, [0 if c == _RULE_COL else w for c, w in enumerate(_FINDING_WIDTHS)], header=(0, 0)
+        ws, [0 if c == _C.RULE else w for c, w in enumerate(_FINDING_WIDTHS)], header=(0, 0)
     )
-    for c, key in enumerate(_FINDING_HEADS):
+    for c in FindingsColumn:
+        key, lang, _ = _FINDING_HEADS[c]
         term = catalogue.term(key)
-        lang = " (EN)" if c in (4, 5) else " (KM)" if c in (6, 7) else ""
         ws.write_string(0, c, f"{term.en}{lang}\n{term.km}", fmt.head)
     ws.set_row(0, 42)
     ws.freeze_panes(1, 0)
     for r, f in enumerate(result.findings, start=1):
         sev = catalogue.term(f.severity.value)
-        ws.write_string(r, 0, f"{sev.en} / {sev.km}", fmt.severity[f.severity.value])
+        ws.write_string(r, _C.SEVERITY, f"{sev.en} / {sev.km}", fmt.severity[f.severity.value])
         target = where.place(f.location) if where is not None else None
         if target is not None:
             sheet, cell = target
-            ws.write_string(r, 1, sheet, fmt.cell)
+            ws.write_string(r, _C.SHEET, sheet, fmt.cell)
             link = "internal:'" + sheet.replace("'", "''") + "'!" + cell
-            ws.write_url(r, 2, link, fmt.link, cell)
+            ws.write_url(r, _C.CELL, link, fmt.link, cell)
         else:
-            _text(ws, r, 1, f.location.sheet, fmt.cell)
-            _text(ws, r, 2, f.location.cell, fmt.cell)
-        _text(ws, r, 3, f.seen, fmt.cell)
+            _text(ws, r, _C.SHEET, f.location.sheet, fmt.cell)
+            _text(ws, r, _C.CELL, f.location.cell, fmt.cell)
+        _text(ws, r, _C.SEEN, f.seen, fmt.cell)
         p_en, x_en, p_km, x_km = split_text(f, catalogue.messages)
-        ws.write_string(r, 4, p_en, fmt.cell)
-        ws.write_string(r, 5, x_en, fmt.cell)
-        ws.write_string(r, 6, p_km, fmt.cell_km)
-        ws.write_string(r, 7, x_km, fmt.cell_km)
+        ws.write_string(r, _C.PROBLEM_EN, p_en, fmt.cell)
+        ws.write_string(r, _C.WHAT_TO_DO_EN, x_en, fmt.cell)
+        ws.write_string(r, _C.PROBLEM_KM, p_km, fmt.cell_km)
+        ws.write_string(r, _C.WHAT_TO_DO_KM, x_km, fmt.cell_km)
         lines = max(
-            -(-len(p_en) // _FINDING_WIDTHS[4]),
-            -(-len(x_en) // _FINDING_WIDTHS[5]),
-            -(-len(p_km) // (_FINDING_WIDTHS[6] * 2 // 3)),  # Khmer takes more room per letter
-            -(-len(x_km) // (_FINDING_WIDTHS[7] * 2 // 3)),
+            -(-len(p_en) // _FINDING_WIDTHS[_C.PROBLEM_EN]),
+            -(-len(x_en) // _FINDING_WIDTHS[_C.WHAT_TO_DO_EN]),
+            # Khmer takes more room per letter
+            -(-len(p_km) // (_FINDING_WIDTHS[_C.PROBLEM_KM] * 2 // 3)),
+            -(-len(x_km) // (_FINDING_WIDTHS[_C.WHAT_TO_DO_KM] * 2 // 3)),
         )
         ws.set_row(r, 15 * max(lines, 1) + 3)  # wrapped text needs a row tall enough for it
-        _text(ws, r, _RULE_COL, f.rule, fmt.cell)
+        _text(ws, r, _C.RULE, f.rule, fmt.cell)
         explanation = f.params.get("explanation", "")
         if explanation:
-            ws.write_string(r, FINDINGS_EXPLANATION_COL, explanation, fmt.explain)
+            ws.write_string(r, _C.EXPLANATION, explanation, fmt.explain)
         elif f.severity == Severity.WARNING:
-            ws.write_blank(r, FINDINGS_EXPLANATION_COL, None, fmt.explain)
+            ws.write_blank(r, _C.EXPLANATION, None, fmt.explain)
     if result.findings:
-        ws.autofilter(0, 0, len(result.findings), len(_FINDING_HEADS) - 1)
+        ws.autofilter(0, 0, len(result.findings), len(FindingsColumn) - 1)
     ws.protect(
         "",
         {"autofilter": True, "sort": True, "format_columns": True, "format_rows": True},

@@ -8,7 +8,7 @@ from typing import Any
 
 from cpxl.catalogue import Catalogue
 from cpxl.feedback.sheets import RED, STATUS_COLOUR, SUMMARY_SHEET, Formats
-from cpxl.feedback.words import counts, status_text
+from cpxl.feedback.words import status_text
 from cpxl.findings import FileResult, RunReport, Status
 from cpxl.templates import close_workbook, new_workbook, print_on_a4
 
@@ -94,7 +94,7 @@ def _summary_row(ws: Any, fmt: Formats, r: int, f: FileResult, catalogue: Catalo
     status = status_text(catalogue, f.status)
     colour = STATUS_COLOUR.get(f.status, RED)
     reason = catalogue.messages.get(f.reason) if f.reason else None
-    n = counts(f)
+    n = f.counts()
     ws.set_row(r, _tall((f.file, _RUN_HEADS[0][1]), (f.feedback or "", _RUN_HEADS[-1][1])))
     ws.write_string(r, 0, f.file, fmt.cell)
     ws.write_string(r, 1, status.label_en, fmt.status[colour])

@@ -1,4 +1,4 @@
-"""What feedback says: a finding's text split into problem and fix, titles, status words, counts.
+"""What feedback says: a finding's text split into problem and fix, titles, status words.
 
 A file never opened is never echoed: its reason is shown with only the placeholders cpxl
 computed itself.
@@ -57,15 +57,6 @@ def titles(finding: Finding, messages: Mapping[Code, MessageText]) -> tuple[str,
 
 def status_text(catalogue: Catalogue, status: Status) -> StatusText:
     return catalogue.statuses.get(status) or StatusText(status.value, status.value, "", "")
-
-
-def counts(result: FileResult) -> dict[str, int]:
-    """Problems by severity, counting each grouped "more findings" entry as the cells it holds."""
-    out = {s.value: 0 for s in Severity}
-    for f in result.findings:
-        more = f.params.get("count", "") if f.code == Code.MORE_FINDINGS else ""
-        out[f.severity.value] += int(more) if more.isdigit() else 1
-    return out
 
 
 def safe_reason(result: FileResult, messages: Mapping[Code, MessageText]) -> Finding | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cpxl.catalogue import Catalogue, parse_period
 from cpxl.findings import (
+    ACCEPTED_STATUSES,
     Change,
     Code,
     FileResult,
@@ -157,7 +158,7 @@ def _decide_return(
     previous = before.previous
     changes = _changes(before.previous_values, sub.values) if previous else []
     status, reason, final = _status(finish(findings, sub.explanations), sub, previous, changes)
-    accepted = status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
+    accepted = status in ACCEPTED_STATUSES
     if previous is not None and accepted:
         final = (*final, *_resubmission_findings(r.name, previous, changes))
     result = replace(
@@ -367,7 +368,7 @@ def record(
 ) -> int:
     """One transaction for one file, with its feedback's name (its id); nothing from a file
     with errors is stored as data."""
-    accept = result.status in (Status.ACCEPTED, Status.ACCEPTED_WITH_WARNINGS)
+    accept = result.status in ACCEPTED_STATUSES
     explanations = [
         Explanation(f.rule, f.location.sheet, f.location.cell, f.params.get("explanation", ""))
         for f in result.findings

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from defusedxml import ElementTree
 
+from cpxl.findings import cell_position
 from cpxl.guard import Inspection
 from cpxl.reading.types import once_per_template
 
 ROW_SLACK, COL_SLACK = 60, 40
 # A sheet whose declared area is larger than this is read row by row with openpyxl instead.
 MAX_DENSE_CELLS = 2_000_000
-_CELL = re.compile(r"^([A-Z]{1,3})(\d+)$")
 
 
 def _sheet_parts(inspection: Inspection) -> dict[str, str]:
@@ -61,13 +60,6 @@ def _cell_value(tail: bytes, cell: str) -> str:
     return v.group(1).decode("utf-8", "replace")
 
 
-def _column_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
-
-
 @dataclass(frozen=True, slots=True)
 class _PartInfo:
     huge: bool
@@ -92,8 +84,9 @@ def _inspect_parts(inspection: Inspection) -> dict[str, _PartInfo]:
         m = _DIMENSION.search(peek.head)
         huge, last = False, ""
         if m and m.group(2):
-            cells = _column_number(m.group(2).decode()) * int(m.group(3))
-            huge = cells > MAX_DENSE_CELLS
+            end = cell_position(f"{m.group(2).decode()}{m.group(3).decode()}")
+            # beyond the last column a spreadsheet has (XFD): read closely, whatever its size
+            huge = end is None or (end[0] + 1) * (end[1] + 1) > MAX_DENSE_CELLS
             last = f"{m.group(2).decode()}{m.group(3).decode()}" if huge else ""
         if peek.far:  # a far cell, whatever the declared area says (or lacks)
             huge, last = True, last or peek.far
@@ -109,7 +102,6 @@ class _Grid:
     rows: list[list[Any]]
     formulas: dict[tuple[int, int], bool] = field(default_factory=dict)  # True = has a result
     errors: set[tuple[int, int]] = field(default_factory=set)
-    clipped: bool = False
 
     @property
     def special(self) -> bool:
@@ -135,7 +127,6 @@ def _openpyxl_grid(path: Path, sheet: str, nrows: int, ncols: int, *, formulas: 
         values.close()
     grid = _Grid(rows)
     if not formulas:
-        grid.clipped = True
         return grid
     raw = openpyxl.load_workbook(path, read_only=True, data_only=False, keep_links=False)
     try:
@@ -161,13 +152,3 @@ _ERRORS = {"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "
 
 def _is_error_text(v: object) -> bool:
     return isinstance(v, str) and v.strip().upper() in _ERRORS
-
-
-@lru_cache(maxsize=65536)
-def _a1(row: int, col: int) -> str:
-    letters = ""
-    n = col + 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        letters = chr(65 + rem) + letters
-    return f"{letters}{row + 1}"

@@ -15,22 +15,20 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from cpxl.catalogue import Catalogue
-from cpxl.findings import Code, Finding, Location, Severity, Value
+from cpxl.findings import Code, Finding, Location, Severity, Value, cell_name, cell_position
 from cpxl.numbers import INVISIBLE, parse_cell
-from cpxl.reading.grids import _CELL, COL_SLACK, ROW_SLACK, _a1, _Grid, _openpyxl_grid, _PartInfo
+from cpxl.reading.grids import COL_SLACK, ROW_SLACK, _Grid, _openpyxl_grid, _PartInfo
 from cpxl.reading.identity import _text
 from cpxl.reading.types import Explanation
 from cpxl.templates import (
-    FINDINGS_CELL_COL,
-    FINDINGS_EXPLANATION_COL,
     FINDINGS_SHEET,
-    FINDINGS_SHEET_COL,
     FIRST_DATA_ROW,
     FIRST_INPUT_COL,
     IDENTITY_SHEET,
     KEY_COL,
     KEY_MARKER,
     Column,
+    FindingsColumn,
     Layout,
     SheetLayout,
 )
@@ -145,7 +143,12 @@ class _SheetReader:
                 # The common case, a number or nothing, inline: no parsing and no finding.
                 if plain and (blank or (type(raw) in (int, float) and raw == raw)):
                     number = None if blank else float(raw)
-                    el, dim, opt, cell = column.element, column.dimension, column.option, _a1(r, c)
+                    el, dim, opt, cell = (
+                        column.element,
+                        column.dimension,
+                        column.option,
+                        cell_name(r, c),
+                    )
                     res.values.append(Value(el, area.code, dim, opt, number, "", name, cell))
                     continue
                 value, finding = self._value(grid, r, c, area.code, column, name)
@@ -156,7 +159,9 @@ class _SheetReader:
                 text = _text(grid.get(r, expl_col))
                 if text:
                     res.explanations.append(
-                        Explanation(name, _a1(r, expl_col), area.code, text.translate(INVISIBLE))
+                        Explanation(
+                            name, cell_name(r, expl_col), area.code, text.translate(INVISIBLE)
+                        )
                     )
         return res
 
@@ -172,7 +177,7 @@ class _SheetReader:
         out: dict[str, int] = {}
         for column in layout.columns:
             found = where.get(column.key)
-            expected_cell = _a1(key_row - 1, column.col)
+            expected_cell = cell_name(key_row - 1, column.col)
             if found is None:
                 res.findings.append(
                     Finding.make(
@@ -190,8 +195,8 @@ class _SheetReader:
                     Finding.make(
                         Code.MOVED_COLUMN,
                         Severity.INFO,
-                        Location(file=self.file, sheet=name, cell=_a1(key_row - 1, found)),
-                        expected=_a1(key_row - 1, column.col),
+                        Location(file=self.file, sheet=name, cell=cell_name(key_row - 1, found)),
+                        expected=cell_name(key_row - 1, column.col),
                         name_en=label_en,
                         name_km=label_km,
                     )
@@ -218,7 +223,7 @@ class _SheetReader:
             if code in wanted and code not in out:
                 out[code] = r
                 continue
-            loc = Location(file=self.file, sheet=name, cell=_a1(r, key_col + 1), row=r + 1)
+            loc = Location(file=self.file, sheet=name, cell=cell_name(r, key_col + 1), row=r + 1)
             wrong = Code.UNKNOWN_ROW if code not in wanted else Code.DUPLICATE_ROW
             res.findings.append(Finding.make(wrong, Severity.ERROR, loc, seen=code))
         offset = key_row - (FIRST_DATA_ROW - 1)
@@ -230,7 +235,7 @@ class _SheetReader:
                     Finding.make(
                         Code.MISSING_ROW,
                         Severity.ERROR,
-                        Location(file=self.file, sheet=name, cell=_a1(expected, key_col + 1)),
+                        Location(file=self.file, sheet=name, cell=cell_name(expected, key_col + 1)),
                         expected=f"{area.code} {area.name_en}",
                     )
                 )
@@ -239,7 +244,9 @@ class _SheetReader:
                     Finding.make(
                         Code.MOVED_ROW,
                         Severity.INFO,
-                        Location(file=self.file, sheet=name, cell=_a1(at, key_col + 1), row=at + 1),
+                        Location(
+                            file=self.file, sheet=name, cell=cell_name(at, key_col + 1), row=at + 1
+                        ),
                         expected=str(layout.row_of(area.code) + 1),
                         name_en=area.name_en,
                         name_km=area.name_km,
@@ -252,7 +259,7 @@ class _SheetReader:
     ) -> tuple[Value, Finding | None]:
         """The value of one input cell, and the finding its reading raised, if any."""
         raw = grid.get(r, c)
-        cell = _a1(r, c)
+        cell = cell_name(r, c)
         if not grid.special and (raw is None or raw == "" or type(raw) in (int, float)):
             # The common case, a number or nothing, costs no parsing (NaN is not a number).
             number = float(raw) if type(raw) in (int, float) and raw == raw else None
@@ -307,17 +314,17 @@ def _feedback_explanations(
     by_name = {s.name: s for s in layout.sheets}
     out: list[Explanation] = []
     for row in rows[1:]:
-        if len(row) <= FINDINGS_EXPLANATION_COL:
+        if len(row) <= FindingsColumn.EXPLANATION:
             continue
-        text = _text(row[FINDINGS_EXPLANATION_COL]).translate(INVISIBLE).strip()
-        sheet = by_name.get(_text(row[FINDINGS_SHEET_COL]))
-        match = _CELL.match(_text(row[FINDINGS_CELL_COL]))
-        if not text or sheet is None or match is None:
+        text = _text(row[FindingsColumn.EXPLANATION]).translate(INVISIBLE).strip()
+        sheet = by_name.get(_text(row[FindingsColumn.SHEET]))
+        at = cell_position(_text(row[FindingsColumn.CELL]))
+        if not text or sheet is None or at is None:
             continue
-        r = int(match.group(2)) - 1 - FIRST_DATA_ROW
+        r = at[0] - FIRST_DATA_ROW
         if 0 <= r < len(sheet.areas):
             actual = names.get(sheet.name, sheet.name)
-            out.append(Explanation(actual, match.group(0), sheet.areas[r].code, text))
+            out.append(Explanation(actual, cell_name(*at), sheet.areas[r].code, text))
     return out
 
 
@@ -390,7 +397,9 @@ class _Inserted:
         seen = _text(raw).translate(INVISIBLE).strip()
         if not seen:
             return []
-        loc = Location(file=self.file, sheet=self.sheet, cell=_a1(r, c), row=r + 1, column=c + 1)
+        loc = Location(
+            file=self.file, sheet=self.sheet, cell=cell_name(r, c), row=r + 1, column=c + 1
+        )
         finding = Finding.make(
             code, Severity.ERROR, loc, seen=seen, after_en=label[0], after_km=label[1]
         )

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 
 from cpxl.findings import (
+    ACCEPTED_STATUSES,
     Change,
     Code,
     FileResult,
@@ -167,7 +168,7 @@ _CURRENT = select(schema.submissions).where(
     _S.ministry == bindparam("ministry"), _S.period == bindparam("period"), _S.is_current == true()
 )
 # A return read as a genuine template: its figures can be compared with the next one's.
-_READ_RETURNS = ("accepted", "accepted-with-warnings", "needs-correction")
+_READ_RETURNS = tuple(s.value for s in (*ACCEPTED_STATUSES, Status.NEEDS_CORRECTION))
 _LATEST = (
     select(schema.submissions)
     .where(

@@ -10,20 +10,17 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+from enum import IntEnum
 
 from cpxl.catalogue import Area, Catalogue, Element, Period, parse_period
+from cpxl.findings import cell_name, column_name
 
 IDENTITY_SHEET = "_cpxl"
 LISTS_SHEET = "_lists"
 INSTRUCTIONS_SHEET = "Instructions"
 IDENTITY_NAME = "cpxl_identity"
 KEY_MARKER = "#cpxl-keys"
-# A feedback workbook's list of findings: a sender may explain a warning in its last column and
-# send the feedback workbook back as the return, so the reader looks there too.
 FINDINGS_SHEET = "Findings"
-FINDINGS_SHEET_COL, FINDINGS_CELL_COL, FINDINGS_EXPLANATION_COL = 1, 2, 9
 IDENTITY_FIELDS = (
     "template_id",
     "ministry",
@@ -43,6 +40,25 @@ LATIN_FONT = "Calibri"
 PASSWORD_FREE = ""  # sheets are protected without a password: protection guides, it does not secure
 
 
+class FindingsColumn(IntEnum):
+    """The columns (0-based) of a feedback workbook's Findings sheet, one row per finding.
+
+    The feedback writer fills them; a sender may explain a warning in the last one and send the
+    feedback workbook back as the return, so the reader reads the sheet, cell and explanation.
+    """
+
+    SEVERITY = 0
+    SHEET = 1
+    CELL = 2
+    SEEN = 3
+    PROBLEM_EN = 4
+    WHAT_TO_DO_EN = 5
+    PROBLEM_KM = 6
+    WHAT_TO_DO_KM = 7
+    RULE = 8
+    EXPLANATION = 9
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     """One input column: an element's total, or one option of one of its dimensions."""
@@ -58,7 +74,7 @@ class Column:
     @property
     def letter(self) -> str:
         """The column's letter as printed in the template (E, F, ...)."""
-        return str(xl_col_to_name(self.col))
+        return column_name(self.col)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +101,7 @@ class SheetLayout:
 
     def cell(self, area: str, column: Column) -> str:
         """A1 address of an input cell."""
-        return str(xl_rowcol_to_cell(self._rows[area], column.col))
+        return cell_name(self._rows[area], column.col)
 
     def column(self, key: str) -> Column:
         """The column with this key."""

@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from xlsxwriter.utility import xl_rowcol_to_cell
-
 from cpxl.catalogue import Catalogue, parse_period
+from cpxl.findings import cell_name
 from cpxl.templates.identity import Identity
 from cpxl.templates.layout import (
     CODE_COL,
@@ -305,7 +304,7 @@ def validations(ws: Any, catalogue: Catalogue, sheet: SheetLayout) -> None:
     codes = "/".join(catalogue.missing_reasons)
     for c in sheet.columns:
         vt = catalogue.elements[c.element].value_type
-        top = xl_rowcol_to_cell(first_row, c.col)
+        top = cell_name(first_row, c.col)
         in_list = f"COUNTIF({LISTS_SHEET}!$A$1:$A${n_codes},{top})>0"
         if vt in ("count", "year"):
             rule = f"AND(ISNUMBER({top}),{top}>=0,INT({top})={top})"

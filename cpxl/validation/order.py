@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from cpxl.findings import Code, Finding, Location, Severity
+from cpxl.findings import Code, Finding, Location, Severity, cell_position, column_name
 from cpxl.reading import Explanation
 
 PER_COLUMN = 5
@@ -69,14 +69,13 @@ def _explain(findings: list[Finding], explanations: Sequence[Explanation]) -> li
 
 
 def _row_of(cell: str) -> str:
-    return "".join(ch for ch in cell if ch.isdigit())
+    at = cell_position(cell)
+    return "" if at is None else str(at[0] + 1)
 
 
 def _col_of(cell: str) -> str:
-    return "".join(ch for ch in cell if ch.isalpha())
-
-
-_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+    at = cell_position(cell)
+    return "" if at is None else column_name(at[1])
 
 
 def _order(f: Finding) -> tuple[object, ...]:
