@@ -108,7 +108,7 @@ def measure(
             checking = first[name] if i == 0 else at
             alone = checking.run("check_alone", partial(check_alone, sub, cat))
             query = partial(before_for, store, cat, sub)
-            history = at.run("history_query", query)
+            history = at.run("history_query", query).history
             against = at.run("check_against_store", partial(check_against_store, sub, cat, history))
             everything = [*sub.findings, *alone, *against]
             last[name] = (sub, at.run("finish", partial(finish, everything, sub.explanations)))
