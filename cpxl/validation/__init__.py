@@ -32,6 +32,7 @@ from cpxl.validation.tables import (
     compile_layout,
     failures,
     judgements,
+    place,
     ref_key,
     wide,
 )
@@ -77,8 +78,9 @@ def validate(
 def check_alone(submission: Submission, catalogue: Catalogue) -> list[Finding]:
     """Type, range, required, sum and compare rules a return can answer by itself."""
     compiled = compile_layout(catalogue, submission.layout)
-    w = wide(submission.values)
-    judged = judgements(submission, catalogue, compiled, w)
+    placed = place(submission.values)
+    w = placed.wide
+    judged = judgements(submission, catalogue, compiled, placed)
     out: list[Finding] = []
     file = submission.file
     for number, row in failures(compiled.alone, judged.table):

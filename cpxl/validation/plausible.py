@@ -28,7 +28,7 @@ from cpxl.findings import Code, Finding, Location, Stored
 from cpxl.numbers import format_number
 from cpxl.reading import Submission
 from cpxl.templates import column_key
-from cpxl.validation.tables import Wide, failures, named, ref_key, wide
+from cpxl.validation.tables import Wide, failures, named, place, ref_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ def check_references(
     rules = [r for r in catalogue.rules_of("reference") if r.element in own]
     if not rules:
         return []
-    w = w if w is not None else wide(submission.values)
+    w = w if w is not None else place(submission.values).wide
     rows: list[_Row] = []
     for rule in rules:
         assert rule.reference is not None
@@ -199,7 +199,7 @@ def check_over_time(
     before = _previous_totals(history, submission.period, needed)
     if not before:
         return []
-    w = wide(submission.values)
+    w = place(submission.values).wide
     out: list[Finding] = []
     rows: list[_Row] = []
     for rule in continuity:

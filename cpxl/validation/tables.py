@@ -1,11 +1,11 @@
-"""The tables pandera checks, and the schemas compiled from the catalogue's rules.
+"""The table pandera checks, and the schemas compiled from the catalogue's rules.
 
-Three long tables per return, one row per input cell (type, range, required), one per (area,
-sum rule, dimension), one per (area, compare rule). For each table shape a template layout has
-one ``DataFrameSchema`` (built once per layout) holding one named ``Check`` per catalogue rule:
-the check's name is the rule's id, its error the rule's description, so pandera's own report
-names the rule. A schema is validated lazily, so every rule's failures are collected in one
-pass; :func:`failures` reads pandera's ``failure_cases`` back as (rule, row) pairs.
+A template layout has one ``DataFrameSchema`` (built once per layout) holding one ``Check`` per
+catalogue rule that applies to it: the check's name is the rule's id and its error leads with
+it, so pandera's own report names the rule. A return becomes one long table of judgements, one
+row per thing a rule judges: a cell (range and required rules), a breakdown of an area (sum
+rules), an area (compare rules). The schema is validated lazily, so every rule's failures are
+collected in one pass; :func:`failures` reads pandera's ``failure_cases`` back as (check, row).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 import numpy as np
 import pandas as pd
@@ -35,13 +36,7 @@ _OPS: dict[str, Op] = {
 
 
 # ---------------------------------------------------------------------------------------------
-# The tables pandera checks
-#
-# Three long tables per return, each checked by one schema with a named check per rule:
-#   cells:    one row per input cell (value, entered) -> type, range and required rules
-#   sums:     one row per (area, sum rule, dimension) -> parts against the total
-#   compares: one row per (area, compare rule) -> left side against right side
-# A row of the sums and compares tables carries the number of its rule's check in the schema.
+# A return as numbers: the area × key matrix that sums, compares and references read
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,29 +72,96 @@ class Wide:
 
 
 def wide(values: Iterable[Value]) -> Wide:
-    """Pivot values to an area × key matrix of numbers."""
+    """Pivot values to an area × key matrix of numbers (areas and keys in order of first use)."""
+    vals = tuple(values)
+    return _fill(_arrange(tuple(map(_PLACE, vals))), vals).wide
+
+
+def place(values: Sequence[Value]) -> Placed:
+    """A return's values as :func:`wide` pivots them, and per value its figure and element.
+
+    Where each value goes depends only on where the return's cells are (one arrangement per
+    layout, unless rows or columns were moved or removed): that is worked out once per
+    arrangement, and only the figures are read per return.
+    """
+    return _fill(_arranged(tuple(map(_PLACE, values))), values)
+
+
+_PLACE = itemgetter(0, 1, 2, 3, 6, 7)  # a Value's element, area, dimension, option, sheet, cell
+_FIGURE = itemgetter(4)  # a Value's value
+Place = tuple[str, str, str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A return's values placed: the matrix, and per value its figure (NaN when none) and the
+    position of its element in ``elements``."""
+
+    wide: Wide
+    figures: np.ndarray
+    elements: tuple[str, ...]
+    element_at: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _Arrangement:
+    """Where each value of an arrangement of cells goes; never changed once made."""
+
+    areas: tuple[str, ...]
+    keys: Mapping[str, int]
+    present: np.ndarray
+    cells: Mapping[tuple[str, str], tuple[str, str]]
+    rows: np.ndarray
+    cols: np.ndarray
+    elements: tuple[str, ...]
+    element_at: np.ndarray
+
+
+def _arrange(places: tuple[Place, ...]) -> _Arrangement:
     area_at: dict[str, int] = {}
     key_at: dict[str, int] = {}
+    element_at: dict[str, int] = {}
     key_of: dict[tuple[str, str, str], str] = {}  # one column key per column, not per cell
     rows: list[int] = []
     cols: list[int] = []
-    vals: list[float] = []
+    elements: list[int] = []
     cells: dict[tuple[str, str], tuple[str, str]] = {}
-    for v in values:
-        column = (v.element, v.dimension, v.option)
+    for element, area, dimension, option, sheet, cell in places:
+        column = (element, dimension, option)
         key = key_of.get(column)
         if key is None:
             key = key_of[column] = column_key(*column)
-        rows.append(area_at.setdefault(v.area, len(area_at)))
+        rows.append(area_at.setdefault(area, len(area_at)))
         cols.append(key_at.setdefault(key, len(key_at)))
-        vals.append(np.nan if v.value is None else v.value)
-        if v.cell:
-            cells[(v.area, key)] = (v.sheet, v.cell)
-    numbers = np.full((len(area_at), len(key_at)), np.nan)
+        elements.append(element_at.setdefault(element, len(element_at)))
+        if cell:
+            cells[(area, key)] = (sheet, cell)
     present = np.zeros((len(area_at), len(key_at)), dtype=bool)
-    numbers[rows, cols] = vals
     present[rows, cols] = True
-    return Wide(tuple(area_at), key_at, numbers, present, cells)
+    present.flags.writeable = False  # shared by every return of the arrangement
+    return _Arrangement(
+        tuple(area_at),
+        key_at,
+        present,
+        cells,
+        np.array(rows, dtype=np.intp),
+        np.array(cols, dtype=np.intp),
+        tuple(element_at),
+        np.array(elements, dtype=np.intp),
+    )
+
+
+# A run meets each layout in one arrangement or a few (a return with a moved row is another).
+_arranged = lru_cache(maxsize=32)(_arrange)
+
+
+def _fill(arrangement: _Arrangement, values: Sequence[Value]) -> Placed:
+    figures = np.array(list(map(_FIGURE, values)), dtype=float)  # None (no figure) is NaN
+    numbers = np.full(arrangement.present.shape, np.nan)
+    numbers[arrangement.rows, arrangement.cols] = figures
+    a = arrangement
+    w = Wide(a.areas, a.keys, numbers, a.present, a.cells)
+    return Placed(w, figures, a.elements, a.element_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,20 +403,20 @@ class Judgements:
 
 
 def judgements(
-    submission: Submission, catalogue: Catalogue, compiled: Compiled, w: Wide
+    submission: Submission, catalogue: Catalogue, compiled: Compiled, placed: Placed
 ) -> Judgements:
     """The table the layout's ``alone`` schema validates: cell rules' rows (one per cell a
     rule applies to), then sums' (per breakdown and area), then compares' (per rule and area)."""
     columns: list[tuple[np.ndarray, ...]] = []  # (check, a, b, skip, subject) per block
-    value, entered, required, applies = _cell_arrays(submission, catalogue, compiled)
+    value, entered, required, applies = _cell_arrays(submission, catalogue, compiled, placed)
     for number, rule_applies in enumerate(applies):
         at = np.flatnonzero(rule_applies)
         columns.append(_block(number, value[at], at))
     if compiled.required is not None:
         at = np.flatnonzero(required)
         columns.append(_block(len(applies), entered[at].astype(float), at))
-    sums, sum_rows = _sum_rows(w, compiled)
-    compares, compare_rows = _compare_rows(w, compiled.local, compiled.first_compare)
+    sums, sum_rows = _sum_rows(placed.wide, compiled)
+    compares, compare_rows = _compare_rows(placed.wide, compiled.local, compiled.first_compare)
     for block in (sums, compares):
         columns.append((*block, np.arange(len(block[0]))))
     check, a, b, skip, subject = (np.concatenate(c) for c in zip(*columns, strict=True))
@@ -367,17 +429,17 @@ def _block(number: int, a: np.ndarray, subject: np.ndarray) -> tuple[np.ndarray,
 
 
 def _cell_arrays(
-    submission: Submission, catalogue: Catalogue, compiled: Compiled
+    submission: Submission, catalogue: Catalogue, compiled: Compiled, placed: Placed
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """Per input cell: its figure (NaN when none), entered, required, and per range rule
     whether the rule applies to it."""
-    vals = submission.values
+    value = placed.figures
+    entered = ~np.isnan(value)
+    for i in np.flatnonzero(~entered):  # no figure: a reason code or text is still an entry
+        entered[i] = not submission.values[i].blank
     # What depends on the element is worked out once per element, then spread to its cells.
-    position: dict[str, int] = {}
-    at = np.array([position.setdefault(v.element, len(position)) for v in vals], dtype=np.intp)
-    elements = [catalogue.elements[code] for code in position]
-    value = np.array([np.nan if v.value is None else v.value for v in vals], dtype=float)
-    entered = np.array([not v.blank for v in vals], dtype=bool)
+    elements = [catalogue.elements[code] for code in placed.elements]
+    at = placed.element_at
     required = np.array([e.required for e in elements], dtype=bool)[at]
     applies = [
         np.array([_applies(rule, e.value_type, e.code) for e in elements], dtype=bool)[at]
