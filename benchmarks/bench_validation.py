@@ -13,8 +13,9 @@ history, as in a real run. Each step is timed --repeat times per return (medians
   elements its compare rules name for its own period), then ``check_against_store``
   (cross-ministry compares, change rules) and ``finish``.
 
-The first ``check_alone`` of each layout compiles its pandera schemas; that is reported apart
-(once per layout and worker process). Target: validation adds at most 15 ms per return.
+The first ``check_alone`` of each layout compiles its pandera schema (one named check per rule)
+and works out where its cells go; that is reported apart (once per layout and worker process).
+Target: validation adds at most 15 ms per return.
 
     .venv/bin/python benchmarks/bench_validation.py [--quick] [--repeat 20] [--profile]
 """
@@ -108,7 +109,7 @@ def measure(
             checking = first[name] if i == 0 else at
             alone = checking.run("check_alone", partial(check_alone, sub, cat))
             query = partial(before_for, store, cat, sub)
-            history = at.run("history_query", query)
+            history = at.run("history_query", query).history
             against = at.run("check_against_store", partial(check_against_store, sub, cat, history))
             everything = [*sub.findings, *alone, *against]
             last[name] = (sub, at.run("finish", partial(finish, everything, sub.explanations)))

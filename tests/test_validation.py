@@ -4,7 +4,8 @@ Covers: clean returns of every ministry have no findings; the mistakes `cpxl sim
 --mistakes` types are found exactly at their cells; type and range; required; sums name every
 cell that takes part and follow the missing-value strategy; compare within one return and across
 returns in the store; change and outliers against earlier periods as warnings with the history;
-explained warnings; repeated findings grouped per column.
+explained warnings; repeated findings grouped per column; every rule a return breaks reported in
+one pass, each by its rule at its cells.
 """
 
 from __future__ import annotations
@@ -226,3 +227,34 @@ def test_repeated_findings_are_grouped_per_column(tmp_path: Path) -> None:
     assert [(f.params["count"], f.params["column"], f.params["of"]) for f in more] == [  # type: ignore[attr-defined]
         (str(len(sheet.areas) - PER_COLUMN), col.letter, "not-a-number")
     ]
+
+
+def test_every_rule_that_fails_in_one_return_is_reported_at_its_cells(tmp_path: Path) -> None:
+    """One pass over a return reports every rule it breaks, not just the first: a negative
+    count, a wrong total and a compare, each by its own rule and at its own cells, and a
+    rule broken in two provinces at both."""
+    ws = workspace(tmp_path)
+    sheet, negative = cell_of(MOJ, "children_in_detention", "02")
+    _, total = cell_of(MOJ, "children_in_detention", "03")
+    _, other_total = cell_of(MOJ, "children_in_detention", "11")
+    values = plan(catalogue(), layout(MOJ), SEED)
+    cells: dict[str, dict[str, object]] = {
+        sheet: {
+            negative: -3,
+            total: float(values[(sheet, total)]) + 4,
+            other_total: float(values[(sheet, other_total)]) + 7,
+        }
+    }
+    charged = [cell_of(MOJ, "children_charged", "07", "sex", o)[1] for o in ("male", "female")]
+    charged += [cell_of(MOJ, "children_charged", "07", "sex", "unknown")[1]]
+    charged += [cell_of(MOJ, "children_charged", "07")[1]]  # nobody charged in province 07
+    _, represented = cell_of(MOJ, "cicl_with_legal_representation", "07")
+    cells.setdefault(JJ, {}).update(dict.fromkeys(charged, 0))
+    found = _check(returned(ws, MOJ, cells=cells))
+    got = {(f.location.sheet, f.location.cell, f.code.value, f.rule) for f in found}  # type: ignore[attr-defined]
+    assert got == {
+        (sheet, negative, "negative-count", "TYPE-count"),
+        (sheet, total, "sum-mismatch", "SUM-children_in_detention"),
+        (sheet, other_total, "sum-mismatch", "SUM-children_in_detention"),
+        (JJ, represented, "compare-failed", "CMP-represented-le-charged"),
+    }

@@ -1,8 +1,9 @@
 """Validation: catalogue rules compiled to pandera schemas, each failure a finding at its cell.
 
-One schema per template layout (cached). pandera's check backend runs every check of a schema
-over the whole table, so every failure is collected, and each failing row is mapped back to its
-(sheet, cell) through the layout; pandera's own words never reach a user.
+One ``DataFrameSchema`` per template layout (cached), with one ``Check`` per catalogue rule
+named by the rule's id. A return's rules are judged in one lazy ``validate``, so pandera collects
+every rule's failures in its ``failure_cases``; each failing row is mapped back to its (sheet,
+cell) through the layout, and pandera's own words never reach a user.
 Change rules compare with the province's history in the store, in plain Python; continuity,
 share and reference rules (``plausible``) are one named pandera check each.
 """
@@ -15,17 +16,23 @@ from cpxl.catalogue import Catalogue
 from cpxl.findings import Finding, Stored
 from cpxl.reading import Submission
 from cpxl.validation.change import MAD_FLOOR, _change
-from cpxl.validation.located import _cell_findings, _compare_findings, _other_values, _sum_finding
+from cpxl.validation.located import (
+    _cell_findings,
+    _compare_finding,
+    _compare_findings,
+    _other_values,
+    _sum_finding,
+)
 from cpxl.validation.order import PER_COLUMN, PER_SHEET, cap, finish
 from cpxl.validation.plausible import check_over_time, check_references, history_elements
 from cpxl.validation.tables import (
     Compiled,
     Wide,
-    _cells_table,
-    _failures,
     _refs,
-    _sums_table,
     compile_layout,
+    failures,
+    judgements,
+    place,
     ref_key,
     wide,
 )
@@ -71,16 +78,22 @@ def validate(
 def check_alone(submission: Submission, catalogue: Catalogue) -> list[Finding]:
     """Type, range, required, sum and compare rules a return can answer by itself."""
     compiled = compile_layout(catalogue, submission.layout)
+    placed = place(submission.values)
+    w = placed.wide
+    judged = judgements(submission, catalogue, compiled, placed)
     out: list[Finding] = []
-    cells = _cells_table(submission, catalogue, compiled)
-    for name, row in _failures(compiled.cells, cells):
-        out.extend(_cell_findings(compiled, name, submission.values[row], submission.file))
-    w = wide(submission.values)
-    sums, sum_rows = _sums_table(w, compiled)
-    for _, row in _failures(compiled.sums, sums):
-        area, group = sum_rows[row]
-        out.append(_sum_finding(group, area, w, submission.file))
-    out.extend(_compare_findings(w, compiled.local, compiled.compares, submission.file))
+    file = submission.file
+    for number, row in failures(compiled.alone, judged.table):
+        at = int(judged.subject[row])
+        if number < compiled.first_sum:
+            name = str(compiled.alone.checks[number].name)
+            out.extend(_cell_findings(compiled, name, submission.values[at], file))
+        elif number < compiled.first_compare:
+            area, group = judged.sums[at]
+            out.append(_sum_finding(group, area, w, file))
+        else:
+            area, rule = judged.compares[at]
+            out.append(_compare_finding(rule, area, w, file))
     out.extend(check_references(submission, catalogue, w))
     return out
 
@@ -103,7 +116,7 @@ def check_against_store(
         w = wide([*(v for v in submission.values if v.element in named), *others])
         own = {a.code for s in submission.layout.sheets for a in s.areas}
         w = w.only(own)
-        out.extend(_compare_findings(w, compiled.cross, compiled.compares, submission.file))
+        out.extend(_compare_findings(w, compiled.cross, compiled.cross_compares, submission.file))
     out.extend(_change(submission, catalogue, history))
     out.extend(check_over_time(submission, catalogue, history))
     return out

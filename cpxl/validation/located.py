@@ -15,11 +15,12 @@ from cpxl.reading import Submission
 from cpxl.validation.tables import (
     Compiled,
     Wide,
-    _compares_table,
-    _failures,
+    _compare_rows,
     _Group,
     _refs,
     _side,
+    _table,
+    failures,
     ref_key,
     within,
 )
@@ -28,11 +29,10 @@ from cpxl.validation.tables import (
 def _compare_findings(
     w: Wide, rules: Sequence[Rule], schema: pa.DataFrameSchema, file: str
 ) -> list[Finding]:
-    if not rules or not w.areas:
-        return []
-    table, rows = _compares_table(w, rules)
+    block, rows = _compare_rows(w, rules, 0)
     return [
-        _compare_finding(rows[row][1], rows[row][0], w, file) for _, row in _failures(schema, table)
+        _compare_finding(rows[row][1], rows[row][0], w, file)
+        for _, row in failures(schema, _table(*block))
     ]
 
 

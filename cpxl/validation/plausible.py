@@ -8,7 +8,8 @@ Three rule kinds, each a warning that shows the figure it was compared with:
 - ``share``: a part's share of a whole against the previous period's share in the store.
 
 Each rule is one named pandera ``Check`` over a small table of (rule, area) rows, as for the
-other kinds; the rows that fail become findings at the sender's cells.
+other kinds, validated lazily; the rows pandera reports failing become findings at the
+sender's cells.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -26,7 +28,7 @@ from cpxl.findings import Code, Finding, Location, Stored
 from cpxl.numbers import format_number
 from cpxl.reading import Submission
 from cpxl.templates import column_key
-from cpxl.validation.tables import Wide, _failures, ref_key, wide
+from cpxl.validation.tables import Wide, failures, named, place, ref_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,30 +42,38 @@ class _Row:
     allowed: float
 
 
-def _within(rule_id: str) -> Callable[[pd.DataFrame], pd.Series]:
+def _within(number: int) -> Callable[[pd.DataFrame], pd.Series]:
+    """The rows of one rule: the figure within ``allowed`` of its base."""
+
     def check(df: pd.DataFrame) -> pd.Series:
-        mine = df["rule"].to_numpy() == rule_id
+        mine = df["check"].to_numpy() == number
         gap = np.abs(df["seen"].to_numpy(float) - df["base"].to_numpy(float))
         return pd.Series(~mine | (gap <= df["allowed"].to_numpy(float) + 1e-9), index=df.index)
 
     return check
 
 
+@lru_cache(maxsize=256)
+def _schema(rules: tuple[Rule, ...]) -> pa.DataFrameSchema:
+    """One named check per rule, as for the other kinds (cached: a run meets few rule sets)."""
+    return pa.DataFrameSchema(checks=[named(r, _within(i)) for i, r in enumerate(rules)])
+
+
 def _failing(rows: Sequence[_Row]) -> list[_Row]:
     """The rows whose figure is further from its base than allowed, checked by pandera."""
     if not rows:
         return []
+    rules = tuple(dict.fromkeys(r.rule for r in rows))
+    number = {rule.id: i for i, rule in enumerate(rules)}
     table = pd.DataFrame(
         {
-            "rule": [r.rule.id for r in rows],
+            "check": [number[r.rule.id] for r in rows],
             "seen": [r.seen for r in rows],
             "base": [r.base for r in rows],
             "allowed": [r.allowed for r in rows],
         }
     )
-    ids = dict.fromkeys(r.rule.id for r in rows)
-    schema = pa.DataFrameSchema(checks=[pa.Check(_within(i), name=i, ignore_na=False) for i in ids])
-    return [rows[row] for _, row in _failures(schema, table)]
+    return [rows[row] for _, row in failures(_schema(rules), table)]
 
 
 def _own(submission: Submission) -> frozenset[str]:
@@ -89,7 +99,7 @@ def check_references(
     rules = [r for r in catalogue.rules_of("reference") if r.element in own]
     if not rules:
         return []
-    w = w if w is not None else wide(submission.values)
+    w = w if w is not None else place(submission.values).wide
     rows: list[_Row] = []
     for rule in rules:
         assert rule.reference is not None
@@ -189,7 +199,7 @@ def check_over_time(
     before = _previous_totals(history, submission.period, needed)
     if not before:
         return []
-    w = wide(submission.values)
+    w = place(submission.values).wide
     out: list[Finding] = []
     rows: list[_Row] = []
     for rule in continuity:
