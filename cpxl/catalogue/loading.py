@@ -28,14 +28,14 @@ from cpxl.catalogue.model import (
     Term,
 )
 from cpxl.catalogue.sections import (
-    _data_sets,
-    _freeze,
-    _indicators,
-    _messages,
-    _RefChecker,
-    _rules,
+    RefChecker,
+    freeze,
+    load_data_sets,
+    load_indicators,
+    load_messages,
+    load_rules,
 )
-from cpxl.catalogue.sources import _Problems, _Raw, _read_yaml
+from cpxl.catalogue.sources import Problems, Raw, read_yaml
 from cpxl.findings import Code, Finding
 
 # DHIS2 keeps codes of at most 50 characters; an option exports as "<dimension>_<option>".
@@ -83,12 +83,12 @@ def load(rules_dir: Path | str | None = None) -> Catalogue:
     """Load and check a catalogue; raise CatalogueError listing every problem found."""
     folder = Path(rules_dir) if rules_dir is not None else builtin_rules()
     early: list[Finding] = []
-    raws: dict[str, _Raw] = {}
+    raws: dict[str, Raw] = {}
     for name in FILES:
-        raw = _read_yaml(folder / f"{name}.yaml", early)
+        raw = read_yaml(folder / f"{name}.yaml", early)
         if raw is not None:
             raws[name] = raw
-    problems = _Problems(raws)
+    problems = Problems(raws)
     problems.items.extend(early)
     schemas = _schema_dir(folder)
     for name, raw in raws.items():
@@ -113,7 +113,7 @@ def _term(d: Mapping[str, Any], en: str = "en", km: str = "km") -> Term:
     return Term(str(d[en]), str(d[km]), str(d.get("km_status", "attested")))
 
 
-def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | None:
+def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | None:
     cat = raws["catalogue"].data
     ministries: dict[str, Ministry] = _unique(
         p,
@@ -228,7 +228,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         for j, dim in enumerate(e.by):
             if dim not in dimensions:
                 p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "by", j], dim)
-    checker = _RefChecker(p, elements, dimensions)
+    checker = RefChecker(p, elements, dimensions)
     domain_sectors = {d["id"]: tuple(d["framework_sectors"]) for d in cat["domains"]}
     sector_ids = {str(s["id"]) for s in cat["framework_sectors"]}
     for i, d in enumerate(cat["domains"]):
@@ -240,7 +240,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
                     ["domains", i, "framework_sectors", j],
                     f"unknown framework sector {sector!r}",
                 )
-    indicators = _indicators(
+    indicators = load_indicators(
         raws["indicators"].data["indicators"], p, checker, ministries, domain_sectors
     )
     cal = raws["calendar"].data
@@ -248,7 +248,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         t["code"]: PeriodType(t["code"], t["label_en"], t["label_km"], t["pattern"])
         for t in cal["period_types"]
     }
-    data_sets = _data_sets(
+    data_sets = load_data_sets(
         cal["data_sets"],
         p,
         ministries,
@@ -258,8 +258,8 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         [str(e["code"]) for e in elements_raw["elements"]],
     )
     _check_years_are_built_meaningfully(p, indicators, elements, data_sets)
-    rules = _rules(raws["validation"].data, p, checker)
-    messages, statuses, review = _messages(raws["messages"].data, p)
+    rules = load_rules(raws["validation"].data, p, checker)
+    messages, statuses, review = load_messages(raws["messages"].data, p)
     terms_raw = raws["terms"].data
     terms = {k: _term(v) for k, v in terms_raw["terms"].items()}
     instructions = tuple(_term(t) for t in terms_raw.get("instructions", ()))
@@ -271,27 +271,27 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         title=Term(cat["title_en"], cat["title_km"], cat.get("km_status", "attested")),
         framework_title_en=cat["framework"]["title_en"],
         source=str(folder),
-        provenance_levels=_freeze({k: _term(v) for k, v in cat["provenance_levels"].items()}),
-        domains=_freeze(
+        provenance_levels=freeze({k: _term(v) for k, v in cat["provenance_levels"].items()}),
+        domains=freeze(
             {
                 d["id"]: Term(d["name_en"], d["name_km"], d.get("km_status", "attested"))
                 for d in cat["domains"]
             }
         ),
-        missing_reasons=_freeze(
+        missing_reasons=freeze(
             {
                 m["code"]: Term(m["label_en"], m["label_km"], m.get("km_status", "attested"))
                 for m in cat["missing_reasons"]
             }
         ),
         national=Area(national["code"], national["iso"], national["name_en"], national["name_km"]),
-        ministries=_freeze(ministries),
+        ministries=freeze(ministries),
         provinces=tuple(provinces.values()),
-        dimensions=_freeze(dimensions),
-        sheets=_freeze(sheets),
-        elements=_freeze(elements),
+        dimensions=freeze(dimensions),
+        sheets=freeze(sheets),
+        elements=freeze(elements),
         indicators=indicators,
-        period_types=_freeze(period_types),
+        period_types=freeze(period_types),
         data_sets=data_sets,
         open_from=int(cal["open_from"]),
         closed_periods=frozenset(str(x) for x in cal.get("closed_periods") or ()),
@@ -300,22 +300,22 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         rules=rules,
         messages=messages,
         statuses=statuses,
-        terms=_freeze(terms),
+        terms=freeze(terms),
         instructions=instructions,
         messages_to_review=review,
-        framework_sectors=_freeze(
+        framework_sectors=freeze(
             {
                 str(s["id"]): Term(s["name_en"], s["name_km"], s.get("km_status", "attested"))
                 for s in cat["framework_sectors"]
             }
         ),
-        domain_sectors=_freeze(domain_sectors),
+        domain_sectors=freeze(domain_sectors),
         national_population_2019=national.get("population_2019"),
     )
 
 
 def _check_years_are_built_meaningfully(
-    p: _Problems,
+    p: Problems,
     indicators: Sequence[Indicator],
     elements: Mapping[str, Element],
     data_sets: Sequence[DataSet],
@@ -344,7 +344,7 @@ def _check_years_are_built_meaningfully(
 
 
 def _unique(
-    p: _Problems,
+    p: Problems,
     file: str,
     key: str,
     items: Sequence[Mapping[str, Any]],

@@ -21,22 +21,26 @@ from cpxl.catalogue.model import (
     Rule,
     StatusText,
 )
-from cpxl.catalogue.sources import _Problems
+from cpxl.catalogue.sources import Problems
 from cpxl.findings import Code, MessageText, Scope, Severity, Status
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-def _freeze(d: Mapping[_K, _V]) -> Mapping[_K, _V]:
+def freeze(d: Mapping[_K, _V]) -> Mapping[_K, _V]:
+    """A read-only copy (shared: every mapping a Catalogue holds is frozen this way)."""
     return MappingProxyType(dict(d))
 
 
-class _RefChecker:
-    """Parses expressions and checks that every name they use exists."""
+class RefChecker:
+    """Parses expressions and checks that every name they use exists.
+
+    Public because loading.py builds one for the sections it hands it to.
+    """
 
     def __init__(
-        self, p: _Problems, elements: Mapping[str, Element], dims: Mapping[str, Dimension]
+        self, p: Problems, elements: Mapping[str, Element], dims: Mapping[str, Dimension]
     ) -> None:
         self.p, self.elements, self.dims = p, elements, dims
 
@@ -83,10 +87,10 @@ class _RefChecker:
 _NOEXPR = Expression("", ())
 
 
-def _indicators(
+def load_indicators(
     items: Sequence[Mapping[str, Any]],
-    p: _Problems,
-    check: _RefChecker,
+    p: Problems,
+    check: RefChecker,
     ministries: Mapping[str, Ministry],
     domains: Mapping[str, tuple[str, ...]],
 ) -> tuple[Indicator, ...]:
@@ -157,9 +161,9 @@ def _indicators(
     return tuple(out)
 
 
-def _data_sets(
+def load_data_sets(
     items: Sequence[Mapping[str, Any]],
-    p: _Problems,
+    p: Problems,
     ministries: Mapping[str, Ministry],
     elements: Mapping[str, Element],
     period_types: Mapping[str, PeriodType],
@@ -228,7 +232,7 @@ def _data_sets(
     return tuple(out)
 
 
-def _rules(data: Mapping[str, Any], p: _Problems, check: _RefChecker) -> tuple[Rule, ...]:
+def load_rules(data: Mapping[str, Any], p: Problems, check: RefChecker) -> tuple[Rule, ...]:
     defaults = data.get("defaults") or {}
     out: list[Rule] = []
     seen: set[str] = set()
@@ -298,8 +302,8 @@ def _rules(data: Mapping[str, Any], p: _Problems, check: _RefChecker) -> tuple[R
     return tuple(out)
 
 
-def _messages(
-    data: Mapping[str, Any], p: _Problems
+def load_messages(
+    data: Mapping[str, Any], p: Problems
 ) -> tuple[Mapping[Code, MessageText], Mapping[Status, StatusText], frozenset[Code]]:
     messages: dict[Code, MessageText] = {}
     review: set[Code] = set()
@@ -343,4 +347,4 @@ def _messages(
     for st in Status:
         if st not in statuses:
             p.add(Code.CATALOGUE_MESSAGE, "messages", ["statuses"], f"no text for status {st}")
-    return _freeze(messages), _freeze(statuses), frozenset(review)
+    return freeze(messages), freeze(statuses), frozenset(review)

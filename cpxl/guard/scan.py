@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import IO
 
 from cpxl.findings import Code
-from cpxl.guard.limits import MIB, Limits, Peek, _Found, _megabytes, _too_compressed
+from cpxl.guard.limits import MIB, Found, Limits, Peek, megabytes, too_compressed
 
 _CHUNK = 256 * 1024  # inflate and scan this much at a time
 _ENCRYPTED_MEMBER = 0x1  # zip general-purpose flag: the member needs a password
 
-# Errors that zipfile and zlib raise on damaged or crafted archives.
-_ZIP_ERRORS = (
+# Errors that zipfile and zlib raise on damaged or crafted archives (shared: the directory
+# checks in zips.py catch the same ones).
+ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     OSError,
@@ -99,7 +100,8 @@ _ENCODINGS = (
     (b"<\x00", 2, 0),
     (b"\x00<", 2, 1),
 )
-_SIGNAL_CODES = {
+# What a mark the scan raises means (shared: zips.py turns the scan's marks into findings).
+SIGNAL_CODES = {
     "entities": Code.XML_ENTITIES,
     "macros": Code.MACROS,
     "external": Code.EXTERNAL_LINKS,
@@ -213,10 +215,13 @@ def _marks_for(name: str) -> _Marks | None:
     return _Marks(_ENTITY_MARKS)
 
 
-class _Scan:
-    """The one inflate pass over every member, counting each byte against the budget."""
+class Scan:
+    """The one inflate pass over every member, counting each byte against the budget.
 
-    def __init__(self, archive: zipfile.ZipFile, limits: Limits, found: _Found) -> None:
+    Public because zips.py runs it and then judges the structure from what it kept.
+    """
+
+    def __init__(self, archive: zipfile.ZipFile, limits: Limits, found: Found) -> None:
         self.archive = archive
         self.limits = limits
         self.found = found
@@ -236,7 +241,7 @@ class _Scan:
             try:
                 if not self._member(info):
                     return False
-            except _ZIP_ERRORS:
+            except ZIP_ERRORS:
                 self.found.add(Code.UNREADABLE_WORKBOOK, seen=info.orig_filename)
         return True
 
@@ -258,10 +263,10 @@ class _Scan:
             for data, used in _inflate(raw, info.compress_type):
                 size += len(data)
                 self.inflated += len(data)
-                if self.inflated > self.limits.max_inflated or _too_compressed(
+                if self.inflated > self.limits.max_inflated or too_compressed(
                     size, used, self.limits
                 ):
-                    limit = _megabytes(self.limits.max_inflated)
+                    limit = megabytes(self.limits.max_inflated)
                     self.found.add(Code.ZIP_BOMB, seen=name, limit=limit)
                     return False
                 crc = zlib.crc32(data, crc)

@@ -10,11 +10,12 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from cpxl.findings import Code
-from cpxl.guard.limits import _DAMAGED, Limits, _Found, _megabytes, _too_compressed
-from cpxl.guard.scan import _SIGNAL_CODES, _ZIP_ERRORS, _Scan
+from cpxl.guard.limits import DAMAGED_CODES, Found, Limits, megabytes, too_compressed
+from cpxl.guard.scan import SIGNAL_CODES, ZIP_ERRORS, Scan
 
 _MAX_ENTRY_BYTES = 1024  # generous size of one central-directory entry, to bound the directory
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+# The first bytes of a zip: a local file header, or an empty archive's end (shared: ``inspect``).
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 _ODS_TYPES = frozenset(
     {
@@ -35,12 +36,13 @@ _XLSB_TYPE = "application/vnd.ms-excel.sheet.binary.macroenabled.main"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _inspect_zip(fh: IO[bytes], limits: Limits, found: _Found) -> str:
+def inspect_zip(fh: IO[bytes], limits: Limits, found: Found) -> str:
+    """The kind of a zip container (``xlsx``, ``ods`` or ``""``), noting what stops it."""
     try:
         if _directory_too_big(fh, limits, found):
             return ""
         archive = zipfile.ZipFile(fh)
-    except _ZIP_ERRORS:
+    except ZIP_ERRORS:
         found.add(Code.UNREADABLE_WORKBOOK, seen="damaged zip archive")
         return ""
     with archive:
@@ -52,18 +54,18 @@ def _inspect_zip(fh: IO[bytes], limits: Limits, found: _Found) -> str:
             return hint
         _check_names(names, found)
         condemned = _check_declared_sizes(infos, limits, found)
-        scan = _Scan(archive, limits, found)
+        scan = Scan(archive, limits, found)
         complete = scan.run(infos, condemned)
         found.kept, found.peeks = scan.kept, scan.peeks
         for signal, member in scan.signals.items():
-            if signal in _SIGNAL_CODES:
-                found.add(_SIGNAL_CODES[signal], seen=member)
-        if not complete or found.by_code.keys() & _DAMAGED:
+            if signal in SIGNAL_CODES:
+                found.add(SIGNAL_CODES[signal], seen=member)
+        if not complete or found.by_code.keys() & DAMAGED_CODES:
             return hint  # a damaged or locked archive is only that, whatever it claims to be
         return _judge_structure(names, scan, found)
 
 
-def _directory_too_big(fh: IO[bytes], limits: Limits, found: _Found) -> bool:
+def _directory_too_big(fh: IO[bytes], limits: Limits, found: Found) -> bool:
     """Refuse a huge directory before zipfile builds one object per entry (500k cost 1.6 s)."""
     # zipfile's end-record reader is private but has been stable since Python 2; without it,
     # zipfile itself still opens the file, only later.
@@ -93,7 +95,7 @@ def _kind_from_names(names: list[str]) -> str:
     return ""
 
 
-def _check_names(names: list[str], found: _Found) -> None:
+def _check_names(names: list[str], found: Found) -> None:
     """Names that escape the archive, collide, or announce macros or links to other files."""
     seen: set[str] = set()
     for name in names:
@@ -122,19 +124,19 @@ def _unsafe_name(name: str) -> bool:
     )
 
 
-def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: Limits, found: _Found) -> set[int]:
+def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: Limits, found: Found) -> set[int]:
     """Members whose honest headers already say they are bombs; these are never inflated."""
     condemned = set()
     for index, info in enumerate(infos):
-        if _too_compressed(info.file_size, info.compress_size, limits):
-            found.add(Code.ZIP_BOMB, seen=info.orig_filename, limit=_megabytes(limits.max_inflated))
+        if too_compressed(info.file_size, info.compress_size, limits):
+            found.add(Code.ZIP_BOMB, seen=info.orig_filename, limit=megabytes(limits.max_inflated))
             condemned.add(index)
     if sum(info.file_size for info in infos) > limits.max_inflated:
-        found.add(Code.ZIP_BOMB, seen="declared sizes", limit=_megabytes(limits.max_inflated))
+        found.add(Code.ZIP_BOMB, seen="declared sizes", limit=megabytes(limits.max_inflated))
     return condemned
 
 
-def _judge_structure(names: list[str], scan: _Scan, found: _Found) -> str:
+def _judge_structure(names: list[str], scan: Scan, found: Found) -> str:
     """What kind of document the archive holds, and whether its main part is there."""
     folded = {name.casefold() for name in names}
     if "mimetype" in folded:
@@ -167,7 +169,7 @@ def _judge_structure(names: list[str], scan: _Scan, found: _Found) -> str:
     return "xlsx"
 
 
-def _not_a_workbook(types: list[tuple[str, str]], folded: set[str], found: _Found) -> str:
+def _not_a_workbook(types: list[tuple[str, str]], folded: set[str], found: Found) -> str:
     content_types = [content_type for _, content_type in types]
     if _XLSB_TYPE in content_types:
         binary = "Excel Binary Workbook (.xlsb)"
@@ -188,7 +190,7 @@ def _not_a_workbook(types: list[tuple[str, str]], folded: set[str], found: _Foun
     return ""
 
 
-def _content_types(data: bytes | None, found: _Found) -> list[tuple[str, str]] | None:
+def _content_types(data: bytes | None, found: Found) -> list[tuple[str, str]] | None:
     """(part name, content type) pairs from [Content_Types].xml; None when it cannot be read."""
     if data is None:
         return None
