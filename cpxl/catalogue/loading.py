@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ from cpxl.catalogue.model import (
     Option,
     PeriodType,
     Province,
+    Rule,
     SheetGroup,
+    StatusText,
     Term,
 )
 from cpxl.catalogue.sections import (
@@ -36,7 +39,7 @@ from cpxl.catalogue.sections import (
     load_rules,
 )
 from cpxl.catalogue.sources import Problems, Raw, read_yaml
-from cpxl.findings import Code, Finding
+from cpxl.findings import Code, Finding, MessageText, Status
 
 # DHIS2 keeps codes of at most 50 characters; an option exports as "<dimension>_<option>".
 DHIS2_CODE_LENGTH = 50
@@ -113,9 +116,50 @@ def _term(d: Mapping[str, Any], en: str = "en", km: str = "km") -> Term:
     return Term(str(d[en]), str(d[km]), str(d.get("km_status", "attested")))
 
 
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """The catalogue's lists that name nothing else: read first, so the rest can be checked."""
+
+    ministries: dict[str, Ministry]
+    provinces: dict[str, Province]
+    dimensions: dict[str, Dimension]
+    sheets: dict[str, SheetGroup]
+    elements: dict[str, Element]
+
+
+@dataclass(frozen=True, slots=True)
+class _Sections:
+    """The parts that name the tables' entries, each checked against them."""
+
+    indicators: tuple[Indicator, ...]
+    period_types: dict[str, PeriodType]
+    data_sets: tuple[DataSet, ...]
+    rules: tuple[Rule, ...]
+    messages: Mapping[Code, MessageText]
+    statuses: Mapping[Status, StatusText]
+    review: frozenset[Code]
+
+
 def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | None:
-    cat = raws["catalogue"].data
-    ministries: dict[str, Ministry] = _unique(
+    """Read the tables, check what names what, read the sections; None if anything is wrong."""
+    tables = _Tables(
+        ministries=_ministries(p, raws),
+        provinces=_provinces(p, raws),
+        dimensions=_dimensions(p, raws),
+        sheets=_sheets(p, raws),
+        elements=_elements(p, raws),
+    )
+    _check_options(p, raws, tables.dimensions)
+    _check_elements(p, raws, tables)
+    _check_domain_sectors(p, raws["catalogue"].data)
+    sections = _sections(p, raws, tables)
+    if p.items:
+        return None
+    return _assemble(raws, folder, tables, sections)
+
+
+def _ministries(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Ministry]:
+    return _unique(
         p,
         "ministries",
         "ministries",
@@ -131,7 +175,10 @@ def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | No
             m["send_to_km"],
         ),
     )
-    provinces: dict[str, Province] = _unique(
+
+
+def _provinces(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Province]:
+    return _unique(
         p,
         "provinces",
         "provinces",
@@ -149,7 +196,10 @@ def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | No
             r.get("population_2019"),
         ),
     )
-    dimensions: dict[str, Dimension] = _unique(
+
+
+def _dimensions(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Dimension]:
+    return _unique(
         p,
         "disaggregations",
         "dimensions",
@@ -167,20 +217,25 @@ def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | No
             d.get("km_status", "attested"),
         ),
     )
-    elements_raw = raws["elements"].data
-    sheets: dict[str, SheetGroup] = _unique(
+
+
+def _sheets(p: Problems, raws: Mapping[str, Raw]) -> dict[str, SheetGroup]:
+    return _unique(
         p,
         "elements",
         "sheets",
-        elements_raw["sheets"],
+        raws["elements"].data["sheets"],
         "id",
         lambda s: SheetGroup(s["id"], s["title_en"], s["title_km"], s.get("km_status", "attested")),
     )
-    elements: dict[str, Element] = _unique(
+
+
+def _elements(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Element]:
+    return _unique(
         p,
         "elements",
         "elements",
-        elements_raw["elements"],
+        raws["elements"].data["elements"],
         "code",
         lambda e: Element(
             e["code"],
@@ -197,6 +252,12 @@ def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | No
             e.get("description_en", ""),
         ),
     )
+
+
+def _check_options(
+    p: Problems, raws: Mapping[str, Raw], dimensions: Mapping[str, Dimension]
+) -> None:
+    """Each dimension's options are unique, fit DHIS2's codes, and include its 'unknown'."""
     dim_at = _first_index(raws["disaggregations"].data["dimensions"], "code")
     for code, d in dimensions.items():
         i = dim_at[code]
@@ -220,16 +281,22 @@ def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | No
                 ["dimensions", i, "unknown"],
                 f"unknown option {d.unknown!r} is not one of the options",
             )
-    element_at = _first_index(elements_raw["elements"], "code")
-    for code, e in elements.items():
+
+
+def _check_elements(p: Problems, raws: Mapping[str, Raw], tables: _Tables) -> None:
+    """Each element sits on a known sheet and is broken down by known dimensions."""
+    element_at = _first_index(raws["elements"].data["elements"], "code")
+    for code, e in tables.elements.items():
         i = element_at[code]
-        if e.sheet not in sheets:
+        if e.sheet not in tables.sheets:
             p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "sheet"], e.sheet)
         for j, dim in enumerate(e.by):
-            if dim not in dimensions:
+            if dim not in tables.dimensions:
                 p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "by", j], dim)
-    checker = RefChecker(p, elements, dimensions)
-    domain_sectors = {d["id"]: tuple(d["framework_sectors"]) for d in cat["domains"]}
+
+
+def _check_domain_sectors(p: Problems, cat: Mapping[str, Any]) -> None:
+    """Each domain names only framework sectors the catalogue lists."""
     sector_ids = {str(s["id"]) for s in cat["framework_sectors"]}
     for i, d in enumerate(cat["domains"]):
         for j, sector in enumerate(d["framework_sectors"]):
@@ -240,8 +307,18 @@ def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | No
                     ["domains", i, "framework_sectors", j],
                     f"unknown framework sector {sector!r}",
                 )
+
+
+def _sections(p: Problems, raws: Mapping[str, Raw], tables: _Tables) -> _Sections:
+    """Indicators, data sets, rules and messages, each checked against the tables (in this order,
+    so that the problems are listed as the files are)."""
+    checker = RefChecker(p, tables.elements, tables.dimensions)
     indicators = load_indicators(
-        raws["indicators"].data["indicators"], p, checker, ministries, domain_sectors
+        raws["indicators"].data["indicators"],
+        p,
+        checker,
+        tables.ministries,
+        _domain_sectors(raws["catalogue"].data),
     )
     cal = raws["calendar"].data
     period_types = {
@@ -251,65 +328,63 @@ def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | No
     data_sets = load_data_sets(
         cal["data_sets"],
         p,
-        ministries,
-        elements,
+        tables.ministries,
+        tables.elements,
         period_types,
         [str(m["code"]) for m in raws["ministries"].data["ministries"]],
-        [str(e["code"]) for e in elements_raw["elements"]],
+        [str(e["code"]) for e in raws["elements"].data["elements"]],
     )
-    _check_years_are_built_meaningfully(p, indicators, elements, data_sets)
+    _check_years_are_built_meaningfully(p, indicators, tables.elements, data_sets)
     rules = load_rules(raws["validation"].data, p, checker)
     messages, statuses, review = load_messages(raws["messages"].data, p)
+    return _Sections(indicators, period_types, data_sets, rules, messages, statuses, review)
+
+
+def _domain_sectors(cat: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {d["id"]: tuple(d["framework_sectors"]) for d in cat["domains"]}
+
+
+def _assemble(
+    raws: Mapping[str, Raw], folder: Path, tables: _Tables, sections: _Sections
+) -> Catalogue:
+    """The checked parts, frozen into one Catalogue."""
+    cat = raws["catalogue"].data
+    cal = raws["calendar"].data
     terms_raw = raws["terms"].data
-    terms = {k: _term(v) for k, v in terms_raw["terms"].items()}
-    instructions = tuple(_term(t) for t in terms_raw.get("instructions", ()))
     national = cat["national_area"]
-    if p.items:
-        return None
     return Catalogue(
         version=str(cat["version"]),
         title=Term(cat["title_en"], cat["title_km"], cat.get("km_status", "attested")),
         framework_title_en=cat["framework"]["title_en"],
         source=str(folder),
         provenance_levels=freeze({k: _term(v) for k, v in cat["provenance_levels"].items()}),
-        domains=freeze(
-            {
-                d["id"]: Term(d["name_en"], d["name_km"], d.get("km_status", "attested"))
-                for d in cat["domains"]
-            }
-        ),
+        domains=freeze({d["id"]: _term(d, "name_en", "name_km") for d in cat["domains"]}),
         missing_reasons=freeze(
-            {
-                m["code"]: Term(m["label_en"], m["label_km"], m.get("km_status", "attested"))
-                for m in cat["missing_reasons"]
-            }
+            {m["code"]: _term(m, "label_en", "label_km") for m in cat["missing_reasons"]}
         ),
         national=Area(national["code"], national["iso"], national["name_en"], national["name_km"]),
-        ministries=freeze(ministries),
-        provinces=tuple(provinces.values()),
-        dimensions=freeze(dimensions),
-        sheets=freeze(sheets),
-        elements=freeze(elements),
-        indicators=indicators,
-        period_types=freeze(period_types),
-        data_sets=data_sets,
+        ministries=freeze(tables.ministries),
+        provinces=tuple(tables.provinces.values()),
+        dimensions=freeze(tables.dimensions),
+        sheets=freeze(tables.sheets),
+        elements=freeze(tables.elements),
+        indicators=sections.indicators,
+        period_types=freeze(sections.period_types),
+        data_sets=sections.data_sets,
         open_from=int(cal["open_from"]),
         closed_periods=frozenset(str(x) for x in cal.get("closed_periods") or ()),
         template_version=int(cal["templates"]["version"]),
         accepted_versions=frozenset(int(v) for v in cal["templates"]["accepted_versions"]),
-        rules=rules,
-        messages=messages,
-        statuses=statuses,
-        terms=freeze(terms),
-        instructions=instructions,
-        messages_to_review=review,
+        rules=sections.rules,
+        messages=sections.messages,
+        statuses=sections.statuses,
+        terms=freeze({k: _term(v) for k, v in terms_raw["terms"].items()}),
+        instructions=tuple(_term(t) for t in terms_raw.get("instructions", ())),
+        messages_to_review=sections.review,
         framework_sectors=freeze(
-            {
-                str(s["id"]): Term(s["name_en"], s["name_km"], s.get("km_status", "attested"))
-                for s in cat["framework_sectors"]
-            }
+            {str(s["id"]): _term(s, "name_en", "name_km") for s in cat["framework_sectors"]}
         ),
-        domain_sectors=freeze(domain_sectors),
+        domain_sectors=freeze(_domain_sectors(cat)),
         national_population_2019=national.get("population_2019"),
     )
 
