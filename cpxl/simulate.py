@@ -141,12 +141,8 @@ class World:
                 return bound
         if reference is not None and reference.over == "area":
             return _surveyed(el, reference, u)
-        if el.value_type == "percent":
-            return round(5 + 80 * u, 1)
-        if el.value_type == "year":
-            return float(min(self.period.year, 2014 + int(8 * u)))
-        if el.value_type == "amount":  # riel
-            return self._amount(el, area, u)
+        if el.value_type in ("percent", "year", "amount"):
+            return self._measure(el, area, u)
         if el.code in self.opening:  # the stock at the start is the one at the end before
             return self._stock(self.opening[el.code], area, self.period.previous())
         if el.code in self.closing:
@@ -154,6 +150,14 @@ class World:
         if reference is not None and area in self.children:  # the child population
             return float(round(self.children[area] * (0.995 + 0.01 * _unit(area, self.period.id))))
         return self._count(el, area, u)
+
+    def _measure(self, el: Element, area: str, u: float) -> float:
+        """A percentage, a year, or an amount in riel."""
+        if el.value_type == "percent":
+            return round(5 + 80 * u, 1)
+        if el.value_type == "year":
+            return float(min(self.period.year, 2014 + int(8 * u)))
+        return self._amount(el, area, u)
 
     def _bound(self, el: Element, area: str, u: float) -> float | None:
         """A confidence bound a little below or above its estimate (None without one)."""
@@ -336,14 +340,24 @@ def _zero_options(catalogue: Catalogue) -> set[tuple[str, str, str]]:
 def _child_population(catalogue: Catalogue, references: Mapping[str, Any]) -> dict[str, float]:
     """Province -> children: the national reference spread by the 2019 census populations."""
     rule = next((r for r in references.values() if r.over == "provinces"), None)
+    people = _census(catalogue)
+    if rule is None or not people:
+        return {}
+    total = sum(people.values())
+    return {code: rule.reference * n / total for code, n in people.items()}
+
+
+def _census(catalogue: Catalogue) -> Mapping[str, float]:
+    """Province -> 2019 population; the nation's remainder shared among provinces without one.
+
+    Empty when no province has a population.
+    """
     known = {p.code: p.population_2019 for p in catalogue.provinces if p.population_2019}
-    if rule is None or not known:
+    if not known:
         return {}
     rest = max(0, (catalogue.national_population_2019 or 0) - sum(known.values()))
     missing = [p.code for p in catalogue.provinces if p.code not in known]
-    people = {**known, **{code: rest / len(missing) for code in missing}} if missing else known
-    total = sum(people.values())
-    return {code: rule.reference * n / total for code, n in people.items()}
+    return {**known, **{code: rest / len(missing) for code in missing}} if missing else known
 
 
 def _split(total: int, weights: Sequence[float]) -> list[int]:
@@ -374,8 +388,11 @@ def plan(catalogue: Catalogue, layout: Layout, seed: int = 0) -> dict[tuple[str,
     return out
 
 
-def _ruled(catalogue: Catalogue) -> set[str]:
-    """Elements named by compare or change rules: mistakes stay away from them."""
+def ruled_elements(catalogue: Catalogue) -> set[str]:
+    """Elements named by compare or change rules: mistakes stay away from them.
+
+    Public because the benchmarks change figures of a return the same careful way.
+    """
     out: set[str] = set()
     for rule in catalogue.rules:
         if rule.kind == "change":
@@ -421,7 +438,7 @@ def _candidates(
     catalogue: Catalogue, layout: Layout, values: Mapping[tuple[str, str], float | str]
 ) -> list[tuple[SheetLayout, Area, Column]]:
     """Count cells holding a number, away from the elements rules compare."""
-    avoid = _ruled(catalogue)
+    avoid = ruled_elements(catalogue)
     return [
         (sheet, area, col)
         for sheet in layout.sheets

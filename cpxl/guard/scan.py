@@ -11,7 +11,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -246,6 +246,7 @@ class Scan:
         return True
 
     def _member(self, info: zipfile.ZipInfo) -> bool:
+        """Inflate one member, keeping what the reader needs; False when it is a bomb."""
         name = info.orig_filename
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             # Excel and LibreOffice only store or deflate; other methods are read by few readers.
@@ -253,12 +254,38 @@ class Scan:
                 Code.UNREADABLE_WORKBOOK, seen=f"{name}: compression {info.compress_type}"
             )
             return True
-        marks = _marks_for(name)
         cap = _KEPT.get(name.casefold())
-        kept = bytearray()
-        size = crc = 0
-        watch = None if marks is None else _Watch(marks, name, self.signals)
+        peek, feeds = self._watchers(name)
+        read = self._inflate_member(info, cap, feeds)
+        if read is None:
+            return False
+        size, crc, kept = read
+        if size != info.file_size or crc != info.CRC:
+            self.found.add(Code.UNREADABLE_WORKBOOK, seen=f"{name}: size or checksum differs")
+        if cap is not None:
+            self.kept[name.casefold()] = bytes(kept) if len(kept) <= cap else None
+        if peek is not None:
+            self.peeks[name.casefold()] = peek.peek()
+        return True
+
+    def _watchers(self, name: str) -> tuple[_PeekWatch | None, list[Callable[[bytes], None]]]:
+        """What watches a member's bytes: its marks' scan, and a worksheet's peek."""
+        marks = _marks_for(name)
+        feeds: list[Callable[[bytes], None]] = []
+        if marks is not None:
+            feeds.append(_Watch(marks, name, self.signals).feed)
         peek = _PeekWatch() if _WORKSHEET.fullmatch(name) else None
+        if peek is not None:
+            feeds.append(peek.feed)
+        return peek, feeds
+
+    def _inflate_member(
+        self, info: zipfile.ZipInfo, cap: int | None, feeds: Sequence[Callable[[bytes], None]]
+    ) -> tuple[int, int, bytearray] | None:
+        """The member's size, CRC and first ``cap`` bytes, each chunk fed to the watchers as it
+        comes; None (and a finding) when it passes the budget or inflates like a bomb."""
+        size = crc = 0
+        kept = bytearray()
         with self.archive.open(_stored_view(info)) as raw:
             for data, used in _inflate(raw, info.compress_type):
                 size += len(data)
@@ -267,22 +294,14 @@ class Scan:
                     size, used, self.limits
                 ):
                     limit = megabytes(self.limits.max_inflated)
-                    self.found.add(Code.ZIP_BOMB, seen=name, limit=limit)
-                    return False
+                    self.found.add(Code.ZIP_BOMB, seen=info.orig_filename, limit=limit)
+                    return None
                 crc = zlib.crc32(data, crc)
-                if watch is not None:
-                    watch.feed(data)
-                if peek is not None:
-                    peek.feed(data)
+                for feed in feeds:
+                    feed(data)
                 if cap is not None and len(kept) <= cap:
                     kept += data
-        if size != info.file_size or crc != info.CRC:
-            self.found.add(Code.UNREADABLE_WORKBOOK, seen=f"{name}: size or checksum differs")
-        if cap is not None:
-            self.kept[name.casefold()] = bytes(kept) if len(kept) <= cap else None
-        if peek is not None:
-            self.peeks[name.casefold()] = peek.peek()
-        return True
+        return size, crc, kept
 
 
 def _stored_view(info: zipfile.ZipInfo) -> zipfile.ZipInfo:

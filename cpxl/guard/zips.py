@@ -140,19 +140,29 @@ def _judge_structure(names: list[str], scan: Scan, found: Found) -> str:
     """What kind of document the archive holds, and whether its main part is there."""
     folded = {name.casefold() for name in names}
     if "mimetype" in folded:
-        mimetype = (scan.kept.get("mimetype") or b"").strip()
-        if mimetype not in _ODS_TYPES:
-            found.add(Code.NOT_A_SPREADSHEET, seen=_printable(mimetype) or "zip archive")
-            return ""
-        if "content.xml" not in folded:
-            found.add(Code.UNREADABLE_WORKBOOK, seen="content.xml missing")
-        return "ods"
+        return _judge_ods(folded, scan, found)
     if "[content_types].xml" not in folded:
         if any(name.startswith("xl/") for name in folded):
             found.add(Code.UNREADABLE_WORKBOOK, seen="[Content_Types].xml missing")
             return "xlsx"
         found.add(Code.NOT_A_SPREADSHEET, seen="zip archive")
         return ""
+    return _judge_xlsx(names, folded, scan, found)
+
+
+def _judge_ods(folded: set[str], scan: Scan, found: Found) -> str:
+    """An OpenDocument package: a spreadsheet's mimetype, and its content.xml."""
+    mimetype = (scan.kept.get("mimetype") or b"").strip()
+    if mimetype not in _ODS_TYPES:
+        found.add(Code.NOT_A_SPREADSHEET, seen=_printable(mimetype) or "zip archive")
+        return ""
+    if "content.xml" not in folded:
+        found.add(Code.UNREADABLE_WORKBOOK, seen="content.xml missing")
+    return "ods"
+
+
+def _judge_xlsx(names: list[str], folded: set[str], scan: Scan, found: Found) -> str:
+    """An Office Open XML package: a workbook part declared, in a format we read, and present."""
     types = _content_types(scan.kept.get("[content_types].xml"), found)
     if types is None:
         if Code.XML_ENTITIES not in found.by_code:
@@ -170,6 +180,7 @@ def _judge_structure(names: list[str], scan: Scan, found: Found) -> str:
 
 
 def _not_a_workbook(types: list[tuple[str, str]], folded: set[str], found: Found) -> str:
+    """A package with no workbook part: a damaged workbook, or another Office document."""
     content_types = [content_type for _, content_type in types]
     if _XLSB_TYPE in content_types:
         binary = "Excel Binary Workbook (.xlsb)"
@@ -180,14 +191,17 @@ def _not_a_workbook(types: list[tuple[str, str]], folded: set[str], found: Found
     ):
         found.add(Code.UNREADABLE_WORKBOOK, seen="workbook part missing")
         return "xlsx"
-    if any("wordprocessingml" in t for t in content_types):
-        label = "Word document"
-    elif any("presentationml" in t for t in content_types):
-        label = "PowerPoint presentation"
-    else:
-        label = "Office document"
-    found.add(Code.NOT_A_SPREADSHEET, seen=label)
+    found.add(Code.NOT_A_SPREADSHEET, seen=_office_label(content_types))
     return ""
+
+
+def _office_label(content_types: list[str]) -> str:
+    """What kind of Office document a package's content types say it is."""
+    if any("wordprocessingml" in t for t in content_types):
+        return "Word document"
+    if any("presentationml" in t for t in content_types):
+        return "PowerPoint presentation"
+    return "Office document"
 
 
 def _content_types(data: bytes | None, found: Found) -> list[tuple[str, str]] | None:
