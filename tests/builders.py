@@ -10,6 +10,7 @@ a fresh, empty schema of its own, dropped afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import uuid
@@ -25,6 +26,7 @@ from sqlalchemy import create_engine
 from cpxl.catalogue import Catalogue, builtin_rules, load
 from cpxl.findings import Finding
 from cpxl.simulate import add_mistakes, fill_return, plan
+from cpxl.store import NewSubmission
 from cpxl.templates import Layout, build_layout, generate_templates
 from cpxl.workspace import Workspace
 
@@ -117,6 +119,39 @@ def cell_of(
     raise KeyError((ministry, element, dimension, option))
 
 
+# --- submissions recorded straight into a store ---------------------------------------------
+
+RECEIVED = datetime(2026, 1, 20, 9, 0, tzinfo=UTC)
+
+
+def new_submission(
+    name: str,
+    ministry: str = "MOSVY",
+    period: str = "2025",
+    *,
+    status: str = "accepted",
+    days_late: int | None = 0,
+    received_at: datetime = RECEIVED,
+    template_id: str = "",
+    template_version: int = 1,
+) -> NewSubmission:
+    """A file ``<name>.xlsx`` as the store records it, archived under the hash of its name."""
+    sha = hashlib.sha256(name.encode()).hexdigest()
+    return NewSubmission(
+        sha256=sha,
+        name_received=f"{name}.xlsx",
+        archive_path=f"archive/{sha[:2]}/{sha}.xlsx",
+        ministry=ministry,
+        period=period,
+        template_id=template_id or f"{ministry}-{period}",
+        template_version=template_version,
+        received_at=received_at,
+        status=status,
+        reason="",
+        days_late=days_late,
+    )
+
+
 # --- stores on the PostgreSQL test server -------------------------------------------------------
 
 POSTGRES = os.environ.get("CPXL_TEST_POSTGRES", "")
@@ -132,12 +167,7 @@ def new_pg_schema(prefix: str = "cpxl_test") -> str:
     if not POSTGRES:
         pytest.skip("CPXL_TEST_POSTGRES is not set (see .ci/postgres.sh)")
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(psycopg(POSTGRES))
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    finally:
-        admin.dispose()
+    _on_server(f'CREATE SCHEMA "{schema}"')
     joiner = "&" if "?" in POSTGRES else "?"
     return f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}"
 
@@ -150,9 +180,14 @@ def pg_schema(prefix: str = "cpxl_test") -> Iterator[str]:
     try:
         yield url
     finally:
-        admin = create_engine(psycopg(POSTGRES))
-        try:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            admin.dispose()
+        _on_server(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _on_server(sql: str) -> None:
+    """One statement on the test server, outside any store."""
+    admin = create_engine(psycopg(POSTGRES))
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(sql)
+    finally:
+        admin.dispose()

@@ -17,17 +17,17 @@ Behaviours covered (SQLite always; PostgreSQL too when CPXL_TEST_POSTGRES is set
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cache
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
+from builders import new_submission
 
 from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period
 from cpxl.consolidation import (
@@ -38,7 +38,7 @@ from cpxl.consolidation import (
 )
 from cpxl.findings import Value
 from cpxl.simulate import World
-from cpxl.store import NewSubmission, Store, national
+from cpxl.store import Store, national
 from cpxl.templates import build_layout
 
 YEARS = ("2024", "2025")
@@ -86,21 +86,15 @@ def _record(store: Store) -> Recorded:
                                     sheet.name, sheet.cell(area.code, col), "",
                                 )
                             )  # fmt: skip
-            sha = hashlib.sha256(f"{ministry}{period}".encode()).hexdigest()
             store.record(
                 run,
-                NewSubmission(
-                    sha256=sha,
-                    name_received=f"{ministry}_{period}.xlsx",
-                    archive_path=f"archive/{sha}.xlsx",
-                    ministry=ministry,
-                    period=period,
+                new_submission(
+                    f"{ministry}_{period}",
+                    ministry,
+                    period,
+                    days_late=rng.choice([None, 0, 3]),
                     template_id=layout.template_id,
                     template_version=layout.template_version,
-                    received_at=datetime(2026, 1, 20, 9, 0, tzinfo=UTC),
-                    status="accepted",
-                    reason="",
-                    days_late=rng.choice([None, 0, 3]),
                 ),
                 values,
                 (),

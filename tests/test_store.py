@@ -33,7 +33,7 @@ from typing import cast
 
 import pandas as pd
 import pytest
-from builders import POSTGRES, pg_schema, psycopg
+from builders import POSTGRES, new_submission, pg_schema, psycopg
 from sqlalchemy import Engine, create_engine, inspect, text
 
 import cpxl
@@ -47,6 +47,7 @@ from cpxl.store import (
     SubmissionRecord,
 )
 
+RECEIVED = datetime(2026, 2, 14, 8, 30, tzinfo=UTC)
 TABLES = ["schema_migrations", "runs", "submissions", "values", "findings", "explanations"]
 TABLES += ["audit", "repeats", "users", "uploads", "access_log"]
 
@@ -74,19 +75,7 @@ def _sha(name: str) -> str:
 def _sub(
     name: str, *, ministry: str = "MOSVY", period: str = "2025", status: str = "accepted"
 ) -> NewSubmission:
-    return NewSubmission(
-        sha256=_sha(name),
-        name_received=f"{name}.xlsx",
-        archive_path=f"archive/{_sha(name)[:2]}/{_sha(name)}.xlsx",
-        ministry=ministry,
-        period=period,
-        template_id=f"{ministry}-{period}",
-        template_version=1,
-        received_at=datetime(2026, 2, 14, 8, 30, tzinfo=UTC),
-        status=status,
-        reason="",
-        days_late=0,
-    )
+    return new_submission(name, ministry, period, status=status, received_at=RECEIVED)
 
 
 def _v(element: str, area: str, value: float | None, missing: str = "", option: str = "") -> Value:

@@ -275,8 +275,7 @@ def _check_options(
                     f"{DHIS2_CODE_LENGTH} for a code",
                 )
         if d.unknown and d.unknown not in codes:
-            p.add(
-                Code.CATALOGUE_REFERENCE,
+            p.reference(
                 "disaggregations",
                 ["dimensions", i, "unknown"],
                 f"unknown option {d.unknown!r} is not one of the options",
@@ -289,10 +288,10 @@ def _check_elements(p: Problems, raws: Mapping[str, Raw], tables: _Tables) -> No
     for code, e in tables.elements.items():
         i = element_at[code]
         if e.sheet not in tables.sheets:
-            p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "sheet"], e.sheet)
+            p.reference("elements", ["elements", i, "sheet"], e.sheet)
         for j, dim in enumerate(e.by):
             if dim not in tables.dimensions:
-                p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "by", j], dim)
+                p.reference("elements", ["elements", i, "by", j], dim)
 
 
 def _check_domain_sectors(p: Problems, cat: Mapping[str, Any]) -> None:
@@ -301,8 +300,7 @@ def _check_domain_sectors(p: Problems, cat: Mapping[str, Any]) -> None:
     for i, d in enumerate(cat["domains"]):
         for j, sector in enumerate(d["framework_sectors"]):
             if sector not in sector_ids:
-                p.add(
-                    Code.CATALOGUE_REFERENCE,
+                p.reference(
                     "catalogue",
                     ["domains", i, "framework_sectors", j],
                     f"unknown framework sector {sector!r}",
@@ -408,8 +406,7 @@ def _check_years_are_built_meaningfully(
                 el = elements.get(ref.element)
                 if el is None or el.aggregation != "none" or kind.get(el.code) == "annual":
                     continue
-                p.add(
-                    Code.CATALOGUE_REFERENCE,
+                p.reference(
                     "indicators",
                     ["indicators", i, side],
                     f"{el.code} is a {kind.get(el.code)} count of distinct children"

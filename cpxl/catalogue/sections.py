@@ -59,29 +59,19 @@ class RefChecker:
     def ref(self, ref: Ref, file: str, path: list[str | int]) -> None:
         el = self.elements.get(ref.element)
         if el is None:
-            self.p.add(Code.CATALOGUE_REFERENCE, file, path, f"unknown element {ref.element!r}")
+            self.p.reference(file, path, f"unknown element {ref.element!r}")
             return
         if not ref.dimension:
             return
         if ref.dimension not in el.by:
-            self.p.add(
-                Code.CATALOGUE_REFERENCE,
-                file,
-                path,
-                f"{ref.element} is not disaggregated by {ref.dimension!r}",
-            )
+            self.p.reference(file, path, f"{ref.element} is not disaggregated by {ref.dimension!r}")
             return
         if ref.option not in {o.code for o in self.dims[ref.dimension].options}:
-            self.p.add(
-                Code.CATALOGUE_REFERENCE,
-                file,
-                path,
-                f"{ref.dimension} has no option {ref.option!r}",
-            )
+            self.p.reference(file, path, f"{ref.dimension} has no option {ref.option!r}")
 
     def element(self, code: str, file: str, path: list[str | int]) -> None:
         if code not in self.elements:
-            self.p.add(Code.CATALOGUE_REFERENCE, file, path, f"unknown element {code!r}")
+            self.p.reference(file, path, f"unknown element {code!r}")
 
 
 _NOEXPR = Expression("", ())
@@ -118,28 +108,13 @@ def _check_indicator(
 ) -> None:
     """An indicator's domain, framework sector, ministry and dimensions are all known."""
     if d["domain"] not in domains:
-        p.add(
-            Code.CATALOGUE_REFERENCE,
-            "indicators",
-            [*path, "domain"],
-            f"unknown domain {d['domain']!r}",
-        )
+        p.reference("indicators", [*path, "domain"], f"unknown domain {d['domain']!r}")
     _check_sector(p, domains, path, d)
     if d["responsible"] not in ministries:
-        p.add(
-            Code.CATALOGUE_REFERENCE,
-            "indicators",
-            [*path, "responsible"],
-            f"unknown ministry {d['responsible']!r}",
-        )
+        p.reference("indicators", [*path, "responsible"], f"unknown ministry {d['responsible']!r}")
     for j, dim in enumerate(d.get("disaggregations") or ()):
         if dim != "province" and dim not in check.dims:
-            p.add(
-                Code.CATALOGUE_REFERENCE,
-                "indicators",
-                [*path, "disaggregations", j],
-                f"unknown dimension {dim!r}",
-            )
+            p.reference("indicators", [*path, "disaggregations", j], f"unknown dimension {dim!r}")
 
 
 def _check_sector(
@@ -149,8 +124,7 @@ def _check_sector(
     ref = d.get("framework_ref")
     sector = str(ref).split(".", 1)[0] if ref else None
     if sector and d["domain"] in domains and sector not in domains[d["domain"]]:
-        p.add(
-            Code.CATALOGUE_REFERENCE,
+        p.reference(
             "indicators",
             [*path, "framework_ref"],
             f"framework sector {sector!r} is not among the framework_sectors of domain "
@@ -216,8 +190,7 @@ def load_data_sets(
     element_at = {e: i for i, e in reversed(list(enumerate(element_codes)))}
     for code in elements:
         if code not in owner:
-            p.add(
-                Code.CATALOGUE_REFERENCE,
+            p.reference(
                 "elements",
                 ["elements", element_at[code]],
                 f"{code} belongs to no data set in calendar.yaml",
@@ -234,19 +207,9 @@ def _check_data_set(
 ) -> None:
     """A data set's ministry and period type are known."""
     if d["ministry"] not in ministries:
-        p.add(
-            Code.CATALOGUE_REFERENCE,
-            "calendar",
-            [*path, "ministry"],
-            f"unknown ministry {d['ministry']!r}",
-        )
+        p.reference("calendar", [*path, "ministry"], f"unknown ministry {d['ministry']!r}")
     if d["period_type"] not in period_types:
-        p.add(
-            Code.CATALOGUE_REFERENCE,
-            "calendar",
-            [*path, "period_type"],
-            f"unknown period type {d['period_type']!r}",
-        )
+        p.reference("calendar", [*path, "period_type"], f"unknown period type {d['period_type']!r}")
 
 
 def _claim_elements(
@@ -259,12 +222,7 @@ def _claim_elements(
     """Note the data set as its elements' owner; an element is known and in one data set only."""
     for j, el in enumerate(d["elements"]):
         if el not in elements:
-            p.add(
-                Code.CATALOGUE_REFERENCE,
-                "calendar",
-                [*path, "elements", j],
-                f"unknown element {el!r}",
-            )
+            p.reference("calendar", [*path, "elements", j], f"unknown element {el!r}")
         elif el in owner:
             p.add(
                 Code.CATALOGUE_DUPLICATE,
@@ -312,8 +270,7 @@ def _check_rule_scope(
     element = r.get("element", "")
     scoped = check.elements.get(element)
     if r.get("over") == "provinces" and scoped is not None and scoped.national:
-        p.add(
-            Code.CATALOGUE_REFERENCE,
+        p.reference(
             "validation",
             [*path, "over"],
             f"{element} is reported for the nation only: it has no provinces to add up",
@@ -328,11 +285,8 @@ def _check_rule_dimensions(
     scoped = check.elements.get(element)
     for j, dim in enumerate(r.get("dimensions") or ()):
         if scoped is not None and dim not in scoped.by:
-            p.add(
-                Code.CATALOGUE_REFERENCE,
-                "validation",
-                [*path, "dimensions", j],
-                f"{element} is not disaggregated by {dim!r}",
+            p.reference(
+                "validation", [*path, "dimensions", j], f"{element} is not disaggregated by {dim!r}"
             )
 
 

@@ -73,6 +73,10 @@ class Problems:
             )
         )
 
+    def reference(self, file: str, path: Sequence[str | int], detail: str) -> None:
+        """A name that points at nothing in the catalogue, or at the wrong kind of thing."""
+        self.add(Code.CATALOGUE_REFERENCE, file, path, detail)
+
 
 def read_yaml(path: Path, problems: list[Finding]) -> Raw | None:
     """One catalogue file with its node tree, or None (and a finding) when it cannot be read."""

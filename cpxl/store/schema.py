@@ -63,6 +63,11 @@ def _text(name: str, **kw: Any) -> Column[str]:
     return Column(name, Text, nullable=False, server_default="", **kw)
 
 
+def _key(name: str) -> Column[str]:
+    """A text column of a value's key (ministry, element, period, area, dimension, option)."""
+    return Column(name, Text, nullable=False)
+
+
 def _of_a_submission() -> tuple[Column[int], Column[int]]:
     """A row's own id, and the submission it belongs to (rows are read by it)."""
     return (
@@ -128,12 +133,12 @@ def _values_v1(md: MetaData) -> Table:
         "values",
         md,
         Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
-        Column("ministry", Text, nullable=False),
-        Column("element", Text, nullable=False),
-        Column("period", Text, nullable=False),
-        Column("area", Text, nullable=False),
-        Column("dimension", Text, nullable=False),
-        Column("option", Text, nullable=False),
+        _key("ministry"),
+        _key("element"),
+        _key("period"),
+        _key("area"),
+        _key("dimension"),
+        _key("option"),
         Column("value", Double),  # null when the sender typed a missing-reason code
         _text("missing"),
         _text("sheet"),
@@ -182,12 +187,12 @@ def _audit_v1(md: MetaData) -> Table:
         Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
         Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
         Column("replaced_submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
-        Column("ministry", Text, nullable=False),
-        Column("period", Text, nullable=False),
-        Column("element", Text, nullable=False),
-        Column("area", Text, nullable=False),
-        Column("dimension", Text, nullable=False),
-        Column("option", Text, nullable=False),
+        _key("ministry"),
+        _key("period"),
+        _key("element"),
+        _key("area"),
+        _key("dimension"),
+        _key("option"),
         Column("old_value", Double),
         Column("old_missing", Text),  # null (with old_value) when the value was not there
         Column("new_value", Double),
