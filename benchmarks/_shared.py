@@ -30,7 +30,13 @@ from xlsxwriter.utility import xl_rowcol_to_cell  # noqa: E402
 from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period  # noqa: E402
 from cpxl.findings import FileResult, Severity, Status, worst  # noqa: E402
 from cpxl.intake import Checked  # noqa: E402
-from cpxl.simulate import Mistake, add_mistakes, plan, write_return  # noqa: E402
+from cpxl.simulate import (  # noqa: E402
+    Mistake,
+    add_mistakes,
+    plan,
+    ruled_elements,
+    write_return,
+)
 from cpxl.templates import (  # noqa: E402
     Identity,
     Layout,
@@ -288,13 +294,7 @@ def with_mistakes(ministry: str, period: str, seed: int) -> tuple[Values, list[M
 def _safe_element(ministry: str, period: str) -> tuple[str, str] | None:
     """(sheet, element): a disaggregated count no compare or change rule names."""
     cat = catalogue()
-    named: set[str] = set()
-    for rule in cat.rules:
-        if rule.kind == "change":
-            named.add(rule.element)
-        for expr in (rule.left, rule.right):
-            if expr is not None:
-                named |= {r.element for r in expr.refs}
+    named = ruled_elements(cat)
     for sheet in layout(ministry, period).sheets:
         for col in sheet.columns:
             el = cat.elements[col.element]

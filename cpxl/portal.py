@@ -25,7 +25,7 @@ from typing import IO, Any, Final
 
 from cpxl.catalogue import Catalogue, load, parse_period
 from cpxl.errors import UsageError
-from cpxl.findings import FileResult, Status
+from cpxl.findings import FileResult, RunReport, Status
 from cpxl.guard import Limits
 from cpxl.intake import Expectation, run_inbox
 from cpxl.store import Store, StoreError
@@ -110,10 +110,21 @@ class Portal:
         """Save an upload unchanged into the inbox, run the intake over it, and say what it is."""
         self.may_upload(account)
         shown = check_name(name_sent)
+        upload = self._save(account, name_sent, shown, data)
+        self.accounts.log(account.login, "upload", upload.inbox_name, address=address)
+        report = self._check(account, upload)
+        found = next((f for f in report.files if f.file == upload.inbox_name), None)
+        if found is None or (found.status == Status.DUPLICATE and found.first == upload.inbox_name):
+            # A `cpxl run` over the whole inbox took the file between its saving and this run:
+            # what it recorded is the file's result.
+            found = self._as_recorded(found, shown, self.workspace.inbox / upload.inbox_name)
+        return self._finish(account, upload, found)
+
+    def _save(self, account: Account, name_sent: str, shown: str, data: IO[bytes]) -> Upload:
+        """Keep the upload's bytes unchanged in a folder of its own in the inbox, and note it."""
         upload_id = secrets.token_urlsafe(12)
         now = datetime.now(UTC)
         folder = Path(PORTAL_INBOX, now.strftime("%Y-%m-%d"), upload_id)
-        inbox_dir = self.workspace.inbox / folder
         staging = self.workspace.root / ".portal-incoming" / upload_id
         staging.parent.mkdir(parents=True, exist_ok=True)
         with staging.open("wb") as out:
@@ -122,21 +133,24 @@ class Portal:
         if size == 0 or size > MAX_UPLOAD_BYTES:
             staging.unlink()
             raise too_large() if size else empty_file()
+        inbox_dir = self.workspace.inbox / folder
         inbox_dir.mkdir(parents=True, exist_ok=True)
-        target = inbox_dir / shown
         # Moved in whole, so that a `cpxl run` scanning the inbox never sees half a file.
-        staging.replace(target)
+        staging.replace(inbox_dir / shown)
         ministry = account.ministry if account.role == "sender" else ""
         inbox_name = (folder / shown).as_posix()
         upload = Upload(upload_id, account.login, ministry, name_sent[:200], inbox_name, now)
         self.accounts.add_upload(upload)
-        self.accounts.log(account.login, "upload", upload.inbox_name, address=address)
-        expect = Expectation(ministries=(ministry,)) if ministry else None
+        return upload
+
+    def _check(self, account: Account, upload: Upload) -> RunReport:
+        """Run the intake over the upload's folder alone; a store that fails refuses politely."""
+        expect = Expectation(ministries=(upload.ministry,)) if upload.ministry else None
         try:
             with self._intake:
-                report = run_inbox(
+                return run_inbox(
                     self.workspace,
-                    within=inbox_dir,
+                    within=(self.workspace.inbox / upload.inbox_name).parent,
                     store_url=self.store_url,
                     workers=1,
                     wait=INTAKE_WAIT_S,
@@ -144,7 +158,7 @@ class Portal:
                     catalogue=self.catalogue,
                 )
         except (WorkspaceError, StoreError) as exc:
-            self.accounts.log(account.login, "processed", inbox_name, "not-processed")
+            self.accounts.log(account.login, "processed", upload.inbox_name, "not-processed")
             raise Refused(
                 503,
                 "not-processed",
@@ -153,20 +167,18 @@ class Portal:
                 "ឯកសាររបស់អ្នកត្រូវបានទទួល និងរក្សាទុក ប៉ុន្តែមិនអាចពិនិត្យបានឥឡូវនេះទេ។ "
                 "មន្ត្រីទិន្នន័យនឹងពិនិត្យវា អ្នកមិនចាំបាច់ផ្ញើម្ដងទៀតទេ។",
             ) from exc
-        found = next((f for f in report.files if f.file == inbox_name), None)
-        if found is None or (found.status == Status.DUPLICATE and found.first == inbox_name):
-            # A `cpxl run` over the whole inbox took the file between its saving and this run:
-            # what it recorded is the file's result.
-            found = self._as_recorded(found, shown, target)
+
+    def _finish(self, account: Account, upload: Upload, found: FileResult) -> Received:
+        """Note what the intake made of the upload, and hand it back as recorded."""
         result = found.to_dict(self.catalogue.messages)
         feedback = self._relative(found.feedback)
         # A file an officer uploads belongs to the ministry it turned out to be from.
-        owner = ministry or found.ministry
+        owner = upload.ministry or found.ministry
         self.accounts.finish_upload(
-            upload_id, found.status.value, found.period, feedback, result, owner
+            upload.id, found.status.value, found.period, feedback, result, owner
         )
         self.accounts.log(account.login, "processed", upload.inbox_name, found.status.value)
-        final = self.accounts.upload(upload_id)
+        final = self.accounts.upload(upload.id)
         assert final is not None
         return Received(final, result)
 

@@ -20,10 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cpxl.catalogue import Catalogue, Element, Period, Ref, parse_period
+from cpxl.catalogue import Area, Catalogue, Element, Expression, Period, Ref, Rule, parse_period
 from cpxl.errors import UsageError
 from cpxl.findings import Code
-from cpxl.templates import Identity, Layout, build_layout, column_key, read_register, write_template
+from cpxl.templates import (
+    Column,
+    Identity,
+    Layout,
+    SheetLayout,
+    build_layout,
+    column_key,
+    read_register,
+    write_template,
+)
 
 NOT_COLLECTED_RATE = 0.01
 KHMER = str.maketrans("0123456789", "០១២៣៤៥៦៧៨៩")
@@ -106,11 +115,7 @@ class World:
         }
         self.opening = {r.element: r.previous for r in catalogue.rules_of("continuity")}
         self.closing = set(self.opening.values())
-        self.shares = {
-            r.left.refs[0].element: r.right.refs[0].element
-            for r in catalogue.rules_of("share")
-            if r.left is not None and r.right is not None and r.left.refs and r.right.refs
-        }
+        self.shares = _shares(catalogue)
         self.zero = _zero_options(catalogue)
         self.children = _child_population(catalogue, self.references)
         self.totals: dict[tuple[str, str], float] = {}
@@ -128,9 +133,47 @@ class World:
         return self.children[area] / (sum(self.children.values()) / len(self.children))
 
     def _base(self, el: Element, area: str) -> float:
+        """An element's total in one area: by what the element is, then as a plain count."""
+        u = _unit(self.seed, el.code, area)
+        reference = self.references.get(el.code)
+        if el.code.endswith(("_ci_lower_pct", "_ci_upper_pct")):
+            bound = self._bound(el, area, u)
+            if bound is not None:
+                return bound
+        if reference is not None and reference.over == "area":
+            return _surveyed(el, reference, u)
+        if el.value_type in ("percent", "year", "amount"):
+            return self._measure(el, area, u)
+        if el.code in self.opening:  # the stock at the start is the one at the end before
+            return self._stock(self.opening[el.code], area, self.period.previous())
+        if el.code in self.closing:
+            return self._stock(el.code, area, self.period)
+        if reference is not None and area in self.children:  # the child population
+            return float(round(self.children[area] * (0.995 + 0.01 * _unit(area, self.period.id))))
+        return self._count(el, area, u)
+
+    def _measure(self, el: Element, area: str, u: float) -> float:
+        """A percentage, a year, or an amount in riel."""
+        if el.value_type == "percent":
+            return round(5 + 80 * u, 1)
+        if el.value_type == "year":
+            return float(min(self.period.year, 2014 + int(8 * u)))
+        return self._amount(el, area, u)
+
+    def _bound(self, el: Element, area: str, u: float) -> float | None:
+        """A confidence bound a little below or above its estimate (None without one)."""
+        estimate = el.code.replace("_ci_lower_pct", "_pct").replace("_ci_upper_pct", "_pct")
+        if estimate not in self.catalogue.elements:
+            return None
+        est = self._base(self.catalogue.elements[estimate], area)
+        half = 1.5 + 1.5 * u
+        low = el.code.endswith("_ci_lower_pct")
+        return round(max(0.0, est - half) if low else min(100.0, est + half), 1)
+
+    def _count(self, el: Element, area: str, u: float) -> float:
+        """A count scaled to the area's size, with a small move from one period to the next."""
         # One factor per area and period for every element, so that orderings between
         # elements hold every year and year-on-year changes stay small.
-        u = _unit(self.seed, el.code, area)
         # Year on year, a figure moves by at most a third of what its change rule tolerates.
         limit = min(
             (r.threshold for r in self.catalogue.rules_of("change") if r.element == el.code),
@@ -138,36 +181,8 @@ class World:
         )
         amplitude = min(0.08, limit / 3)
         noise = 1 - amplitude + 2 * amplitude * _unit(self.seed, area, self.period.id)
-        weight = self._weight(area)
-        reference = self.references.get(el.code)
-        if el.code.endswith(("_ci_lower_pct", "_ci_upper_pct")):
-            estimate = el.code.replace("_ci_lower_pct", "_pct").replace("_ci_upper_pct", "_pct")
-            if estimate in self.catalogue.elements:
-                est = self._base(self.catalogue.elements[estimate], area)
-                half = 1.5 + 1.5 * u
-                low = el.code.endswith("_ci_lower_pct")
-                return round(max(0.0, est - half) if low else min(100.0, est + half), 1)
-        if reference is not None and reference.over == "area":
-            # a survey repeats its latest estimate every year, near the reference
-            assert reference.reference is not None
-            if el.value_type == "year":
-                return float(reference.reference)
-            spread = reference.allowed(reference.reference) / 2
-            return round(reference.reference + (2 * u - 1) * spread, 1)
-        if el.value_type == "percent":
-            return round(5 + 80 * u, 1)
-        if el.value_type == "year":
-            return float(min(self.period.year, 2014 + int(8 * u)))
-        if el.value_type == "amount":  # riel
-            return self._amount(el, area, u)
-        if el.code in self.opening:  # the stock at the start is the one at the end before
-            return self._stock(self.opening[el.code], area, self.period.previous())
-        if el.code in self.closing:
-            return self._stock(el.code, area, self.period)
-        if reference is not None and area in self.children:  # the child population
-            return float(round(self.children[area] * (0.995 + 0.01 * _unit(area, self.period.id))))
         scale = 20 + 400 * u
-        return float(round(scale * weight * noise))
+        return float(round(scale * self._weight(area) * noise))
 
     def _stock(self, code: str, area: str, period: Period) -> float:
         """A stock on the last day of a period: the same figure whichever period asks for it."""
@@ -199,46 +214,55 @@ class World:
         for _ in range(6):
             changed = False
             for rule in rules:
-                assert rule.left is not None and rule.right is not None
-                small, big = (
-                    (rule.left, rule.right) if rule.op in ("<=", "<") else (rule.right, rule.left)
-                )
-                names = {r.element for r in small.refs}
-                if names & stocks:
-                    continue
-                counts = all(
-                    self.catalogue.elements[e].value_type in ("count", "amount") for e in names
-                )
-                areas = {
-                    a.code for e in names for a in self.catalogue.areas(self.catalogue.elements[e])
-                }
-                for area in sorted(areas):
-                    lookup = self._lookup([*small.refs, *big.refs], area)
-                    low = small.evaluate(lookup, any_missing=True)
-                    high = big.evaluate(lookup, any_missing=True)
-                    if low is None or high is None or low == high == 0:
-                        continue
-                    cap = (0.6 + 0.3 * _unit(self.seed, rule.id, area)) if counts else 1.0
-                    if low <= cap * high or (not counts and low < high):
-                        continue
-                    if counts:
-                        share = cap * high / max(low, 1)
-                    else:
-                        share = (0.5 + 0.3 * _unit(self.seed, rule.id, area)) * high / max(low, 1)
-                    share = min(share, 0.95)
-                    for e in names:
-                        key = (e, area)
-                        if key in self.totals:
-                            el = self.catalogue.elements[e]
-                            scaled = self.totals[key] * share
-                            self.totals[key] = (
-                                round(scaled, 1)
-                                if el.value_type == "percent"
-                                else float(int(scaled))
-                            )
-                    changed = True
+                changed |= self._respect(rule, stocks)
             if not changed:
                 return
+
+    def _respect(self, rule: Rule, stocks: set[str]) -> bool:
+        """Shrink the smaller side of one ordering rule where it fails; whether anything moved."""
+        assert rule.left is not None and rule.right is not None
+        small, big = (rule.left, rule.right) if rule.op in ("<=", "<") else (rule.right, rule.left)
+        names = {r.element for r in small.refs}
+        if names & stocks:
+            return False
+        counts = all(self.catalogue.elements[e].value_type in ("count", "amount") for e in names)
+        areas = {a.code for e in names for a in self.catalogue.areas(self.catalogue.elements[e])}
+        changed = False
+        for area in sorted(areas):
+            share = self._share_to_keep(rule, small, big, counts, area)
+            if share is not None:
+                self._shrink(names, area, share)
+                changed = True
+        return changed
+
+    def _share_to_keep(
+        self, rule: Rule, small: Expression, big: Expression, counts: bool, area: str
+    ) -> float | None:
+        """The share of the smaller side to keep so the rule holds in an area (None: it does)."""
+        lookup = self._lookup([*small.refs, *big.refs], area)
+        low = small.evaluate(lookup, any_missing=True)
+        high = big.evaluate(lookup, any_missing=True)
+        if low is None or high is None or low == high == 0:
+            return None
+        cap = (0.6 + 0.3 * _unit(self.seed, rule.id, area)) if counts else 1.0
+        if low <= cap * high or (not counts and low < high):
+            return None
+        if counts:
+            share = cap * high / max(low, 1)
+        else:
+            share = (0.5 + 0.3 * _unit(self.seed, rule.id, area)) * high / max(low, 1)
+        return min(share, 0.95)
+
+    def _shrink(self, names: set[str], area: str, share: float) -> None:
+        """Scale the elements' totals in an area down by ``share``."""
+        for e in names:
+            key = (e, area)
+            if key in self.totals:
+                el = self.catalogue.elements[e]
+                scaled = self.totals[key] * share
+                self.totals[key] = (
+                    round(scaled, 1) if el.value_type == "percent" else float(int(scaled))
+                )
 
     def _lookup(self, refs: Sequence[Ref], area: str) -> dict[Ref, float | None]:
         out: dict[Ref, float | None] = {}
@@ -284,6 +308,24 @@ class World:
         return out
 
 
+def _surveyed(el: Element, reference: Rule, u: float) -> float:
+    """A survey repeats its latest estimate every year, near the reference."""
+    assert reference.reference is not None
+    if el.value_type == "year":
+        return float(reference.reference)
+    spread = reference.allowed(reference.reference) / 2
+    return round(reference.reference + (2 * u - 1) * spread, 1)
+
+
+def _shares(catalogue: Catalogue) -> dict[str, str]:
+    """Element -> the element a share rule says it is a part of (a budget and its whole)."""
+    return {
+        r.left.refs[0].element: r.right.refs[0].element
+        for r in catalogue.rules_of("share")
+        if r.left is not None and r.right is not None and r.left.refs and r.right.refs
+    }
+
+
 def _zero_options(catalogue: Catalogue) -> set[tuple[str, str, str]]:
     """(element, dimension, option) cells a compare rule says are 0 (population not recorded)."""
     out: set[tuple[str, str, str]] = set()
@@ -299,14 +341,24 @@ def _zero_options(catalogue: Catalogue) -> set[tuple[str, str, str]]:
 def _child_population(catalogue: Catalogue, references: Mapping[str, Any]) -> dict[str, float]:
     """Province -> children: the national reference spread by the 2019 census populations."""
     rule = next((r for r in references.values() if r.over == "provinces"), None)
+    people = _census(catalogue)
+    if rule is None or not people:
+        return {}
+    total = sum(people.values())
+    return {code: rule.reference * n / total for code, n in people.items()}
+
+
+def _census(catalogue: Catalogue) -> Mapping[str, float]:
+    """Province -> 2019 population; the nation's remainder shared among provinces without one.
+
+    Empty when no province has a population.
+    """
     known = {p.code: p.population_2019 for p in catalogue.provinces if p.population_2019}
-    if rule is None or not known:
+    if not known:
         return {}
     rest = max(0, (catalogue.national_population_2019 or 0) - sum(known.values()))
     missing = [p.code for p in catalogue.provinces if p.code not in known]
-    people = {**known, **{code: rest / len(missing) for code in missing}} if missing else known
-    total = sum(people.values())
-    return {code: rule.reference * n / total for code, n in people.items()}
+    return {**known, **{code: rest / len(missing) for code in missing}} if missing else known
 
 
 def _split(total: int, weights: Sequence[float]) -> list[int]:
@@ -337,8 +389,11 @@ def plan(catalogue: Catalogue, layout: Layout, seed: int = 0) -> dict[tuple[str,
     return out
 
 
-def _ruled(catalogue: Catalogue) -> set[str]:
-    """Elements named by compare or change rules: mistakes stay away from them."""
+def ruled_elements(catalogue: Catalogue) -> set[str]:
+    """Elements named by compare or change rules: mistakes stay away from them.
+
+    Public because the benchmarks change figures of a return the same careful way.
+    """
     out: set[str] = set()
     for rule in catalogue.rules:
         if rule.kind == "change":
@@ -357,29 +412,15 @@ def add_mistakes(
 ) -> list[Mistake]:
     """Type one of each typical mistake into a clean return, each in its own element and row."""
     rng = random.Random(seed)
-    avoid = _ruled(catalogue)
     sums = {r.element for r in catalogue.rules_of("sum")}
     used_rows: set[tuple[str, str, str]] = set()
     mistakes: list[Mistake] = []
-    candidates = [
-        (sheet, area, col)
-        for sheet in layout.sheets
-        for area in sheet.areas
-        for col in sheet.columns
-        if catalogue.elements[col.element].value_type == "count"
-        and col.element not in avoid
-        and isinstance(values.get((sheet.name, sheet.cell(area.code, col))), float)
-    ]
+    candidates = _candidates(catalogue, layout, values)
     rng.shuffle(candidates)
     for kind, code in MISTAKES:
         for sheet, area, col in candidates:
-            el = catalogue.elements[col.element]
             row_key = (sheet.name, area.code, col.element)
-            if row_key in used_rows:
-                continue
-            if kind == "wrong-total" and (col.dimension or col.element not in sums):
-                continue
-            if kind == "blank-required" and not el.required:
+            if row_key in used_rows or not _fits(kind, catalogue.elements[col.element], col, sums):
                 continue
             cell = sheet.cell(area.code, col)
             intended = values[(sheet.name, cell)]
@@ -392,6 +433,29 @@ def add_mistakes(
             mistakes.append(Mistake(sheet.name, cell, kind, code, f"{intended:g}", str(typed)))
             break
     return mistakes
+
+
+def _candidates(
+    catalogue: Catalogue, layout: Layout, values: Mapping[tuple[str, str], float | str]
+) -> list[tuple[SheetLayout, Area, Column]]:
+    """Count cells holding a number, away from the elements rules compare."""
+    avoid = ruled_elements(catalogue)
+    return [
+        (sheet, area, col)
+        for sheet in layout.sheets
+        for area in sheet.areas
+        for col in sheet.columns
+        if catalogue.elements[col.element].value_type == "count"
+        and col.element not in avoid
+        and isinstance(values.get((sheet.name, sheet.cell(area.code, col))), float)
+    ]
+
+
+def _fits(kind: str, el: Element, col: Column, sums: set[str]) -> bool:
+    """Whether a mistake of this kind can be typed in this column."""
+    if kind == "wrong-total" and (col.dimension or col.element not in sums):
+        return False
+    return not (kind == "blank-required" and not el.required)
 
 
 def _typed(kind: str, v: float) -> float | str | None:

@@ -10,19 +10,18 @@ Behaviours covered:
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from builders import new_submission
 
 from cpxl.catalogue import Catalogue, CatalogueError, builtin_rules, load
 from cpxl.consolidation import indicator_table
 from cpxl.findings import Code, Value
-from cpxl.store import NewSubmission, Store
+from cpxl.store import Store
 
 QUARTERS = ("2025Q1", "2025Q2", "2025Q3", "2025Q4")
 
@@ -33,22 +32,9 @@ def catalogue() -> Catalogue:
 
 
 def _record(store: Store, run: int, ministry: str, period: str, values: Sequence[Value]) -> None:
-    sha = hashlib.sha256(f"{ministry}{period}".encode()).hexdigest()
     store.record(
         run,
-        NewSubmission(
-            sha256=sha,
-            name_received=f"{ministry}_{period}.xlsx",
-            archive_path=f"archive/{sha}.xlsx",
-            ministry=ministry,
-            period=period,
-            template_id=f"{ministry}-{period}",
-            template_version=1,
-            received_at=datetime(2026, 1, 20, 9, 0, tzinfo=UTC),
-            status="accepted",
-            reason="",
-            days_late=0,
-        ),
+        new_submission(f"{ministry}_{period}", ministry, period),
         values,
         (),
         accept=True,

@@ -24,7 +24,6 @@ Behaviours covered (one hand-made store, every figure computed by hand below):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,6 +34,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from builders import new_submission
 
 from cpxl.catalogue import Catalogue, Term, builtin_rules, load, parse_period
 from cpxl.consolidation import (
@@ -48,7 +48,7 @@ from cpxl.consolidation import (
     write_national_workbook,
 )
 from cpxl.findings import Code, Finding, Location, Severity, Value
-from cpxl.store import NewSubmission, Store
+from cpxl.store import Store
 
 TODAY = date(2026, 3, 1)  # every 2025 return is due by now
 ALL = [f"{i:02d}" for i in range(1, 26)]
@@ -99,22 +99,9 @@ class _Recorder:
     ) -> None:
         self.count += 1
         name = f"{ministry}_{period}_{self.count}"
-        sha = hashlib.sha256(name.encode()).hexdigest()
         self.store.record(
             self.run,
-            NewSubmission(
-                sha256=sha,
-                name_received=f"{name}.xlsx",
-                archive_path=f"archive/{sha}.xlsx",
-                ministry=ministry,
-                period=period,
-                template_id=f"{ministry}-{period}",
-                template_version=1,
-                received_at=datetime(2026, 1, 20, 9, 0, tzinfo=UTC),
-                status=status,
-                reason="",
-                days_late=days_late,
-            ),
+            new_submission(name, ministry, period, status=status, days_late=days_late),
             values,
             findings,
             accept=status.startswith("accepted"),

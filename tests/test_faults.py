@@ -1093,9 +1093,7 @@ def test_two_officers_at_once_on_one_store_each_file_once(
     """Two workspaces with the same files, run at once against one store: each file is
     recorded once, and the run that did not record it says 'duplicate', never 'not processed'."""
     if backend == "postgres":
-        if not POSTGRES:
-            pytest.skip("CPXL_TEST_POSTGRES is not set (see .ci/postgres.sh)")
-        store_url = fresh_pg_schema()
+        store_url = builders.new_pg_schema("t")
     else:
         store_url = str(tmp_path / "shared.sqlite")
         Store.open(store_url).close()  # the officers' shared store, made once
@@ -1121,25 +1119,6 @@ def test_two_officers_at_once_on_one_store_each_file_once(
         assert (one in OK, other) == (True, "duplicate"), (name, a, b)
     with Store.open(store_url, create=False) as store:
         assert sorted(s.name_received for s in store.submissions()) == sorted(names)
-
-
-POSTGRES = os.environ.get("CPXL_TEST_POSTGRES", "")
-
-
-def fresh_pg_schema() -> str:
-    """A new, empty schema on the test server, as a store address."""
-    import uuid
-
-    from sqlalchemy import create_engine
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    url = POSTGRES.replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine.dispose()
-    joiner = "&" if "?" in POSTGRES else "?"
-    return f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}"
 
 
 @pytest.fixture

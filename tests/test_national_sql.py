@@ -17,21 +17,17 @@ Behaviours covered (SQLite always; PostgreSQL too when CPXL_TEST_POSTGRES is set
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 import random
-import uuid
 from collections import defaultdict
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from functools import cache
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine
+from builders import new_submission
 
 from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period
 from cpxl.consolidation import (
@@ -42,10 +38,9 @@ from cpxl.consolidation import (
 )
 from cpxl.findings import Value
 from cpxl.simulate import World
-from cpxl.store import NewSubmission, Store, national
+from cpxl.store import Store, national
 from cpxl.templates import build_layout
 
-POSTGRES = os.environ.get("CPXL_TEST_POSTGRES", "")
 YEARS = ("2024", "2025")
 NATION = "00"
 
@@ -55,31 +50,6 @@ Recorded = list[tuple[str, str, Value]]  # ministry, period, value
 @cache
 def _catalogue() -> Catalogue:
     return load(builtin_rules())
-
-
-def _psycopg(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Where a fresh store lives: an SQLite file, or an empty schema on the test server."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "cpxl.sqlite")
-        return
-    if not POSTGRES:
-        pytest.skip("CPXL_TEST_POSTGRES is not set (see .ci/postgres.sh)")
-    schema = f"cpxl_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_psycopg(POSTGRES))
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        joiner = "&" if "?" in POSTGRES else "?"
-        yield f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}"
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    finally:
-        admin.dispose()
 
 
 def _periods() -> list[str]:
@@ -116,21 +86,15 @@ def _record(store: Store) -> Recorded:
                                     sheet.name, sheet.cell(area.code, col), "",
                                 )
                             )  # fmt: skip
-            sha = hashlib.sha256(f"{ministry}{period}".encode()).hexdigest()
             store.record(
                 run,
-                NewSubmission(
-                    sha256=sha,
-                    name_received=f"{ministry}_{period}.xlsx",
-                    archive_path=f"archive/{sha}.xlsx",
-                    ministry=ministry,
-                    period=period,
+                new_submission(
+                    f"{ministry}_{period}",
+                    ministry,
+                    period,
+                    days_late=rng.choice([None, 0, 3]),
                     template_id=layout.template_id,
                     template_version=layout.template_version,
-                    received_at=datetime(2026, 1, 20, 9, 0, tzinfo=UTC),
-                    status="accepted",
-                    reason="",
-                    days_late=rng.choice([None, 0, 3]),
                 ),
                 values,
                 (),

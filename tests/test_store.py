@@ -26,7 +26,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import cast
 
 import pandas as pd
 import pytest
+from builders import POSTGRES, new_submission, pg_schema, psycopg
 from sqlalchemy import Engine, create_engine, inspect, text
 
 import cpxl
@@ -47,37 +47,12 @@ from cpxl.store import (
     SubmissionRecord,
 )
 
-POSTGRES = os.environ.get("CPXL_TEST_POSTGRES", "")
+RECEIVED = datetime(2026, 2, 14, 8, 30, tzinfo=UTC)
 TABLES = ["schema_migrations", "runs", "submissions", "values", "findings", "explanations"]
 TABLES += ["audit", "repeats", "users", "uploads", "access_log"]
 
 
 # --- fixtures and builders ----------------------------------------------------------------------
-
-
-def _psycopg(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Where a fresh store lives: an SQLite file, or an empty schema on the test server."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "cpxl.sqlite")
-        return
-    if not POSTGRES:
-        pytest.skip("CPXL_TEST_POSTGRES is not set (see .ci/postgres.sh)")
-    schema = f"cpxl_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_psycopg(POSTGRES))
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        joiner = "&" if "?" in POSTGRES else "?"
-        yield f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}"
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture
@@ -89,7 +64,7 @@ def store(location: str) -> Iterator[Store]:
 def _raw_engine(location: str) -> Engine:
     """An engine on the store's database that bypasses Store, to tamper with it."""
     if location.startswith("postgresql://"):
-        return create_engine(_psycopg(location))
+        return create_engine(psycopg(location))
     return create_engine(f"sqlite:///{location}")
 
 
@@ -100,19 +75,7 @@ def _sha(name: str) -> str:
 def _sub(
     name: str, *, ministry: str = "MOSVY", period: str = "2025", status: str = "accepted"
 ) -> NewSubmission:
-    return NewSubmission(
-        sha256=_sha(name),
-        name_received=f"{name}.xlsx",
-        archive_path=f"archive/{_sha(name)[:2]}/{_sha(name)}.xlsx",
-        ministry=ministry,
-        period=period,
-        template_id=f"{ministry}-{period}",
-        template_version=1,
-        received_at=datetime(2026, 2, 14, 8, 30, tzinfo=UTC),
-        status=status,
-        reason="",
-        days_late=0,
-    )
+    return new_submission(name, ministry, period, status=status, received_at=RECEIVED)
 
 
 def _v(element: str, area: str, value: float | None, missing: str = "", option: str = "") -> Value:
@@ -725,13 +688,8 @@ def test_postgres_backup_is_a_dump_of_every_table(tmp_path: Path) -> None:
         pytest.skip("CPXL_TEST_POSTGRES is not set (see .ci/postgres.sh)")
     if shutil.which("pg_dump") is None or shutil.which("pg_restore") is None:
         pytest.skip("pg_dump and pg_restore are not installed")
-    schema = f"cpxl_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(_psycopg(POSTGRES))
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        joiner = "&" if "?" in POSTGRES else "?"
-        with Store.open(f"{POSTGRES}{joiner}options=-csearch_path%3D{schema}") as store:
+    with pg_schema() as url:
+        with Store.open(url) as store:
             _record_first(store, _run(store))
             store.backup(tmp_path / "store.dump")
         dump = tmp_path / "store.dump"
@@ -741,10 +699,6 @@ def test_postgres_backup_is_a_dump_of_every_table(tmp_path: Path) -> None:
         ).stdout
         tables = {line.split()[-2] for line in listing.splitlines() if " TABLE DATA " in line}
         assert tables == set(TABLES)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
 
 
 KILLED_SCRIPT = textwrap.dedent(

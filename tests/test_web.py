@@ -16,11 +16,9 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,9 +26,8 @@ from typing import Any
 import hostile
 import openpyxl
 import pytest
-from builders import cell_of, returned, workspace
+from builders import cell_of, pg_schema, returned, workspace
 from click.testing import CliRunner
-from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
 import cpxl
@@ -496,15 +493,7 @@ def test_users_add_list_disable(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_the_portal_on_a_postgresql_store(tmp_path: Path) -> None:
     """Accounts, uploads, status and the access log work the same on a PostgreSQL server."""
-    server = os.environ.get("CPXL_TEST_POSTGRES", "")
-    if not server:
-        pytest.skip("CPXL_TEST_POSTGRES is not set (see .ci/postgres.sh)")
-    schema = f"cpxl_web_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        url = f"{server}{'&' if '?' in server else '?'}options=-csearch_path%3D{schema}"
+    with pg_schema("cpxl_web") as url:
         ws = workspace(tmp_path)
         returned(ws, "MOJ", name="../spare.xlsx")
         p = Portal(ws.root, url)
@@ -528,7 +517,3 @@ def test_the_portal_on_a_postgresql_store(tmp_path: Path) -> None:
             assert actions == ["sign-in", "upload", "processed", "sign-in"]
         finally:
             p.close()
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()

@@ -7,7 +7,7 @@ small tokenizer, and evaluated by adding terms: catalogue text is never given to
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 
@@ -80,34 +80,47 @@ class ExpressionError(ValueError):
 def parse_expression(source: str) -> Expression:
     """Parse ``a + b[dim=opt] - 2`` into terms; raise ExpressionError on anything else."""
     terms: list[Summand] = []
-    pos, sign, expect_term = 0, 1, True
+    sign, expect_term = 1, True
     text = source.strip()
     if not text:
         raise ExpressionError("empty expression")
+    for m in _tokens(text):
+        if m.group("op"):
+            sign, expect_term = _signed(m.group("op"), sign, expect_term), True
+            continue
+        if not expect_term:
+            raise ExpressionError(f"missing + or - before {m.group(0).strip()!r}")
+        terms.append(_summand(m, sign))
+        sign, expect_term = 1, False
+    if expect_term:
+        raise ExpressionError("expression ends with an operator")
+    return Expression(source, tuple(terms))
+
+
+def _tokens(text: str) -> Iterator[re.Match[str]]:
+    """The expression's tokens in order; ExpressionError at the first thing that is none."""
+    pos = 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             raise ExpressionError(f"cannot read {text[pos:]!r}")
         pos = m.end()
-        if m.group("op"):
-            if not expect_term:
-                sign = 1 if m.group("op") == "+" else -1
-                expect_term = True
-                continue
-            if m.group("op") == "-":
-                sign = -sign
-                continue
-            raise ExpressionError(f"unexpected {m.group('op')!r}")
-        if not expect_term:
-            raise ExpressionError(f"missing + or - before {m.group(0).strip()!r}")
-        if m.group("num"):
-            terms.append(Summand(sign, None, float(m.group("num"))))
-        else:
-            terms.append(Summand(sign, _parse_ref(m.group("ref"), m.group("sel"))))
-        sign, expect_term = 1, False
-    if expect_term:
-        raise ExpressionError("expression ends with an operator")
-    return Expression(source, tuple(terms))
+        yield m
+
+
+def _signed(op: str, sign: int, expect_term: bool) -> int:
+    """The next term's sign after an operator: a + or - between terms, or a leading minus."""
+    if not expect_term:
+        return 1 if op == "+" else -1
+    if op == "-":
+        return -sign
+    raise ExpressionError(f"unexpected {op!r}")
+
+
+def _summand(m: re.Match[str], sign: int) -> Summand:
+    if m.group("num"):
+        return Summand(sign, None, float(m.group("num")))
+    return Summand(sign, _parse_ref(m.group("ref"), m.group("sel")))
 
 
 def _parse_ref(name: str, selector: str | None) -> Ref:

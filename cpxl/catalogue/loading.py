@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +25,22 @@ from cpxl.catalogue.model import (
     Option,
     PeriodType,
     Province,
+    Rule,
     SheetGroup,
+    StatusText,
     Term,
 )
 from cpxl.catalogue.sections import (
-    _data_sets,
-    _freeze,
-    _indicators,
-    _messages,
-    _RefChecker,
-    _rules,
+    RefChecker,
+    freeze,
+    load_data_sets,
+    load_indicators,
+    load_messages,
+    load_rules,
 )
-from cpxl.catalogue.sources import _Problems, _Raw, _read_yaml
+from cpxl.catalogue.sources import Problems, Raw, read_yaml
 from cpxl.errors import UsageError
-from cpxl.findings import Code, Finding
+from cpxl.findings import Code, Finding, MessageText, Status
 
 # DHIS2 keeps codes of at most 50 characters; an option exports as "<dimension>_<option>".
 DHIS2_CODE_LENGTH = 50
@@ -84,12 +87,12 @@ def load(rules_dir: Path | str | None = None) -> Catalogue:
     """Load and check a catalogue; raise CatalogueError listing every problem found."""
     folder = Path(rules_dir) if rules_dir is not None else builtin_rules()
     early: list[Finding] = []
-    raws: dict[str, _Raw] = {}
+    raws: dict[str, Raw] = {}
     for name in FILES:
-        raw = _read_yaml(folder / f"{name}.yaml", early)
+        raw = read_yaml(folder / f"{name}.yaml", early)
         if raw is not None:
             raws[name] = raw
-    problems = _Problems(raws)
+    problems = Problems(raws)
     problems.items.extend(early)
     schemas = _schema_dir(folder)
     for name, raw in raws.items():
@@ -114,9 +117,50 @@ def _term(d: Mapping[str, Any], en: str = "en", km: str = "km") -> Term:
     return Term(str(d[en]), str(d[km]), str(d.get("km_status", "attested")))
 
 
-def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | None:
-    cat = raws["catalogue"].data
-    ministries: dict[str, Ministry] = _unique(
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """The catalogue's lists that name nothing else: read first, so the rest can be checked."""
+
+    ministries: dict[str, Ministry]
+    provinces: dict[str, Province]
+    dimensions: dict[str, Dimension]
+    sheets: dict[str, SheetGroup]
+    elements: dict[str, Element]
+
+
+@dataclass(frozen=True, slots=True)
+class _Sections:
+    """The parts that name the tables' entries, each checked against them."""
+
+    indicators: tuple[Indicator, ...]
+    period_types: dict[str, PeriodType]
+    data_sets: tuple[DataSet, ...]
+    rules: tuple[Rule, ...]
+    messages: Mapping[Code, MessageText]
+    statuses: Mapping[Status, StatusText]
+    review: frozenset[Code]
+
+
+def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | None:
+    """Read the tables, check what names what, read the sections; None if anything is wrong."""
+    tables = _Tables(
+        ministries=_ministries(p, raws),
+        provinces=_provinces(p, raws),
+        dimensions=_dimensions(p, raws),
+        sheets=_sheets(p, raws),
+        elements=_elements(p, raws),
+    )
+    _check_options(p, raws, tables.dimensions)
+    _check_elements(p, raws, tables)
+    _check_domain_sectors(p, raws["catalogue"].data)
+    sections = _sections(p, raws, tables)
+    if p.items:
+        return None
+    return _assemble(raws, folder, tables, sections)
+
+
+def _ministries(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Ministry]:
+    return _unique(
         p,
         "ministries",
         "ministries",
@@ -132,7 +176,10 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             m["send_to_km"],
         ),
     )
-    provinces: dict[str, Province] = _unique(
+
+
+def _provinces(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Province]:
+    return _unique(
         p,
         "provinces",
         "provinces",
@@ -150,7 +197,10 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             r.get("population_2019"),
         ),
     )
-    dimensions: dict[str, Dimension] = _unique(
+
+
+def _dimensions(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Dimension]:
+    return _unique(
         p,
         "disaggregations",
         "dimensions",
@@ -168,20 +218,25 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             d.get("km_status", "attested"),
         ),
     )
-    elements_raw = raws["elements"].data
-    sheets: dict[str, SheetGroup] = _unique(
+
+
+def _sheets(p: Problems, raws: Mapping[str, Raw]) -> dict[str, SheetGroup]:
+    return _unique(
         p,
         "elements",
         "sheets",
-        elements_raw["sheets"],
+        raws["elements"].data["sheets"],
         "id",
         lambda s: SheetGroup(s["id"], s["title_en"], s["title_km"], s.get("km_status", "attested")),
     )
-    elements: dict[str, Element] = _unique(
+
+
+def _elements(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Element]:
+    return _unique(
         p,
         "elements",
         "elements",
-        elements_raw["elements"],
+        raws["elements"].data["elements"],
         "code",
         lambda e: Element(
             e["code"],
@@ -198,6 +253,12 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             e.get("description_en", ""),
         ),
     )
+
+
+def _check_options(
+    p: Problems, raws: Mapping[str, Raw], dimensions: Mapping[str, Dimension]
+) -> None:
+    """Each dimension's options are unique, fit DHIS2's codes, and include its 'unknown'."""
     dim_at = _first_index(raws["disaggregations"].data["dimensions"], "code")
     for code, d in dimensions.items():
         i = dim_at[code]
@@ -215,108 +276,120 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
                     f"{DHIS2_CODE_LENGTH} for a code",
                 )
         if d.unknown and d.unknown not in codes:
-            p.add(
-                Code.CATALOGUE_REFERENCE,
+            p.reference(
                 "disaggregations",
                 ["dimensions", i, "unknown"],
                 f"unknown option {d.unknown!r} is not one of the options",
             )
-    element_at = _first_index(elements_raw["elements"], "code")
-    for code, e in elements.items():
+
+
+def _check_elements(p: Problems, raws: Mapping[str, Raw], tables: _Tables) -> None:
+    """Each element sits on a known sheet and is broken down by known dimensions."""
+    element_at = _first_index(raws["elements"].data["elements"], "code")
+    for code, e in tables.elements.items():
         i = element_at[code]
-        if e.sheet not in sheets:
-            p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "sheet"], e.sheet)
+        if e.sheet not in tables.sheets:
+            p.reference("elements", ["elements", i, "sheet"], e.sheet)
         for j, dim in enumerate(e.by):
-            if dim not in dimensions:
-                p.add(Code.CATALOGUE_REFERENCE, "elements", ["elements", i, "by", j], dim)
-    checker = _RefChecker(p, elements, dimensions)
-    domain_sectors = {d["id"]: tuple(d["framework_sectors"]) for d in cat["domains"]}
+            if dim not in tables.dimensions:
+                p.reference("elements", ["elements", i, "by", j], dim)
+
+
+def _check_domain_sectors(p: Problems, cat: Mapping[str, Any]) -> None:
+    """Each domain names only framework sectors the catalogue lists."""
     sector_ids = {str(s["id"]) for s in cat["framework_sectors"]}
     for i, d in enumerate(cat["domains"]):
         for j, sector in enumerate(d["framework_sectors"]):
             if sector not in sector_ids:
-                p.add(
-                    Code.CATALOGUE_REFERENCE,
+                p.reference(
                     "catalogue",
                     ["domains", i, "framework_sectors", j],
                     f"unknown framework sector {sector!r}",
                 )
-    indicators = _indicators(
-        raws["indicators"].data["indicators"], p, checker, ministries, domain_sectors
+
+
+def _sections(p: Problems, raws: Mapping[str, Raw], tables: _Tables) -> _Sections:
+    """Indicators, data sets, rules and messages, each checked against the tables (in this order,
+    so that the problems are listed as the files are)."""
+    checker = RefChecker(p, tables.elements, tables.dimensions)
+    indicators = load_indicators(
+        raws["indicators"].data["indicators"],
+        p,
+        checker,
+        tables.ministries,
+        _domain_sectors(raws["catalogue"].data),
     )
     cal = raws["calendar"].data
     period_types = {
         t["code"]: PeriodType(t["code"], t["label_en"], t["label_km"], t["pattern"])
         for t in cal["period_types"]
     }
-    data_sets = _data_sets(
+    data_sets = load_data_sets(
         cal["data_sets"],
         p,
-        ministries,
-        elements,
+        tables.ministries,
+        tables.elements,
         period_types,
         [str(m["code"]) for m in raws["ministries"].data["ministries"]],
-        [str(e["code"]) for e in elements_raw["elements"]],
+        [str(e["code"]) for e in raws["elements"].data["elements"]],
     )
-    _check_years_are_built_meaningfully(p, indicators, elements, data_sets)
-    rules = _rules(raws["validation"].data, p, checker)
-    messages, statuses, review = _messages(raws["messages"].data, p)
+    _check_years_are_built_meaningfully(p, indicators, tables.elements, data_sets)
+    rules = load_rules(raws["validation"].data, p, checker)
+    messages, statuses, review = load_messages(raws["messages"].data, p)
+    return _Sections(indicators, period_types, data_sets, rules, messages, statuses, review)
+
+
+def _domain_sectors(cat: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {d["id"]: tuple(d["framework_sectors"]) for d in cat["domains"]}
+
+
+def _assemble(
+    raws: Mapping[str, Raw], folder: Path, tables: _Tables, sections: _Sections
+) -> Catalogue:
+    """The checked parts, frozen into one Catalogue."""
+    cat = raws["catalogue"].data
+    cal = raws["calendar"].data
     terms_raw = raws["terms"].data
-    terms = {k: _term(v) for k, v in terms_raw["terms"].items()}
-    instructions = tuple(_term(t) for t in terms_raw.get("instructions", ()))
     national = cat["national_area"]
-    if p.items:
-        return None
     return Catalogue(
         version=str(cat["version"]),
         title=Term(cat["title_en"], cat["title_km"], cat.get("km_status", "attested")),
         framework_title_en=cat["framework"]["title_en"],
         source=str(folder),
-        provenance_levels=_freeze({k: _term(v) for k, v in cat["provenance_levels"].items()}),
-        domains=_freeze(
-            {
-                d["id"]: Term(d["name_en"], d["name_km"], d.get("km_status", "attested"))
-                for d in cat["domains"]
-            }
-        ),
-        missing_reasons=_freeze(
-            {
-                m["code"]: Term(m["label_en"], m["label_km"], m.get("km_status", "attested"))
-                for m in cat["missing_reasons"]
-            }
+        provenance_levels=freeze({k: _term(v) for k, v in cat["provenance_levels"].items()}),
+        domains=freeze({d["id"]: _term(d, "name_en", "name_km") for d in cat["domains"]}),
+        missing_reasons=freeze(
+            {m["code"]: _term(m, "label_en", "label_km") for m in cat["missing_reasons"]}
         ),
         national=Area(national["code"], national["iso"], national["name_en"], national["name_km"]),
-        ministries=_freeze(ministries),
-        provinces=tuple(provinces.values()),
-        dimensions=_freeze(dimensions),
-        sheets=_freeze(sheets),
-        elements=_freeze(elements),
-        indicators=indicators,
-        period_types=_freeze(period_types),
-        data_sets=data_sets,
+        ministries=freeze(tables.ministries),
+        provinces=tuple(tables.provinces.values()),
+        dimensions=freeze(tables.dimensions),
+        sheets=freeze(tables.sheets),
+        elements=freeze(tables.elements),
+        indicators=sections.indicators,
+        period_types=freeze(sections.period_types),
+        data_sets=sections.data_sets,
         open_from=int(cal["open_from"]),
         closed_periods=frozenset(str(x) for x in cal.get("closed_periods") or ()),
         template_version=int(cal["templates"]["version"]),
         accepted_versions=frozenset(int(v) for v in cal["templates"]["accepted_versions"]),
-        rules=rules,
-        messages=messages,
-        statuses=statuses,
-        terms=_freeze(terms),
-        instructions=instructions,
-        messages_to_review=review,
-        framework_sectors=_freeze(
-            {
-                str(s["id"]): Term(s["name_en"], s["name_km"], s.get("km_status", "attested"))
-                for s in cat["framework_sectors"]
-            }
+        rules=sections.rules,
+        messages=sections.messages,
+        statuses=sections.statuses,
+        terms=freeze({k: _term(v) for k, v in terms_raw["terms"].items()}),
+        instructions=tuple(_term(t) for t in terms_raw.get("instructions", ())),
+        messages_to_review=sections.review,
+        framework_sectors=freeze(
+            {str(s["id"]): _term(s, "name_en", "name_km") for s in cat["framework_sectors"]}
         ),
-        domain_sectors=_freeze(domain_sectors),
+        domain_sectors=freeze(_domain_sectors(cat)),
         national_population_2019=national.get("population_2019"),
     )
 
 
 def _check_years_are_built_meaningfully(
-    p: _Problems,
+    p: Problems,
     indicators: Sequence[Indicator],
     elements: Mapping[str, Element],
     data_sets: Sequence[DataSet],
@@ -334,8 +407,7 @@ def _check_years_are_built_meaningfully(
                 el = elements.get(ref.element)
                 if el is None or el.aggregation != "none" or kind.get(el.code) == "annual":
                     continue
-                p.add(
-                    Code.CATALOGUE_REFERENCE,
+                p.reference(
                     "indicators",
                     ["indicators", i, side],
                     f"{el.code} is a {kind.get(el.code)} count of distinct children"
@@ -345,7 +417,7 @@ def _check_years_are_built_meaningfully(
 
 
 def _unique(
-    p: _Problems,
+    p: Problems,
     file: str,
     key: str,
     items: Sequence[Mapping[str, Any]],

@@ -19,8 +19,8 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
-class _Raw:
-    """Parsed YAML of one file with its node tree, for line numbers."""
+class Raw:
+    """Parsed YAML of one file with its node tree, for line numbers (shared with loading.py)."""
 
     name: str
     data: Any
@@ -50,10 +50,13 @@ def _json_path(path: Sequence[str | int]) -> str:
     return out
 
 
-class _Problems:
-    """Collects catalogue findings with file, line and path."""
+class Problems:
+    """Collects catalogue findings with file, line and path.
 
-    def __init__(self, raws: Mapping[str, _Raw]) -> None:
+    Public because every step of loading (schemas, sections, cross-checks) adds to one.
+    """
+
+    def __init__(self, raws: Mapping[str, Raw]) -> None:
         self.raws = raws
         self.items: list[Finding] = []
 
@@ -70,8 +73,13 @@ class _Problems:
             )
         )
 
+    def reference(self, file: str, path: Sequence[str | int], detail: str) -> None:
+        """A name that points at nothing in the catalogue, or at the wrong kind of thing."""
+        self.add(Code.CATALOGUE_REFERENCE, file, path, detail)
 
-def _read_yaml(path: Path, problems: list[Finding]) -> _Raw | None:
+
+def read_yaml(path: Path, problems: list[Finding]) -> Raw | None:
+    """One catalogue file with its node tree, or None (and a finding) when it cannot be read."""
     name = path.stem
     if not path.is_file():
         problems.append(
@@ -99,4 +107,4 @@ def _read_yaml(path: Path, problems: list[Finding]) -> _Raw | None:
             )
         )
         return None
-    return _Raw(name, data, node)
+    return Raw(name, data, node)

@@ -22,14 +22,14 @@ from cpxl.guard.limits import (
     DEFAULT_LIMITS,
     MIB,
     UNSAFE_CODES,
+    Found,
     Inspection,
     Limits,
     Peek,
-    _Found,
-    _megabytes,
+    megabytes,
 )
-from cpxl.guard.ole import _OLE_MAGIC, _inspect_ole
-from cpxl.guard.zips import _ZIP_MAGICS, _inspect_zip
+from cpxl.guard.ole import OLE_MAGIC, inspect_ole
+from cpxl.guard.zips import ZIP_MAGICS, inspect_zip
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,7 +41,7 @@ __all__ = ["DEFAULT_LIMITS", "MIB", "UNSAFE_CODES", "Inspection", "Limits", "Pee
 
 def inspect(path: Path, limits: Limits = DEFAULT_LIMITS) -> Inspection:
     """Decide from the container alone whether a received file may be handed to a reader."""
-    found = _Found(path.name)
+    found = Found(path.name)
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -53,19 +53,19 @@ def inspect(path: Path, limits: Limits = DEFAULT_LIMITS) -> Inspection:
         if info.st_size > limits.max_bytes:
             found.add(
                 Code.FILE_TOO_LARGE,
-                size=_megabytes(info.st_size),
-                limit=_megabytes(limits.max_bytes),
+                size=megabytes(info.st_size),
+                limit=megabytes(limits.max_bytes),
             )
             return found.result("")
         with path.open("rb") as fh:
             magic = fh.read(8)
             fh.seek(0)
-            if magic == _OLE_MAGIC:
-                return found.result(_inspect_ole(fh, found))
-            if magic[:4] in _ZIP_MAGICS:
+            if magic == OLE_MAGIC:
+                return found.result(inspect_ole(fh, found))
+            if magic[:4] in ZIP_MAGICS:
                 if info.st_size <= _IN_MEMORY:  # a return, read at once: no seek per member
-                    return found.result(_inspect_zip(io.BytesIO(fh.read()), limits, found))
-                return found.result(_inspect_zip(fh, limits, found))
+                    return found.result(inspect_zip(io.BytesIO(fh.read()), limits, found))
+                return found.result(inspect_zip(fh, limits, found))
     except OSError as exc:
         found.add(Code.UNREADABLE_WORKBOOK, seen=exc.strerror or type(exc).__name__)
         return found.result("")

@@ -21,7 +21,8 @@ UNSAFE_CODES = frozenset(
         Code.EXTERNAL_LINKS,
     }
 )
-_DAMAGED = frozenset({Code.UNREADABLE_WORKBOOK, Code.PASSWORD_PROTECTED})
+# Codes that say the file could not be opened (shared: the zip and OLE checks stop on them).
+DAMAGED_CODES = frozenset({Code.UNREADABLE_WORKBOOK, Code.PASSWORD_PROTECTED})
 _CODE_ORDER = {code: i for i, code in enumerate(Code)}
 
 
@@ -77,8 +78,8 @@ class Inspection:
         return Status.UNREADABLE
 
 
-class _Found:
-    """Findings for one file, at most one per code."""
+class Found:
+    """Findings for one file, at most one per code (shared: every container check adds to it)."""
 
     def __init__(self, file: str) -> None:
         self.file = file
@@ -102,12 +103,16 @@ class _Found:
         return Inspection(kind, tuple(ordered), self.kept, self.peeks)
 
 
-def _too_compressed(inflated: int, stored: int, limits: Limits) -> bool:
+def too_compressed(inflated: int, stored: int, limits: Limits) -> bool:
+    """Whether a member inflates like a bomb (shared: judged from the directory and inflating)."""
     return inflated > _RATIO_FLOOR and inflated > limits.max_ratio * max(stored, 1)
 
 
-def _megabytes(size: int) -> str:
-    """A size as Windows shows it, rounded up so an over-limit size never equals the limit."""
+def megabytes(size: int) -> str:
+    """A size as Windows shows it, rounded up so an over-limit size never equals the limit.
+
+    Shared: every check that refuses a file for its size words the size this way.
+    """
     tenths = -(-size * 10 // MIB)
     whole, part = divmod(tenths, 10)
     return f"{whole}.{part} MB" if part else f"{whole} MB"

@@ -8,12 +8,14 @@ from typing import IO, Any
 import olefile  # type: ignore[import-untyped,unused-ignore]
 
 from cpxl.findings import Code
-from cpxl.guard.limits import _Found
+from cpxl.guard.limits import Found
 
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# The first bytes of every OLE compound file (shared: ``inspect`` sniffs them).
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def _inspect_ole(fh: IO[bytes], found: _Found) -> str:
+def inspect_ole(fh: IO[bytes], found: Found) -> str:
+    """The kind of an OLE file (``xls``, an encrypted ``xlsx``, or ``""``), noting what stops it."""
     try:
         with olefile.OleFileIO(fh) as ole:
             if ole.exists("EncryptedPackage") or ole.exists("EncryptionInfo"):

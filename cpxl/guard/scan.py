@@ -11,18 +11,19 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 from cpxl.findings import Code
-from cpxl.guard.limits import MIB, Limits, Peek, _Found, _megabytes, _too_compressed
+from cpxl.guard.limits import MIB, Found, Limits, Peek, megabytes, too_compressed
 
 _CHUNK = 256 * 1024  # inflate and scan this much at a time
 _ENCRYPTED_MEMBER = 0x1  # zip general-purpose flag: the member needs a password
 
-# Errors that zipfile and zlib raise on damaged or crafted archives.
-_ZIP_ERRORS = (
+# Errors that zipfile and zlib raise on damaged or crafted archives (shared: the directory
+# checks in zips.py catch the same ones).
+ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     OSError,
@@ -99,7 +100,8 @@ _ENCODINGS = (
     (b"<\x00", 2, 0),
     (b"\x00<", 2, 1),
 )
-_SIGNAL_CODES = {
+# What a mark the scan raises means (shared: zips.py turns the scan's marks into findings).
+SIGNAL_CODES = {
     "entities": Code.XML_ENTITIES,
     "macros": Code.MACROS,
     "external": Code.EXTERNAL_LINKS,
@@ -213,10 +215,13 @@ def _marks_for(name: str) -> _Marks | None:
     return _Marks(_ENTITY_MARKS)
 
 
-class _Scan:
-    """The one inflate pass over every member, counting each byte against the budget."""
+class Scan:
+    """The one inflate pass over every member, counting each byte against the budget.
 
-    def __init__(self, archive: zipfile.ZipFile, limits: Limits, found: _Found) -> None:
+    Public because zips.py runs it and then judges the structure from what it kept.
+    """
+
+    def __init__(self, archive: zipfile.ZipFile, limits: Limits, found: Found) -> None:
         self.archive = archive
         self.limits = limits
         self.found = found
@@ -236,11 +241,12 @@ class _Scan:
             try:
                 if not self._member(info):
                     return False
-            except _ZIP_ERRORS:
+            except ZIP_ERRORS:
                 self.found.add(Code.UNREADABLE_WORKBOOK, seen=info.orig_filename)
         return True
 
     def _member(self, info: zipfile.ZipInfo) -> bool:
+        """Inflate one member, keeping what the reader needs; False when it is a bomb."""
         name = info.orig_filename
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             # Excel and LibreOffice only store or deflate; other methods are read by few readers.
@@ -248,29 +254,12 @@ class _Scan:
                 Code.UNREADABLE_WORKBOOK, seen=f"{name}: compression {info.compress_type}"
             )
             return True
-        marks = _marks_for(name)
         cap = _KEPT.get(name.casefold())
-        kept = bytearray()
-        size = crc = 0
-        watch = None if marks is None else _Watch(marks, name, self.signals)
-        peek = _PeekWatch() if _WORKSHEET.fullmatch(name) else None
-        with self.archive.open(_stored_view(info)) as raw:
-            for data, used in _inflate(raw, info.compress_type):
-                size += len(data)
-                self.inflated += len(data)
-                if self.inflated > self.limits.max_inflated or _too_compressed(
-                    size, used, self.limits
-                ):
-                    limit = _megabytes(self.limits.max_inflated)
-                    self.found.add(Code.ZIP_BOMB, seen=name, limit=limit)
-                    return False
-                crc = zlib.crc32(data, crc)
-                if watch is not None:
-                    watch.feed(data)
-                if peek is not None:
-                    peek.feed(data)
-                if cap is not None and len(kept) <= cap:
-                    kept += data
+        peek, feeds = self._watchers(name)
+        read = self._inflate_member(info, cap, feeds)
+        if read is None:
+            return False
+        size, crc, kept = read
         if size != info.file_size or crc != info.CRC:
             self.found.add(Code.UNREADABLE_WORKBOOK, seen=f"{name}: size or checksum differs")
         if cap is not None:
@@ -278,6 +267,41 @@ class _Scan:
         if peek is not None:
             self.peeks[name.casefold()] = peek.peek()
         return True
+
+    def _watchers(self, name: str) -> tuple[_PeekWatch | None, list[Callable[[bytes], None]]]:
+        """What watches a member's bytes: its marks' scan, and a worksheet's peek."""
+        marks = _marks_for(name)
+        feeds: list[Callable[[bytes], None]] = []
+        if marks is not None:
+            feeds.append(_Watch(marks, name, self.signals).feed)
+        peek = _PeekWatch() if _WORKSHEET.fullmatch(name) else None
+        if peek is not None:
+            feeds.append(peek.feed)
+        return peek, feeds
+
+    def _inflate_member(
+        self, info: zipfile.ZipInfo, cap: int | None, feeds: Sequence[Callable[[bytes], None]]
+    ) -> tuple[int, int, bytearray] | None:
+        """The member's size, CRC and first ``cap`` bytes, each chunk fed to the watchers as it
+        comes; None (and a finding) when it passes the budget or inflates like a bomb."""
+        size = crc = 0
+        kept = bytearray()
+        with self.archive.open(_stored_view(info)) as raw:
+            for data, used in _inflate(raw, info.compress_type):
+                size += len(data)
+                self.inflated += len(data)
+                if self.inflated > self.limits.max_inflated or too_compressed(
+                    size, used, self.limits
+                ):
+                    limit = megabytes(self.limits.max_inflated)
+                    self.found.add(Code.ZIP_BOMB, seen=info.orig_filename, limit=limit)
+                    return None
+                crc = zlib.crc32(data, crc)
+                for feed in feeds:
+                    feed(data)
+                if cap is not None and len(kept) <= cap:
+                    kept += data
+        return size, crc, kept
 
 
 def _stored_view(info: zipfile.ZipInfo) -> zipfile.ZipInfo:

@@ -10,11 +10,12 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from cpxl.findings import Code
-from cpxl.guard.limits import _DAMAGED, Limits, _Found, _megabytes, _too_compressed
-from cpxl.guard.scan import _SIGNAL_CODES, _ZIP_ERRORS, _Scan
+from cpxl.guard.limits import DAMAGED_CODES, Found, Limits, megabytes, too_compressed
+from cpxl.guard.scan import SIGNAL_CODES, ZIP_ERRORS, Scan
 
 _MAX_ENTRY_BYTES = 1024  # generous size of one central-directory entry, to bound the directory
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
+# The first bytes of a zip: a local file header, or an empty archive's end (shared: ``inspect``).
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
 _ODS_TYPES = frozenset(
     {
@@ -35,12 +36,13 @@ _XLSB_TYPE = "application/vnd.ms-excel.sheet.binary.macroenabled.main"
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _inspect_zip(fh: IO[bytes], limits: Limits, found: _Found) -> str:
+def inspect_zip(fh: IO[bytes], limits: Limits, found: Found) -> str:
+    """The kind of a zip container (``xlsx``, ``ods`` or ``""``), noting what stops it."""
     try:
         if _directory_too_big(fh, limits, found):
             return ""
         archive = zipfile.ZipFile(fh)
-    except _ZIP_ERRORS:
+    except ZIP_ERRORS:
         found.add(Code.UNREADABLE_WORKBOOK, seen="damaged zip archive")
         return ""
     with archive:
@@ -52,18 +54,18 @@ def _inspect_zip(fh: IO[bytes], limits: Limits, found: _Found) -> str:
             return hint
         _check_names(names, found)
         condemned = _check_declared_sizes(infos, limits, found)
-        scan = _Scan(archive, limits, found)
+        scan = Scan(archive, limits, found)
         complete = scan.run(infos, condemned)
         found.kept, found.peeks = scan.kept, scan.peeks
         for signal, member in scan.signals.items():
-            if signal in _SIGNAL_CODES:
-                found.add(_SIGNAL_CODES[signal], seen=member)
-        if not complete or found.by_code.keys() & _DAMAGED:
+            if signal in SIGNAL_CODES:
+                found.add(SIGNAL_CODES[signal], seen=member)
+        if not complete or found.by_code.keys() & DAMAGED_CODES:
             return hint  # a damaged or locked archive is only that, whatever it claims to be
         return _judge_structure(names, scan, found)
 
 
-def _directory_too_big(fh: IO[bytes], limits: Limits, found: _Found) -> bool:
+def _directory_too_big(fh: IO[bytes], limits: Limits, found: Found) -> bool:
     """Refuse a huge directory before zipfile builds one object per entry (500k cost 1.6 s)."""
     # zipfile's end-record reader is private but has been stable since Python 2; without it,
     # zipfile itself still opens the file, only later.
@@ -93,7 +95,7 @@ def _kind_from_names(names: list[str]) -> str:
     return ""
 
 
-def _check_names(names: list[str], found: _Found) -> None:
+def _check_names(names: list[str], found: Found) -> None:
     """Names that escape the archive, collide, or announce macros or links to other files."""
     seen: set[str] = set()
     for name in names:
@@ -122,35 +124,45 @@ def _unsafe_name(name: str) -> bool:
     )
 
 
-def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: Limits, found: _Found) -> set[int]:
+def _check_declared_sizes(infos: list[zipfile.ZipInfo], limits: Limits, found: Found) -> set[int]:
     """Members whose honest headers already say they are bombs; these are never inflated."""
     condemned = set()
     for index, info in enumerate(infos):
-        if _too_compressed(info.file_size, info.compress_size, limits):
-            found.add(Code.ZIP_BOMB, seen=info.orig_filename, limit=_megabytes(limits.max_inflated))
+        if too_compressed(info.file_size, info.compress_size, limits):
+            found.add(Code.ZIP_BOMB, seen=info.orig_filename, limit=megabytes(limits.max_inflated))
             condemned.add(index)
     if sum(info.file_size for info in infos) > limits.max_inflated:
-        found.add(Code.ZIP_BOMB, seen="declared sizes", limit=_megabytes(limits.max_inflated))
+        found.add(Code.ZIP_BOMB, seen="declared sizes", limit=megabytes(limits.max_inflated))
     return condemned
 
 
-def _judge_structure(names: list[str], scan: _Scan, found: _Found) -> str:
+def _judge_structure(names: list[str], scan: Scan, found: Found) -> str:
     """What kind of document the archive holds, and whether its main part is there."""
     folded = {name.casefold() for name in names}
     if "mimetype" in folded:
-        mimetype = (scan.kept.get("mimetype") or b"").strip()
-        if mimetype not in _ODS_TYPES:
-            found.add(Code.NOT_A_SPREADSHEET, seen=_printable(mimetype) or "zip archive")
-            return ""
-        if "content.xml" not in folded:
-            found.add(Code.UNREADABLE_WORKBOOK, seen="content.xml missing")
-        return "ods"
+        return _judge_ods(folded, scan, found)
     if "[content_types].xml" not in folded:
         if any(name.startswith("xl/") for name in folded):
             found.add(Code.UNREADABLE_WORKBOOK, seen="[Content_Types].xml missing")
             return "xlsx"
         found.add(Code.NOT_A_SPREADSHEET, seen="zip archive")
         return ""
+    return _judge_xlsx(names, folded, scan, found)
+
+
+def _judge_ods(folded: set[str], scan: Scan, found: Found) -> str:
+    """An OpenDocument package: a spreadsheet's mimetype, and its content.xml."""
+    mimetype = (scan.kept.get("mimetype") or b"").strip()
+    if mimetype not in _ODS_TYPES:
+        found.add(Code.NOT_A_SPREADSHEET, seen=_printable(mimetype) or "zip archive")
+        return ""
+    if "content.xml" not in folded:
+        found.add(Code.UNREADABLE_WORKBOOK, seen="content.xml missing")
+    return "ods"
+
+
+def _judge_xlsx(names: list[str], folded: set[str], scan: Scan, found: Found) -> str:
+    """An Office Open XML package: a workbook part declared, in a format we read, and present."""
     types = _content_types(scan.kept.get("[content_types].xml"), found)
     if types is None:
         if Code.XML_ENTITIES not in found.by_code:
@@ -167,7 +179,8 @@ def _judge_structure(names: list[str], scan: _Scan, found: _Found) -> str:
     return "xlsx"
 
 
-def _not_a_workbook(types: list[tuple[str, str]], folded: set[str], found: _Found) -> str:
+def _not_a_workbook(types: list[tuple[str, str]], folded: set[str], found: Found) -> str:
+    """A package with no workbook part: a damaged workbook, or another Office document."""
     content_types = [content_type for _, content_type in types]
     if _XLSB_TYPE in content_types:
         binary = "Excel Binary Workbook (.xlsb)"
@@ -178,17 +191,20 @@ def _not_a_workbook(types: list[tuple[str, str]], folded: set[str], found: _Foun
     ):
         found.add(Code.UNREADABLE_WORKBOOK, seen="workbook part missing")
         return "xlsx"
-    if any("wordprocessingml" in t for t in content_types):
-        label = "Word document"
-    elif any("presentationml" in t for t in content_types):
-        label = "PowerPoint presentation"
-    else:
-        label = "Office document"
-    found.add(Code.NOT_A_SPREADSHEET, seen=label)
+    found.add(Code.NOT_A_SPREADSHEET, seen=_office_label(content_types))
     return ""
 
 
-def _content_types(data: bytes | None, found: _Found) -> list[tuple[str, str]] | None:
+def _office_label(content_types: list[str]) -> str:
+    """What kind of Office document a package's content types say it is."""
+    if any("wordprocessingml" in t for t in content_types):
+        return "Word document"
+    if any("presentationml" in t for t in content_types):
+        return "PowerPoint presentation"
+    return "Office document"
+
+
+def _content_types(data: bytes | None, found: Found) -> list[tuple[str, str]] | None:
     """(part name, content type) pairs from [Content_Types].xml; None when it cannot be read."""
     if data is None:
         return None

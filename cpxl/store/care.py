@@ -12,7 +12,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, cast
 
-from sqlalchemy import JSON, URL, Column, Connection, DateTime, Engine, func, inspect, select, true
+from sqlalchemy import (
+    JSON,
+    URL,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Table,
+    func,
+    inspect,
+    select,
+    true,
+)
 from sqlalchemy.exc import DBAPIError
 
 from cpxl.store import schema
@@ -132,14 +144,20 @@ def fingerprint(conn: Connection) -> str:
     for table in schema.TABLES:
         if table is schema.runs or table in schema.PORTAL_TABLES:
             continue
-        kept = [c for c in table.columns if _stable(c)]
-        lines = sorted(
-            json.dumps([_canonical(c, row[i], sha) for i, c in enumerate(kept)])
-            for row in conn.execute(select(*kept))
-        )
-        digest.update(f"{table.name}:{','.join(c.name for c in kept)}\n".encode())
-        digest.update("".join(line + "\n" for line in lines).encode())
+        digest.update(_table_text(conn, table, sha).encode())
     return digest.hexdigest()
+
+
+def _table_text(conn: Connection, table: Table, sha: Mapping[int, str]) -> str:
+    """A table's stable columns, then its rows in canonical form, sorted: what is digested."""
+    kept = [c for c in table.columns if _stable(c)]
+    lines = sorted(
+        json.dumps([_canonical(c, row[i], sha) for i, c in enumerate(kept)])
+        for row in conn.execute(select(*kept))
+    )
+    return f"{table.name}:{','.join(c.name for c in kept)}\n" + "".join(
+        line + "\n" for line in lines
+    )
 
 
 def _stable(column: Column[Any]) -> bool:

@@ -196,31 +196,38 @@ def damaged(where: object, detail: str) -> str:
     )
 
 
+# A database failure known by the words of its message, and what the officer is told of it.
+_BY_WORDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("locked", "busy"),
+        "The store {where} is busy: another cpxl run (or another program) has been "
+        "writing to it for too long. Wait until it has finished, then run again. Nothing "
+        "was lost: what was being saved was not, and the next run takes it up again.",
+    ),
+    (
+        ("full", "no space", "could not extend"),
+        "The disk holding the store {where} is full. Free some space (or move the "
+        "workspace to a larger disk), then run again. What was being saved was not; "
+        "everything saved before it is intact.",
+    ),
+    (
+        ("readonly", "read-only", "unable to open", "permission"),
+        "cpxl may not write to the store {where} ({detail}). The file, or the folder "
+        "holding it, is read-only for this account, or on a disk mounted read-only. Ask "
+        "the system administrator to let this account write there (or give another "
+        "store with --store). Nothing was changed.",
+    ),
+    (("not a database", "malformed", "corrupt"), damaged("{where}", "{detail}")),
+)
+
+
 def translate(exc: BaseException, where: str) -> StoreError:
     """Our words for a database failure; the original stays attached as __cause__."""
     detail = first_line(exc)
     low = detail.lower()
-    if "locked" in low or "busy" in low:
-        return StoreError(
-            f"The store {where} is busy: another cpxl run (or another program) has been "
-            "writing to it for too long. Wait until it has finished, then run again. Nothing "
-            "was lost: what was being saved was not, and the next run takes it up again."
-        )
-    if "full" in low or "no space" in low or "could not extend" in low:
-        return StoreError(
-            f"The disk holding the store {where} is full. Free some space (or move the "
-            "workspace to a larger disk), then run again. What was being saved was not; "
-            "everything saved before it is intact."
-        )
-    if "readonly" in low or "read-only" in low or "unable to open" in low or "permission" in low:
-        return StoreError(
-            f"cpxl may not write to the store {where} ({detail}). The file, or the folder "
-            "holding it, is read-only for this account, or on a disk mounted read-only. Ask "
-            "the system administrator to let this account write there (or give another "
-            "store with --store). Nothing was changed."
-        )
-    if "not a database" in low or "malformed" in low or "corrupt" in low:
-        return StoreError(damaged(where, detail))
+    for words, message in _BY_WORDS:
+        if any(word in low for word in words):
+            return StoreError(message.format(where=where, detail=detail))
     if isinstance(exc, IntegrityError):
         return StoreError(
             f"The store {where} refused the data of one file ({detail}), so nothing of that "

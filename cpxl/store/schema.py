@@ -50,37 +50,63 @@ migrations = Table(
 
 def _schema_v1(md: MetaData) -> tuple[Table, ...]:
     """The first schema: runs, submissions, values, findings, explanations, audit."""
+    runs = _runs_v1(md)
+    subs = _submissions_v1(md)
+    values = _values_v1(md)
+    findings, explanations = _findings_v1(md)
+    audit = _audit_v1(md)
+    return runs, subs, values, findings, explanations, audit
 
-    def text(name: str, **kw: Any) -> Column[str]:
-        return Column(name, Text, nullable=False, server_default="", **kw)
 
-    runs = Table(
+def _text(name: str, **kw: Any) -> Column[str]:
+    """A text column that is never null: blank is the empty string."""
+    return Column(name, Text, nullable=False, server_default="", **kw)
+
+
+def _key(name: str) -> Column[str]:
+    """A text column of a value's key (ministry, element, period, area, dimension, option)."""
+    return Column(name, Text, nullable=False)
+
+
+def _of_a_submission() -> tuple[Column[int], Column[int]]:
+    """A row's own id, and the submission it belongs to (rows are read by it)."""
+    return (
+        Column("id", Integer, primary_key=True),
+        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False, index=True),
+    )
+
+
+def _runs_v1(md: MetaData) -> Table:
+    return Table(
         "runs",
         md,
         Column("id", Integer, primary_key=True),
         Column("started", DateTime(timezone=True), nullable=False),
         Column("finished", DateTime(timezone=True)),
-        text("user"),
-        text("host"),
-        text("cpxl_version"),
-        text("catalogue_version"),
+        _text("user"),
+        _text("host"),
+        _text("cpxl_version"),
+        _text("catalogue_version"),
         Column("totals", JSON),
     )
+
+
+def _submissions_v1(md: MetaData) -> Table:
     subs = Table(
         "submissions",
         md,
         Column("id", Integer, primary_key=True),
         Column("sha256", String(64), nullable=False, unique=True),
-        text("name_received"),
-        text("archive_path"),
-        text("ministry"),
-        text("period"),
-        text("template_id"),
+        _text("name_received"),
+        _text("archive_path"),
+        _text("ministry"),
+        _text("period"),
+        _text("template_id"),
         Column("template_version", Integer),
         Column("received_at", DateTime(timezone=True), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False),
-        text("status"),
-        text("reason"),
+        _text("status"),
+        _text("reason"),
         Column("days_late", Integer),
         Column("replaces", Integer, ForeignKey("submissions.id")),
         Column("is_current", Boolean, nullable=False, default=False),
@@ -97,53 +123,63 @@ def _schema_v1(md: MetaData) -> tuple[Table, ...]:
         sqlite_where=one_current,
         postgresql_where=one_current,
     )
+    return subs
+
+
+def _values_v1(md: MetaData) -> Table:
     # Long form: one row per (element, area, dimension, option). A new disaggregation or option
     # in the catalogue is new rows, never a schema change. dimension/option are "" for a total.
-    values = Table(
+    return Table(
         "values",
         md,
         Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
-        Column("ministry", Text, nullable=False),
-        Column("element", Text, nullable=False),
-        Column("period", Text, nullable=False),
-        Column("area", Text, nullable=False),
-        Column("dimension", Text, nullable=False),
-        Column("option", Text, nullable=False),
+        _key("ministry"),
+        _key("element"),
+        _key("period"),
+        _key("area"),
+        _key("dimension"),
+        _key("option"),
         Column("value", Double),  # null when the sender typed a missing-reason code
-        text("missing"),
-        text("sheet"),
-        text("cell"),
-        text("original"),
+        _text("missing"),
+        _text("sheet"),
+        _text("cell"),
+        _text("original"),
         PrimaryKeyConstraint("submission_id", "element", "area", "dimension", "option"),
     )
+
+
+def _findings_v1(md: MetaData) -> tuple[Table, Table]:
+    """A submission's findings, and the explanations its sender typed next to them."""
     findings = Table(
         "findings",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False, index=True),
-        text("code"),
-        text("severity"),
-        text("file"),
-        text("sheet"),
-        text("cell"),
+        *_of_a_submission(),
+        _text("code"),
+        _text("severity"),
+        _text("file"),
+        _text("sheet"),
+        _text("cell"),
         Column("row", Integer),
         Column("column", Integer),
-        text("path"),
-        text("rule"),
-        text("seen"),
-        text("expected"),
+        _text("path"),
+        _text("rule"),
+        _text("seen"),
+        _text("expected"),
         Column("params", JSON, nullable=False),
     )
     explanations = Table(
         "explanations",
         md,
-        Column("id", Integer, primary_key=True),
-        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False, index=True),
-        text("rule"),
-        text("sheet"),
-        text("cell"),
-        text("text"),
+        *_of_a_submission(),
+        _text("rule"),
+        _text("sheet"),
+        _text("cell"),
+        _text("text"),
     )
+    return findings, explanations
+
+
+def _audit_v1(md: MetaData) -> Table:
     audit = Table(
         "audit",
         md,
@@ -151,12 +187,12 @@ def _schema_v1(md: MetaData) -> tuple[Table, ...]:
         Column("run_id", Integer, ForeignKey("runs.id"), nullable=False),
         Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
         Column("replaced_submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
-        Column("ministry", Text, nullable=False),
-        Column("period", Text, nullable=False),
-        Column("element", Text, nullable=False),
-        Column("area", Text, nullable=False),
-        Column("dimension", Text, nullable=False),
-        Column("option", Text, nullable=False),
+        _key("ministry"),
+        _key("period"),
+        _key("element"),
+        _key("area"),
+        _key("dimension"),
+        _key("option"),
         Column("old_value", Double),
         Column("old_missing", Text),  # null (with old_value) when the value was not there
         Column("new_value", Double),
@@ -164,7 +200,7 @@ def _schema_v1(md: MetaData) -> tuple[Table, ...]:
         Column("action", Text, nullable=False),  # changed | removed | added
     )
     Index("ix_audit_ministry_period", audit.c.ministry, audit.c.period)
-    return runs, subs, values, findings, explanations, audit
+    return audit
 
 
 def _schema_v3(md: MetaData) -> tuple[Table, ...]:
