@@ -11,7 +11,7 @@ Rows are sorted in pandas, never by SQL, for the reason given in :mod:`cpxl.stor
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import pandas as pd
@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from cpxl.store import frames, schema
+from cpxl.store.records import from_db
 
 # A period asked for (target) and the stored period inside it: its place and how many there are.
 PeriodMap = Sequence[tuple[str, str, int, int]]  # stored, target, sub_index, n_sub
@@ -270,8 +271,48 @@ def cells_of(conn: Connection, submission_ids: Sequence[int]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else frames.frame([], CELL_COLUMNS)
 
 
-def long_chunks(conn: Connection, periods: Sequence[str], per_chunk: int) -> Iterator[pd.DataFrame]:
-    """The national long table (as :func:`frames.long_table`), ``per_chunk`` periods at a time."""
-    ordered = list(dict.fromkeys(periods))
-    for i in range(0, len(ordered), per_chunk):
-        yield frames.long_table(conn, ordered[i : i + per_chunk])
+# The columns of :func:`long_rows`: the long table's, in the order the exports write them.
+LONG_ROW_COLUMNS: Final = (
+    "element", "period", "area", "dimension", "option", "value", "missing", "ministry",
+    "submission_id", "sheet", "cell", "name_received", "sha256", "received_at", "days_late",
+)  # fmt: skip
+
+
+def _by_code_point(conn: Connection, column: Any) -> Any:
+    """A text column ordered by code point, as SQLite does: PostgreSQL is told to (collation C)."""
+    return column.collate("C") if conn.dialect.name == "postgresql" else column
+
+
+def long_rows(conn: Connection, periods: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The national long table of these periods as plain rows (:data:`LONG_ROW_COLUMNS`).
+
+    For the exports, which write row by row: no frame is built. Rows come return by return
+    (by submission id), each return's cells by element, area, dimension and option; a missing
+    value is None. The file's columns are read once per return and added to its rows.
+    """
+    if not periods:
+        return []
+    v, s = schema.values.c, schema.submissions.c
+    ids = select(s.id).where(s.is_current == true(), s.period.in_(sorted(set(periods))))
+    keys = (v.element, v.area, v.dimension, v.option)
+    query = (
+        select(
+            v.element, v.period, v.area, v.dimension, v.option, v.value, v.missing, v.ministry,
+            v.submission_id, v.sheet, v.cell,
+        )
+        .where(v.submission_id.in_(ids.scalar_subquery()))
+        .order_by(v.submission_id, *(_by_code_point(conn, k) for k in keys))
+    )  # fmt: skip
+    rows = conn.execute(query).all()
+    # The files after their values, by the ids found: a submission is never deleted, so every
+    # value finds its file even if a resubmission commits in between.
+    found = sorted({row[8] for row in rows})
+    files = {
+        sid: (name, sha, from_db(at), late)
+        for sid, name, sha, at, late in conn.execute(
+            select(s.id, s.name_received, s.sha256, s.received_at, s.days_late).where(
+                s.id.in_(found)
+            )
+        )
+    }
+    return [(*row, *files[row[8]]) for row in rows]
