@@ -24,6 +24,7 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -41,6 +42,8 @@ from cpxl.consolidation import (
     national_values,
     write_national_workbook,
 )
+from cpxl.consolidation.inputs import _load, _targets
+from cpxl.consolidation.values import _element_values, _used_elements
 from cpxl.exports import VALUE_COLUMNS
 from cpxl.findings import Value
 from cpxl.simulate import World
@@ -150,9 +153,11 @@ def _returns_of_year(year: str, kind: str) -> list[str]:
     }[kind]
 
 
-def _cells_by_year(recorded: Recorded) -> dict[tuple[str, str, str, str, str], float]:
+def _cells_by_year(
+    recorded: Recorded, cat: Catalogue | None = None
+) -> dict[tuple[str, str, str, str, str], float]:
     """(element, year, area, dimension, option) -> the year's value, as the framework says."""
-    cat = _catalogue()
+    cat = cat or _catalogue()
     kind = {e: d.period_type for d in cat.data_sets for e in d.elements}
     by_period: dict[tuple[str, str, str, str], dict[str, float]] = defaultdict(dict)
     for _m, period, v in recorded:
@@ -165,8 +170,55 @@ def _cells_by_year(recorded: Recorded) -> dict[tuple[str, str, str, str, str], f
             if not sent:
                 continue
             how = cat.elements[element].aggregation
-            out[(element, year, area, dim, opt)] = sent[-1] if how == "last" else sum(sent)
+            if how == "none" and kind[element] != "annual":
+                continue  # a distinct count is never built from shorter periods
+            built = {"last": sent[-1], "first": sent[0]}.get(how, sum(sent))
+            out[(element, year, area, dim, opt)] = built
     return out
+
+
+def test_each_element_builds_its_year_as_the_catalogue_says(location: str) -> None:
+    """Sum, last, first (the earliest return that holds a value) and none (never built from
+    shorter returns) over the quarters and half-years of a year, per province and option."""
+    base = _catalogue()
+    kind = {e: d.period_type for d in base.data_sets for e in d.elements}
+    used = _used_elements(base)
+    shorter = [e for e in used if kind.get(e) in ("quarterly", "semiannual")]
+    # The framework reports no stock quarterly: three quarterly flows become one of each kind.
+    sums = [e for e in shorter if base.elements[e].aggregation == "sum"]
+    changed = {sums[0]: "first", sums[1]: "none", sums[2]: "last"}
+    elements = {
+        code: replace(el, aggregation=changed.get(code, el.aggregation))
+        for code, el in base.elements.items()
+    }
+    cat = replace(base, elements=elements)
+    hows = {cat.elements[e].aggregation for e in shorter}
+    assert {"sum", "last", "first", "none"} <= hows
+    with Store.open(location) as store:
+        recorded = _record(store)
+        built = _element_values(_load(cat, store, _targets(list(YEARS))))
+
+    # As stored: province elements per province (national sums are checked elsewhere).
+    def stored(k: tuple[str, ...]) -> bool:
+        return k[0] in shorter and (k[2] != NATION or cat.elements[k[0]].scope != "province")
+
+    want = {k: v for k, v in _cells_by_year(recorded, cat).items() if stored(k)}
+    got = {
+        key: value
+        for key, value in zip(
+            built[["element", "target", "area", "dimension", "option"]].itertuples(
+                index=False, name=None
+            ),
+            built["value"].tolist(),
+            strict=True,
+        )
+        if stored(key) and not math.isnan(value)
+    }
+    # Totals built from a margin (elements without a Total column) are not stored cells.
+    got = {k: v for k, v in got.items() if k in want or k[3]}
+    assert got == pytest.approx(want)
+    assert not [k for k in got if k[0] == sums[1]]
+    assert [k for k in got if k[0] == sums[0]]
 
 
 def _national(cells: dict[tuple[str, str, str, str, str], float]) -> None:

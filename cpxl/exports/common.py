@@ -92,8 +92,10 @@ def table_rows(
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"the {name} column holds text that is not a number") from exc
             converted.append([None if math.isnan(v) else v for v in floats.tolist()])
-        else:
+        elif column.hasnans:
             converted.append(column.astype(object).where(column.notna(), None).tolist())
+        else:
+            converted.append(column.tolist())
     return list(zip(*converted, strict=True))
 
 
@@ -109,7 +111,8 @@ def number_text(value: float) -> str:
     if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     # repr is the shortest text that reads back as the same float; Decimal drops its exponent.
-    return format(Decimal(repr(value)), "f")
+    shortest = repr(value)
+    return format(Decimal(shortest), "f") if "e" in shortest else shortest
 
 
 def adx_period(period_id: str) -> str:

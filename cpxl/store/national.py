@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Connection,
@@ -21,7 +22,6 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    literal,
     select,
     true,
 )
@@ -41,8 +41,10 @@ ELEMENT_COLUMNS: Final = {
     "total": "float64",
     "mean": "float64",
     "last": "float64",
+    "first": "float64",
     "n": "int64",
     "top": "int64",
+    "bottom": "int64",
     "late": "int64",
     "n_sub": "int64",
 }
@@ -104,9 +106,10 @@ def _current_values(periods: Sequence[str]) -> tuple[Any, Any]:
 def element_aggregates(
     conn: Connection, period_map: PeriodMap, elements: Sequence[str]
 ) -> pd.DataFrame:
-    """Per cell of these elements and period asked for: sum, mean and last of its returns.
+    """Per cell of these elements and period asked for: sum, mean, last and first of its returns.
 
-    ``n`` counts the returns with a value, ``top`` is the place of the last one (-1: none),
+    ``n`` counts the returns with a value, ``top`` is the place of the last one and ``bottom``
+    of the first one (-1: none),
     ``late`` says whether one of them came late, ``n_sub`` how many returns make the period.
     """
     wanted = sorted(set(elements))
@@ -129,18 +132,39 @@ def _as_stored(
     s, v = schema.submissions.c, schema.values.c
     joined, where = _current_values([r[0] for r in rows])
     target = case({r[0]: r[1] for r in rows}, value=s.period)
-    present = v.value.is_not(None)
+    # Only what varies crosses into Python; the aggregates of one value are filled in here.
     query = (
         select(
-            v.element, target, v.area, v.dimension, v.option, v.value, v.value, v.value,
-            case((present, 1), else_=0), case((present, 0), else_=-1),
-            case((and_(present, func.coalesce(s.days_late, 0) > 0), 1), else_=0),
-            literal(1),
+            v.element, target, v.area, v.dimension, v.option, v.value,
+            case((func.coalesce(s.days_late, 0) > 0, 1), else_=0),
         )
         .select_from(joined)
         .where(where, v.element.in_(elements))
     )  # fmt: skip
-    return frames.frame(conn.execute(query).all(), ELEMENT_COLUMNS)
+    read = frames.frame(conn.execute(query).all(), _STORED_COLUMNS)
+    present = read["value"].notna().to_numpy()
+    return read[["element", "target", "area", "dimension", "option"]].assign(
+        total=read["value"],
+        mean=read["value"],
+        last=read["value"],
+        first=read["value"],
+        n=present.astype("int64"),
+        top=np.where(present, 0, -1),
+        bottom=np.where(present, 0, -1),
+        late=np.where(present, read["late"].to_numpy(), 0),
+        n_sub=1,
+    )
+
+
+_STORED_COLUMNS: Final = {
+    "element": "str",
+    "target": "str",
+    "area": "str",
+    "dimension": "str",
+    "option": "str",
+    "value": "float64",
+    "late": "int64",
+}
 
 
 def _element_aggregates(
@@ -157,8 +181,11 @@ def _element_aggregates(
     present = v.value.is_not(None)
     # The last value is the one with the highest place among those present: the first of the
     # places, from the highest down, that holds a value (a handful of places: 2, 4 or 12).
-    places = range(max(r[3] for r in layer) - 1, -1, -1)
-    last = func.coalesce(*(func.max(case((place == i, v.value))) for i in places), None)
+    # The first likewise, from the lowest place up.
+    places = range(max(r[3] for r in layer))
+    by_place = [func.max(case((place == i, v.value))) for i in places]
+    last = func.coalesce(*reversed(by_place), None)
+    first = func.coalesce(*by_place, None)
     late = case((and_(present, func.coalesce(s.days_late, 0) > 0), 1), else_=0)
     query = (
         select(
@@ -166,8 +193,10 @@ def _element_aggregates(
             func.sum(v.value),
             func.avg(v.value),
             last,
+            first,
             func.count(v.value),
             func.coalesce(func.max(case((present, place))), -1),
+            func.coalesce(func.min(case((present, place))), -1),
             func.max(late),
             func.max(n_sub),
         )
