@@ -34,8 +34,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine
 
+from cpxl import exports
 from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period
 from cpxl.consolidation import (
+    INDICATOR_COLUMNS,
     completeness,
     indicator_chunks,
     indicator_table,
@@ -346,6 +348,7 @@ def test_indicators_in_chunks_are_the_indicator_table(location: str) -> None:
         again = list(indicator_chunks(cat, store, list(YEARS), per_chunk=1))
     assert [len(c) for c in chunks] == [len(c) for c in again]
     assert len(chunks) == 2
+    assert INDICATOR_COLUMNS == exports.INDICATOR_COLUMNS  # what the exports are given
     keys = ["indicator", "period", "area", "dimension", "option"]
     together = pd.concat(chunks, ignore_index=True).sort_values(keys, ignore_index=True)
     pd.testing.assert_frame_equal(together, whole.sort_values(keys, ignore_index=True))
