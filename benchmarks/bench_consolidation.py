@@ -92,6 +92,7 @@ elif mode == "chunks":
 else:
     import cpxl.api as api
     api.catalogue_of = lambda ws: cat
+    (Path(out) / "outbox").mkdir(exist_ok=True)  # a workspace whose store is the built one
     consolidate(Path(out), first=first, last=last, out=Path(out), store_url={store_url!r})
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -43,7 +43,7 @@ ALLOWED: dict[str, set[str]] = {
         "numbers",
         "workspace",
     },
-    "consolidation": {"catalogue", "store", "findings"},
+    "consolidation": {"catalogue", "store", "templates", "findings"},
     "exports": {"catalogue", "findings"},
     "book": {"catalogue", "templates", "findings"},
     "portal": {"catalogue", "consolidation", "findings", "guard", "intake", "store", "workspace"},

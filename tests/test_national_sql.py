@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
+from dataclasses import replace
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -29,13 +30,19 @@ import pandas as pd
 import pytest
 from builders import new_submission
 
+from cpxl import exports
 from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period
 from cpxl.consolidation import (
+    INDICATOR_COLUMNS,
     completeness,
     indicator_chunks,
     indicator_table,
+    national_values,
     write_national_workbook,
 )
+from cpxl.consolidation.inputs import _load, _targets
+from cpxl.consolidation.values import _element_values, _used_elements
+from cpxl.exports import VALUE_COLUMNS
 from cpxl.findings import Value
 from cpxl.simulate import World
 from cpxl.store import Store, national
@@ -112,9 +119,11 @@ def _returns_of_year(year: str, kind: str) -> list[str]:
     }[kind]
 
 
-def _cells_by_year(recorded: Recorded) -> dict[tuple[str, str, str, str, str], float]:
+def _cells_by_year(
+    recorded: Recorded, cat: Catalogue | None = None
+) -> dict[tuple[str, str, str, str, str], float]:
     """(element, year, area, dimension, option) -> the year's value, as the framework says."""
-    cat = _catalogue()
+    cat = cat or _catalogue()
     kind = {e: d.period_type for d in cat.data_sets for e in d.elements}
     by_period: dict[tuple[str, str, str, str], dict[str, float]] = defaultdict(dict)
     for _m, period, v in recorded:
@@ -127,8 +136,55 @@ def _cells_by_year(recorded: Recorded) -> dict[tuple[str, str, str, str, str], f
             if not sent:
                 continue
             how = cat.elements[element].aggregation
-            out[(element, year, area, dim, opt)] = sent[-1] if how == "last" else sum(sent)
+            if how == "none" and kind[element] != "annual":
+                continue  # a distinct count is never built from shorter periods
+            built = {"last": sent[-1], "first": sent[0]}.get(how, sum(sent))
+            out[(element, year, area, dim, opt)] = built
     return out
+
+
+def test_each_element_builds_its_year_as_the_catalogue_says(location: str) -> None:
+    """Sum, last, first (the earliest return that holds a value) and none (never built from
+    shorter returns) over the quarters and half-years of a year, per province and option."""
+    base = _catalogue()
+    kind = {e: d.period_type for d in base.data_sets for e in d.elements}
+    used = _used_elements(base)
+    shorter = [e for e in used if kind.get(e) in ("quarterly", "semiannual")]
+    # The framework reports no stock quarterly: three quarterly flows become one of each kind.
+    sums = [e for e in shorter if base.elements[e].aggregation == "sum"]
+    changed = {sums[0]: "first", sums[1]: "none", sums[2]: "last"}
+    elements = {
+        code: replace(el, aggregation=changed.get(code, el.aggregation))
+        for code, el in base.elements.items()
+    }
+    cat = replace(base, elements=elements)
+    hows = {cat.elements[e].aggregation for e in shorter}
+    assert {"sum", "last", "first", "none"} <= hows
+    with Store.open(location) as store:
+        recorded = _record(store)
+        built = _element_values(_load(cat, store, _targets(list(YEARS))))
+
+    # As stored: province elements per province (national sums are checked elsewhere).
+    def stored(k: tuple[str, ...]) -> bool:
+        return k[0] in shorter and (k[2] != NATION or cat.elements[k[0]].scope != "province")
+
+    want = {k: v for k, v in _cells_by_year(recorded, cat).items() if stored(k)}
+    got = {
+        key: value
+        for key, value in zip(
+            built[["element", "target", "area", "dimension", "option"]].itertuples(
+                index=False, name=None
+            ),
+            built["value"].tolist(),
+            strict=True,
+        )
+        if stored(key) and not math.isnan(value)
+    }
+    # Totals built from a margin (elements without a Total column) are not stored cells.
+    got = {k: v for k, v in got.items() if k in want or k[3]}
+    assert got == pytest.approx(want)
+    assert not [k for k in got if k[0] == sums[1]]
+    assert [k for k in got if k[0] == sums[0]]
 
 
 def _national(cells: dict[tuple[str, str, str, str, str], float]) -> None:
@@ -208,17 +264,26 @@ def _percent(cells: dict[tuple[str, str, str, str, str], float], num: str, den: 
     return 100.0 * n / d if pairs and d != 0 else math.nan
 
 
-def test_the_long_table_read_in_chunks_is_the_long_table(location: str) -> None:
+def test_the_values_streamed_for_the_exports_are_the_long_table(location: str) -> None:
     with Store.open(location) as store:
         _record(store)
         periods = _periods()
         whole = store.long_table(periods)
-        chunks = store.read(lambda c: list(national.long_chunks(c, periods, 3)))
+        chunks = list(national_values(store, periods, per_chunk=3))
     assert len(chunks) == 5
-    together = pd.concat(chunks, ignore_index=True)
+    rows = [row for chunk in chunks for row in chunk]
+    # Each chunk comes return by return, each return's cells by key (by code point).
+    for chunk in chunks:
+        keys = [(r[8], r[0], r[2], r[3], r[4]) for r in chunk]
+        assert keys == sorted(keys)
+    assert list(national.LONG_ROW_COLUMNS) == list(VALUE_COLUMNS)
+    streamed = pd.DataFrame(rows, columns=list(national.LONG_ROW_COLUMNS))[list(whole.columns)]
+    streamed["received_at"] = pd.to_datetime(streamed["received_at"], utc=True)
+    streamed["days_late"] = streamed["days_late"].astype("Int64")
+    streamed["value"] = streamed["value"].astype("float64")
     keys = ["element", "period", "area", "dimension", "option", "ministry"]
-    together = together.sort_values(keys, kind="stable", ignore_index=True)
-    pd.testing.assert_frame_equal(together, whole)
+    streamed = streamed.sort_values(keys, kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(streamed, whole, check_dtype=False)
 
 
 def test_not_recorded_is_never_a_share_or_a_rate(location: str) -> None:
@@ -247,6 +312,7 @@ def test_indicators_in_chunks_are_the_indicator_table(location: str) -> None:
         again = list(indicator_chunks(cat, store, list(YEARS), per_chunk=1))
     assert [len(c) for c in chunks] == [len(c) for c in again]
     assert len(chunks) == 2
+    assert INDICATOR_COLUMNS == exports.INDICATOR_COLUMNS  # what the exports are given
     keys = ["indicator", "period", "area", "dimension", "option"]
     together = pd.concat(chunks, ignore_index=True).sort_values(keys, ignore_index=True)
     pd.testing.assert_frame_equal(together, whole.sort_values(keys, ignore_index=True))

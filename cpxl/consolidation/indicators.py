@@ -7,8 +7,9 @@ How an indicator value is built (see /work/notes/national.md):
 
 - an element's value for a period is the stored value for that period; a longer period built
   from shorter returns (a year from quarters) uses the element's aggregation (sum for flows,
-  last for stocks, mean); a return period longer than the period asked for (a year for a
-  quarter) cannot be split, so the indicator has no row for that period;
+  last or first for stocks, mean; never for distinct counts); a return period longer than the
+  period asked for (a year for a quarter) cannot be split, so the indicator has no row for
+  that period;
 - a disaggregated value replaces each numerator reference by the same option of the same
   dimension (margins, like the store); a denominator element that lacks that dimension keeps
   its total, so the parts of a share add up to the whole;

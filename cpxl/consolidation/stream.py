@@ -9,37 +9,50 @@ each pass reads its chunks again.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Final
+from functools import partial
+from typing import Any, Final
 
 import pandas as pd
 
 from cpxl.catalogue import Catalogue
 from cpxl.consolidation.indicators import _indicator_frames
 from cpxl.consolidation.inputs import _load, _rate_history, _targets
-from cpxl.store import Store
+from cpxl.store import Store, national
 
 PERIODS_PER_CHUNK: Final = 4
+# A year's periods of every type are 19 (itself, 2 halves, 4 quarters, 12 months): about a
+# year of stored values a chunk.
+VALUE_PERIODS_PER_CHUNK: Final = 19
+
+
+Row = tuple[Any, ...]
 
 
 class Chunks:
-    """DataFrames with the same columns, made one at a time on every pass."""
+    """Chunks of one table (DataFrames, or lists of plain rows), made one at a time on every
+    pass."""
 
-    def __init__(self, make: Callable[[], Iterator[pd.DataFrame]]) -> None:
+    def __init__(self, make: Callable[[], Iterator[pd.DataFrame | list[Row]]]) -> None:
         self._make = make
 
-    def __iter__(self) -> Iterator[pd.DataFrame]:
+    def __iter__(self) -> Iterator[pd.DataFrame | list[Row]]:
         return self._make()
 
 
 def national_values(
-    store: Store, periods: Sequence[str], *, per_chunk: int = PERIODS_PER_CHUNK
+    store: Store, periods: Sequence[str], *, per_chunk: int = VALUE_PERIODS_PER_CHUNK
 ) -> Chunks:
-    """The national long table of these periods (as ``Store.long_table``), a few at a time."""
+    """The national long table of these periods, a few periods at a time, as plain rows in the
+    order of :data:`cpxl.store.national.LONG_ROW_COLUMNS` (the exports' ``VALUE_COLUMNS``).
+
+    No frame is built: the exports write row by row, and a frame of every stored value would
+    cost more than all of them together.
+    """
     ordered = [t.id for t in _targets(periods)]
 
-    def make() -> Iterator[pd.DataFrame]:
+    def make() -> Iterator[list[Row]]:
         for i in range(0, len(ordered), per_chunk):
-            yield store.long_table(ordered[i : i + per_chunk])
+            yield store.read(partial(national.long_rows, periods=ordered[i : i + per_chunk]))
 
     return Chunks(make)
 

@@ -1,7 +1,8 @@
 """Element values per target period: stored, built up from shorter returns, and summed nationally.
 
 A longer period built from shorter returns (a year from quarters) uses the element's aggregation
-(sum for flows, last for stocks, mean); an element with margins but no Total column gets its
+(sum for flows, last for end-of-period stocks, first for start-of-period stocks, mean; never
+for distinct counts, ``none``); an element with margins but no Total column gets its
 total from its first dimension; national rows of additive province elements are the sum of the
 provinces that reported. Computed once per read and kept in the inputs' cache.
 """
@@ -34,24 +35,30 @@ def _compute_element_values(inputs: _Inputs) -> pd.DataFrame:
     res = inputs.store.read(lambda c: national.element_aggregates(c, period_map, used))
     how = res["element"].map({k: e.aggregation for k, e in cat.elements.items()})
     is_last = (how == "last").to_numpy()
+    is_first = (how == "first").to_numpy()
     value = np.select(
-        [is_last, (how == "mean").to_numpy()],
-        [res["last"].to_numpy(float), res["mean"].to_numpy(float)],
+        [is_last, is_first, (how == "mean").to_numpy()],
+        [res["last"].to_numpy(float), res["first"].to_numpy(float), res["mean"].to_numpy(float)],
         res["total"].to_numpy(float),
     )
     n = res["n"].to_numpy("int64")
+    n_sub = res["n_sub"].to_numpy("int64")
     value = np.where(n > 0, value, np.nan)
-    partial = (n > 0) & np.where(
-        is_last,
-        res["top"].to_numpy("int64") < res["n_sub"].to_numpy("int64") - 1,
-        n < res["n_sub"].to_numpy("int64"),
+    partial = (n > 0) & np.select(
+        [is_last, is_first],
+        [res["top"].to_numpy("int64") < n_sub - 1, res["bottom"].to_numpy("int64") > 0],
+        n < n_sub,
     )
+    one = is_last | is_first
     out = res[_KEYS].assign(
         value=value,
-        src=np.where(is_last, (n > 0).astype("int64"), n),
+        src=np.where(one, (n > 0).astype("int64"), n),
         late=res["late"].to_numpy("int64") > 0,
         partial=partial,
     )
+    # A distinct count ("none": children counted once in the period) is never built from
+    # shorter periods: it is shown for the periods it is reported for, and only for those.
+    out = out[~((how == "none").to_numpy() & (n_sub > 1))]
     return _with_national(cat, _with_totals(cat, out))
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import pandas as pd
-import xlsxwriter
 
 from cpxl.catalogue import Catalogue
+from cpxl.templates import close_workbook, new_workbook
 
 # Number formats: counts whole with thousands separators, rates and percentages to one decimal,
 # measures without a unit (z, ratios) to two.
@@ -56,13 +56,7 @@ class _Book:
     """The xlsxwriter workbook with its formats and the catalogue's bilingual headers."""
 
     def __init__(self, path: Path, catalogue: Catalogue) -> None:
-        options = {
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-            "nan_inf_to_errors": False,
-        }
-        self.wb = xlsxwriter.Workbook(str(path), options)
+        self.wb = new_workbook(path)
         self.cat = catalogue
         self.head = self.wb.add_format(
             {"bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "top"}
@@ -183,7 +177,7 @@ class _Book:
         ws.set_row(row, 15.0 * lines + (3.0 if lines > 1 else 0.0))
 
     def close(self) -> None:
-        self.wb.close()
+        close_workbook(self.wb)
 
 
 _KHMER: Final = re.compile("[\u1780-\u17ff]")

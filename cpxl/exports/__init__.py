@@ -1,8 +1,9 @@
 """National exports: CSV for people; DHIS2 metadata, dataValueSets and ADX; SDMX structure and data.
 
-Every format is built from the two national tables, given as DataFrame chunks (one DataFrame
-or any iterable of them) so that memory stays flat however large the store: ``values`` (one row
-per stored cell, :data:`VALUE_COLUMNS`) and ``indicators`` (:data:`INDICATOR_COLUMNS`). A row
+Every format is built from the two national tables, given in chunks (one DataFrame, or any
+iterable of DataFrames or lists of plain rows) so that memory stays flat however large the
+store: ``values`` (one row per stored cell, :data:`VALUE_COLUMNS`) and ``indicators``
+(:data:`INDICATOR_COLUMNS`). A row
 that is absent was not reported and stays absent in every format: nothing is ever turned into 0.
 The metadata (DHIS2 package, SDMX structure) comes from the catalogue alone.
 """
@@ -14,19 +15,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final, Protocol
 
-import pandas as pd
-
 from cpxl.catalogue import Catalogue
 from cpxl.exports.common import (
     INDICATOR_COLUMNS,
     VALUE_COLUMNS,
     Chunks,
+    Row,
     adx_period,
     area_iso,
     chunks,
     number_text,
     periods_within,
     sdmx_time_period,
+    table_rows,
 )
 from cpxl.exports.dhis2 import (
     ADX_NAMESPACE,
@@ -74,16 +75,19 @@ EXPORT_FORMATS: Final = ("csv", "dhis2", "adx", "sdmx")
 
 
 class _Writer(Protocol):
-    def add(self, frame: pd.DataFrame) -> None: ...
+    def add(self, rows: list[Row]) -> None: ...
     def close(self) -> Path: ...
     def abandon(self) -> None: ...
 
 
-def _feed(data: Chunks, writers: Sequence[_Writer]) -> None:
-    """Give every chunk to every writer, in one pass over the chunks."""
-    for frame in chunks(data):
+def _feed(
+    data: Chunks, columns: Sequence[str], what: str, numeric: Sequence[str], writers: list[_Writer]
+) -> None:
+    """Give every chunk, as plain rows, to every writer, in one pass over the chunks."""
+    for chunk in chunks(data):
+        rows = table_rows(chunk, columns, what, numeric)
         for w in writers:
-            w.add(frame)
+            w.add(rows)
 
 
 def write_exports(
@@ -119,13 +123,11 @@ def write_exports(
     indicator_writers: list[tuple[str, _Writer]] = []
     try:
         if "csv" in wanted:
-            value_writers.append(
-                ("csv", CsvWriter(out_dir / f"{stem}.values.csv", VALUE_COLUMNS, "values"))
-            )
+            value_writers.append(("csv", CsvWriter(out_dir / f"{stem}.values.csv", VALUE_COLUMNS)))
             indicator_writers.append(
                 (
                     "csv",
-                    CsvWriter(out_dir / f"{stem}.indicators.csv", INDICATOR_COLUMNS, "indicators"),
+                    CsvWriter(out_dir / f"{stem}.indicators.csv", INDICATOR_COLUMNS),
                 )
             )
         if "dhis2" in wanted:
@@ -140,9 +142,11 @@ def write_exports(
                 ("sdmx", SdmxCsvWriter(catalogue, out_dir / f"{stem}.sdmx.csv"))
             )
         if value_writers:
-            _feed(values, [w for _, w in value_writers])
+            _feed(values, VALUE_COLUMNS, "values", ("value",), [w for _, w in value_writers])
         if indicator_writers:
-            _feed(indicators, [w for _, w in indicator_writers])
+            numbers = ("numerator", "denominator", "value")
+            writers = [w for _, w in indicator_writers]
+            _feed(indicators, INDICATOR_COLUMNS, "indicators", numbers, writers)
         for fmt, w in value_writers + indicator_writers:
             out[fmt].append(w.close())
     except BaseException:

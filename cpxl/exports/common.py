@@ -57,18 +57,51 @@ INDICATOR_COLUMNS: Final = (
     "sources",
 )
 
-Chunks = pd.DataFrame | Iterable[pd.DataFrame]
+# A chunk of a table: a DataFrame, or plain rows in the table's column order (absent cells
+# None), as the store reads them for the exports without building a frame.
+Row = tuple[Any, ...]
+Chunk = pd.DataFrame | list[Row]
+Chunks = pd.DataFrame | Iterable[Chunk]
 
 _ADX_DURATION: Final = {"annual": "P1Y", "semiannual": "P6M", "quarterly": "P3M", "monthly": "P1M"}
 _SDMX_FREQ: Final = {"annual": "A", "semiannual": "S", "quarterly": "Q", "monthly": "M"}
 
 
-def chunks(data: Chunks) -> Iterator[pd.DataFrame]:
+def chunks(data: Chunks) -> Iterator[Chunk]:
     """The chunks of a table given whole or in pieces."""
     if isinstance(data, pd.DataFrame):
         yield data
     else:
         yield from data
+
+
+def table_rows(
+    chunk: Chunk, columns: Sequence[str], what: str, numeric: Sequence[str]
+) -> list[Row]:
+    """A chunk as plain rows in the order of ``columns``: ``numeric`` cells as floats, absent
+    cells None. Rows pass as they are; a frame is converted column by column, not cell by cell."""
+    if not isinstance(chunk, pd.DataFrame):
+        return chunk
+    require(chunk, columns, what)
+    converted: list[list[Any]] = []
+    for name in columns:
+        column = chunk[name]
+        if name in numeric:
+            try:
+                floats = pd.to_numeric(column, errors="raise").to_numpy("float64", na_value=np.nan)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"the {name} column holds text that is not a number") from exc
+            converted.append([None if math.isnan(v) else v for v in floats.tolist()])
+        elif column.hasnans:
+            converted.append(column.astype(object).where(column.notna(), None).tolist())
+        else:
+            converted.append(column.tolist())
+    return list(zip(*converted, strict=True))
+
+
+def number_texts(values: Iterable[float | None]) -> dict[float, str]:
+    """:func:`number_text` of each distinct number: long tables repeat the same few numbers."""
+    return {v: number_text(v) for v in set(values) if v is not None}
 
 
 def number_text(value: float) -> str:
@@ -78,7 +111,8 @@ def number_text(value: float) -> str:
     if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     # repr is the shortest text that reads back as the same float; Decimal drops its exponent.
-    return format(Decimal(repr(value)), "f")
+    shortest = repr(value)
+    return format(Decimal(shortest), "f") if "e" in shortest else shortest
 
 
 def adx_period(period_id: str) -> str:
@@ -133,28 +167,6 @@ def require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
         raise ValueError(f"the {what} table lacks the column(s) {', '.join(missing)}")
 
 
-def records(
-    frame: pd.DataFrame, columns: Sequence[str], numeric: Sequence[str] = ()
-) -> Iterator[dict[str, Any]]:
-    """The rows of a chunk as dicts: ``numeric`` columns as floats (None when absent), the
-    others as text ("" when absent). Columns are converted whole, not cell by cell."""
-    converted: list[list[Any]] = []
-    for name in columns:
-        column = frame[name]
-        if name in numeric:
-            try:
-                numbers_ = pd.to_numeric(column, errors="raise").to_numpy(
-                    "float64", na_value=np.nan
-                )
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"the {name} column holds text that is not a number") from exc
-            converted.append([None if math.isnan(v) else float(v) for v in numbers_.tolist()])
-        else:
-            converted.append(column.astype(object).where(column.notna(), "").astype(str).tolist())
-    for row in zip(*converted, strict=True):
-        yield dict(zip(columns, row, strict=True))
-
-
 def absent(value: object) -> bool:
     """None, pandas' NA and NaT, and NaN: a cell with nothing in it."""
     if value is None or value is pd.NA or value is pd.NaT:
@@ -184,9 +196,9 @@ def iso_of(isos: Mapping[str, str], area: str) -> str:
         raise ValueError(f"area {area!r} is neither the nation nor a province") from None
 
 
-def check_elements(catalogue: Catalogue, values: pd.DataFrame) -> None:
-    """Stop on an element the catalogue does not know."""
-    unknown = sorted({str(e) for e in values["element"]} - set(catalogue.elements))
+def check_elements(catalogue: Catalogue, rows: Sequence[Row]) -> None:
+    """Stop on an element the catalogue does not know (rows of the values table)."""
+    unknown = sorted({str(r[0]) for r in rows} - set(catalogue.elements))
     if unknown:
         raise ValueError(f"element(s) not in the catalogue: {', '.join(unknown)}")
 
@@ -289,25 +301,6 @@ class ValueRow:
     value: float | None
     missing: str
     reported: tuple[str, ...] = ()
-
-
-VALUE_ROW_COLUMNS: Final = ("element", "period", "area", "dimension", "option", "value", "missing")
-
-
-def value_rows(frame: pd.DataFrame) -> Iterator[ValueRow]:
-    """The reported cells of a values chunk (a blank row is not reported and never becomes 0)."""
-    for r in records(frame, VALUE_ROW_COLUMNS, numeric=("value",)):
-        if r["value"] is None and not r["missing"]:
-            continue
-        yield ValueRow(
-            r["element"],
-            r["period"],
-            r["area"],
-            r["dimension"],
-            r["option"],
-            r["value"],
-            r["missing"],
-        )
 
 
 class SurveyPlacer:

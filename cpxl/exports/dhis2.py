@@ -16,20 +16,18 @@ from __future__ import annotations
 import hashlib
 import json
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 from xml.sax.saxutils import escape, quoteattr
 
-import pandas as pd
-
 from cpxl.catalogue import Catalogue, parse_period
 from cpxl.catalogue.model import Element
 from cpxl.exports.common import (
-    VALUE_ROW_COLUMNS,
     AtomicFile,
+    Row,
     SurveyPlacer,
     Surveys,
     ValueRow,
@@ -38,8 +36,7 @@ from cpxl.exports.common import (
     check_elements,
     iso_of,
     number_text,
-    require,
-    value_rows,
+    number_texts,
     write_whole,
 )
 
@@ -143,9 +140,9 @@ class Targets:
         self.cells: dict[tuple[str, str, str], Target] = {}
         self.sets: dict[str, str] = {}
 
-    def of(self, row: ValueRow) -> Target:
-        """The data element and option combo of a row."""
-        key = (row.element, row.dimension, row.option)
+    def of(self, element: str, dimension: str, option: str) -> Target:
+        """The data element and option combo of a cell."""
+        key = (element, dimension, option)
         found = self.cells.get(key)
         if found is None:
             found = self.cells[key] = target(self.catalogue, *key)
@@ -356,8 +353,24 @@ def write_dhis2_metadata(catalogue: Catalogue, out_dir: Path, stem: str) -> Path
 # Data: dataValueSets (JSON) and ADX (XML), written chunk by chunk
 
 
-def _reported_note(row: ValueRow) -> str:
-    return f"survey {row.period}, reported for {', '.join(row.reported)}"
+def _reported_note(period: str, reported: tuple[str, ...]) -> str:
+    return f"survey {period}, reported for {', '.join(reported)}"
+
+
+def _held_or_reported(
+    rows: list[Row], surveys: SurveyPlacer
+) -> Iterator[tuple[str, str, str, str, str, float | None, str]]:
+    """The reported cells of a chunk of values (a blank cell is not reported and never becomes
+    0); survey cells are held by ``surveys`` and given at the end."""
+    held = surveys.surveys.topic_of
+    for row in rows:
+        element, period, area, dimension, option, value, missing = row[:7]
+        if value is None and not missing:
+            continue
+        if element in held:
+            surveys.take(ValueRow(element, period, area, dimension, option, value, missing or ""))
+            continue
+        yield element, period, area, dimension, option, value, missing or ""
 
 
 class DataValueSetWriter:
@@ -365,49 +378,84 @@ class DataValueSetWriter:
 
     A missing-reason code becomes a data value without ``value`` whose ``comment`` is the code;
     a survey result is given once, at its survey year, and its comment names the reporting
-    periods it was sent for.
+    periods it was sent for. Each entry is written as ``json.dumps`` would write it, from
+    pieces worked out once per cell, area and period.
     """
 
     def __init__(self, catalogue: Catalogue, path: Path) -> None:
         self.catalogue = catalogue
         self.isos = area_iso(catalogue)
+        self.units = {code: json.dumps(iso) for code, iso in self.isos.items()}
         self.surveys = SurveyPlacer(Surveys.of(catalogue))
         self.targets = Targets(catalogue)
+        self.heads: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self.periods: dict[str, str] = {}
         self.file = AtomicFile(path)
         self.out: IO[Any] = self.file.__enter__()
         self.out.write(f'{{"idScheme": "{ID_SCHEME}", "dataValues": [')
         self.first = True
 
-    def add(self, frame: pd.DataFrame) -> None:
+    def add(self, rows: list[Row]) -> None:
         """Write one chunk of the values table."""
-        require(frame, VALUE_ROW_COLUMNS, "values")
-        check_elements(self.catalogue, frame)
-        for row in value_rows(frame):
-            if not self.surveys.take(row):
-                self._write(row)
+        check_elements(self.catalogue, rows)
+        texts = number_texts(r[5] for r in rows)
+        entries = [
+            self._entry(*row, texts[row[5]] if row[5] is not None else "", ())
+            for row in _held_or_reported(rows, self.surveys)
+        ]
+        self._put(entries)
 
-    def _write(self, row: ValueRow) -> None:
-        where = self.targets.of(row)
-        entry = {
-            "dataElement": where.data_element,
-            "period": row.period,
-            "orgUnit": iso_of(self.isos, row.area),
-        }
-        if where.option_combo:
-            entry["categoryOptionCombo"] = where.option_combo
-        if row.value is None:
-            entry["comment"] = row.missing
+    def _entry(
+        self,
+        element: str,
+        period: str,
+        area: str,
+        dimension: str,
+        option: str,
+        value: float | None,
+        missing: str,
+        number: str,
+        reported: tuple[str, ...],
+    ) -> str:
+        head = self.heads.get((element, dimension, option))
+        if head is None:
+            where = self.targets.of(element, dimension, option)
+            combo = where.option_combo
+            head = self.heads[(element, dimension, option)] = (
+                f'{{"dataElement": {json.dumps(where.data_element)}, "period": ',
+                f', "categoryOptionCombo": {json.dumps(combo)}' if combo else "",
+            )
+        when = self.periods.get(period)
+        if when is None:
+            when = self.periods[period] = json.dumps(period)
+        unit = self.units.get(area) or json.dumps(iso_of(self.isos, area))
+        if value is None:
+            tail = f', "comment": {json.dumps(missing, ensure_ascii=False)}}}'
+        elif reported:
+            note = json.dumps(_reported_note(period, reported), ensure_ascii=False)
+            tail = f', "value": "{number}", "comment": {note}}}'
         else:
-            entry["value"] = number_text(row.value)
-            if row.reported:
-                entry["comment"] = _reported_note(row)
-        self.out.write(("\n " if self.first else ",\n ") + json.dumps(entry, ensure_ascii=False))
+            tail = f', "value": "{number}"}}'
+        return f'{head[0]}{when}, "orgUnit": {unit}{head[1]}{tail}'
+
+    def _put(self, entries: list[str]) -> None:
+        if not entries:
+            return
+        lead = "\n " if self.first else ",\n "
+        self.out.write(lead + ",\n ".join(entries))
         self.first = False
 
     def close(self) -> Path:
         """Write the held survey values, end the document and put the file in place."""
-        for row in self.surveys.placed():
-            self._write(row)
+        self._put(
+            [
+                self._entry(
+                    r.element, r.period, r.area, r.dimension, r.option, r.value, r.missing,
+                    "" if r.value is None else number_text(r.value), r.reported,
+                )
+                for r in self.surveys.placed()
+            ]
+        )  # fmt: skip
         self.out.write("\n]}\n")
         self.file.__exit__(None, None, None)
         return self.file.path
@@ -431,7 +479,7 @@ class AdxWriter:
         self.isos = area_iso(catalogue)
         self.surveys = SurveyPlacer(Surveys.of(catalogue))
         self.targets = Targets(catalogue)
-        self.names: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self.names: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self.file = AtomicFile(path, "wb")
         self.out: IO[Any] = self.file.__enter__()
         when = (exported or datetime.now(UTC)).isoformat(timespec="seconds")
@@ -440,37 +488,46 @@ class AdxWriter:
             f'exported="{when}">\n'.encode()
         )
 
-    def add(self, frame: pd.DataFrame) -> None:
+    def add(self, rows: list[Row]) -> None:
         """Write one chunk of the values table as groups."""
-        require(frame, VALUE_ROW_COLUMNS, "values")
-        check_elements(self.catalogue, frame)
-        self._groups(r for r in value_rows(frame) if not self.surveys.take(r))
+        check_elements(self.catalogue, rows)
+        texts = number_texts(r[5] for r in rows)
+        self._groups(
+            (*row[:5], texts[row[5]], ())
+            for row in _held_or_reported(rows, self.surveys)
+            if row[5] is not None
+        )
 
-    def _groups(self, rows: Iterable[ValueRow]) -> None:
+    def _groups(self, rows: Iterable[tuple[str, str, str, str, str, str, tuple[str, ...]]]) -> None:
+        """Rows of (element, period, area, dimension, option, number, reported) as groups."""
         groups: dict[tuple[str, str, str], list[str]] = {}
-        for row in rows:
-            if row.value is None:
-                continue
-            cell = (row.element, row.dimension, row.option)
+        for element, period, area, dimension, option, number, reported in rows:
+            cell = (element, dimension, option)
             names = self.names.get(cell)
             if names is None:
-                where = self.targets.of(row)
-                names = (f"dataElement={quoteattr(where.data_element)}", "")
-                if where.option_combo:
-                    names = (names[0], f" {row.dimension}={quoteattr(where.option_combo)}")
+                where = self.targets.of(*cell)
+                names = (
+                    f"    <dataValue dataElement={quoteattr(where.data_element)} value=",
+                    f" {dimension}={quoteattr(where.option_combo)}" if where.option_combo else "",
+                    self.targets.data_set(element),
+                )
                 self.names[cell] = names
-            text = f'{names[0]} value="{number_text(row.value)}"{names[1]}'
-            if row.reported:
-                note = escape(_reported_note(row))
+            if reported:
+                note = escape(_reported_note(period, reported))
                 value = (
-                    f"    <dataValue {text}>\n"
+                    f'{names[0]}"{number}"{names[1]}>\n'
                     f"      <annotation>{note}</annotation>\n"
                     "    </dataValue>"
                 )
             else:
-                value = f"    <dataValue {text} />"
-            key = (row.area, row.period, self.targets.data_set(row.element))
-            groups.setdefault(key, []).append(value)
+                value = f'{names[0]}"{number}"{names[1]} />'
+            key = (area, period, names[2])
+            found = groups.get(key)
+            if found is None:
+                groups[key] = [value]
+            else:
+                found.append(value)
+        parts: list[str] = []
         for area, period, data_set in sorted(
             groups, key=lambda k: (k[0], parse_period(k[1]), k[2])
         ):
@@ -481,11 +538,16 @@ class AdxWriter:
             }
             opening = " ".join(f"{k}={quoteattr(v)}" for k, v in head.items())
             lines = [f"  <group {opening}>", *groups[(area, period, data_set)], "  </group>\n"]
-            self.out.write("\n".join(lines).encode("utf-8"))
+            parts.append("\n".join(lines))
+        self.out.write("".join(parts).encode("utf-8"))
 
     def close(self) -> Path:
         """Write the held survey values, end the document and put the file in place."""
-        self._groups(self.surveys.placed())
+        self._groups(
+            (r.element, r.period, r.area, r.dimension, r.option, number_text(r.value), r.reported)
+            for r in self.surveys.placed()
+            if r.value is not None
+        )
         self.out.write(b"</adx>\n")
         self.file.__exit__(None, None, None)
         return self.file.path

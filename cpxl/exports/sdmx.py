@@ -19,20 +19,19 @@ import xml.etree.ElementTree as ET  # only writes XML; nothing here parses any
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Final
 
-import pandas as pd
-
 from cpxl.catalogue import Catalogue, parse_period
 from cpxl.exports.common import (
+    INDICATOR_COLUMNS,
     AtomicFile,
+    Row,
     Surveys,
     area_iso,
     iso_of,
-    number_text,
-    records,
-    require,
+    number_texts,
     sdmx_time_period,
     write_whole,
 )
@@ -86,18 +85,19 @@ ATTRIBUTES: Final = (
     "MISSING_FROM",
     "REPORTING_PERIOD",
 )
-_INDICATOR_USED: Final = (
-    "indicator",
-    "period",
-    "area",
-    "dimension",
-    "option",
-    "value",
-    "unit",
-    "status",
-    "missing_from",
-    "survey_year",
-)
+# The indicator table's columns SDMX-CSV uses: indicator, period, area, dimension, option,
+# value, unit, status, missing_from, survey_year.
+_Used = tuple[str, str, str, str, str, float | None, str, str, str, str]
+_USED: Final = itemgetter(
+    *(
+        INDICATOR_COLUMNS.index(c)
+        for c in (
+            "indicator", "period", "area", "dimension", "option", "value", "unit", "status",
+            "missing_from", "survey_year",
+        )
+    )
+)  # fmt: skip
+_VALUE_AT: Final = INDICATOR_COLUMNS.index("value")
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,25 +398,29 @@ class SdmxCsvWriter:
         self.dims = breakdowns(catalogue)
         self.dimension_of = {cat_dim: d.id for d in self.dims for (cat_dim, _) in d.of_option}
         self.surveys = Surveys.of(catalogue).indicators
-        self.held: dict[tuple[str, str, str, str, str], list[dict[str, Any]]] = {}
+        self.held: dict[tuple[str, str, str, str, str], list[tuple[_Used, bool]]] = {}
+        self.breakdown: dict[tuple[str, str], list[str]] = {}
+        self.times: dict[str, tuple[str, str]] = {}
         self.file = AtomicFile(path)
         self.out: IO[Any] = self.file.__enter__()
         self.writer = csv.writer(self.out, lineterminator="\r\n")
         self.writer.writerow(csv_columns(catalogue))
 
-    def add(self, frame: pd.DataFrame) -> None:
-        """Write one chunk of the indicator table."""
-        require(frame, _INDICATOR_USED, "indicators")
-        for row in records(frame, _INDICATOR_USED, numeric=("value",)):
-            if row["indicator"] not in self.surveys:
-                self._write(row, row["period"], "")
+    def add(self, rows: list[Row]) -> None:
+        """Write one chunk of the indicator table (rows in :data:`INDICATOR_COLUMNS` order)."""
+        texts = number_texts(r[_VALUE_AT] for r in rows)
+        out: list[tuple[str, ...]] = []
+        for row in rows:
+            used: _Used = _USED(row)
+            if used[0] not in self.surveys:
+                out.append(self._row(used, used[1], "", texts))
                 continue
             # A survey result goes to its survey year; one whose year is unknown stays at its
             # reporting period, where it meets any survey of that year: one observation a key.
-            row["dated"] = bool(_year(row["survey_year"]))
-            time = _year(row["survey_year"]) or row["period"]
-            key = (row["indicator"], time, row["area"], row["dimension"], row["option"])
-            self.held.setdefault(key, []).append(row)
+            year = _year(used[9])
+            key = (used[0], year or used[1], used[2], used[3], used[4])
+            self.held.setdefault(key, []).append((used, bool(year)))
+        self.writer.writerows(out)
 
     def _breakdown(self, dimension: str, option: str) -> list[str]:
         out = [TOTAL] * len(self.dims)
@@ -432,39 +436,46 @@ class SdmxCsvWriter:
         out[i] = code
         return out
 
-    def _write(self, row: Mapping[str, Any], period: str, reported: str) -> None:
-        status, unit = row["status"], row["unit"]
+    def _row(
+        self, used: _Used, period: str, reported: str, texts: Mapping[float, str]
+    ) -> tuple[str, ...]:
+        _, _, area, dimension, option, value, unit, status, missing_from, _ = used
         if status not in REPORTING_CODES:
             raise ValueError(f"status {status!r} is not one of {', '.join(REPORTING_CODES)}")
         if unit not in UNIT_CODES:
             raise ValueError(f"unit {unit!r} is not one of {', '.join(UNIT_CODES)}")
-        freq, time_period = sdmx_time_period(period)
-        value = row["value"]
-        self.writer.writerow(
-            (
-                "dataflow",
-                SDMX_STRUCTURE_ID,
-                "I",
-                freq,
-                iso_of(self.isos, row["area"]),
-                row["indicator"],
-                *self._breakdown(row["dimension"], row["option"]),
-                time_period,
-                "" if value is None else number_text(value),
-                "O" if value is None else "A",
-                UNIT_CODES[unit][0],
-                REPORTING_CODES[status][0],
-                row["missing_from"],
-                reported,
-            )
+        breakdown = self.breakdown.get((dimension or "", option or ""))
+        if breakdown is None:
+            breakdown = self._breakdown(dimension or "", option or "")
+            self.breakdown[(dimension or "", option or "")] = breakdown
+        time = self.times.get(period)
+        if time is None:
+            time = self.times[period] = sdmx_time_period(period)
+        return (
+            "dataflow",
+            SDMX_STRUCTURE_ID,
+            "I",
+            time[0],
+            iso_of(self.isos, area),
+            used[0],
+            *breakdown,
+            time[1],
+            "" if value is None else texts[value],
+            "O" if value is None else "A",
+            UNIT_CODES[unit][0],
+            REPORTING_CODES[status][0],
+            missing_from or "",
+            reported,
         )
 
     def close(self) -> Path:
         """Write each survey result once at its survey year, and put the file in place."""
         for (_, year, *_rest), reports in sorted(self.held.items()):
-            reports.sort(key=lambda r: (r["value"] is not None, parse_period(r["period"])))
-            periods = sorted({r["period"] for r in reports if r["dated"]}, key=parse_period)
-            self._write(reports[-1], year, " ".join(periods))
+            reports.sort(key=lambda r: (r[0][5] is not None, parse_period(r[0][1])))
+            periods = sorted({r[0][1] for r in reports if r[1]}, key=parse_period)
+            best = reports[-1][0]
+            texts = number_texts([best[5]])
+            self.writer.writerow(self._row(best, year, " ".join(periods), texts))
         self.file.__exit__(None, None, None)
         return self.file.path
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import csv
 import numbers
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Final
 
-import numpy as np
-import pandas as pd
-
-from cpxl.exports.common import AtomicFile, absent, number_text, require
+from cpxl.exports.common import AtomicFile, Row, absent, number_text
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -36,15 +34,15 @@ def _csv_cell(value: object) -> str:
     return csv_safe(str(value))
 
 
-def _csv_column(column: pd.Series) -> list[str]:
-    """One column's CSV texts; each distinct value is formatted once (long tables repeat)."""
-    missing = column.isna().to_numpy()
-    present = column[~missing]
-    texts = {value: _csv_cell(value) for value in present.unique()}
-    out: list[str] = [""] * len(column)
-    for i, text in zip(np.flatnonzero(~missing), present.map(texts).tolist(), strict=True):
-        out[i] = str(text)
-    return out
+def _csv_column(column: tuple[Any, ...]) -> Sequence[Any]:
+    """One column's CSV cells. Each distinct value is formatted once (long tables repeat), and
+    a column of safe text (most are codes) is written as it is."""
+    changed = {}
+    for value in set(column):
+        text = _csv_cell(value)
+        if text is not value and value is not None:  # None is written empty by csv
+            changed[value] = text
+    return [changed.get(v, v) for v in column] if changed else column
 
 
 class CsvWriter:
@@ -53,19 +51,19 @@ class CsvWriter:
     Written with a BOM so that Excel shows Khmer.
     """
 
-    def __init__(self, path: Path, columns: tuple[str, ...], what: str) -> None:
+    def __init__(self, path: Path, columns: tuple[str, ...]) -> None:
         self.columns = columns
-        self.what = what
-        self.file = AtomicFile(path, encoding="utf-8-sig")
+        self.file = AtomicFile(path)
         self.out: IO[Any] = self.file.__enter__()
+        # The BOM written once by hand: Python's utf-8-sig encoder would run for every row.
+        self.out.write("\ufeff")
         self.writer = csv.writer(self.out, lineterminator="\r\n")
         self.writer.writerow([csv_safe(c) for c in columns])
 
-    def add(self, frame: pd.DataFrame) -> None:
-        """Write one chunk, its columns in the table's order."""
-        require(frame, self.columns, self.what)
-        cells = [_csv_column(frame[c]) for c in self.columns]
-        self.writer.writerows(zip(*cells, strict=True))
+    def add(self, rows: list[Row]) -> None:
+        """Write one chunk of rows, in the table's column order."""
+        columns = [_csv_column(c) for c in zip(*rows, strict=True)]
+        self.writer.writerows(zip(*columns, strict=True))
 
     def close(self) -> Path:
         """Put the finished file in place."""

@@ -11,9 +11,10 @@ Rows are sorted in pandas, never by SQL, for the reason given in :mod:`cpxl.stor
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Connection,
@@ -21,12 +22,12 @@ from sqlalchemy import (
     and_,
     case,
     func,
-    literal,
     select,
     true,
 )
 
 from cpxl.store import frames, schema
+from cpxl.store.records import from_db
 
 # A period asked for (target) and the stored period inside it: its place and how many there are.
 PeriodMap = Sequence[tuple[str, str, int, int]]  # stored, target, sub_index, n_sub
@@ -40,8 +41,10 @@ ELEMENT_COLUMNS: Final = {
     "total": "float64",
     "mean": "float64",
     "last": "float64",
+    "first": "float64",
     "n": "int64",
     "top": "int64",
+    "bottom": "int64",
     "late": "int64",
     "n_sub": "int64",
 }
@@ -103,9 +106,10 @@ def _current_values(periods: Sequence[str]) -> tuple[Any, Any]:
 def element_aggregates(
     conn: Connection, period_map: PeriodMap, elements: Sequence[str]
 ) -> pd.DataFrame:
-    """Per cell of these elements and period asked for: sum, mean and last of its returns.
+    """Per cell of these elements and period asked for: sum, mean, last and first of its returns.
 
-    ``n`` counts the returns with a value, ``top`` is the place of the last one (-1: none),
+    ``n`` counts the returns with a value, ``top`` is the place of the last one and ``bottom``
+    of the first one (-1: none),
     ``late`` says whether one of them came late, ``n_sub`` how many returns make the period.
     """
     wanted = sorted(set(elements))
@@ -128,18 +132,39 @@ def _as_stored(
     s, v = schema.submissions.c, schema.values.c
     joined, where = _current_values([r[0] for r in rows])
     target = case({r[0]: r[1] for r in rows}, value=s.period)
-    present = v.value.is_not(None)
+    # Only what varies crosses into Python; the aggregates of one value are filled in here.
     query = (
         select(
-            v.element, target, v.area, v.dimension, v.option, v.value, v.value, v.value,
-            case((present, 1), else_=0), case((present, 0), else_=-1),
-            case((and_(present, func.coalesce(s.days_late, 0) > 0), 1), else_=0),
-            literal(1),
+            v.element, target, v.area, v.dimension, v.option, v.value,
+            case((func.coalesce(s.days_late, 0) > 0, 1), else_=0),
         )
         .select_from(joined)
         .where(where, v.element.in_(elements))
     )  # fmt: skip
-    return frames.frame(conn.execute(query).all(), ELEMENT_COLUMNS)
+    read = frames.frame(conn.execute(query).all(), _STORED_COLUMNS)
+    present = read["value"].notna().to_numpy()
+    return read[["element", "target", "area", "dimension", "option"]].assign(
+        total=read["value"],
+        mean=read["value"],
+        last=read["value"],
+        first=read["value"],
+        n=present.astype("int64"),
+        top=np.where(present, 0, -1),
+        bottom=np.where(present, 0, -1),
+        late=np.where(present, read["late"].to_numpy(), 0),
+        n_sub=1,
+    )
+
+
+_STORED_COLUMNS: Final = {
+    "element": "str",
+    "target": "str",
+    "area": "str",
+    "dimension": "str",
+    "option": "str",
+    "value": "float64",
+    "late": "int64",
+}
 
 
 def _element_aggregates(
@@ -156,8 +181,11 @@ def _element_aggregates(
     present = v.value.is_not(None)
     # The last value is the one with the highest place among those present: the first of the
     # places, from the highest down, that holds a value (a handful of places: 2, 4 or 12).
-    places = range(max(r[3] for r in layer) - 1, -1, -1)
-    last = func.coalesce(*(func.max(case((place == i, v.value))) for i in places), None)
+    # The first likewise, from the lowest place up.
+    places = range(max(r[3] for r in layer))
+    by_place = [func.max(case((place == i, v.value))) for i in places]
+    last = func.coalesce(*reversed(by_place), None)
+    first = func.coalesce(*by_place, None)
     late = case((and_(present, func.coalesce(s.days_late, 0) > 0), 1), else_=0)
     query = (
         select(
@@ -165,8 +193,10 @@ def _element_aggregates(
             func.sum(v.value),
             func.avg(v.value),
             last,
+            first,
             func.count(v.value),
             func.coalesce(func.max(case((present, place))), -1),
+            func.coalesce(func.min(case((present, place))), -1),
             func.max(late),
             func.max(n_sub),
         )
@@ -270,8 +300,48 @@ def cells_of(conn: Connection, submission_ids: Sequence[int]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else frames.frame([], CELL_COLUMNS)
 
 
-def long_chunks(conn: Connection, periods: Sequence[str], per_chunk: int) -> Iterator[pd.DataFrame]:
-    """The national long table (as :func:`frames.long_table`), ``per_chunk`` periods at a time."""
-    ordered = list(dict.fromkeys(periods))
-    for i in range(0, len(ordered), per_chunk):
-        yield frames.long_table(conn, ordered[i : i + per_chunk])
+# The columns of :func:`long_rows`: the long table's, in the order the exports write them.
+LONG_ROW_COLUMNS: Final = (
+    "element", "period", "area", "dimension", "option", "value", "missing", "ministry",
+    "submission_id", "sheet", "cell", "name_received", "sha256", "received_at", "days_late",
+)  # fmt: skip
+
+
+def _by_code_point(conn: Connection, column: Any) -> Any:
+    """A text column ordered by code point, as SQLite does: PostgreSQL is told to (collation C)."""
+    return column.collate("C") if conn.dialect.name == "postgresql" else column
+
+
+def long_rows(conn: Connection, periods: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The national long table of these periods as plain rows (:data:`LONG_ROW_COLUMNS`).
+
+    For the exports, which write row by row: no frame is built. Rows come return by return
+    (by submission id), each return's cells by element, area, dimension and option; a missing
+    value is None. The file's columns are read once per return and added to its rows.
+    """
+    if not periods:
+        return []
+    v, s = schema.values.c, schema.submissions.c
+    ids = select(s.id).where(s.is_current == true(), s.period.in_(sorted(set(periods))))
+    keys = (v.element, v.area, v.dimension, v.option)
+    query = (
+        select(
+            v.element, v.period, v.area, v.dimension, v.option, v.value, v.missing, v.ministry,
+            v.submission_id, v.sheet, v.cell,
+        )
+        .where(v.submission_id.in_(ids.scalar_subquery()))
+        .order_by(v.submission_id, *(_by_code_point(conn, k) for k in keys))
+    )  # fmt: skip
+    rows = conn.execute(query).all()
+    # The files after their values, by the ids found: a submission is never deleted, so every
+    # value finds its file even if a resubmission commits in between.
+    found = sorted({row[8] for row in rows})
+    files = {
+        sid: (name, sha, from_db(at), late)
+        for sid, name, sha, at, late in conn.execute(
+            select(s.id, s.name_received, s.sha256, s.received_at, s.days_late).where(
+                s.id.in_(found)
+            )
+        )
+    }
+    return [(*row, *files[row[8]]) for row in rows]
