@@ -755,7 +755,7 @@ def statuses_of(data: Mapping[str, Any]) -> dict[str, tuple[str, str | None]]:
 OK = ("accepted", "accepted-with-warnings")
 NATIVE_LAST_WORDS = b"memory allocation of 549755813888 bytes failed\n"
 TROUBLE: dict[str, str] = {}  # file name -> "die" or "hang", read by the forked workers
-_REAL_WORK = workers._work
+_REAL_WORK = workers.check_in_worker
 
 
 def troubled_work(path: str, shown: str) -> object:
@@ -775,7 +775,7 @@ def troubled_work(path: str, shown: str) -> object:
 @pytest.fixture
 def troubled(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """Workers that fork with troubled_work in place; the test names the troubled files."""
-    monkeypatch.setattr(workers, "_work", troubled_work)
+    monkeypatch.setattr(workers, "check_in_worker", troubled_work)
     TROUBLE.clear()
     yield TROUBLE
     TROUBLE.clear()

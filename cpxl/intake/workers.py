@@ -153,7 +153,8 @@ def check_file(
 Payload = tuple[str, Status | None, Code | None, tuple[Finding, ...], tuple[Any, ...] | None]
 
 
-def _work(path: str, name: str) -> Payload:
+def check_in_worker(path: str, name: str) -> Payload:
+    """What the pool runs: one file checked with the worker's setup, sent back compact."""
     assert _SETUP is not None
     try:
         return _packed(check_file(Path(path), name, _SETUP.catalogue, _SETUP.register))
@@ -223,9 +224,7 @@ def check_all(
                 try:
                     # Only a few files are in flight, so a long inbox never piles up in memory.
                     while len(futures) < min(len(queue), i + ahead):
-                        nxt = queue[len(futures)]
-                        with _quiet_ctrl_c():
-                            futures.append(pool.submit(_work, str(nxt.archived), nxt.name))
+                        futures.append(_submit(pool, queue[len(futures)]))
                     checked = _unpacked(futures[i].result(timeout=time_limit), catalogue)
                 except BrokenProcessPool:
                     stopped_at = i
@@ -247,6 +246,11 @@ def check_all(
             alone = _check_alone_in_process(suspect, args, time_limit)
             yield suspect, _unpacked(alone, catalogue)
         queue = queue[stopped_at + 1 :]
+
+
+def _submit(pool: ProcessPoolExecutor, r: Received) -> Future[Payload]:
+    with _quiet_ctrl_c():
+        return pool.submit(check_in_worker, str(r.archived), r.name)
 
 
 def _too_slow(name: str, limit: float) -> Checked:
@@ -411,7 +415,7 @@ def _check_alone_in_process(r: Received, args: Setup, limit: float) -> Payload:
         pool = _pool(1, args)
     with pool:
         try:
-            return pool.submit(_work, str(r.archived), r.name).result(timeout=limit)
+            return pool.submit(check_in_worker, str(r.archived), r.name).result(timeout=limit)
         except BrokenProcessPool:
             return _packed(_crashed(r.name))
         except TimeoutError:
