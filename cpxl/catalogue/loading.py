@@ -25,7 +25,6 @@ from cpxl.catalogue.model import (
     PeriodType,
     Province,
     SheetGroup,
-    Term,
 )
 from cpxl.catalogue.sections import (
     _data_sets,
@@ -34,6 +33,7 @@ from cpxl.catalogue.sections import (
     _messages,
     _RefChecker,
     _rules,
+    bilingual,
 )
 from cpxl.catalogue.sources import _Problems, _Raw, _read_yaml
 from cpxl.findings import Code, Finding
@@ -109,10 +109,6 @@ def load(rules_dir: Path | str | None = None) -> Catalogue:
     return catalogue
 
 
-def _term(d: Mapping[str, Any], en: str = "en", km: str = "km") -> Term:
-    return Term(str(d[en]), str(d[km]), str(d.get("km_status", "attested")))
-
-
 def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | None:
     cat = raws["catalogue"].data
     ministries: dict[str, Ministry] = _unique(
@@ -121,15 +117,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         "ministries",
         raws["ministries"].data["ministries"],
         "code",
-        lambda m: Ministry(
-            m["code"],
-            m["name_en"],
-            m["name_km"],
-            m.get("km_status", "attested"),
-            m["kind"],
-            m["send_to_en"],
-            m["send_to_km"],
-        ),
+        lambda m: Ministry(m["code"], bilingual(m, "name"), m["kind"], bilingual(m, "send_to")),
     )
     provinces: dict[str, Province] = _unique(
         p,
@@ -141,8 +129,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
             r["code"],
             r["iso"],
             r["type"],
-            r["name_en"],
-            r["name_km"],
+            bilingual(r, "name"),
             r["name_km_full"],
             tuple(r.get("variants_en") or ()),
             tuple(r.get("variants_km") or ()),
@@ -157,14 +144,9 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         "code",
         lambda d: Dimension(
             d["code"],
-            d["label_en"],
-            d["label_km"],
-            tuple(
-                Option(o["code"], o["label_en"], o["label_km"], o.get("km_status", "attested"))
-                for o in d["options"]
-            ),
+            bilingual(d, "label"),
+            tuple(Option(o["code"], bilingual(o, "label")) for o in d["options"]),
             d.get("unknown"),
-            d.get("km_status", "attested"),
         ),
     )
     elements_raw = raws["elements"].data
@@ -174,7 +156,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         "sheets",
         elements_raw["sheets"],
         "id",
-        lambda s: SheetGroup(s["id"], s["title_en"], s["title_km"], s.get("km_status", "attested")),
+        lambda s: SheetGroup(s["id"], bilingual(s, "title")),
     )
     elements: dict[str, Element] = _unique(
         p,
@@ -184,9 +166,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         "code",
         lambda e: Element(
             e["code"],
-            e["name_en"],
-            e["name_km"],
-            e.get("km_status", "attested"),
+            bilingual(e, "name"),
             e["value_type"],
             tuple(e.get("by") or ()),
             bool(e.get("total", False)),
@@ -245,7 +225,7 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
     )
     cal = raws["calendar"].data
     period_types = {
-        t["code"]: PeriodType(t["code"], t["label_en"], t["label_km"], t["pattern"])
+        t["code"]: PeriodType(t["code"], bilingual(t, "label"), t["pattern"])
         for t in cal["period_types"]
     }
     data_sets = _data_sets(
@@ -259,32 +239,22 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
     )
     _check_years_are_built_meaningfully(p, indicators, elements, data_sets)
     rules = _rules(raws["validation"].data, p, checker)
-    messages, statuses, review = _messages(raws["messages"].data, p)
+    messages, statuses = _messages(raws["messages"].data, p)
     terms_raw = raws["terms"].data
-    terms = {k: _term(v) for k, v in terms_raw["terms"].items()}
-    instructions = tuple(_term(t) for t in terms_raw.get("instructions", ()))
+    terms = {k: bilingual(v) for k, v in terms_raw["terms"].items()}
+    instructions = tuple(bilingual(t) for t in terms_raw.get("instructions", ()))
     national = cat["national_area"]
     if p.items:
         return None
     return Catalogue(
         version=str(cat["version"]),
-        title=Term(cat["title_en"], cat["title_km"], cat.get("km_status", "attested")),
+        title=bilingual(cat, "title"),
         framework_title_en=cat["framework"]["title_en"],
         source=str(folder),
-        provenance_levels=_freeze({k: _term(v) for k, v in cat["provenance_levels"].items()}),
-        domains=_freeze(
-            {
-                d["id"]: Term(d["name_en"], d["name_km"], d.get("km_status", "attested"))
-                for d in cat["domains"]
-            }
-        ),
-        missing_reasons=_freeze(
-            {
-                m["code"]: Term(m["label_en"], m["label_km"], m.get("km_status", "attested"))
-                for m in cat["missing_reasons"]
-            }
-        ),
-        national=Area(national["code"], national["iso"], national["name_en"], national["name_km"]),
+        provenance_levels=_freeze({k: bilingual(v) for k, v in cat["provenance_levels"].items()}),
+        domains=_freeze({d["id"]: bilingual(d, "name") for d in cat["domains"]}),
+        missing_reasons=_freeze({m["code"]: bilingual(m, "label") for m in cat["missing_reasons"]}),
+        national=Area(national["code"], national["iso"], bilingual(national, "name")),
         ministries=_freeze(ministries),
         provinces=tuple(provinces.values()),
         dimensions=_freeze(dimensions),
@@ -302,12 +272,8 @@ def _build(raws: Mapping[str, _Raw], p: _Problems, folder: Path) -> Catalogue | 
         statuses=statuses,
         terms=_freeze(terms),
         instructions=instructions,
-        messages_to_review=review,
         framework_sectors=_freeze(
-            {
-                str(s["id"]): Term(s["name_en"], s["name_km"], s.get("km_status", "attested"))
-                for s in cat["framework_sectors"]
-            }
+            {str(s["id"]): bilingual(s, "name") for s in cat["framework_sectors"]}
         ),
         domain_sectors=_freeze(domain_sectors),
         national_population_2019=national.get("population_2019"),

@@ -184,7 +184,7 @@ class _SheetReader:
                         Code.MISSING_COLUMN,
                         Severity.ERROR,
                         Location(file=self.file, sheet=name, cell=expected_cell),
-                        expected=f"{column.label_en} ({column.element})",
+                        expected=f"{column.label.en} ({column.element})",
                     )
                 )
                 continue
@@ -236,7 +236,7 @@ class _SheetReader:
                         Code.MISSING_ROW,
                         Severity.ERROR,
                         Location(file=self.file, sheet=name, cell=cell_name(expected, key_col + 1)),
-                        expected=f"{area.code} {area.name_en}",
+                        expected=f"{area.code} {area.name.en}",
                     )
                 )
             elif at != layout.row_of(area.code):
@@ -248,8 +248,8 @@ class _SheetReader:
                             file=self.file, sheet=name, cell=cell_name(at, key_col + 1), row=at + 1
                         ),
                         expected=str(layout.row_of(area.code) + 1),
-                        name_en=area.name_en,
-                        name_km=area.name_km,
+                        name_en=area.name.en,
+                        name_km=area.name.km,
                     )
                 )
         return out
@@ -332,8 +332,8 @@ def _column_label(catalogue: Catalogue, column: Column) -> tuple[str, str]:
     """A column as the template heads it: the element's name, then the option (or Total)."""
     element = catalogue.elements[column.element]
     return (
-        f"{element.name_en}: {column.label_en}",
-        f"{element.name_km}: {column.label_km}",
+        f"{element.name.en}: {column.label.en}",
+        f"{element.name.km}: {column.label.km}",
     )
 
 
@@ -383,7 +383,7 @@ class _Inserted:
         data_cols = sorted([*by_col, *inserted_cols])
         for r in range(key_row + 1, len(grid.rows)):
             if r in by_row:
-                above = (by_row[r].name_en, by_row[r].name_km)
+                above = (by_row[r].name.en, by_row[r].name.km)
                 for c, left in inserted_cols.items():
                     near = heading if left is None else _column_label(self.catalogue, left)
                     out.extend(self._finding(r, c, Code.FIGURE_IN_INSERTED_COLUMN, near))

@@ -234,7 +234,7 @@ def _compile(catalogue: Catalogue, layout: Layout) -> Compiled:
         for dim in rule.dimensions or summed.by:
             options = catalogue.dimensions[dim].options
             parts = tuple(column_key(summed.code, dim, o.code) for o in options)
-            labels = tuple((o.label_en, o.label_km) for o in options)
+            labels = tuple((o.label.en, o.label.km) for o in options)
             word = catalogue.term("total")
             groups.append(_Group(rule, dim, parts, total, labels, (word.en, word.km)))
     local = tuple(r for r in catalogue.rules_of("compare") if _refs(r) <= own)
