@@ -54,11 +54,13 @@ def split_text(finding: Finding, messages: Mapping[Code, MessageText]) -> tuple[
 
 
 def message_title(finding: Finding, messages: Mapping[Code, MessageText]) -> Text:
+    """A finding's short title in both languages (its code when the catalogue has no words)."""
     text = messages.get(finding.code)
     return text.title if text else Text(finding.code.value, finding.code.value)
 
 
 def status_text(catalogue: Catalogue, status: Status) -> StatusText:
+    """What a status is called and asks for (its name alone when the catalogue has no words)."""
     return catalogue.statuses.get(status) or StatusText(
         Text(status.value, status.value), Text("", "")
     )
