@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cpxl.catalogue import Catalogue, Expression, Rule, Term
-from cpxl.findings import Code, Status
+from cpxl.catalogue import Catalogue, Expression, Rule
+from cpxl.findings import Code, Status, Text
 from cpxl.templates import KHMER_FONT, LATIN_FONT, new_workbook
 
 SHEETS = (
@@ -32,7 +32,7 @@ _PRINT_FIT_WIDTH = 200  # sheets narrower than this (in characters) print one pa
 
 Cell = str | int
 Rows = list[Sequence[Cell]]
-_NO_TERM = Term("", "")
+_NO_TERM = Text("", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +143,7 @@ def _expr(e: Expression | None) -> str:
 def _labels(cat: Catalogue, dims: Sequence[str]) -> str:
     """Dimension codes as the labels an official reads (``province`` is not a dimension)."""
     return ", ".join(
-        cat.dimensions[d].label_en if d in cat.dimensions else cat.term(d).en for d in dims
+        cat.dimensions[d].label.en if d in cat.dimensions else cat.term(d).en for d in dims
     )
 
 
@@ -206,10 +206,10 @@ def _indicators(cat: Catalogue) -> Rows:
             [
                 *(ind.id, ind.framework_ref or "", sector_name, ind.provenance, level.en),
                 *(ind.domain, domain.en, domain.km, _sectors(cat, ind.domain)),
-                *(ind.name_en, ind.name_km, ind.km_status),
+                *(ind.name.en, ind.name.km, ind.name.km_status),
                 *(ind.definition_en, _expr(ind.numerator), _expr(ind.denominator), ind.unit),
                 *(_labels(cat, ind.disaggregations), ind.frequency, ind.frequency_note),
-                *(ind.data_source, ind.responsible, ministry.name_en, ministry.name_km),
+                *(ind.data_source, ind.responsible, ministry.name.en, ministry.name.km),
                 *(ind.survey or "", "\n".join(ind.evidence_urls), ind.note),
             ]
         )
@@ -228,10 +228,10 @@ def _elements(cat: Catalogue) -> Rows:
         period = cat.period_types[data_set.period_type]
         rows.append(
             [
-                *(e.code, e.name_en, e.name_km, e.km_status, e.value_type, _labels(cat, e.by)),
-                *(_yes(e.total), e.scope, cat.sheets[e.sheet].title_en, e.aggregation),
+                *(e.code, e.name.en, e.name.km, e.name.km_status, e.value_type, _labels(cat, e.by)),
+                *(_yes(e.total), e.scope, cat.sheets[e.sheet].title.en, e.aggregation),
                 AGGREGATION_MEANING.get(e.aggregation, ""),
-                *(_yes(e.required), data_set.id, data_set.ministry, period.label_en),
+                *(_yes(e.required), data_set.id, data_set.ministry, period.label.en),
                 *(", ".join(used[e.code]), e.description_en),
             ]
         )
@@ -240,7 +240,7 @@ def _elements(cat: Catalogue) -> Rows:
 
 def _options(cat: Catalogue) -> Rows:
     return [
-        [d.code, d.label_en, d.label_km, o.code, o.label_en, o.label_km, _yes(o.code == d.unknown)]
+        [d.code, d.label.en, d.label.km, o.code, o.label.en, o.label.km, _yes(o.code == d.unknown)]
         for d in cat.dimensions.values()
         for o in d.options
     ]
@@ -255,7 +255,16 @@ def _ministries(cat: Catalogue) -> Rows:
             if d.ministry == m.code
         )
         rows.append(
-            [m.code, m.name_en, m.name_km, m.km_status, m.kind, sets, m.send_to_en, m.send_to_km]
+            [
+                m.code,
+                m.name.en,
+                m.name.km,
+                m.name.km_status,
+                m.kind,
+                sets,
+                m.send_to.en,
+                m.send_to.km,
+            ]
         )
     return rows
 
@@ -293,7 +302,7 @@ def _rule_check(r: Rule) -> str:
         where = "the sum of the provinces" if r.over == "provinces" else "each figure"
         x = r.reference or 0.0
         figure = f"{int(x):,}" if x == int(x) else f"{x:,}"
-        return f"{where} within {_tolerances(r)} of {figure} ({r.source_en})"
+        return f"{where} within {_tolerances(r)} of {figure} ({r.source.en})"
     if r.kind == "share":
         return f"within {r.tolerance:g} percentage points of the previous period's share"
     return ""
@@ -313,7 +322,7 @@ def _rules(cat: Catalogue) -> Rows:
     # only sum rules allow a tolerance; sum and compare rules are the ones that skip missing figures
     return [
         [
-            *(r.id, r.kind, r.severity.value, r.description_en, r.description_km),
+            *(r.id, r.kind, r.severity.value, r.description.en, r.description.km),
             *(_rule_elements(r), _rule_check(r)),
             f"{r.tolerance:g}" if r.kind == "sum" else "",
             r.missing if r.kind in {"sum", "compare"} else "",
@@ -328,8 +337,8 @@ def _calendar(cat: Catalogue) -> Rows:
         period = cat.period_types[d.period_type]
         rows.append(
             [
-                *(d.id, d.ministry, cat.ministries[d.ministry].name_en),
-                *(period.label_en, period.label_km, d.due_days, len(d.elements)),
+                *(d.id, d.ministry, cat.ministries[d.ministry].name.en),
+                *(period.label.en, period.label.km, d.due_days, len(d.elements)),
             ]
         )
     return rows
@@ -351,16 +360,15 @@ def _calendar_notes(ws: Any, fmt: _Formats, cat: Catalogue, first_row: int) -> N
 def _messages(cat: Catalogue) -> Rows:
     rows: Rows = []
     for code, m in ((c, cat.messages[c]) for c in Code if c in cat.messages):
-        review = "needs_review" if code in cat.messages_to_review else "attested"
         rows.append(
             [
-                *(code.value, m.scope.value, m.title_en, m.title_km, m.message_en, m.message_km),
-                *(m.fix_en, m.fix_km, review),
+                *(code.value, m.scope.value, m.title.en, m.title.km, m.message.en, m.message.km),
+                *(m.fix.en, m.fix.km, m.title.km_status),
             ]
         )
     for status, s in ((st, cat.statuses[st]) for st in Status if st in cat.statuses):
         # what each file status means and asks, in the same words the run summary uses
-        text = (s.label_en, s.label_km, s.action_en, s.action_km)
+        text = (s.label.en, s.label.km, s.action.en, s.action.km)
         rows.append([status.value, "status", *text, "", "", ""])
     return rows
 

@@ -207,15 +207,34 @@ def cell_position(cell: str) -> tuple[int, int] | None:
 
 
 @dataclass(frozen=True, slots=True)
-class MessageText:
-    """The words for one code, in both languages, with named placeholders."""
+class Text:
+    """Words in English and Khmer: every label, sentence and message a person reads.
 
-    title_en: str
-    title_km: str
-    message_en: str
-    message_km: str
-    fix_en: str
-    fix_km: str
+    ``km_status`` says whether the Khmer was found in a source ("attested") or waits for a
+    reviewer ("needs_review"); the catalogue book lists those that wait.
+    """
+
+    en: str
+    km: str
+    km_status: str = "attested"
+
+    @property
+    def needs_review(self) -> bool:
+        """The Khmer was not found in a source and waits for a reviewer."""
+        return self.km_status == "needs_review"
+
+    def fill(self, values: Mapping[str, str]) -> Text:
+        """Both languages with their named placeholders filled (unknown ones left as they are)."""
+        return Text(_fill(self.en, values), _fill(self.km, values), self.km_status)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageText:
+    """The words for one code, with named placeholders: a title, the problem, what to do."""
+
+    title: Text
+    message: Text
+    fix: Text
     scope: Scope = Scope.CELL
 
 
@@ -274,15 +293,15 @@ class Finding:
             params=_frozen(params),
         )
 
-    def render(self, messages: Mapping[Code, MessageText]) -> tuple[str, str]:
+    def render(self, messages: Mapping[Code, MessageText]) -> Text:
         """The message in English and Khmer, with the place first and the action last."""
         text = messages.get(self.code)
         if text is None:
-            return (self.code.value, self.code.value)
+            return Text(self.code.value, self.code.value)
         values = self.placeholders()
-        en = _fill(text.message_en, values) + " " + _fill(text.fix_en, values)
-        km = _fill(text.message_km, values) + " " + _fill(text.fix_km, values)
-        return en.strip(), km.strip()
+        problem, fix = text.message.fill(values), text.fix.fill(values)
+        en, km = f"{problem.en} {fix.en}".strip(), f"{problem.km} {fix.km}".strip()
+        return Text(en, km, text.message.km_status)
 
     def placeholders(self) -> dict[str, str]:
         """Every named value a message may use."""
@@ -313,7 +332,8 @@ class Finding:
         if self.seen:
             out["seen"] = self.seen
         if messages is not None:
-            out["message_en"], out["message_km"] = self.render(messages)
+            rendered = self.render(messages)
+            out["message_en"], out["message_km"] = rendered.en, rendered.km
         return out
 
 

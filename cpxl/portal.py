@@ -102,7 +102,7 @@ class Portal:
     def ministry_name(self, code: str) -> tuple[str, str]:
         """A ministry's name in English and Khmer."""
         m = self.catalogue.ministries.get(code)
-        return (m.name_en, m.name_km) if m else (code, code)
+        return (m.name.en, m.name.km) if m else (code, code)
 
     # --- uploads ------------------------------------------------------------------------------
 
@@ -350,7 +350,7 @@ class Portal:
             s = None
         if s is None:
             return (status, status, "", "")
-        return (s.label_en, s.label_km, s.action_en, s.action_km)
+        return (s.label.en, s.label.km, s.action.en, s.action.km)
 
 
 def check_name(name: str) -> str:

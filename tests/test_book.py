@@ -57,7 +57,7 @@ def test_indicators_match_the_catalogue(book: Any, catalogue: Catalogue) -> None
         for r in table(book["Indicators"])
     ]
     assert rows == [
-        (i.id, i.provenance, i.name_en, i.numerator.source, i.responsible)
+        (i.id, i.provenance, i.name.en, i.numerator.source, i.responsible)
         for i in catalogue.indicators
     ]
 

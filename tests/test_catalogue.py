@@ -112,8 +112,8 @@ def test_every_code_has_words_in_both_languages(catalogue: Catalogue) -> None:
     empty = [
         (code.value, name)
         for code in Code
-        for name in ("title_en", "title_km", "message_en", "message_km", "fix_en", "fix_km")
-        if not getattr(catalogue.messages.get(code), name, "").strip()
+        for name, words in _texts(catalogue.messages.get(code), "title", "message", "fix")
+        if not words.strip()
     ]
     assert empty == []
 
@@ -123,10 +123,19 @@ def test_every_status_has_words_in_both_languages(catalogue: Catalogue) -> None:
     empty = [
         (status.value, name)
         for status in Status
-        for name in ("label_en", "label_km", "action_en", "action_km")
-        if not getattr(catalogue.statuses.get(status), name, "").strip()
+        for name, words in _texts(catalogue.statuses.get(status), "label", "action")
+        if not words.strip()
     ]
     assert empty == []
+
+
+def _texts(owner: object, *names: str) -> list[tuple[str, str]]:
+    """("title_en", its words), ("title_km", ...) ... of an owner's bilingual texts ("" if none)."""
+    out = []
+    for name in names:
+        text = getattr(owner, name, None)
+        out += [(f"{name}_en", getattr(text, "en", "")), (f"{name}_km", getattr(text, "km", ""))]
+    return out
 
 
 def test_messages_use_only_the_placeholders_their_code_supplies(catalogue: Catalogue) -> None:
@@ -134,12 +143,12 @@ def test_messages_use_only_the_placeholders_their_code_supplies(catalogue: Catal
     unknown = []
     for code, text in catalogue.messages.items():
         allowed = GENERIC | SPECIFIC.get(code, frozenset())
-        for name in ("title_en", "title_km", "message_en", "message_km", "fix_en", "fix_km"):
-            extra = placeholders_of(getattr(text, name)) - allowed
+        for name, words in _texts(text, "title", "message", "fix"):
+            extra = placeholders_of(words) - allowed
             unknown += [(code.value, name, p) for p in sorted(extra)]
     for rule in catalogue.rules:
-        for name in ("message_en", "message_km"):
-            extra = placeholders_of(getattr(rule, name)) - RULE_PLACEHOLDERS
+        for name, words in _texts(rule, "message"):
+            extra = placeholders_of(words) - RULE_PLACEHOLDERS
             unknown += [(rule.id, name, p) for p in sorted(extra)]
     assert unknown == []
 
@@ -523,16 +532,16 @@ def test_sources_are_cited_without_machine_paths() -> None:
 
 def test_the_national_police_is_named_as_the_institution(catalogue: Catalogue) -> None:
     """The National Police's Khmer name is the institution, not its Commissioner General's title."""
-    assert catalogue.ministries["GCNP"].name_km == "អគ្គស្នងការដ្ឋាននគរបាលជាតិ"
+    assert catalogue.ministries["GCNP"].name.km == "អគ្គស្នងការដ្ឋាននគរបាលជាតិ"
 
 
 def test_not_recorded_is_not_translated_as_unknown(catalogue: Catalogue) -> None:
     """ "Not recorded" reads as "no data" in Khmer everywhere, never as "unknown" (មិនស្គាល់)."""
     labels = {
-        (d.code, o.code): o.label_km
+        (d.code, o.code): o.label.km
         for d in catalogue.dimensions.values()
         for o in d.options
-        if o.label_en == "Not recorded"
+        if o.label.en == "Not recorded"
     }
     assert labels == {
         ("sex", "unknown"): "គ្មានទិន្នន័យ",

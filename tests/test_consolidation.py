@@ -36,7 +36,7 @@ import pandas as pd
 import pytest
 from builders import new_submission
 
-from cpxl.catalogue import Catalogue, Term, builtin_rules, load, parse_period
+from cpxl.catalogue import Catalogue, builtin_rules, load, parse_period
 from cpxl.consolidation import (
     COMPLETENESS_COLUMNS,
     INDICATOR_COLUMNS,
@@ -47,7 +47,7 @@ from cpxl.consolidation import (
     status_report,
     write_national_workbook,
 )
-from cpxl.findings import Code, Finding, Location, Severity, Value
+from cpxl.findings import Code, Finding, Location, Severity, Text, Value
 from cpxl.store import Store
 
 TODAY = date(2026, 3, 1)  # every 2025 return is due by now
@@ -66,7 +66,7 @@ def catalogue() -> Catalogue:
 
 
 def _name(code: str) -> str:
-    return next(p.name_en for p in _catalogue().provinces if p.code == code)
+    return next(p.name.en for p in _catalogue().provinces if p.code == code)
 
 
 def _names(codes: Sequence[str]) -> str:
@@ -512,14 +512,14 @@ def test_the_workbook_holds_every_sheet_and_equals_the_table(
     }
 
 
-class _LookedUp(Mapping[str, Term]):
+class _LookedUp(Mapping[str, Text]):
     """The catalogue's terms, remembering every key asked for."""
 
-    def __init__(self, terms: Mapping[str, Term]) -> None:
+    def __init__(self, terms: Mapping[str, Text]) -> None:
         self.terms = terms
         self.keys_asked: set[str] = set()
 
-    def __getitem__(self, key: str) -> Term:
+    def __getitem__(self, key: str) -> Text:
         self.keys_asked.add(key)
         return self.terms[key]
 

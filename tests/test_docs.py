@@ -26,7 +26,7 @@ def codes_table() -> str:
     lines = ["| code | scope | what it means |", "|---|---|---|"]
     for code in Code:
         text = messages[code]
-        lines.append(f"| `{code.value}` | {text.scope.value} | {text.title_en} |")
+        lines.append(f"| `{code.value}` | {text.scope.value} | {text.title.en} |")
     return "\n".join(lines)
 
 

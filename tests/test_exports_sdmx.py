@@ -133,7 +133,7 @@ def test_code_lists_use_sdmx_cross_domain_codes(cat: Catalogue, structure: Any) 
     assert set(lists["CL_INDICATOR"].items) == {i.id for i in cat.indicators}
     home = cat.dimensions["facility_type"].option("group_home")
     code = lists["CL_FACILITY_TYPE"]["GROUP_HOME"]
-    assert (str(code.name["en"]), str(code.name["km"])) == (home.label_en, home.label_km)
+    assert (str(code.name["en"]), str(code.name["km"])) == (home.label.en, home.label.km)
 
 
 def test_the_data_conforms_to_the_structure(written: Path, structure: Any) -> None:

@@ -319,11 +319,11 @@ def test_summary_counts_equal_the_findings(catalogue: Catalogue, tmp_path: Path)
         "info_count": 2,
     }
     assert form[t("days_late").en] == 3
-    assert form[t("status").en] == status.label_en
-    assert form[t("what_to_do").en] == status.action_en
+    assert form[t("status").en] == status.label.en
+    assert form[t("what_to_do").en] == status.action.en
     assert form[t("due_date").en] == "2026-02-14"
     assert form[t("sha256").en] == "ab" * 6
-    assert form[t("ministry").en].startswith(catalogue.ministries[case.ret.layout.ministry].name_en)
+    assert form[t("ministry").en].startswith(catalogue.ministries[case.ret.layout.ministry].name.en)
 
 
 def test_copy_holds_what_the_sender_entered_and_reads_back(
@@ -391,7 +391,7 @@ def _expected_text(catalogue: Catalogue, code: Code, file: str, first: str) -> t
 
     values = Safe(file=file, first=first, previous="")
     fill = string.Formatter().vformat
-    return fill(text.message_en, (), values).strip(), fill(text.fix_en, (), values).strip()
+    return fill(text.message.en, (), values).strip(), fill(text.fix.en, (), values).strip()
 
 
 def test_unsafe_and_duplicate_files_get_a_summary_without_their_content(
@@ -456,7 +456,7 @@ def test_status_is_coloured(
     result = FileResult("ret.xlsx", "01" * 32, status)
     ws = openpyxl.load_workbook(write_feedback(tmp_path, result, catalogue))["Summary"]
     cell = next(row[1] for row in ws.iter_rows() if row[0].value == catalogue.term("status").en)
-    assert (cell.value, cell.fill.fgColor.rgb) == (catalogue.statuses[status].label_en, colour)
+    assert (cell.value, cell.fill.fgColor.rgb) == (catalogue.statuses[status].label.en, colour)
 
 
 def test_a_resubmission_lists_changes_blanks_and_fixes(
@@ -492,7 +492,7 @@ def test_a_resubmission_lists_changes_blanks_and_fixes(
         ("Care", "F9", "3", None),
     ]
     assert [r[:4] for r in rows if r[0] == RENAMED] == [
-        (RENAMED, fixed.location.cell, title.title_en, title.title_km)
+        (RENAMED, fixed.location.cell, title.title.en, title.title.km)
     ]
     _no_formulas(path)
 
@@ -584,18 +584,18 @@ def test_run_summary_puts_files_needing_attention_first(
     label = catalogue.statuses
     totals = [(r[0], r[2]) for r in rows[3:8]]
     assert totals == [
-        (label[Status.ACCEPTED].label_en, 1),
-        (label[Status.DUPLICATE].label_en, 1),
-        (label[Status.NEEDS_CORRECTION].label_en, 1),
-        (label[Status.UNSAFE].label_en, 1),
+        (label[Status.ACCEPTED].label.en, 1),
+        (label[Status.DUPLICATE].label.en, 1),
+        (label[Status.NEEDS_CORRECTION].label.en, 1),
+        (label[Status.UNSAFE].label.en, 1),
         (catalogue.term("total").en, 4),
     ]
     assert str(rows[9][0]).startswith(catalogue.term("file").en)
     assert [(r[0], r[1], r[6], r[7], r[8]) for r in rows[10:]] == [
-        ("ret.xlsx", label[Status.NEEDS_CORRECTION].label_en, 12, 3, 3),
-        ("c.xlsm", label[Status.UNSAFE].label_en, 0, 0, None),
-        ("a.xlsx", label[Status.ACCEPTED].label_en, 0, 0, None),
-        ("b.xlsx", label[Status.DUPLICATE].label_en, 0, 0, None),
+        ("ret.xlsx", label[Status.NEEDS_CORRECTION].label.en, 12, 3, 3),
+        ("c.xlsm", label[Status.UNSAFE].label.en, 0, 0, None),
+        ("a.xlsx", label[Status.ACCEPTED].label.en, 0, 0, None),
+        ("b.xlsx", label[Status.DUPLICATE].label.en, 0, 0, None),
     ]
 
 

@@ -1,7 +1,7 @@
 """The shared domain types say each thing once.
 
 Covers: the most severe of a set of findings; which statuses took a return's figures into the
-store; A1 addresses both ways, and what is not one.
+store; A1 addresses both ways, and what is not one; bilingual text filled in both languages.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from cpxl.findings import (
     ACCEPTED_STATUSES,
     Code,
     Finding,
+    Location,
+    MessageText,
     Severity,
     Status,
+    Text,
     cell_name,
     cell_position,
     column_name,
@@ -60,3 +63,24 @@ def test_a1_addresses_read_absolute_and_lower_case() -> None:
 def test_what_is_not_an_a1_address(text: str) -> None:
     """Ranges, sheet-qualified names, row 0 and columns past the last are not one cell."""
     assert cell_position(text) is None
+
+
+def test_text_is_filled_in_both_languages() -> None:
+    """Named placeholders are filled in English and Khmer alike; unknown ones stay visible."""
+    text = Text("Cell {cell}: {what}", "ក្រឡា {cell}៖ {what}", "needs_review")
+    assert text.fill({"cell": "D7"}) == Text("Cell D7: {what}", "ក្រឡា D7៖ {what}", "needs_review")
+    assert text.needs_review and not Text("a", "ក").needs_review
+
+
+def test_a_finding_reads_as_its_message_then_its_fix() -> None:
+    """A finding's words open with the place and end with the action, in both languages."""
+    words = MessageText(
+        Text("Odd figure", "តួលេខចម្លែក"),
+        Text("Sheet {sheet}, cell {cell}: {seen} is odd.", "សន្លឹក {sheet} ក្រឡា {cell}៖ {seen}"),
+        Text("Check it.", "សូមពិនិត្យ។"),
+    )
+    found = Finding.make(Code.OUTLIER, Severity.WARNING, Location("f.xlsx", "S", "D7"), seen=9)
+    assert found.render({Code.OUTLIER: words}) == Text(
+        "Sheet S, cell D7: 9 is odd. Check it.", "សន្លឹក S ក្រឡា D7៖ 9 សូមពិនិត្យ។"
+    )
+    assert found.render({}) == Text("outlier", "outlier")

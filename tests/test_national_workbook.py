@@ -229,7 +229,7 @@ def test_each_domain_sheet_has_a_map_of_the_provinces_with_a_legend(
 ) -> None:
     domain = next(s for s in workbook.sheetnames if s.startswith("AC "))
     ws = workbook[domain]
-    names = {p.name_en for p in _catalogue().provinces}
+    names = {p.name.en for p in _catalogue().provinces}
     table_width = len(_columns(ws))
     tiles = {
         str(c.value).split("\n")[0]: (c.column, c.row, str(c.fill.fgColor.rgb))

@@ -59,7 +59,7 @@ def test_an_opening_stock_that_does_not_continue_is_a_warning(tmp_path: Path) ->
         f"{closing:,.0f}",
         "2024",
     )
-    english, _ = f.render(catalogue().messages)
+    english = f.render(catalogue().messages).en
     assert f"{now:,.0f} at the start of 2025, but {closing:,.0f} at the end of 2024" in english
 
 
@@ -110,7 +110,8 @@ def test_a_survey_estimate_far_from_the_last_survey_is_a_warning(tmp_path: Path)
         "18",
         "6",
     )
-    english, khmer = found[0].render(catalogue().messages)
+    rendered = found[0].render(catalogue().messages)
+    english, khmer = rendered.en, rendered.km
     assert "Girls Not Brides" in english and "Girls Not Brides" in khmer
 
 

@@ -346,24 +346,25 @@ def test_figures_in_a_row_and_column_inserted_in_libreoffice_are_errors(
     by_cell = {f.location.cell: f.render(messages) for f in errors}
     first_area, second_area = sheet.areas[0], sheet.areas[1]
     element = catalogue().elements[sheet.columns[0].element]
-    assert by_cell["E8"][0].startswith(
+    assert by_cell["E8"].en.startswith(
         f'Sheet {sheet.name}, cell E8: "25" was typed in a row that is not one of the '
-        f'template\'s rows (inserted below "{first_area.name_en}")'
+        f'template\'s rows (inserted below "{first_area.name.en}")'
     )
-    assert f"«{first_area.name_km}»" in by_cell["E8"][1]
-    assert f'"{element.name_en}: {sheet.columns[0].label_en}"' in by_cell["F10"][0]
-    assert '"0" was typed' in by_cell["F12"][0]
+    assert f"«{first_area.name.km}»" in by_cell["E8"].km
+    assert f'"{element.name.en}: {sheet.columns[0].label.en}"' in by_cell["F10"].en
+    assert '"0" was typed' in by_cell["F12"].en
     moved = [f for f in result.findings if f.code == Code.MOVED_ROW]
-    assert {f.params["name_en"] for f in moved} <= {a.name_en for a in sheet.areas[1:]}
+    assert {f.params["name_en"] for f in moved} <= {a.name.en for a in sheet.areas[1:]}
     second = next(f for f in moved if f.location.cell == "B9")
-    en, km = second.render(messages)
-    assert f'the row for "{second_area.name_en}" has moved from row 8 to row 9' in en
-    assert f"«{second_area.name_km}»" in km
+    rendered = second.render(messages)
+    en, km = rendered.en, rendered.km
+    assert f'the row for "{second_area.name.en}" has moved from row 8 to row 9' in en
+    assert f"«{second_area.name.km}»" in km
     columns = {
-        f.location.cell: f.render(messages)[0]
+        f.location.cell: f.render(messages).en
         for f in result.findings
         if f.code == Code.MOVED_COLUMN
     }
-    label = f"{element.name_en}: {sheet.columns[1].label_en}"
+    label = f"{element.name.en}: {sheet.columns[1].label.en}"
     assert f'the column "{label}" has moved from F5 to G5' in columns["G5"]
     assert len(columns) == len(sheet.columns) - 1

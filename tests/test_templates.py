@@ -124,7 +124,7 @@ def test_khmer_labels_in_a_khmer_font(issued: Path) -> None:
     layout = build_layout(catalogue(), "MOJ", PERIOD)
     ws = openpyxl.load_workbook(issued / f"MOJ_{PERIOD}.xlsx")[layout.sheets[0].name]
     cell = ws.cell(FIRST_DATA_ROW + 1, 4)  # D: the Khmer name
-    assert cell.value == catalogue().provinces[0].name_km
+    assert cell.value == catalogue().provinces[0].name.km
     assert cell.font.name == KHMER_FONT
 
 

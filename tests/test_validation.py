@@ -108,13 +108,13 @@ def test_sum_names_every_cell_that_takes_part(tmp_path: Path) -> None:
         cells = [cell_of(MOJ, "children_in_detention", "03", dim, o)[1] for o in options]
         labels = [catalogue().dimensions[dim].option(o) for o in options]
         parts = sum(float(values[(sheet, c)]) for c in cells)  # type: ignore[arg-type]
-        en, km = got[dim]
+        en, km = got[dim].en, got[dim].km
         assert en.startswith(
-            f"Sheet {sheet}, cell {total}: {' + '.join(o.label_en for o in labels)} "
+            f"Sheet {sheet}, cell {total}: {' + '.join(o.label.en for o in labels)} "
             f"({' + '.join(cells)}) = {parts:g}, but the Total ({total}) is {old + 4:g}, "
             "a difference of 4."
         )
-        assert f"{' + '.join(o.label_km for o in labels)} ({' + '.join(cells)})" in km
+        assert f"{' + '.join(o.label.km for o in labels)} ({' + '.join(cells)})" in km
         assert "SUM-" not in en + km
 
 

@@ -91,8 +91,8 @@ def test_template_names_itself_as_a_return(tmp_path: Path) -> None:
     generate_templates(catalogue(), "2025", tmp_path, [MOJ])
     ws = openpyxl.load_workbook(tmp_path / "MOJ_2025.xlsx")["Instructions"]
     ministry = catalogue().ministries[MOJ]
-    assert ws["A1"].value == f"Child protection data return (CPIMS): {ministry.name_en}, 2025"
-    assert ws["A2"].value.endswith(f"{ministry.name_km} 2025")
+    assert ws["A1"].value == f"Child protection data return (CPIMS): {ministry.name.en}, 2025"
+    assert ws["A2"].value.endswith(f"{ministry.name.km} 2025")
     texts = [str(c.value) for row in ws.iter_rows() for c in row if c.value]
     assert not [t for t in texts if "catalogue" in t.lower()]
 
@@ -110,11 +110,11 @@ def test_validation_titles_are_never_cut(tmp_path: Path) -> None:
         }
         for column in sheet.columns:
             dv = by_col[column.letter]
-            if len(column.label_en) <= 32:
-                assert dv.promptTitle == column.label_en
+            if len(column.label.en) <= 32:
+                assert dv.promptTitle == column.label.en
             else:
                 assert dv.promptTitle == "Value"
-                assert dv.prompt.startswith(column.label_en + "\n")
+                assert dv.prompt.startswith(column.label.en + "\n")
                 checked += 1
     assert checked  # "Awaiting trial (pre-trial detention)" is longer than 32 characters
 

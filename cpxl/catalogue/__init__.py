@@ -33,7 +33,6 @@ from cpxl.catalogue.model import (
     Rule,
     SheetGroup,
     StatusText,
-    Term,
 )
 from cpxl.catalogue.periods import Period, parse_period, period_containing
 
@@ -58,7 +57,6 @@ __all__ = [
     "SheetGroup",
     "StatusText",
     "Summand",
-    "Term",
     "builtin_rules",
     "load",
     "parse_expression",

@@ -28,10 +28,10 @@ from cpxl.catalogue.model import (
     Rule,
     SheetGroup,
     StatusText,
-    Term,
 )
 from cpxl.catalogue.sections import (
     RefChecker,
+    bilingual,
     freeze,
     load_data_sets,
     load_indicators,
@@ -113,10 +113,6 @@ def load(rules_dir: Path | str | None = None) -> Catalogue:
     return catalogue
 
 
-def _term(d: Mapping[str, Any], en: str = "en", km: str = "km") -> Term:
-    return Term(str(d[en]), str(d[km]), str(d.get("km_status", "attested")))
-
-
 @dataclass(frozen=True, slots=True)
 class _Tables:
     """The catalogue's lists that name nothing else: read first, so the rest can be checked."""
@@ -138,7 +134,6 @@ class _Sections:
     rules: tuple[Rule, ...]
     messages: Mapping[Code, MessageText]
     statuses: Mapping[Status, StatusText]
-    review: frozenset[Code]
 
 
 def _build(raws: Mapping[str, Raw], p: Problems, folder: Path) -> Catalogue | None:
@@ -166,15 +161,7 @@ def _ministries(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Ministry]:
         "ministries",
         raws["ministries"].data["ministries"],
         "code",
-        lambda m: Ministry(
-            m["code"],
-            m["name_en"],
-            m["name_km"],
-            m.get("km_status", "attested"),
-            m["kind"],
-            m["send_to_en"],
-            m["send_to_km"],
-        ),
+        lambda m: Ministry(m["code"], bilingual(m, "name"), m["kind"], bilingual(m, "send_to")),
     )
 
 
@@ -189,8 +176,7 @@ def _provinces(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Province]:
             r["code"],
             r["iso"],
             r["type"],
-            r["name_en"],
-            r["name_km"],
+            bilingual(r, "name"),
             r["name_km_full"],
             tuple(r.get("variants_en") or ()),
             tuple(r.get("variants_km") or ()),
@@ -208,14 +194,9 @@ def _dimensions(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Dimension]:
         "code",
         lambda d: Dimension(
             d["code"],
-            d["label_en"],
-            d["label_km"],
-            tuple(
-                Option(o["code"], o["label_en"], o["label_km"], o.get("km_status", "attested"))
-                for o in d["options"]
-            ),
+            bilingual(d, "label"),
+            tuple(Option(o["code"], bilingual(o, "label")) for o in d["options"]),
             d.get("unknown"),
-            d.get("km_status", "attested"),
         ),
     )
 
@@ -227,7 +208,7 @@ def _sheets(p: Problems, raws: Mapping[str, Raw]) -> dict[str, SheetGroup]:
         "sheets",
         raws["elements"].data["sheets"],
         "id",
-        lambda s: SheetGroup(s["id"], s["title_en"], s["title_km"], s.get("km_status", "attested")),
+        lambda s: SheetGroup(s["id"], bilingual(s, "title")),
     )
 
 
@@ -240,9 +221,7 @@ def _elements(p: Problems, raws: Mapping[str, Raw]) -> dict[str, Element]:
         "code",
         lambda e: Element(
             e["code"],
-            e["name_en"],
-            e["name_km"],
-            e.get("km_status", "attested"),
+            bilingual(e, "name"),
             e["value_type"],
             tuple(e.get("by") or ()),
             bool(e.get("total", False)),
@@ -321,7 +300,7 @@ def _sections(p: Problems, raws: Mapping[str, Raw], tables: _Tables) -> _Section
     )
     cal = raws["calendar"].data
     period_types = {
-        t["code"]: PeriodType(t["code"], t["label_en"], t["label_km"], t["pattern"])
+        t["code"]: PeriodType(t["code"], bilingual(t, "label"), t["pattern"])
         for t in cal["period_types"]
     }
     data_sets = load_data_sets(
@@ -335,8 +314,8 @@ def _sections(p: Problems, raws: Mapping[str, Raw], tables: _Tables) -> _Section
     )
     _check_years_are_built_meaningfully(p, indicators, tables.elements, data_sets)
     rules = load_rules(raws["validation"].data, p, checker)
-    messages, statuses, review = load_messages(raws["messages"].data, p)
-    return _Sections(indicators, period_types, data_sets, rules, messages, statuses, review)
+    messages, statuses = load_messages(raws["messages"].data, p)
+    return _Sections(indicators, period_types, data_sets, rules, messages, statuses)
 
 
 def _domain_sectors(cat: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
@@ -353,15 +332,13 @@ def _assemble(
     national = cat["national_area"]
     return Catalogue(
         version=str(cat["version"]),
-        title=Term(cat["title_en"], cat["title_km"], cat.get("km_status", "attested")),
+        title=bilingual(cat, "title"),
         framework_title_en=cat["framework"]["title_en"],
         source=str(folder),
-        provenance_levels=freeze({k: _term(v) for k, v in cat["provenance_levels"].items()}),
-        domains=freeze({d["id"]: _term(d, "name_en", "name_km") for d in cat["domains"]}),
-        missing_reasons=freeze(
-            {m["code"]: _term(m, "label_en", "label_km") for m in cat["missing_reasons"]}
-        ),
-        national=Area(national["code"], national["iso"], national["name_en"], national["name_km"]),
+        provenance_levels=freeze({k: bilingual(v) for k, v in cat["provenance_levels"].items()}),
+        domains=freeze({d["id"]: bilingual(d, "name") for d in cat["domains"]}),
+        missing_reasons=freeze({m["code"]: bilingual(m, "label") for m in cat["missing_reasons"]}),
+        national=Area(national["code"], national["iso"], bilingual(national, "name")),
         ministries=freeze(tables.ministries),
         provinces=tuple(tables.provinces.values()),
         dimensions=freeze(tables.dimensions),
@@ -377,11 +354,10 @@ def _assemble(
         rules=sections.rules,
         messages=sections.messages,
         statuses=sections.statuses,
-        terms=freeze({k: _term(v) for k, v in terms_raw["terms"].items()}),
-        instructions=tuple(_term(t) for t in terms_raw.get("instructions", ())),
-        messages_to_review=sections.review,
+        terms=freeze({k: bilingual(v) for k, v in terms_raw["terms"].items()}),
+        instructions=tuple(bilingual(t) for t in terms_raw.get("instructions", ())),
         framework_sectors=freeze(
-            {str(s["id"]): _term(s, "name_en", "name_km") for s in cat["framework_sectors"]}
+            {str(s["id"]): bilingual(s, "name") for s in cat["framework_sectors"]}
         ),
         domain_sectors=freeze(_domain_sectors(cat)),
         national_population_2019=national.get("population_2019"),

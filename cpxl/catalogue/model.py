@@ -12,21 +12,9 @@ from datetime import date, timedelta
 
 from cpxl.catalogue.expressions import Expression
 from cpxl.catalogue.periods import Period
-from cpxl.findings import Code, MessageText, Severity, Status
+from cpxl.findings import Code, MessageText, Severity, Status, Text
 
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    """A label or sentence in both languages; ``km_status`` says whether the Khmer is reviewed."""
-
-    en: str
-    km: str
-    km_status: str = "attested"
-
-    @property
-    def needs_review(self) -> bool:
-        """The Khmer was not found in a source and waits for a reviewer."""
-        return self.km_status == "needs_review"
+_NONE = Text("", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +22,9 @@ class Ministry:
     """A reporting body: who fills a template, and whom it sends it to."""
 
     code: str
-    name_en: str
-    name_km: str
-    km_status: str
+    name: Text
     kind: str
-    send_to_en: str
-    send_to_km: str
+    send_to: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +34,7 @@ class Province:
     code: str
     iso: str
     type: str
-    name_en: str
-    name_km: str
+    name: Text
     name_km_full: str
     variants_en: tuple[str, ...] = ()
     variants_km: tuple[str, ...] = ()
@@ -63,8 +47,7 @@ class Area:
 
     code: str
     iso: str
-    name_en: str
-    name_km: str
+    name: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +55,7 @@ class Option:
     """One value of a disaggregation dimension."""
 
     code: str
-    label_en: str
-    label_km: str
-    km_status: str = "attested"
+    label: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +63,9 @@ class Dimension:
     """A disaggregation (sex, age group, ...) with its options and its 'unknown' option."""
 
     code: str
-    label_en: str
-    label_km: str
+    label: Text
     options: tuple[Option, ...]
     unknown: str | None = None
-    km_status: str = "attested"
 
     def option(self, code: str) -> Option:
         """The option with this code."""
@@ -101,9 +80,7 @@ class SheetGroup:
     """A group of elements that becomes one data sheet of a template."""
 
     id: str
-    title_en: str
-    title_km: str
-    km_status: str = "attested"
+    title: Text
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +88,7 @@ class Element:
     """A figure a ministry reports per area and period."""
 
     code: str
-    name_en: str
-    name_km: str
-    km_status: str
+    name: Text
     value_type: str
     by: tuple[str, ...]
     total: bool
@@ -137,9 +112,7 @@ class Indicator:
     framework_ref: str | None
     provenance: str
     domain: str
-    name_en: str
-    name_km: str
-    km_status: str
+    name: Text
     definition_en: str
     numerator: Expression
     denominator: Expression | None
@@ -164,8 +137,7 @@ class PeriodType:
     """Annual, half-year, quarterly or monthly, with its DHIS2-style id pattern."""
 
     code: str
-    label_en: str
-    label_km: str
+    label: Text
     pattern: str
 
 
@@ -187,8 +159,7 @@ class Rule:
     id: str
     kind: str
     severity: Severity
-    description_en: str = ""
-    description_km: str = ""
+    description: Text = _NONE
     element: str = ""
     value_type: str = ""
     elements: tuple[str, ...] = ()
@@ -204,16 +175,13 @@ class Rule:
     threshold: float = 0.33
     outlier_z: float = 3.5
     min_value: float = 0.0
-    message_en: str = ""
-    message_km: str = ""
-    km_status: str = "attested"
+    message: Text = _NONE
     previous: str = ""
     reference: float | None = None
     reference_year: int | None = None
     over: str = "area"
     tolerance_pct: float = 0.0
-    source_en: str = ""
-    source_km: str = ""
+    source: Text = _NONE
 
     def allowed(self, base: float) -> float:
         """How far a figure may be from ``base``: the larger of the two tolerances."""
@@ -224,11 +192,8 @@ class Rule:
 class StatusText:
     """What a status means, and what it asks of the officer and the sender."""
 
-    label_en: str
-    label_km: str
-    action_en: str
-    action_km: str
-    km_status: str = "attested"
+    label: Text
+    action: Text
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -236,12 +201,12 @@ class Catalogue:
     """Everything the framework says, typed and cross-checked (compared by identity)."""
 
     version: str
-    title: Term
+    title: Text
     framework_title_en: str
     source: str
-    provenance_levels: Mapping[str, Term]
-    domains: Mapping[str, Term]
-    missing_reasons: Mapping[str, Term]
+    provenance_levels: Mapping[str, Text]
+    domains: Mapping[str, Text]
+    missing_reasons: Mapping[str, Text]
     national: Area
     ministries: Mapping[str, Ministry]
     provinces: tuple[Province, ...]
@@ -258,22 +223,21 @@ class Catalogue:
     rules: tuple[Rule, ...]
     messages: Mapping[Code, MessageText]
     statuses: Mapping[Status, StatusText]
-    terms: Mapping[str, Term]
-    instructions: tuple[Term, ...]
-    messages_to_review: frozenset[Code] = frozenset()
-    framework_sectors: Mapping[str, Term] = field(default_factory=dict)
+    terms: Mapping[str, Text]
+    instructions: tuple[Text, ...]
+    framework_sectors: Mapping[str, Text] = field(default_factory=dict)
     domain_sectors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     national_population_2019: int | None = None
 
-    def term(self, key: str) -> Term:
+    def term(self, key: str) -> Text:
         """A label in both languages; the key itself when the catalogue lacks it."""
-        return self.terms.get(key) or Term(key, key, "needs_review")
+        return self.terms.get(key) or Text(key, key, "needs_review")
 
     def areas(self, element: Element) -> tuple[Area, ...]:
         """The rows an element is reported for."""
         if element.national:
             return (self.national,)
-        return tuple(Area(p.code, p.iso, p.name_en, p.name_km) for p in self.provinces)
+        return tuple(Area(p.code, p.iso, p.name) for p in self.provinces)
 
     def area_codes(self) -> frozenset[str]:
         """Every area code a value may carry."""
@@ -319,57 +283,26 @@ class Catalogue:
 
     def khmer_to_review(self) -> list[tuple[str, str, str]]:
         """(where, English, Khmer) of every text whose Khmer still needs review."""
-        out: list[tuple[str, str, str]] = []
-        for key, t in self.terms.items():
-            if t.needs_review:
-                out.append((f"terms.{key}", t.en, t.km))
-        for i, t in enumerate(self.instructions):
-            if t.needs_review:
-                out.append((f"instructions[{i}]", t.en, t.km))
-        for m in self.ministries.values():
-            if m.km_status == "needs_review":
-                out.append((f"ministries.{m.code}", m.name_en, m.name_km))
-        for e in self.elements.values():
-            if e.km_status == "needs_review":
-                out.append((f"elements.{e.code}", e.name_en, e.name_km))
-        for ind in self.indicators:
-            if ind.km_status == "needs_review":
-                out.append((f"indicators.{ind.id}", ind.name_en, ind.name_km))
-        out.extend(
-            (f"messages.{code.value}", text.title_en, text.title_km)
-            for code, text in self.messages.items()
-            if code in self.messages_to_review
-        )
-        out.extend(
-            (f"statuses.{st.value}", t.label_en, t.label_km)
-            for st, t in self.statuses.items()
-            if t.km_status == "needs_review"
-        )
-        out.extend(
-            (f"rules.{r.id}", r.description_en, r.description_km)
-            for r in self.rules
-            if r.km_status == "needs_review"
-        )
+        texts: list[tuple[str, Text]] = [
+            *((f"terms.{key}", t) for key, t in self.terms.items()),
+            *((f"instructions[{i}]", t) for i, t in enumerate(self.instructions)),
+            *((f"ministries.{m.code}", m.name) for m in self.ministries.values()),
+            *((f"elements.{e.code}", e.name) for e in self.elements.values()),
+            *((f"indicators.{ind.id}", ind.name) for ind in self.indicators),
+            *((f"messages.{code.value}", m.title) for code, m in self.messages.items()),
+            *((f"statuses.{st.value}", t.label) for st, t in self.statuses.items()),
+            *((f"rules.{r.id}", r.description) for r in self.rules),
+        ]
         for d in self.dimensions.values():
-            if d.km_status == "needs_review":
-                out.append((f"dimensions.{d.code}", d.label_en, d.label_km))
-            out.extend(
-                (f"dimensions.{d.code}.{o.code}", o.label_en, o.label_km)
-                for o in d.options
-                if o.km_status == "needs_review"
-            )
-        out.extend(
-            (f"sheets.{g.id}", g.title_en, g.title_km)
-            for g in self.sheets.values()
-            if g.km_status == "needs_review"
-        )
-        for group, texts in (
+            texts.append((f"dimensions.{d.code}", d.label))
+            texts.extend((f"dimensions.{d.code}.{o.code}", o.label) for o in d.options)
+        texts.extend((f"sheets.{g.id}", g.title) for g in self.sheets.values())
+        for group, named in (
             ("domains", self.domains),
             ("framework_sectors", self.framework_sectors),
             ("missing_reasons", self.missing_reasons),
             ("provenance_levels", self.provenance_levels),
         ):
-            out.extend((f"{group}.{k}", t.en, t.km) for k, t in texts.items() if t.needs_review)
-        if self.title.needs_review:
-            out.append(("catalogue.title", self.title.en, self.title.km))
-        return out
+            texts.extend((f"{group}.{k}", t) for k, t in named.items())
+        texts.append(("catalogue.title", self.title))
+        return [(where, t.en, t.km) for where, t in texts if t.needs_review]

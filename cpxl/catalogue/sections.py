@@ -22,7 +22,14 @@ from cpxl.catalogue.model import (
     StatusText,
 )
 from cpxl.catalogue.sources import Problems
-from cpxl.findings import Code, MessageText, Scope, Severity, Status
+from cpxl.findings import Code, MessageText, Scope, Severity, Status, Text
+
+
+def bilingual(d: Mapping[str, Any], name: str = "") -> Text:
+    """An entry's ``name_en``, ``name_km`` and ``km_status`` (``en``, ``km`` without a name)."""
+    en, km = (f"{name}_en", f"{name}_km") if name else ("en", "km")
+    return Text(str(d.get(en) or ""), str(d.get(km) or ""), str(d.get("km_status", "attested")))
+
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -139,9 +146,7 @@ def _indicator(d: Mapping[str, Any], num: Expression | None, den: Expression | N
         framework_ref=d.get("framework_ref"),
         provenance=d["provenance"],
         domain=d["domain"],
-        name_en=d["name_en"],
-        name_km=d["name_km"],
-        km_status=d.get("km_status", "attested"),
+        name=bilingual(d, "name"),
         definition_en=d["definition_en"],
         numerator=num or _NOEXPR,
         denominator=den,
@@ -297,8 +302,7 @@ def _rule(
         id=r["id"],
         kind=r["kind"],
         severity=Severity(r["severity"]),
-        description_en=r.get("description_en", ""),
-        description_km=r.get("description_km", ""),
+        description=bilingual(r, "description"),
         element=r.get("element", ""),
         value_type=r.get("value_type", ""),
         elements=tuple(r.get("elements") or ()),
@@ -314,30 +318,25 @@ def _rule(
         threshold=float(r.get("threshold", defaults.get("change_threshold", 0.33))),
         outlier_z=float(r.get("outlier_z", defaults.get("outlier_z", 3.5))),
         min_value=float(r.get("min_value", defaults.get("min_value", 0))),
-        message_en=r.get("message_en", ""),
-        message_km=r.get("message_km", ""),
-        km_status=r.get("km_status", "attested"),
+        message=bilingual(r, "message"),
         previous=r.get("previous", ""),
         reference=r.get("reference"),
         reference_year=r.get("reference_year"),
         over=r.get("over", "area"),
         tolerance_pct=float(r.get("tolerance_pct", 0)),
-        source_en=r.get("source_en", ""),
-        source_km=r.get("source_km", ""),
+        source=bilingual(r, "source"),
     )
 
 
 def load_messages(
     data: Mapping[str, Any], p: Problems
-) -> tuple[Mapping[Code, MessageText], Mapping[Status, StatusText], frozenset[Code]]:
-    """Every code's message and every status's text, both languages present; and what to review."""
-    messages, review = _messages(data, p)
-    return freeze(messages), freeze(_statuses(data, p)), frozenset(review)
+) -> tuple[Mapping[Code, MessageText], Mapping[Status, StatusText]]:
+    """Every code's message and every status's text, both languages present."""
+    return freeze(_messages(data, p)), freeze(_statuses(data, p))
 
 
-def _messages(data: Mapping[str, Any], p: Problems) -> tuple[dict[Code, MessageText], set[Code]]:
+def _messages(data: Mapping[str, Any], p: Problems) -> dict[Code, MessageText]:
     messages: dict[Code, MessageText] = {}
-    review: set[Code] = set()
     known = {c.value for c in Code}
     for key, m in data["messages"].items():
         if key not in known:
@@ -349,21 +348,13 @@ def _messages(data: Mapping[str, Any], p: Problems) -> tuple[dict[Code, MessageT
             if not str(m.get(lang_key) or "").strip():
                 where: list[str | int] = ["messages", key, lang_key]
                 p.add(Code.CATALOGUE_MESSAGE, "messages", where, f"{lang_key} is empty")
-        if m.get("km_status") == "needs_review":
-            review.add(Code(key))
         messages[Code(key)] = MessageText(
-            m["title_en"],
-            m["title_km"],
-            m["message_en"],
-            m["message_km"],
-            m["fix_en"],
-            m["fix_km"],
-            Scope(m["scope"]),
+            bilingual(m, "title"), bilingual(m, "message"), bilingual(m, "fix"), Scope(m["scope"])
         )
     for code in Code:
         if code not in messages:
             p.add(Code.CATALOGUE_MESSAGE, "messages", ["messages"], f"no message for {code.value}")
-    return messages, review
+    return messages
 
 
 def _statuses(data: Mapping[str, Any], p: Problems) -> dict[Status, StatusText]:
@@ -372,13 +363,7 @@ def _statuses(data: Mapping[str, Any], p: Problems) -> dict[Status, StatusText]:
         if key not in {st.value for st in Status}:
             p.add(Code.CATALOGUE_MESSAGE, "messages", ["statuses", key], f"no status {key}")
             continue
-        statuses[Status(key)] = StatusText(
-            s["label_en"],
-            s["label_km"],
-            s["action_en"],
-            s["action_km"],
-            s.get("km_status", "attested"),
-        )
+        statuses[Status(key)] = StatusText(bilingual(s, "label"), bilingual(s, "action"))
     for st in Status:
         if st not in statuses:
             p.add(Code.CATALOGUE_MESSAGE, "messages", ["statuses"], f"no text for status {st}")

@@ -78,7 +78,7 @@ def charts_sheet(book: _Book, table: pd.DataFrame, periods: Sequence[str]) -> No
     by_province = {
         i: dict(zip(g["area"], g["value"], strict=True)) for i, g in provinces.groupby("indicator")
     }
-    names_en = {p.code: p.name_en for p in cat.provinces}
+    names_en = {p.code: p.name.en for p in cat.provinces}
     national_en, national_km = _both(book, "national", "National")
     area_en, area_km = _both(book, "capital_or_province", "Capital / province")
     period_en = book.label("period", "Reporting period")[0]
@@ -116,8 +116,8 @@ def charts_sheet(book: _Book, table: pd.DataFrame, periods: Sequence[str]) -> No
             )
             line.set_title(
                 _title(
-                    f"{ind.id} {ind.name_en}: {national_en}",
-                    f"{ind.name_km}: {national_km}",
+                    f"{ind.id} {ind.name.en}: {national_en}",
+                    f"{ind.name.km}: {national_km}",
                 )
             )
             line.set_legend({"none": True})
@@ -142,8 +142,8 @@ def charts_sheet(book: _Book, table: pd.DataFrame, periods: Sequence[str]) -> No
             )
             bar.set_title(
                 _title(
-                    f"{ind.id} {ind.name_en}: {area_en}, {latest}",
-                    f"{ind.name_km}: {area_km}, {latest}",
+                    f"{ind.id} {ind.name.en}: {area_en}, {latest}",
+                    f"{ind.name.km}: {area_km}, {latest}",
                 )
             )
             bar.set_legend({"none": True})
@@ -182,9 +182,9 @@ def province_map(book: _Book, ws: Any, table: pd.DataFrame, ids: Sequence[str], 
     ws.set_column(col, col + MAP_COLUMNS - 1, 11)
     for r in range(2, 2 + MAP_ROWS):
         ws.set_row(r, 30)
-    en = f"{ind.id} {ind.name_en}, {latest}"
+    en = f"{ind.id} {ind.name.en}, {latest}"
     ws.write_string(0, col, en, book.heading)
-    ws.write_string(1, col, f"{ind.name_km}, {latest}", book.heading)
+    ws.write_string(1, col, f"{ind.name.km}, {latest}", book.heading)
     formats = [
         book.wb.add_format(
             {"bg_color": c, "text_wrap": True, "align": "center", "valign": "vcenter",
@@ -197,10 +197,10 @@ def province_map(book: _Book, ws: Any, table: pd.DataFrame, ids: Sequence[str], 
         x, y = TILES.get(p.code, (MAP_COLUMNS - 1, MAP_ROWS - 1))
         v = values.get(p.code)
         if v is None:
-            text, fmt = f"{p.name_en}\n-", formats[-1]
+            text, fmt = f"{p.name.en}\n-", formats[-1]
         else:
             k = min(int(np.searchsorted(edges, v, side="right")) - 1, len(BINS) - 1)
-            text, fmt = f"{p.name_en}\n{_as_text(v, fmt_text)}", formats[max(k, 0)]
+            text, fmt = f"{p.name.en}\n{_as_text(v, fmt_text)}", formats[max(k, 0)]
         ws.write_string(2 + y, col + x, text, fmt)
     legend_row = 2 + MAP_ROWS + 1
     ws.write_string(legend_row, col, book.label("value", "Value")[0], book.bold)

@@ -84,7 +84,7 @@ class _IndicatorBuilder:
         self.kinds = _kinds(self.cat)
         self.ministry = {e: d.ministry for d in self.cat.data_sets for e in d.elements}
         self.gaps = _sub_period_gaps(inputs)
-        self.names = [p.name_en for p in self.cat.provinces]
+        self.names = [p.name.en for p in self.cat.provinces]
         self.iso = {self.cat.national.code: self.cat.national.iso} | {
             p.code: p.iso for p in self.cat.provinces
         }

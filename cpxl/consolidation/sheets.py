@@ -160,10 +160,10 @@ _INDICATOR_SHEET: Final = (
 
 
 def _area_names(catalogue: Catalogue) -> tuple[dict[str, str], dict[str, str]]:
-    en = {catalogue.national.code: catalogue.national.name_en}
-    km = {catalogue.national.code: catalogue.national.name_km}
-    en |= {p.code: p.name_en for p in catalogue.provinces}
-    km |= {p.code: p.name_km for p in catalogue.provinces}
+    en = {catalogue.national.code: catalogue.national.name.en}
+    km = {catalogue.national.code: catalogue.national.name.km}
+    en |= {p.code: p.name.en for p in catalogue.provinces}
+    km |= {p.code: p.name.km for p in catalogue.provinces}
     return en, km
 
 
@@ -191,8 +191,8 @@ def _indicators_sheet(book: _Book, table: pd.DataFrame) -> None:
     meta = {i.id: i for i in cat.indicators}
     en, km = _area_names(cat)
     frame = _with_units(book, totals).assign(
-        name_en=totals["indicator"].map({k: v.name_en for k, v in meta.items()}),
-        name_km=totals["indicator"].map({k: v.name_km for k, v in meta.items()}),
+        name_en=totals["indicator"].map({k: v.name.en for k, v in meta.items()}),
+        name_km=totals["indicator"].map({k: v.name.km for k, v in meta.items()}),
         provenance=totals["indicator"].map({k: v.provenance for k, v in meta.items()}),
         area_en=totals["area"].map(en),
         area_km=totals["area"].map(km),
@@ -215,10 +215,10 @@ def _domain_sheet(book: _Book, table: pd.DataFrame, domain: str) -> None:
     rows = part[keys].drop_duplicates()
     wide = wide.reindex(pd.MultiIndex.from_frame(rows)).reset_index()
     en, _km = _area_names(cat)
-    dim_label = {d.code: d.label_en for d in cat.dimensions.values()}
-    opt_label = {(d.code, o.code): o.label_en for d in cat.dimensions.values() for o in d.options}
+    dim_label = {d.code: d.label.en for d in cat.dimensions.values()}
+    opt_label = {(d.code, o.code): o.label.en for d in cat.dimensions.values() for o in d.options}
     total_en = book.label("total", "Total")[0]
-    names = {i.id: i.name_en for i in cat.indicators}
+    names = {i.id: i.name.en for i in cat.indicators}
     wide = _with_units(book, wide).assign(
         name=wide["indicator"].map(names),
         area_en=wide["area"].map(en),
@@ -290,7 +290,7 @@ def _completeness_sheet(book: _Book, frame: pd.DataFrame) -> None:
         _Col("missing", "missing", "Missing", "count", 8),
         _Col("missing_returns", "missing_returns", "Who is missing", width=60),
     ]
-    names = {k: m.name_en for k, m in cat.ministries.items()}
+    names = {k: m.name.en for k, m in cat.ministries.items()}
     book.table(ws2, cols, missing.assign(ministry_en=missing["ministry"].map(names)))
 
 

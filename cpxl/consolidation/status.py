@@ -151,8 +151,8 @@ def _statuses(catalogue: Catalogue, store: Store, p: Period, day: date) -> list[
         out.append(
             MinistryStatus(
                 ministry=code,
-                name_en=ministry.name_en,
-                name_km=ministry.name_km,
+                name_en=ministry.name.en,
+                name_km=ministry.name.km,
                 period=p.id,
                 expected=True,
                 received=r.received,

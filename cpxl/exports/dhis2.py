@@ -168,7 +168,7 @@ def _used_dimensions(catalogue: Catalogue) -> list[str]:
 def _option_name(catalogue: Catalogue, dimension: str, option: str) -> tuple[str, str]:
     dim = catalogue.dimensions[dimension]
     opt = dim.option(option)
-    return f"{dim.label_en}: {opt.label_en}", f"{dim.label_km}: {opt.label_km}"
+    return f"{dim.label.en}: {opt.label.en}", f"{dim.label.km}: {opt.label.km}"
 
 
 def _categories(catalogue: Catalogue) -> dict[str, list[dict[str, Any]]]:
@@ -205,23 +205,23 @@ def _categories(catalogue: Catalogue) -> dict[str, list[dict[str, Any]]]:
             {
                 "id": uid("category", d),
                 "code": d,
-                "name": dim.label_en,
+                "name": dim.label.en,
                 "shortName": d,
                 "dataDimensionType": "DISAGGREGATION",
                 "dataDimension": True,
                 "categoryOptions": refs,
-                "translations": _km(dim.label_km),
+                "translations": _km(dim.label.km),
             }
         )
         combos.append(
             {
                 "id": uid("categoryCombo", d),
                 "code": d,
-                "name": dim.label_en,
+                "name": dim.label.en,
                 "dataDimensionType": "DISAGGREGATION",
                 "skipTotal": False,
                 "categories": [_ref("category", d)],
-                "translations": _km(dim.label_km),
+                "translations": _km(dim.label.km),
             }
         )
     return {
@@ -237,11 +237,11 @@ def _data_elements(catalogue: Catalogue) -> list[dict[str, Any]]:
     for el in catalogue.elements.values():
         parts: list[tuple[str, str, str]] = []
         if el.total or not el.by:
-            parts.append(("", el.name_en, el.name_km))
+            parts.append(("", el.name.en, el.name.km))
         for d in el.by:
             dim = catalogue.dimensions[d]
             parts.append(
-                (d, f"{el.name_en}, by {dim.label_en.lower()}", f"{el.name_km} ({dim.label_km})")
+                (d, f"{el.name.en}, by {dim.label.en.lower()}", f"{el.name.km} ({dim.label.km})")
             )
         for d, name, name_km in parts:
             code = data_element_code(el.code, d)
@@ -251,7 +251,7 @@ def _data_elements(catalogue: Catalogue) -> list[dict[str, Any]]:
                 "name": name,
                 "shortName": code,
                 "formName": name,
-                "description": el.description_en or el.name_en,
+                "description": el.description_en or el.name.en,
                 "valueType": _VALUE_TYPE[el.value_type],
                 "aggregationType": aggregation_type(el),
                 "domainType": "AGGREGATE",
@@ -270,10 +270,10 @@ def _org_units(catalogue: Catalogue) -> dict[str, list[dict[str, Any]]]:
         {
             "id": uid("organisationUnit", nation.iso),
             "code": nation.iso,
-            "name": nation.name_en,
-            "shortName": nation.name_en,
+            "name": nation.name.en,
+            "shortName": nation.name.en,
             "openingDate": OPENING_DATE,
-            "translations": _km(nation.name_km),
+            "translations": _km(nation.name.km),
         }
     ]
     for p in catalogue.provinces:
@@ -281,11 +281,11 @@ def _org_units(catalogue: Catalogue) -> dict[str, list[dict[str, Any]]]:
             {
                 "id": uid("organisationUnit", p.iso),
                 "code": p.iso,
-                "name": p.name_en,
-                "shortName": p.name_en,
+                "name": p.name.en,
+                "shortName": p.name.en,
                 "openingDate": OPENING_DATE,
                 "parent": _ref("organisationUnit", nation.iso),
-                "translations": _km(p.name_km),
+                "translations": _km(p.name.km),
             }
         )
     levels = [
@@ -316,7 +316,7 @@ def _data_sets(catalogue: Catalogue) -> list[dict[str, Any]]:
             {
                 "id": uid("dataSet", ds.id),
                 "code": ds.id,
-                "name": f"{ministry.name_en}: {period.label_en.lower()} return",
+                "name": f"{ministry.name.en}: {period.label.en.lower()} return",
                 "shortName": ds.id,
                 "periodType": _PERIOD_TYPE[ds.period_type],
                 "timelyDays": ds.due_days,
@@ -327,7 +327,7 @@ def _data_sets(catalogue: Catalogue) -> list[dict[str, Any]]:
                     for c in codes
                 ],
                 "organisationUnits": [_ref("organisationUnit", iso) for iso in areas],
-                "translations": _km(f"{ministry.name_km}: {period.label_km}"),
+                "translations": _km(f"{ministry.name.km}: {period.label.km}"),
             }
         )
     return out

@@ -136,14 +136,14 @@ def breakdowns(catalogue: Catalogue) -> tuple[SdmxDimension, ...]:
             for o in dim.options:
                 code = _age_code(o.code)
                 age[(dim.code, o.code)] = code
-                age_names[code] = "Unknown" if code == UNKNOWN else (o.label_en, o.label_km)
+                age_names[code] = "Unknown" if code == UNKNOWN else (o.label.en, o.label.km)
         else:
             codes: dict[str, str | tuple[str, str]] = {
-                o.code.upper(): (o.label_en, o.label_km) for o in dim.options
+                o.code.upper(): (o.label.en, o.label.km) for o in dim.options
             }
             codes[TOTAL] = "Total"
             mapping = {(dim.code, o.code): o.code.upper() for o in dim.options}
-            others.append(SdmxDimension(dim.code.upper(), dim.label_en, codes, mapping))
+            others.append(SdmxDimension(dim.code.upper(), dim.label.en, codes, mapping))
     unknown = used - set(catalogue.dimensions)
     if unknown:
         raise ValueError(
@@ -268,8 +268,8 @@ def structure_message(catalogue: Catalogue, *, prepared: datetime | None = None)
 
     lists = ET.SubElement(structures, _q(STR, "Codelists"))
     nation = catalogue.national
-    areas: dict[str, str | tuple[str, str]] = {nation.iso: (nation.name_en, nation.name_km)}
-    areas.update({p.iso: (p.name_en, p.name_km) for p in catalogue.provinces})
+    areas: dict[str, str | tuple[str, str]] = {nation.iso: (nation.name.en, nation.name.km)}
+    areas.update({p.iso: (p.name.en, p.name.km) for p in catalogue.provinces})
     _codelist(lists, "CL_FREQ", "Frequency", FREQ_CODES)
     _codelist(
         lists,
@@ -282,7 +282,7 @@ def structure_message(catalogue: Catalogue, *, prepared: datetime | None = None)
         lists,
         "CL_INDICATOR",
         "Child protection indicators",
-        {i.id: (i.name_en, i.name_km) for i in catalogue.indicators},
+        {i.id: (i.name.en, i.name.km) for i in catalogue.indicators},
     )
     for dim in dims:
         _codelist(lists, f"CL_{dim.id}", dim.name_en, dim.codes)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cpxl.feedback.words import OMITTED, split_text, titles
+from cpxl.feedback.words import OMITTED, message_title, split_text
 from cpxl.findings import (
     Code,
     Finding,
@@ -125,8 +125,10 @@ def marks(
         colour = worst(group) or Severity.INFO  # a group is never empty
         notes = []
         for f in group:
-            (t_en, t_km), (p_en, x_en, p_km, x_km) = titles(f, messages), split_text(f, messages)
-            notes.append(f"{t_en}: {p_en} {x_en}\n{t_km}: {p_km} {x_km}")
+            heading, (problem, fix) = message_title(f, messages), split_text(f, messages)
+            notes.append(
+                f"{heading.en}: {problem.en} {fix.en}\n{heading.km}: {problem.km} {fix.km}"
+            )
         comment = "\n\n".join(notes)
         if len(comment) > _COMMENT_LIMIT:
             comment = comment[: _COMMENT_LIMIT - 1] + OMITTED

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import Any
 
-from cpxl.catalogue import Catalogue, Term
+from cpxl.catalogue import Catalogue
 from cpxl.feedback.placement import Placement
-from cpxl.feedback.words import NO_CONTENT, safe_reason, split_text, status_text, titles
-from cpxl.findings import FileResult, Severity, Status
+from cpxl.feedback.words import NO_CONTENT, message_title, safe_reason, split_text, status_text
+from cpxl.findings import FileResult, Severity, Status, Text
 from cpxl.templates import (
     FINDINGS_SHEET,
     KHMER_FONT,
@@ -127,13 +127,13 @@ class _Rows:
     def __init__(self, ws: Any, fmt: Formats) -> None:
         self.ws, self.fmt, self.r = ws, fmt, 0
 
-    def title(self, term: Term) -> None:
+    def title(self, term: Text) -> None:
         self.ws.write_string(self.r, 0, term.en, self.fmt.title)
         self.ws.write_string(self.r, 2, term.km, self.fmt.title_km)
         self.ws.set_row(self.r, TITLE_ROW_PT)
         self.r += 2
 
-    def sentence(self, term: Term) -> None:
+    def sentence(self, term: Text) -> None:
         self.ws.write_string(self.r, 1, term.en, self.fmt.text)
         self.ws.write_string(self.r, 3, term.km, self.fmt.text_km)
         self._tall(term.en, term.km)
@@ -148,17 +148,19 @@ class _Rows:
         lines_en, lines_km = max(-(-len(en) // 58), 1), max(-(-len(km) // 40), 1)
         self.ws.set_row(self.r, max(15 * lines_en, KHMER_LINE_PT * lines_km) + 3)
 
-    def pair(self, term: Term, en: str, km: str | None = None, colour: str | None = None) -> None:
+    def pair(self, term: Text, value: Text | str, colour: str | None = None) -> None:
+        """A label and its value in both languages; a plain string (a name, a date) in both."""
+        text = Text(value, value) if isinstance(value, str) else value
         value_en = self.fmt.status[colour] if colour else self.fmt.text
         value_km = self.fmt.status_km[colour] if colour else self.fmt.text_km
         self.ws.write_string(self.r, 0, term.en, self.fmt.label)
-        self.ws.write_string(self.r, 1, en, value_en)
+        self.ws.write_string(self.r, 1, text.en, value_en)
         self.ws.write_string(self.r, 2, term.km, self.fmt.label_km)
-        self.ws.write_string(self.r, 3, en if km is None else km, value_km)
-        self._tall(en, en if km is None else km)
+        self.ws.write_string(self.r, 3, text.km, value_km)
+        self._tall(text.en, text.km)
         self.r += 1
 
-    def number(self, term: Term, n: int) -> None:
+    def number(self, term: Text, n: int) -> None:
         self.ws.set_row(self.r, KHMER_LINE_PT + 3)
         self.ws.write_string(self.r, 0, term.en, self.fmt.label)
         self.ws.write_number(self.r, 1, n, self.fmt.number)
@@ -166,7 +168,7 @@ class _Rows:
         self.ws.write_number(self.r, 3, n, self.fmt.number)
         self.r += 1
 
-    def table(self, heads: list[Term], rows: Iterable[list[str]], km_cols: frozenset[int]) -> None:
+    def table(self, heads: list[Text], rows: Iterable[list[str]], km_cols: frozenset[int]) -> None:
         self.r += 1
         for c, t in enumerate(heads):
             self.ws.write_string(self.r, c, f"{t.en}\n{t.km}", self.fmt.head)
@@ -198,18 +200,17 @@ def _summary_sheet(
     elif not no_content and not result.findings:
         rows.sentence(t("no_findings"))
     colour = STATUS_COLOUR.get(result.status, RED)
-    rows.pair(t("status"), status.label_en, status.label_km, colour)
+    rows.pair(t("status"), status.label, colour)
     reason = safe_reason(result, catalogue.messages) if no_content else None
     if reason is not None:
-        p_en, x_en, p_km, x_km = split_text(reason, catalogue.messages)
-        rows.pair(t("problem"), p_en, p_km)
+        problem, fix = split_text(reason, catalogue.messages)
+        rows.pair(t("problem"), problem)
         # the reason's own fix says what to send instead; the status's action is the fallback
-        rows.pair(t("what_to_do"), x_en or status.action_en, x_km or status.action_km)
+        rows.pair(t("what_to_do"), Text(fix.en or status.action.en, fix.km or status.action.km))
     else:
         if result.reason is not None and result.reason in catalogue.messages:
-            text = catalogue.messages[result.reason]
-            rows.pair(t("problem"), text.title_en, text.title_km)
-        rows.pair(t("what_to_do"), status.action_en, status.action_km)
+            rows.pair(t("problem"), catalogue.messages[result.reason].title)
+        rows.pair(t("what_to_do"), status.action)
     if result.due:
         rows.pair(t("due_date"), result.due)
     if result.days_late:
@@ -218,15 +219,12 @@ def _summary_sheet(
     rows.pair(t("file"), result.file)
     if result.received_at:
         how = t("received_stated" if result.received_stated else "received_file_time")
-        rows.pair(
-            t("date_received"),
-            f"{result.received_at} ({how.en})",
-            f"{result.received_at} ({how.km})",
-        )
+        received = Text(f"{result.received_at} ({how.en})", f"{result.received_at} ({how.km})")
+        rows.pair(t("date_received"), received)
     rows.pair(t("sha256"), result.sha256[:12])
     ministry = catalogue.ministries.get(result.ministry)
     if ministry is not None:
-        rows.pair(t("ministry"), f"{ministry.name_en} ({ministry.code})", ministry.name_km)
+        rows.pair(t("ministry"), Text(f"{ministry.name.en} ({ministry.code})", ministry.name.km))
     elif result.ministry and not no_content:
         rows.pair(t("ministry"), result.ministry)
     if result.period and (not no_content or _PERIOD.match(result.period)):
@@ -260,9 +258,8 @@ def _resubmission(rows: _Rows, result: FileResult, catalogue: Catalogue) -> None
         if found:
             rows.number(t(key), len(found))
             heads = [t("sheet"), t("cell"), t("problem"), t("problem")]
-            listed = (
-                [f.location.sheet, f.location.cell, *titles(f, catalogue.messages)] for f in found
-            )
+            named = ((f, message_title(f, catalogue.messages)) for f in found)
+            listed = ([f.location.sheet, f.location.cell, h.en, h.km] for f, h in named)
             rows.table(heads, listed, frozenset({3}))
 
 
@@ -318,17 +315,17 @@ def _findings_sheet(
             _text(ws, r, _C.SHEET, f.location.sheet, fmt.cell)
             _text(ws, r, _C.CELL, f.location.cell, fmt.cell)
         _text(ws, r, _C.SEEN, f.seen, fmt.cell)
-        p_en, x_en, p_km, x_km = split_text(f, catalogue.messages)
-        ws.write_string(r, _C.PROBLEM_EN, p_en, fmt.cell)
-        ws.write_string(r, _C.WHAT_TO_DO_EN, x_en, fmt.cell)
-        ws.write_string(r, _C.PROBLEM_KM, p_km, fmt.cell_km)
-        ws.write_string(r, _C.WHAT_TO_DO_KM, x_km, fmt.cell_km)
+        problem, fix = split_text(f, catalogue.messages)
+        ws.write_string(r, _C.PROBLEM_EN, problem.en, fmt.cell)
+        ws.write_string(r, _C.WHAT_TO_DO_EN, fix.en, fmt.cell)
+        ws.write_string(r, _C.PROBLEM_KM, problem.km, fmt.cell_km)
+        ws.write_string(r, _C.WHAT_TO_DO_KM, fix.km, fmt.cell_km)
         lines = max(
-            -(-len(p_en) // _FINDING_WIDTHS[_C.PROBLEM_EN]),
-            -(-len(x_en) // _FINDING_WIDTHS[_C.WHAT_TO_DO_EN]),
+            -(-len(problem.en) // _FINDING_WIDTHS[_C.PROBLEM_EN]),
+            -(-len(fix.en) // _FINDING_WIDTHS[_C.WHAT_TO_DO_EN]),
             # Khmer takes more room per letter
-            -(-len(p_km) // (_FINDING_WIDTHS[_C.PROBLEM_KM] * 2 // 3)),
-            -(-len(x_km) // (_FINDING_WIDTHS[_C.WHAT_TO_DO_KM] * 2 // 3)),
+            -(-len(problem.km) // (_FINDING_WIDTHS[_C.PROBLEM_KM] * 2 // 3)),
+            -(-len(fix.km) // (_FINDING_WIDTHS[_C.WHAT_TO_DO_KM] * 2 // 3)),
         )
         ws.set_row(r, 15 * max(lines, 1) + 3)  # wrapped text needs a row tall enough for it
         _text(ws, r, _C.RULE, f.rule, fmt.cell)

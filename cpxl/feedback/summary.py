@@ -53,8 +53,8 @@ def write_run_summary(run_dir: Path, report: RunReport, catalogue: Catalogue) ->
             if n:
                 r += 1
                 text, colour = status_text(catalogue, status), STATUS_COLOUR.get(status, RED)
-                ws.write_string(r, 0, text.label_en, fmt.status[colour])
-                ws.write_string(r, 1, text.label_km, fmt.status_km[colour])
+                ws.write_string(r, 0, text.label.en, fmt.status[colour])
+                ws.write_string(r, 1, text.label.km, fmt.status_km[colour])
                 ws.write_number(r, 2, n, fmt.cell)
         r += 1
         ws.write_string(r, 0, t("total").en, fmt.label)
@@ -97,9 +97,9 @@ def _summary_row(ws: Any, fmt: Formats, r: int, f: FileResult, catalogue: Catalo
     n = f.counts()
     ws.set_row(r, _tall((f.file, _RUN_HEADS[0][1]), (f.feedback or "", _RUN_HEADS[-1][1])))
     ws.write_string(r, 0, f.file, fmt.cell)
-    ws.write_string(r, 1, status.label_en, fmt.status[colour])
-    ws.write_string(r, 2, status.label_km, fmt.status_km[colour])
-    ws.write_string(r, 3, reason.title_en if reason else "", fmt.cell)
+    ws.write_string(r, 1, status.label.en, fmt.status[colour])
+    ws.write_string(r, 2, status.label.km, fmt.status_km[colour])
+    ws.write_string(r, 3, reason.title.en if reason else "", fmt.cell)
     ws.write_string(r, 4, f.ministry, fmt.cell)
     ws.write_string(r, 5, f.period, fmt.cell)
     ws.write_number(r, 6, n["error"], fmt.cell)

@@ -7,7 +7,6 @@ computed itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
 from cpxl.catalogue import Catalogue, StatusText
 from cpxl.findings import (
@@ -19,6 +18,7 @@ from cpxl.findings import (
     Params,
     Severity,
     Status,
+    Text,
     placeholders_of,
 )
 
@@ -40,23 +40,30 @@ _SAFE_PLACEHOLDERS = frozenset(
 OMITTED = "…"
 
 
-def split_text(finding: Finding, messages: Mapping[Code, MessageText]) -> tuple[str, ...]:
-    """(problem EN, what to do EN, problem KM, what to do KM), filled as Finding.render fills."""
+def split_text(finding: Finding, messages: Mapping[Code, MessageText]) -> tuple[Text, Text]:
+    """(the problem, what to do), each in both languages, filled as Finding.render fills them."""
     text = messages.get(finding.code)
     if text is None:
-        return (finding.code.value, "", finding.code.value, "")
-    problem_en, problem_km = finding.render({finding.code: replace(text, fix_en="", fix_km="")})
-    fix_en, fix_km = finding.render({finding.code: replace(text, message_en="", message_km="")})
-    return problem_en, fix_en, problem_km, fix_km
+        return Text(finding.code.value, finding.code.value), Text("", "")
+    values = finding.placeholders()
+    problem, fix = text.message.fill(values), text.fix.fill(values)
+    return (
+        Text(problem.en.strip(), problem.km.strip(), problem.km_status),
+        Text(fix.en.strip(), fix.km.strip(), fix.km_status),
+    )
 
 
-def titles(finding: Finding, messages: Mapping[Code, MessageText]) -> tuple[str, str]:
+def message_title(finding: Finding, messages: Mapping[Code, MessageText]) -> Text:
+    """A finding's short title in both languages (its code when the catalogue has no words)."""
     text = messages.get(finding.code)
-    return (text.title_en, text.title_km) if text else (finding.code.value, finding.code.value)
+    return text.title if text else Text(finding.code.value, finding.code.value)
 
 
 def status_text(catalogue: Catalogue, status: Status) -> StatusText:
-    return catalogue.statuses.get(status) or StatusText(status.value, status.value, "", "")
+    """What a status is called and asks for (its name alone when the catalogue has no words)."""
+    return catalogue.statuses.get(status) or StatusText(
+        Text(status.value, status.value), Text("", "")
+    )
 
 
 def safe_reason(result: FileResult, messages: Mapping[Code, MessageText]) -> Finding | None:
@@ -69,7 +76,7 @@ def safe_reason(result: FileResult, messages: Mapping[Code, MessageText]) -> Fin
     text = messages.get(result.reason)
     used: set[str] = set()
     if text is not None:
-        for template in (text.message_en, text.message_km, text.fix_en, text.fix_km):
+        for template in (text.message.en, text.message.km, text.fix.en, text.fix.km):
             used |= placeholders_of(template)
     params = {n: (known.get(n) if n in _SAFE_PLACEHOLDERS else "") or OMITTED for n in used}
     severity = found.severity if found else Severity.ERROR

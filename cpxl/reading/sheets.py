@@ -15,7 +15,7 @@ from typing import Any
 from python_calamine import CalamineWorkbook
 
 from cpxl.catalogue import Catalogue
-from cpxl.findings import Code, Finding, Location, Severity, Value, cell_name, cell_position
+from cpxl.findings import Code, Finding, Location, Severity, Text, Value, cell_name, cell_position
 from cpxl.numbers import INVISIBLE, parse_cell
 from cpxl.reading.grids import COL_SLACK, ROW_SLACK, _Grid, _openpyxl_grid, _PartInfo
 from cpxl.reading.identity import _text
@@ -130,7 +130,7 @@ class _SheetReader:
         placed = [(column, cols[column.key]) for column in layout.columns if column.key in cols]
         heading = self.catalogue.term("column_headings")
         inserted = _Inserted(self.file, name, layout, grid, (key_row, key_col), self.catalogue)
-        res.findings.extend(inserted.findings(rows, placed, expl_col, (heading.en, heading.km)))
+        res.findings.extend(inserted.findings(rows, placed, expl_col, heading))
         plain = not grid.special
         for area in layout.areas:
             r = rows.get(area.code)
@@ -184,21 +184,21 @@ class _SheetReader:
                         Code.MISSING_COLUMN,
                         Severity.ERROR,
                         Location(file=self.file, sheet=name, cell=expected_cell),
-                        expected=f"{column.label_en} ({column.element})",
+                        expected=f"{column.label.en} ({column.element})",
                     )
                 )
                 continue
             out[column.key] = found
             if found != column.col:
-                label_en, label_km = _column_label(self.catalogue, column)
+                label = _column_label(self.catalogue, column)
                 res.findings.append(
                     Finding.make(
                         Code.MOVED_COLUMN,
                         Severity.INFO,
                         Location(file=self.file, sheet=name, cell=cell_name(key_row - 1, found)),
                         expected=cell_name(key_row - 1, column.col),
-                        name_en=label_en,
-                        name_km=label_km,
+                        name_en=label.en,
+                        name_km=label.km,
                     )
                 )
         if "explanation" in where:
@@ -236,7 +236,7 @@ class _SheetReader:
                         Code.MISSING_ROW,
                         Severity.ERROR,
                         Location(file=self.file, sheet=name, cell=cell_name(expected, key_col + 1)),
-                        expected=f"{area.code} {area.name_en}",
+                        expected=f"{area.code} {area.name.en}",
                     )
                 )
             elif at != layout.row_of(area.code):
@@ -248,8 +248,8 @@ class _SheetReader:
                             file=self.file, sheet=name, cell=cell_name(at, key_col + 1), row=at + 1
                         ),
                         expected=str(layout.row_of(area.code) + 1),
-                        name_en=area.name_en,
-                        name_km=area.name_km,
+                        name_en=area.name.en,
+                        name_km=area.name.km,
                     )
                 )
         return out
@@ -328,13 +328,10 @@ def _feedback_explanations(
     return out
 
 
-def _column_label(catalogue: Catalogue, column: Column) -> tuple[str, str]:
+def _column_label(catalogue: Catalogue, column: Column) -> Text:
     """A column as the template heads it: the element's name, then the option (or Total)."""
     element = catalogue.elements[column.element]
-    return (
-        f"{element.name_en}: {column.label_en}",
-        f"{element.name_km}: {column.label_km}",
-    )
+    return Text(f"{element.name.en}: {column.label.en}", f"{element.name.km}: {column.label.km}")
 
 
 class _Inserted:
@@ -359,7 +356,7 @@ class _Inserted:
         rows: Mapping[str, int],
         placed: list[tuple[Column, int]],
         expl_col: int | None,
-        heading: tuple[str, str],
+        heading: Text,
     ) -> list[Finding]:
         """An error at every cell that holds something in an inserted row or column."""
         if not placed:
@@ -383,7 +380,7 @@ class _Inserted:
         data_cols = sorted([*by_col, *inserted_cols])
         for r in range(key_row + 1, len(grid.rows)):
             if r in by_row:
-                above = (by_row[r].name_en, by_row[r].name_km)
+                above = by_row[r].name
                 for c, left in inserted_cols.items():
                     near = heading if left is None else _column_label(self.catalogue, left)
                     out.extend(self._finding(r, c, Code.FIGURE_IN_INSERTED_COLUMN, near))
@@ -392,7 +389,7 @@ class _Inserted:
                     out.extend(self._finding(r, c, Code.FIGURE_IN_INSERTED_ROW, above))
         return out
 
-    def _finding(self, r: int, c: int, code: Code, label: tuple[str, str]) -> list[Finding]:
+    def _finding(self, r: int, c: int, code: Code, label: Text) -> list[Finding]:
         raw = self.grid.get(r, c)
         seen = _text(raw).translate(INVISIBLE).strip()
         if not seen:
@@ -401,7 +398,7 @@ class _Inserted:
             file=self.file, sheet=self.sheet, cell=cell_name(r, c), row=r + 1, column=c + 1
         )
         finding = Finding.make(
-            code, Severity.ERROR, loc, seen=seen, after_en=label[0], after_km=label[1]
+            code, Severity.ERROR, loc, seen=seen, after_en=label.en, after_km=label.km
         )
         return [finding]
 

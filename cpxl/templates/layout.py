@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from cpxl.catalogue import Area, Catalogue, Element, Period, parse_period
-from cpxl.findings import cell_name, column_name
+from cpxl.findings import Text, cell_name, column_name
 
 IDENTITY_SHEET = "_cpxl"
 LISTS_SHEET = "_lists"
@@ -67,8 +67,7 @@ class Column:
     element: str
     dimension: str
     option: str
-    label_en: str
-    label_km: str
+    label: Text
     col: int
 
     @property
@@ -83,7 +82,7 @@ class SheetLayout:
 
     name: str
     group: str
-    title_km: str
+    title: Text
     areas: tuple[Area, ...]
     columns: tuple[Column, ...]
     explanation_col: int
@@ -158,15 +157,14 @@ def column_key(element: str, dimension: str = "", option: str = "") -> str:
     return f"{element}:{dimension}={option}" if dimension else element
 
 
-def element_columns(catalogue: Catalogue, element: Element) -> list[tuple[str, str, str, str]]:
-    """(dimension, option, label_en, label_km) of an element's columns, margins then total."""
-    out: list[tuple[str, str, str, str]] = []
+def element_columns(catalogue: Catalogue, element: Element) -> list[tuple[str, str, Text]]:
+    """(dimension, option, label) of an element's columns, margins then total."""
+    out: list[tuple[str, str, Text]] = []
     for dim_code in element.by:
         dim = catalogue.dimensions[dim_code]
-        out.extend((dim.code, o.code, o.label_en, o.label_km) for o in dim.options)
+        out.extend((dim.code, o.code, o.label) for o in dim.options)
     if element.total or not element.by:
-        total = catalogue.term("total")
-        out.append(("", "", total.en, total.km))
+        out.append(("", "", catalogue.term("total")))
     return out
 
 
@@ -190,14 +188,14 @@ def build_layout(catalogue: Catalogue, ministry: str, period: Period | str) -> L
         cols: list[Column] = []
         col = FIRST_INPUT_COL
         for el in els:
-            for dim, opt, en, km in element_columns(catalogue, el):
-                cols.append(Column(column_key(el.code, dim, opt), el.code, dim, opt, en, km, col))
+            for dim, opt, label in element_columns(catalogue, el):
+                cols.append(Column(column_key(el.code, dim, opt), el.code, dim, opt, label, col))
                 col += 1
         sheets.append(
             SheetLayout(
-                name=group.title_en,
+                name=group.title.en,
                 group=group.id,
-                title_km=group.title_km,
+                title=group.title,
                 areas=catalogue.areas(els[0]),
                 columns=tuple(cols),
                 explanation_col=col,

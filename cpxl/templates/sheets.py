@@ -92,8 +92,8 @@ def write_reference(
         ws.merge_range(ELEMENT_ROW, first, ELEMENT_KM_ROW, last, "", fmt.reference_head)
     ws.write_string(ELEMENT_ROW, first, title, fmt.reference_head)
     for i, column in enumerate(sheet.columns):
-        ws.write_string(OPTION_ROW, first + i, column.label_en, fmt.reference_head)
-        ws.write_string(OPTION_KM_ROW, first + i, column.label_km, fmt.reference_head)
+        ws.write_string(OPTION_ROW, first + i, column.label.en, fmt.reference_head)
+        ws.write_string(OPTION_KM_ROW, first + i, column.label.km, fmt.reference_head)
         for area in sheet.areas:
             value = ref.values.get((area.code, column.key))
             row = sheet.row_of(area.code)
@@ -120,25 +120,25 @@ def write_instructions(wb: Any, fmt: Formats, catalogue: Catalogue, layout: Layo
     codes = ", ".join(f"{c} = {t.en}" for c, t in catalogue.missing_reasons.items())
     codes_km = ", ".join(f"{c} = {t.km}" for c, t in catalogue.missing_reasons.items())
     values_en = {
-        "ministry": ministry.name_en,
+        "ministry": ministry.name.en,
         "period": layout.period,
         "due": due,
-        "send_to": ministry.send_to_en,
+        "send_to": ministry.send_to.en,
         "missing_codes": codes,
     }
-    values_km = {**values_en, "ministry": ministry.name_km, "send_to": ministry.send_to_km}
+    values_km = {**values_en, "ministry": ministry.name.km, "send_to": ministry.send_to.km}
     values_km["missing_codes"] = codes_km
     ws.set_column(0, 0, 30)
     ws.set_column(1, 2, 70)
     # The template names itself as a return of this ministry for this period, not the catalogue.
     title = catalogue.term("template_title")
-    ws.write_string(0, 0, f"{title.en}: {ministry.name_en}, {layout.period}", fmt.title)
-    ws.write_string(1, 0, f"{title.km}៖ {ministry.name_km} {layout.period}", fmt.title_km)
+    ws.write_string(0, 0, f"{title.en}: {ministry.name.en}, {layout.period}", fmt.title)
+    ws.write_string(1, 0, f"{title.km}៖ {ministry.name.km} {layout.period}", fmt.title_km)
     rows = [
-        ("ministry", ministry.name_en, ministry.name_km),
+        ("ministry", ministry.name.en, ministry.name.km),
         ("period", layout.period, layout.period),
         ("due_date", due, due),
-        ("send_to", ministry.send_to_en, ministry.send_to_km),
+        ("send_to", ministry.send_to.en, ministry.send_to.km),
     ]
     r = 3
     for key, en, km in rows:
@@ -229,7 +229,7 @@ def write_data_sheet(
     ws.write_string(
         TITLE_ROW, CODE_COL, f"{sheet.name} — {layout.ministry} {layout.period}", fmt.title
     )
-    ws.write_string(TITLE_ROW, FIRST_INPUT_COL + 2, sheet.title_km, fmt.title_km)
+    ws.write_string(TITLE_ROW, FIRST_INPUT_COL + 2, sheet.title.km, fmt.title_km)
     area_t, code_t = catalogue.term("province"), catalogue.term("code")
     if sheet.areas and sheet.areas[0].code == catalogue.national.code:
         area_t = catalogue.term("national")
@@ -251,11 +251,11 @@ def write_data_sheet(
         if end > first:
             ws.merge_range(ELEMENT_ROW, first, ELEMENT_ROW, end, "", fmt.head)
             ws.merge_range(ELEMENT_KM_ROW, first, ELEMENT_KM_ROW, end, "", fmt.head_km)
-        ws.write_string(ELEMENT_ROW, first, el.name_en, fmt.head)
-        ws.write_string(ELEMENT_KM_ROW, first, el.name_km, fmt.head_km)
+        ws.write_string(ELEMENT_ROW, first, el.name.en, fmt.head)
+        ws.write_string(ELEMENT_KM_ROW, first, el.name.km, fmt.head_km)
         for c in cols:
-            ws.write_string(OPTION_ROW, c.col, c.label_en, fmt.head)
-            ws.write_string(OPTION_KM_ROW, c.col, c.label_km, fmt.head_km)
+            ws.write_string(OPTION_ROW, c.col, c.label.en, fmt.head)
+            ws.write_string(OPTION_KM_ROW, c.col, c.label.km, fmt.head_km)
     explain = catalogue.term("explanation")
     ws.merge_range(ELEMENT_ROW, last, OPTION_KM_ROW, last, "", fmt.head)
     ws.write_string(ELEMENT_ROW, last, f"{explain.en}\n{explain.km}", fmt.head)
@@ -267,8 +267,8 @@ def write_data_sheet(
         r = sheet.row_of(area.code)
         ws.write_string(r, KEY_COL, area.code, fmt.key)
         ws.write_string(r, CODE_COL, area.code, fmt.label)
-        ws.write_string(r, NAME_EN_COL, area.name_en, fmt.label)
-        ws.write_string(r, NAME_KM_COL, area.name_km, fmt.label_km)
+        ws.write_string(r, NAME_EN_COL, area.name.en, fmt.label)
+        ws.write_string(r, NAME_KM_COL, area.name.km, fmt.label_km)
         for c in sheet.columns:
             pct = catalogue.elements[c.element].value_type == "percent"
             ws.write_blank(r, c.col, None, fmt.input_pct if pct else fmt.input)
@@ -280,8 +280,8 @@ def write_data_sheet(
     ws.set_column(NAME_EN_COL, NAME_KM_COL, 18)
     ws.set_column(FIRST_INPUT_COL, last - 1, 11)
     ws.set_column(last, last, 40)
-    widest = max((len(c.label_en) for c in sheet.columns), default=10)
-    widest_km = max((len(c.label_km) for c in sheet.columns), default=10)
+    widest = max((len(c.label.en) for c in sheet.columns), default=10)
+    widest_km = max((len(c.label.km) for c in sheet.columns), default=10)
     ws.set_row(TITLE_ROW, 26)  # a 14-point title and its 13-point Khmer, never clipped
     ws.set_row(ELEMENT_ROW, 45)
     ws.set_row(ELEMENT_KM_ROW, 45)
@@ -320,11 +320,11 @@ def validations(ws: Any, catalogue: Catalogue, sheet: SheetLayout) -> None:
             hint_km = f"លេខ ឬ {codes}"
         # Excel allows a title of 32 characters: a longer label goes whole into the message.
         hint = f"{hint_en}\n{hint_km}"
-        if len(c.label_en) <= _TITLE_MAX:
-            title = c.label_en
+        if len(c.label.en) <= _TITLE_MAX:
+            title = c.label.en
         else:
             title = catalogue.term("value").en
-            hint = f"{c.label_en}\n{hint}"
+            hint = f"{c.label.en}\n{hint}"
         ws.data_validation(
             first_row,
             c.col,

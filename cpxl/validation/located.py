@@ -136,6 +136,6 @@ def _compare_finding(rule: Rule, area: str, w: Wide, file: str) -> Finding:
         op=rule.op,
         area=area,
         cells=", ".join(c for s, c in own if s == sheet),
-        detail_en=rule.message_en,
-        detail_km=rule.message_km,
+        detail_en=rule.message.en,
+        detail_km=rule.message.km,
     )

@@ -141,8 +141,8 @@ def _reference_finding(row: _Row, w: Wide, file: str, catalogue: Catalogue) -> F
         cells=cells,
         reference=number(row.base),
         allowed=format_number(row.allowed),
-        source_en=rule.source_en,
-        source_km=rule.source_km,
+        source_en=rule.source.en,
+        source_km=rule.source.km,
     )
 
 

@@ -234,7 +234,7 @@ def _range_check_specs(rule: Rule, value_type: str) -> list[tuple[str, Code]]:
 def named(rule: Rule, fn: Callable[[pd.DataFrame], pd.Series]) -> pa.Check:
     """A catalogue rule as a pandera check, named by the rule's id; its error, the words
     pandera's report gives it, leads with the id too."""
-    error = f"{rule.id}: {rule.description_en}" if rule.description_en else rule.id
+    error = f"{rule.id}: {rule.description.en}" if rule.description.en else rule.id
     return pa.Check(fn, name=rule.id, error=error, ignore_na=False)
 
 
@@ -351,7 +351,7 @@ def _compile(catalogue: Catalogue, layout: Layout) -> Compiled:
         for dim in rule.dimensions or summed.by:
             options = catalogue.dimensions[dim].options
             parts = tuple(column_key(summed.code, dim, o.code) for o in options)
-            labels = tuple((o.label_en, o.label_km) for o in options)
+            labels = tuple((o.label.en, o.label.km) for o in options)
             word = catalogue.term("total")
             groups.append(_Group(rule, dim, parts, total, labels, (word.en, word.km)))
             group_checks.append(len(checks) - 1)
