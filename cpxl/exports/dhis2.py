@@ -308,10 +308,13 @@ def _data_sets(catalogue: Catalogue) -> list[dict[str, Any]]:
                 + list(catalogue.elements[e].by)
             )
         ]
-        areas = sorted(
-            {a.iso for e in ds.elements for a in catalogue.areas(catalogue.elements[e])},
-            key=lambda iso: (len(iso), iso),
+        # An element has the national row or the province rows (Catalogue.areas).
+        national = any(catalogue.elements[e].national for e in ds.elements)
+        by_province = not all(catalogue.elements[e].national for e in ds.elements)
+        areas = ([catalogue.national.iso] if national else []) + (
+            [p.iso for p in catalogue.provinces] if by_province else []
         )
+        areas.sort(key=lambda iso: (len(iso), iso))
         out.append(
             {
                 "id": uid("dataSet", ds.id),
