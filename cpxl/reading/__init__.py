@@ -16,9 +16,9 @@ from python_calamine import CalamineWorkbook
 from cpxl.catalogue import Catalogue
 from cpxl.findings import Code, Finding, Location, Severity, Value
 from cpxl.guard import Inspection, inspect
-from cpxl.reading.grids import _inspect_parts
+from cpxl.reading.grids import inspect_parts
 from cpxl.reading.identity import IdentityCheck, check_identity, layout_of
-from cpxl.reading.sheets import _feedback_explanations, _SheetReader
+from cpxl.reading.sheets import SheetReader, feedback_explanations
 from cpxl.reading.types import Explanation, ReadFailure, Submission
 from cpxl.templates import IssuedTemplate
 
@@ -89,9 +89,9 @@ def _read(
                     params=check.finding.params,
                 )
             )
-        parts = _inspect_parts(inspection) if inspection is not None and kind == "xlsx" else {}
+        parts = inspect_parts(inspection) if inspection is not None and kind == "xlsx" else {}
         layout_names = frozenset(s.name for s in check.layout.sheets)
-        reader = _SheetReader(path, name, wb, catalogue, parts, layout_names)
+        reader = SheetReader(path, name, wb, catalogue, parts, layout_names)
         values: list[Value] = []
         explanations: list[Explanation] = []
         findings: list[Finding] = []
@@ -106,7 +106,7 @@ def _read(
         have = {(e.sheet, e.area) for e in explanations}
         explanations.extend(
             e
-            for e in _feedback_explanations(wb, check.layout, names)
+            for e in feedback_explanations(wb, check.layout, names)
             if (e.sheet, e.area) not in have  # the row's own Explanation cell comes first
         )
     return Submission(

@@ -61,17 +61,17 @@ def _cell_value(tail: bytes, cell: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _PartInfo:
+class PartInfo:
     huge: bool
     formulas: bool
     last_cell: str = ""  # the sheet's declared bottom-right cell, when far outside the template
     last_value: str = ""
 
 
-def _inspect_parts(inspection: Inspection) -> dict[str, _PartInfo]:
+def inspect_parts(inspection: Inspection) -> dict[str, PartInfo]:
     """Which xlsx sheets declare a huge area, and which hold formulas or error values, from
     what the guard saw while inflating them."""
-    out: dict[str, _PartInfo] = {}
+    out: dict[str, PartInfo] = {}
     try:
         parts = _sheet_parts(inspection)
     except ElementTree.ParseError:
@@ -79,7 +79,7 @@ def _inspect_parts(inspection: Inspection) -> dict[str, _PartInfo]:
     for name, part in parts.items():
         peek = inspection.peeks.get(part.casefold())
         if peek is None:  # a sheet stored where no spreadsheet program puts one: read closely
-            out[name] = _PartInfo(huge=False, formulas=True)
+            out[name] = PartInfo(huge=False, formulas=True)
             continue
         m = _DIMENSION.search(peek.head)
         huge, last = False, ""
@@ -91,12 +91,12 @@ def _inspect_parts(inspection: Inspection) -> dict[str, _PartInfo]:
         if peek.far:  # a far cell, whatever the declared area says (or lacks)
             huge, last = True, last or peek.far
         seen = _cell_value(peek.tail, last) if last else ""
-        out[name] = _PartInfo(huge, peek.formulas, last, seen)
+        out[name] = PartInfo(huge, peek.formulas, last, seen)
     return out
 
 
 @dataclass
-class _Grid:
+class Grid:
     """A bounded window of one sheet: values, and where openpyxl saw formulas or errors."""
 
     rows: list[list[Any]]
@@ -114,7 +114,7 @@ class _Grid:
         return None
 
 
-def _openpyxl_grid(path: Path, sheet: str, nrows: int, ncols: int, *, formulas: bool) -> _Grid:
+def openpyxl_grid(path: Path, sheet: str, nrows: int, ncols: int, *, formulas: bool) -> Grid:
     import openpyxl  # imported here: only a few returns need it
 
     values = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
@@ -125,7 +125,7 @@ def _openpyxl_grid(path: Path, sheet: str, nrows: int, ncols: int, *, formulas: 
         ]
     finally:
         values.close()
-    grid = _Grid(rows)
+    grid = Grid(rows)
     if not formulas:
         return grid
     raw = openpyxl.load_workbook(path, read_only=True, data_only=False, keep_links=False)

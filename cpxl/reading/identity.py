@@ -94,11 +94,11 @@ def _identity_sheet(wb: CalamineWorkbook) -> dict[str, str]:
     out: dict[str, str] = {}
     for row in rows:
         if len(row) >= 2 and isinstance(row[0], str) and row[0]:
-            out[row[0].strip()] = _text(row[1])
+            out[row[0].strip()] = cell_text(row[1])
     return out
 
 
-def _text(raw: object) -> str:
+def cell_text(raw: object) -> str:
     if isinstance(raw, float) and math.isfinite(raw) and raw == int(raw):
         return str(int(raw))
     return "" if raw is None else str(raw).strip()

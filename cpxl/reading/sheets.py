@@ -17,8 +17,8 @@ from python_calamine import CalamineWorkbook
 from cpxl.catalogue import Catalogue
 from cpxl.findings import Code, Finding, Location, Severity, Text, Value, cell_name, cell_position
 from cpxl.numbers import INVISIBLE, parse_cell
-from cpxl.reading.grids import COL_SLACK, ROW_SLACK, _Grid, _openpyxl_grid, _PartInfo
-from cpxl.reading.identity import _text
+from cpxl.reading.grids import COL_SLACK, ROW_SLACK, Grid, PartInfo, openpyxl_grid
+from cpxl.reading.identity import cell_text
 from cpxl.reading.types import Explanation
 from cpxl.templates import (
     FINDINGS_SHEET,
@@ -42,7 +42,7 @@ class _SheetResult:
     actual_name: str = ""
 
 
-class _SheetReader:
+class SheetReader:
     """Finds a layout sheet in a workbook and realigns its rows and columns by key."""
 
     def __init__(
@@ -51,23 +51,23 @@ class _SheetReader:
         file: str,
         wb: CalamineWorkbook,
         catalogue: Catalogue,
-        parts: Mapping[str, _PartInfo],
+        parts: Mapping[str, PartInfo],
         layout_names: frozenset[str],
     ) -> None:
         self.path, self.file, self.wb, self.catalogue = path, file, wb, catalogue
         self.parts, self.layout_names = parts, layout_names
         self.missing_codes = frozenset(catalogue.missing_reasons)
 
-    def _grid(self, name: str, layout: SheetLayout) -> _Grid:
+    def _grid(self, name: str, layout: SheetLayout) -> Grid:
         nrows = FIRST_DATA_ROW + len(layout.areas) + ROW_SLACK
         ncols = layout.explanation_col + 1 + COL_SLACK
         info = self.parts.get(name)
         if info is not None and (info.huge or info.formulas):
-            return _openpyxl_grid(self.path, name, nrows, ncols, formulas=info.formulas)
+            return openpyxl_grid(self.path, name, nrows, ncols, formulas=info.formulas)
         rows = self.wb.get_sheet_by_name(name).to_python(skip_empty_area=False, nrows=nrows)
-        return _Grid([list(r[:ncols]) for r in rows])
+        return Grid([list(r[:ncols]) for r in rows])
 
-    def _find_sheet(self, layout: SheetLayout, res: _SheetResult) -> tuple[str, _Grid] | None:
+    def _find_sheet(self, layout: SheetLayout, res: _SheetResult) -> tuple[str, Grid] | None:
         if layout.name in self.wb.sheet_names:
             return layout.name, self._grid(layout.name, layout)
         wanted = {c.key for c in layout.columns}
@@ -76,7 +76,7 @@ class _SheetReader:
                 continue
             grid = self._grid(other, layout)
             found = _find_marker(grid)
-            if found and wanted <= set(map(_text, grid.rows[found[0]])):
+            if found and wanted <= set(map(cell_text, grid.rows[found[0]])):
                 res.findings.append(
                     Finding.make(
                         Code.RENAMED_SHEET,
@@ -156,7 +156,7 @@ class _SheetReader:
                 if finding is not None:
                     res.findings.append(finding)
             if expl_col is not None:
-                text = _text(grid.get(r, expl_col))
+                text = cell_text(grid.get(r, expl_col))
                 if text:
                     res.explanations.append(
                         Explanation(
@@ -166,12 +166,12 @@ class _SheetReader:
         return res
 
     def _columns(
-        self, layout: SheetLayout, grid: _Grid, key_row: int, name: str, res: _SheetResult
+        self, layout: SheetLayout, grid: Grid, key_row: int, name: str, res: _SheetResult
     ) -> dict[str, int]:
         row = grid.rows[key_row] if key_row < len(grid.rows) else []
         where: dict[str, int] = {}
         for c, v in enumerate(row):
-            key = _text(v)
+            key = cell_text(v)
             if key and key not in where:
                 where[key] = c
         out: dict[str, int] = {}
@@ -208,7 +208,7 @@ class _SheetReader:
     def _rows(
         self,
         layout: SheetLayout,
-        grid: _Grid,
+        grid: Grid,
         key_row: int,
         key_col: int,
         name: str,
@@ -255,7 +255,7 @@ class _SheetReader:
         return out
 
     def _value(
-        self, grid: _Grid, r: int, c: int, area: str, column: Column, sheet: str
+        self, grid: Grid, r: int, c: int, area: str, column: Column, sheet: str
     ) -> tuple[Value, Finding | None]:
         """The value of one input cell, and the finding its reading raised, if any."""
         raw = grid.get(r, c)
@@ -272,17 +272,21 @@ class _SheetReader:
         vt = self.catalogue.elements[column.element].value_type
         number, missing, finding = None, "", None
         if (r, c) in grid.errors:
-            finding = Finding.make(Code.ERROR_VALUE, Severity.ERROR, loc, seen=_text(raw))
+            finding = Finding.make(Code.ERROR_VALUE, Severity.ERROR, loc, seen=cell_text(raw))
         elif (r, c) in grid.formulas and not grid.formulas[(r, c)]:
             finding = Finding.make(Code.FORMULA_WITHOUT_RESULT, Severity.ERROR, loc)
         else:
             parsed = parse_cell(raw, vt, self.missing_codes)
             number, missing = parsed.value, parsed.missing
             if (r, c) in grid.formulas:
-                finding = Finding.make(Code.FORMULA_RESULT, Severity.INFO, loc, seen=_text(raw))
+                finding = Finding.make(Code.FORMULA_RESULT, Severity.INFO, loc, seen=cell_text(raw))
             elif parsed.code is not None:
                 finding = Finding.make(
-                    parsed.code, parsed.severity, loc, seen=_text(raw), expected=parsed.converted
+                    parsed.code,
+                    parsed.severity,
+                    loc,
+                    seen=cell_text(raw),
+                    expected=parsed.converted,
                 )
         empty = number is None and not missing and finding is None
         original = "" if empty or raw is None or isinstance(raw, int | float) else str(raw)
@@ -300,7 +304,7 @@ class _SheetReader:
         return value, finding
 
 
-def _feedback_explanations(
+def feedback_explanations(
     wb: CalamineWorkbook, layout: Layout, names: Mapping[str, str]
 ) -> list[Explanation]:
     """Explanations a sender wrote in a feedback workbook's Findings sheet, sent back as a return.
@@ -316,9 +320,9 @@ def _feedback_explanations(
     for row in rows[1:]:
         if len(row) <= FindingsColumn.EXPLANATION:
             continue
-        text = _text(row[FindingsColumn.EXPLANATION]).translate(INVISIBLE).strip()
-        sheet = by_name.get(_text(row[FindingsColumn.SHEET]))
-        at = cell_position(_text(row[FindingsColumn.CELL]))
+        text = cell_text(row[FindingsColumn.EXPLANATION]).translate(INVISIBLE).strip()
+        sheet = by_name.get(cell_text(row[FindingsColumn.SHEET]))
+        at = cell_position(cell_text(row[FindingsColumn.CELL]))
         if not text or sheet is None or at is None:
             continue
         r = at[0] - FIRST_DATA_ROW
@@ -342,7 +346,7 @@ class _Inserted:
         file: str,
         sheet: str,
         layout: SheetLayout,
-        grid: _Grid,
+        grid: Grid,
         marker: tuple[int, int],
         catalogue: Catalogue,
     ) -> None:
@@ -391,7 +395,7 @@ class _Inserted:
 
     def _finding(self, r: int, c: int, code: Code, label: Text) -> list[Finding]:
         raw = self.grid.get(r, c)
-        seen = _text(raw).translate(INVISIBLE).strip()
+        seen = cell_text(raw).translate(INVISIBLE).strip()
         if not seen:
             return []
         loc = Location(
@@ -403,7 +407,7 @@ class _Inserted:
         return [finding]
 
 
-def _find_marker(grid: _Grid) -> tuple[int, int] | None:
+def _find_marker(grid: Grid) -> tuple[int, int] | None:
     for r, row in enumerate(grid.rows[: FIRST_DATA_ROW + ROW_SLACK]):
         for c, v in enumerate(row[:COL_SLACK]):
             if isinstance(v, str) and v.strip() == KEY_MARKER:
@@ -412,7 +416,7 @@ def _find_marker(grid: _Grid) -> tuple[int, int] | None:
 
 
 def _area_code(raw: object) -> str:
-    text = _text(raw).translate(INVISIBLE)
+    text = cell_text(raw).translate(INVISIBLE)
     if text.isdigit() and len(text) < 2:
         text = text.zfill(2)  # a re-save may turn the text "01" into the number 1
     return text

@@ -15,25 +15,25 @@ from collections.abc import Sequence
 from cpxl.catalogue import Catalogue
 from cpxl.findings import Finding, Stored
 from cpxl.reading import Submission
-from cpxl.validation.change import MAD_FLOOR, _change
+from cpxl.validation.change import MAD_FLOOR, change_findings
 from cpxl.validation.located import (
-    _cell_findings,
-    _compare_finding,
-    _compare_findings,
-    _other_values,
-    _sum_finding,
+    cell_findings,
+    compare_finding,
+    compare_findings,
+    other_values,
+    sum_finding,
 )
 from cpxl.validation.order import PER_COLUMN, PER_SHEET, cap, finish
 from cpxl.validation.plausible import check_over_time, check_references, history_elements
 from cpxl.validation.tables import (
     Compiled,
     Wide,
-    _refs,
     compile_layout,
     failures,
     judgements,
     place,
     ref_key,
+    rule_refs,
     wide,
 )
 
@@ -87,13 +87,13 @@ def check_alone(submission: Submission, catalogue: Catalogue) -> list[Finding]:
         at = int(judged.subject[row])
         if number < compiled.first_sum:
             name = str(compiled.alone.checks[number].name)
-            out.extend(_cell_findings(compiled, name, submission.values[at], file))
+            out.extend(cell_findings(compiled, name, submission.values[at], file))
         elif number < compiled.first_compare:
             area, group = judged.sums[at]
-            out.append(_sum_finding(group, area, w, file))
+            out.append(sum_finding(group, area, w, file))
         else:
             area, rule = judged.compares[at]
-            out.append(_compare_finding(rule, area, w, file))
+            out.append(compare_finding(rule, area, w, file))
     out.extend(check_references(submission, catalogue, w))
     return out
 
@@ -110,13 +110,13 @@ def check_against_store(
         return []
     out: list[Finding] = []
     compiled = compile_layout(catalogue, submission.layout)
-    others = _other_values(submission, compiled, history)
+    others = other_values(submission, compiled, history)
     if compiled.cross and others:
-        named = set().union(*(_refs(rule) for rule in compiled.cross))
+        named = set().union(*(rule_refs(rule) for rule in compiled.cross))
         w = wide([*(v for v in submission.values if v.element in named), *others])
         own = {a.code for s in submission.layout.sheets for a in s.areas}
         w = w.only(own)
-        out.extend(_compare_findings(w, compiled.cross, compiled.cross_compares, submission.file))
-    out.extend(_change(submission, catalogue, history))
+        out.extend(compare_findings(w, compiled.cross, compiled.cross_compares, submission.file))
+    out.extend(change_findings(submission, catalogue, history))
     out.extend(check_over_time(submission, catalogue, history))
     return out

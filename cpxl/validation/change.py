@@ -15,7 +15,7 @@ from cpxl.templates import column_key
 MAD_FLOOR = 0.1
 
 
-def _change(
+def change_findings(
     submission: Submission, catalogue: Catalogue, history: Sequence[Stored]
 ) -> list[Finding]:
     """Each ruled total against up to three earlier periods of the same province."""

@@ -14,36 +14,36 @@ from cpxl.numbers import format_number
 from cpxl.reading import Submission
 from cpxl.validation.tables import (
     Compiled,
+    Group,
     Wide,
-    _compare_rows,
-    _Group,
-    _refs,
-    _side,
-    _table,
+    compare_judgements,
     failures,
+    judgement_table,
     ref_key,
+    rule_refs,
+    side_sums,
     within,
 )
 
 
-def _compare_findings(
+def compare_findings(
     w: Wide, rules: Sequence[Rule], schema: pa.DataFrameSchema, file: str
 ) -> list[Finding]:
-    block, rows = _compare_rows(w, rules, 0)
+    block, rows = compare_judgements(w, rules, 0)
     return [
-        _compare_finding(rows[row][1], rows[row][0], w, file)
-        for _, row in failures(schema, _table(*block))
+        compare_finding(rows[row][1], rows[row][0], w, file)
+        for _, row in failures(schema, judgement_table(*block))
     ]
 
 
-def _other_values(
+def other_values(
     submission: Submission, compiled: Compiled, history: Sequence[Stored]
 ) -> list[Value]:
     """Stored values of other ministries' elements that this return's compare rules name."""
     own = {c.element for s in submission.layout.sheets for c in s.columns}
     needed: set[str] = set()
     for rule in compiled.cross:
-        needed |= _refs(rule) - own
+        needed |= rule_refs(rule) - own
     if not needed:
         return []
     return [
@@ -60,7 +60,7 @@ def _num(v: object) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _cell_findings(compiled: Compiled, name: str, v: Value, file: str) -> list[Finding]:
+def cell_findings(compiled: Compiled, name: str, v: Value, file: str) -> list[Finding]:
     """One finding per bound of the rule this cell breaks (a required cell: its blank)."""
     rule = next(r for r in (*compiled.range_rules, compiled.required) if r and r.id == name)
     out = []
@@ -82,7 +82,7 @@ def _cell_findings(compiled: Compiled, name: str, v: Value, file: str) -> list[F
     return out
 
 
-def _sum_finding(group: _Group, area: str, w: Wide, file: str) -> Finding:
+def sum_finding(group: Group, area: str, w: Wide, file: str) -> Finding:
     """One breakdown that disagrees with its total, in the template's own words and cells:
     "Male + Female (E10 + F10) = 140, but the Total (J10) is 148"."""
     one = w.only({area})
@@ -114,11 +114,11 @@ def _sum_finding(group: _Group, area: str, w: Wide, file: str) -> Finding:
     )
 
 
-def _compare_finding(rule: Rule, area: str, w: Wide, file: str) -> Finding:
+def compare_finding(rule: Rule, area: str, w: Wide, file: str) -> Finding:
     assert rule.left is not None and rule.right is not None
     one = w.only({area})
-    left = float(_side(rule.left, one)[0][0])
-    right = float(_side(rule.right, one)[0][0])
+    left = float(side_sums(rule.left, one)[0][0])
+    right = float(side_sums(rule.right, one)[0][0])
     refs = [*rule.left.refs, *rule.right.refs]
     own = [w.cells[(area, ref_key(r))] for r in refs if (area, ref_key(r)) in w.cells]
     sheet, cell = own[0] if own else ("", "")

@@ -165,7 +165,7 @@ def _fill(arrangement: _Arrangement, values: Sequence[Value]) -> Placed:
 
 
 @dataclass(frozen=True, slots=True)
-class _Group:
+class Group:
     """One sum to check: the parts of one dimension of an element against its total."""
 
     rule: Rule
@@ -191,7 +191,7 @@ class Compiled:
     cross_compares: pa.DataFrameSchema
     range_rules: tuple[Rule, ...]  # the rules with a check: at least one bound
     required: Rule | None
-    groups: tuple[_Group, ...]
+    groups: tuple[Group, ...]
     sum_rules: tuple[Rule, ...]
     local: tuple[Rule, ...]
     cross: tuple[Rule, ...]
@@ -338,7 +338,7 @@ def _compile(catalogue: Catalogue, layout: Layout) -> Compiled:
         codes[required.id] = (("required", Code.REQUIRED_BLANK),)
         checks.append(named(required, _required_check(len(checks))))
     present = {c.key for c in columns}
-    groups: list[_Group] = []
+    groups: list[Group] = []
     sum_rules: list[Rule] = []
     group_checks: list[int] = []
     for rule in catalogue.rules_of("sum"):
@@ -353,11 +353,11 @@ def _compile(catalogue: Catalogue, layout: Layout) -> Compiled:
             parts = tuple(column_key(summed.code, dim, o.code) for o in options)
             labels = tuple((o.label.en, o.label.km) for o in options)
             word = catalogue.term("total")
-            groups.append(_Group(rule, dim, parts, total, labels, (word.en, word.km)))
+            groups.append(Group(rule, dim, parts, total, labels, (word.en, word.km)))
             group_checks.append(len(checks) - 1)
-    local = tuple(r for r in catalogue.rules_of("compare") if _refs(r) <= own)
+    local = tuple(r for r in catalogue.rules_of("compare") if rule_refs(r) <= own)
     cross = tuple(
-        r for r in catalogue.rules_of("compare") if _refs(r) & own and not _refs(r) <= own
+        r for r in catalogue.rules_of("compare") if rule_refs(r) & own and not rule_refs(r) <= own
     )
     first = len(checks)
     checks.extend(named(r, _compare_check(first + i, _OPS[r.op])) for i, r in enumerate(local))
@@ -377,7 +377,7 @@ def _compile(catalogue: Catalogue, layout: Layout) -> Compiled:
     )
 
 
-def _refs(rule: Rule) -> set[str]:
+def rule_refs(rule: Rule) -> set[str]:
     assert rule.left is not None and rule.right is not None
     return {r.element for r in (*rule.left.refs, *rule.right.refs)}
 
@@ -398,7 +398,7 @@ class Judgements:
 
     table: pd.DataFrame
     subject: np.ndarray
-    sums: list[tuple[str, _Group]]  # (area, breakdown)
+    sums: list[tuple[str, Group]]  # (area, breakdown)
     compares: list[tuple[str, Rule]]  # (area, rule)
 
 
@@ -416,11 +416,11 @@ def judgements(
         at = np.flatnonzero(required)
         columns.append(_block(len(applies), entered[at].astype(float), at))
     sums, sum_rows = _sum_rows(placed.wide, compiled)
-    compares, compare_rows = _compare_rows(placed.wide, compiled.local, compiled.first_compare)
+    compares, compare_rows = compare_judgements(placed.wide, compiled.local, compiled.first_compare)
     for block in (sums, compares):
         columns.append((*block, np.arange(len(block[0]))))
     check, a, b, skip, subject = (np.concatenate(c) for c in zip(*columns, strict=True))
-    return Judgements(_table(check, a, b, skip), subject, sum_rows, compare_rows)
+    return Judgements(judgement_table(check, a, b, skip), subject, sum_rows, compare_rows)
 
 
 def _block(number: int, a: np.ndarray, subject: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -450,7 +450,7 @@ def _cell_arrays(
 
 def _sum_rows(
     w: Wide, compiled: Compiled
-) -> tuple[tuple[np.ndarray, ...], list[tuple[str, _Group]]]:
+) -> tuple[tuple[np.ndarray, ...], list[tuple[str, Group]]]:
     """One row per (sum, area) where any of its cells is in the return, sum by sum."""
     groups = compiled.groups
     if not groups or not w.areas:
@@ -492,12 +492,14 @@ def _sum_rows(
 _NO_ROWS: tuple[np.ndarray, ...] = tuple(np.zeros(0) for _ in JUDGEMENT_COLUMNS)
 
 
-def _table(check: np.ndarray, a: np.ndarray, b: np.ndarray, skip: np.ndarray) -> pd.DataFrame:
+def judgement_table(
+    check: np.ndarray, a: np.ndarray, b: np.ndarray, skip: np.ndarray
+) -> pd.DataFrame:
     """Rule rows as one block of numbers (see ``JUDGEMENT_COLUMNS``)."""
     return pd.DataFrame(np.column_stack([check, a, b, skip]), columns=list(JUDGEMENT_COLUMNS))
 
 
-def _side(expr: Expression, w: Wide) -> tuple[np.ndarray, np.ndarray, int]:
+def side_sums(expr: Expression, w: Wide) -> tuple[np.ndarray, np.ndarray, int]:
     """(value with missing as 0, count of missing references, number of references)."""
     total = np.zeros(len(w.areas))
     missing = np.zeros(len(w.areas), dtype=int)
@@ -511,7 +513,7 @@ def _side(expr: Expression, w: Wide) -> tuple[np.ndarray, np.ndarray, int]:
     return total, missing, len(expr.refs)
 
 
-def _compare_rows(
+def compare_judgements(
     w: Wide, rules: Sequence[Rule], first: int
 ) -> tuple[tuple[np.ndarray, ...], list[tuple[str, Rule]]]:
     """One row per (rule, area), rule by rule: check ``first`` + the rule's number."""
@@ -521,8 +523,8 @@ def _compare_rows(
     rows: list[tuple[str, Rule]] = []
     for number, rule in enumerate(rules):
         assert rule.left is not None and rule.right is not None
-        left, lmiss, ln = _side(rule.left, w)
-        right, rmiss, rn = _side(rule.right, w)
+        left, lmiss, ln = side_sums(rule.left, w)
+        right, rmiss, rn = side_sums(rule.right, w)
         skip = _skip(rule.missing, lmiss + rmiss, ln + rn)
         # A side with nothing at all is never compared: that is a blank, not a zero.
         skip |= (lmiss >= ln) if ln else False
