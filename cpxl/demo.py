@@ -60,7 +60,7 @@ def _fill(
     made = add_mistakes(cat, layout, values, SEED) if mistakes else []
     values.update(edits or {})
     target = ws.inbox / name
-    fill_return(ws.templates / f"{ministry}_{period}.xlsx", target, cat, layout, values)
+    fill_return(ws.templates / f"{ministry}_{period}.xlsx", target, values)
     return target, made
 
 

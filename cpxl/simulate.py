@@ -480,8 +480,6 @@ def _typed(kind: str, v: float) -> float | str | None:
 def fill_return(
     template: Path,
     out: Path,
-    catalogue: Catalogue,
-    layout: Layout,
     values: Mapping[tuple[str, str], float | str],
 ) -> None:
     """Type values into a copy of a template with openpyxl, as a user's Excel edit would."""
@@ -538,7 +536,7 @@ def simulate_returns(
         values = plan(catalogue, layout, seed)
         made = add_mistakes(catalogue, layout, values, seed) if mistakes else []
         target = out_dir / f"{ministry}_{p.id}_filled.xlsx"
-        fill_return(template, target, catalogue, layout, values)
+        fill_return(template, target, values)
         out.append(Simulated(target, ministry, p.id, tuple(made)))
         if on_progress:
             on_progress(ministry)

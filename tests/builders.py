@@ -86,8 +86,6 @@ def returned(
     fill_return(
         ws.templates / f"{ministry}_{period}.xlsx",
         target,
-        catalogue(),
-        lay,
         values,  # type: ignore[arg-type]
     )
     os.utime(target, (received.timestamp(), received.timestamp()))  # its time of receipt

@@ -335,7 +335,7 @@ def retired_return(folder: Path) -> Path:
     lay = dataclasses.replace(builders.layout("MOJ"), template_version=0)
     template = folder / "retired-template.xlsx"
     write_template(template, builders.catalogue(), lay, Identity.of(lay, "2024-06-01T00:00:00Z"))
-    fill_return(template, folder / "retired.xlsx", builders.catalogue(), lay, plan_of(lay))
+    fill_return(template, folder / "retired.xlsx", plan_of(lay))
     return folder / "retired.xlsx"
 
 

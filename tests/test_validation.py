@@ -43,7 +43,7 @@ def test_simulated_mistakes_are_found_exactly(tmp_path: Path) -> None:
     values = plan(catalogue(), lay, SEED)
     mistakes = add_mistakes(catalogue(), lay, values, SEED)
     path = ws.inbox / "mistakes.xlsx"
-    fill_return(ws.templates / "MOSVY_2025.xlsx", path, catalogue(), lay, values)
+    fill_return(ws.templates / "MOSVY_2025.xlsx", path, values)
     findings = _check(path)
     assert len(mistakes) == 7
     assert where(findings) == {(m.sheet, m.cell, m.code.value) for m in mistakes}  # type: ignore[arg-type]

@@ -138,7 +138,7 @@ def archive(
     except _TooLarge:
         return _too_large(path, name, path.stat(), received_at, stated is not None)
     except OSError as exc:
-        return _not_received(path, name, exc)
+        return _not_received(name, exc)
     suffix = "".join(Path(name).suffixes[-1:]).lower()[:8]
     target = archive_dir / sha[:2] / f"{sha}{suffix}"
     try:
@@ -150,7 +150,7 @@ def archive(
             tmp.replace(target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        return _not_received(path, name, exc)
+        return _not_received(name, exc)
     return Received(path, name, sha, target, received_at, stated is not None)
 
 
@@ -185,7 +185,7 @@ def _too_large(path: Path, name: str, info: os.stat_result, at: datetime, stated
     return Received(path, name, key.hexdigest(), path, at, stated)
 
 
-def _not_received(path: Path, name: str, exc: OSError) -> FileResult:
+def _not_received(name: str, exc: OSError) -> FileResult:
     """The file could not be taken in: removed meanwhile, not readable, or no room to copy."""
     if isinstance(exc, FileNotFoundError):
         what = "it was removed from the inbox while the run was going on"

@@ -10,7 +10,6 @@ from cpxl.catalogue import Catalogue, Period, Rule, parse_period
 from cpxl.findings import Code, Finding, Location, Stored, Value
 from cpxl.numbers import format_number
 from cpxl.reading import Submission
-from cpxl.templates import column_key
 
 MAD_FLOOR = 0.1
 
@@ -45,7 +44,7 @@ def change_findings(
             continue
         # Period ids of one type sort in time order: the last three are the latest three.
         latest = sorted(hist)[-3:]
-        finding = _change_finding(rule, v, latest, submission, column_key(v.element))
+        finding = _change_finding(rule, v, latest, submission)
         if finding is not None:
             out.append(finding)
     return out
@@ -59,7 +58,7 @@ def _before(period_id: str, period: Period) -> bool:
 
 
 def _change_finding(
-    rule: Rule, v: Value, hist: Sequence[tuple[str, float]], submission: Submission, key: str
+    rule: Rule, v: Value, hist: Sequence[tuple[str, float]], submission: Submission
 ) -> Finding | None:
     current = float(v.value or 0)
     # Plain Python: three or four numbers per cell, where numpy's fixed costs dominate.
