@@ -115,22 +115,6 @@ def test_only_the_cli_knows_click_and_the_library_never_prints() -> None:
             assert prints == [], path
 
 
-# The parts of cpxl whose modules share no `_private` name; every part joins this list once its
-# shared helpers have public names (or live where they are used).
-PRIVATE_KEPT = (
-    "cpxl/catalogue/",
-    "cpxl/guard/",
-    "cpxl/simulate.py",
-    "cpxl/web/",
-    "cpxl/portal.py",
-    "cpxl/store/__init__.py",
-    "cpxl/store/care.py",
-    "cpxl/store/engines.py",
-    "cpxl/store/schema.py",
-    "cpxl/store/users.py",
-)
-
-
 def _measures() -> ModuleType:
     path = ROOT.parent / "benchmarks" / "measures.py"
     spec = importlib.util.spec_from_file_location("measures", path)
@@ -146,10 +130,4 @@ def test_no_private_name_is_imported_across_modules() -> None:
     measures = _measures()
     paths = [*ROOT.rglob("*.py"), *(ROOT.parent / "tests").glob("*.py")]
     places = [place for path in paths for place in measures.private_imports(path)]
-    shared = [
-        str(place)
-        for place in places
-        if place.path.startswith(PRIVATE_KEPT)
-        or measures.module_path(place.detail).startswith(PRIVATE_KEPT)
-    ]
-    assert shared == []
+    assert [str(place) for place in places] == []

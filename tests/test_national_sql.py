@@ -40,8 +40,8 @@ from cpxl.consolidation import (
     national_values,
     write_national_workbook,
 )
-from cpxl.consolidation.inputs import _load, _targets
-from cpxl.consolidation.values import _element_values, _used_elements
+from cpxl.consolidation.inputs import load_inputs, target_periods
+from cpxl.consolidation.values import element_values, used_elements
 from cpxl.exports import VALUE_COLUMNS
 from cpxl.findings import Value
 from cpxl.simulate import World
@@ -148,7 +148,7 @@ def test_each_element_builds_its_year_as_the_catalogue_says(location: str) -> No
     shorter returns) over the quarters and half-years of a year, per province and option."""
     base = _catalogue()
     kind = {e: d.period_type for d in base.data_sets for e in d.elements}
-    used = _used_elements(base)
+    used = used_elements(base)
     shorter = [e for e in used if kind.get(e) in ("quarterly", "semiannual")]
     # The framework reports no stock quarterly: three quarterly flows become one of each kind.
     sums = [e for e in shorter if base.elements[e].aggregation == "sum"]
@@ -162,7 +162,7 @@ def test_each_element_builds_its_year_as_the_catalogue_says(location: str) -> No
     assert {"sum", "last", "first", "none"} <= hows
     with Store.open(location) as store:
         recorded = _record(store)
-        built = _element_values(_load(cat, store, _targets(list(YEARS))))
+        built = element_values(load_inputs(cat, store, target_periods(list(YEARS))))
 
     # As stored: province elements per province (national sums are checked elsewhere).
     def stored(k: tuple[str, ...]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from cpxl.consolidation.writer import COUNT_FORMAT, ONE_DECIMAL_FORMAT, TWO_DECIMALS_FORMAT, _Book
+from cpxl.consolidation.writer import COUNT_FORMAT, ONE_DECIMAL_FORMAT, TWO_DECIMALS_FORMAT, Book
 
 # Where each province's tile lies: (column, row), north at the top, west on the left.
 TILES: Final = {
@@ -50,7 +50,7 @@ def _number_format(unit: str) -> str:
     return TWO_DECIMALS_FORMAT
 
 
-def _both(book: _Book, key: str, en: str) -> tuple[str, str]:
+def _both(book: Book, key: str, en: str) -> tuple[str, str]:
     return book.label(key, en)
 
 
@@ -58,7 +58,7 @@ def _title(en: str, km: str) -> dict[str, Any]:
     return {"name": f"{en}\n{km}", "name_font": {"size": 10, "bold": True}}
 
 
-def charts_sheet(book: _Book, table: pd.DataFrame, periods: Sequence[str]) -> None:
+def charts_sheet(book: Book, table: pd.DataFrame, periods: Sequence[str]) -> None:
     """Per indicator with a value: its national trend, and its provinces in the latest period."""
     cat = book.cat
     ws = book.sheet(book.label("sheet_charts", "Charts")[0])
@@ -161,7 +161,7 @@ def _bins(values: Sequence[float]) -> list[float]:
     return list(np.linspace(low, high, len(BINS) + 1))
 
 
-def province_map(book: _Book, ws: Any, table: pd.DataFrame, ids: Sequence[str], col: int) -> None:
+def province_map(book: Book, ws: Any, table: pd.DataFrame, ids: Sequence[str], col: int) -> None:
     """A tile-grid map of the provinces for the first of ``ids`` with province values."""
     cat = book.cat
     nat = cat.national.code

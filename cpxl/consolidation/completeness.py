@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cpxl.catalogue import Catalogue, Period, parse_period
-from cpxl.consolidation.inputs import _Inputs, _load, _targets, sub_periods
+from cpxl.consolidation.inputs import Inputs, load_inputs, sub_periods, target_periods
 from cpxl.store import Store, SubmissionRecord
 
 COMPLETENESS_TARGET: Final = 90.0  # WHO data-quality review: completeness of reporting
@@ -97,7 +97,7 @@ class _Return:
     latest: SubmissionRecord | None
 
 
-def _returns(
+def return_of(
     catalogue: Catalogue, submissions: Sequence[SubmissionRecord], ministry: str, period: str
 ) -> _Return:
     subs = [s for s in submissions if s.ministry == ministry and s.period == period]
@@ -119,8 +119,8 @@ def _returns(
     )
 
 
-def _completeness(
-    inputs: _Inputs, submissions: Sequence[SubmissionRecord], today: date
+def completeness_table(
+    inputs: Inputs, submissions: Sequence[SubmissionRecord], today: date
 ) -> pd.DataFrame:
     cat = inputs.catalogue
     by_key: dict[tuple[str, str], list[SubmissionRecord]] = defaultdict(list)
@@ -148,7 +148,7 @@ def _completeness(
     rows: list[dict[str, Any]] = []
     for t in inputs.targets:
         for ministry, periods in expected_returns(cat, t).items():
-            returns = [_returns(cat, by_key[(ministry, p)], ministry, p) for p in periods]
+            returns = [return_of(cat, by_key[(ministry, p)], ministry, p) for p in periods]
             with_cells = {a for p in periods for a in cells[(ministry, kinds[p])]}
             areas = [nat] + [p.code for p in cat.provinces if p.code in with_cells]
             for area in areas:
@@ -168,7 +168,7 @@ def _completeness(
     return _completeness_rates(frame)
 
 
-def _kinds_of_periods(inputs: _Inputs) -> dict[str, str]:
+def _kinds_of_periods(inputs: Inputs) -> dict[str, str]:
     out: dict[str, str] = {}
     for t in inputs.targets:
         for k in inputs.catalogue.period_types:
@@ -254,5 +254,5 @@ def completeness(
     catalogue: Catalogue, store: Store, periods: Sequence[str], *, today: date | None = None
 ) -> pd.DataFrame:
     """Reports expected, received, accepted, on time and cells filled, per ministry and area."""
-    inputs = _load(catalogue, store, _targets(periods))
-    return _completeness(inputs, store.submissions(), today or date.today())
+    inputs = load_inputs(catalogue, store, target_periods(periods))
+    return completeness_table(inputs, store.submissions(), today or date.today())

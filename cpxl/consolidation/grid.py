@@ -25,7 +25,7 @@ Ints = npt.NDArray[np.int64]
 _SEP: Final = "\x1f"
 
 
-class _Grid:
+class Grid:
     """Element cells pivoted to arrays: one row per (target, area), one column per cell key."""
 
     def __init__(self, frame: pd.DataFrame, targets: Sequence[str], areas: Sequence[str]) -> None:
@@ -66,14 +66,14 @@ class _Grid:
 
 
 @dataclass(frozen=True, slots=True)
-class _Term:
+class Term:
     sign: float
     ref: Ref | None
     constant: float
 
 
 @dataclass(frozen=True, slots=True)
-class _Side:
+class Side:
     """An expression evaluated over every (target, area) row."""
 
     value: Floats
@@ -86,7 +86,7 @@ class _Side:
     year: Floats
 
 
-def _side(terms: Sequence[_Term], grid: _Grid, bit: int) -> _Side:
+def side_sum(terms: Sequence[Term], grid: Grid, bit: int) -> Side:
     """Sum of signed terms; a value where at least one reference was reported."""
     n = grid.value.shape[0]
     total = np.zeros(n)
@@ -117,10 +117,10 @@ def _side(terms: Sequence[_Term], grid: _Grid, bit: int) -> _Side:
         refs += 1
     if refs == 0:
         has[:] = True
-    return _Side(np.where(has, total, np.nan), has, complete, missing, partial, late, src, year)
+    return Side(np.where(has, total, np.nan), has, complete, missing, partial, late, src, year)
 
 
-def _ratio(unit: str, num: Floats, den: Floats | None) -> Floats:
+def ratio(unit: str, num: Floats, den: Floats | None) -> Floats:
     """The indicator's value from numerator and denominator, by unit."""
     if den is None:
         return num

@@ -31,10 +31,17 @@ import numpy.typing as npt
 import pandas as pd
 
 from cpxl.catalogue import Catalogue, Indicator, Ref
-from cpxl.consolidation.grid import Bools, Floats, Ints, _Grid, _ratio, _side
-from cpxl.consolidation.inputs import RATE, _Inputs, _kinds, _load, _targets, sub_periods
-from cpxl.consolidation.values import _element_values, _population_values
-from cpxl.consolidation.views import _Both, _combine, _View, _ViewContext, _views
+from cpxl.consolidation.grid import Bools, Floats, Grid, Ints, ratio, side_sum
+from cpxl.consolidation.inputs import (
+    RATE,
+    Inputs,
+    load_inputs,
+    period_types_of,
+    sub_periods,
+    target_periods,
+)
+from cpxl.consolidation.values import element_values, population_values
+from cpxl.consolidation.views import Both, View, ViewContext, combine, views_of
 from cpxl.store import Store, national
 
 REPORTED: Final = "reported"
@@ -73,15 +80,15 @@ class _Columns:
 class _IndicatorBuilder:
     """Builds the indicator long table from the pivoted element values."""
 
-    def __init__(self, inputs: _Inputs, totals_only: bool) -> None:
+    def __init__(self, inputs: Inputs, totals_only: bool) -> None:
         self.inputs = inputs
         self.cat = inputs.catalogue
         self.totals_only = totals_only
         self.targets = [t.id for t in inputs.targets]
         self.areas = inputs.areas
-        self.grid = _Grid(_element_values(inputs), self.targets, self.areas)
-        self.rates = _Grid(_population_values(inputs), self.targets, self.areas)
-        self.kinds = _kinds(self.cat)
+        self.grid = Grid(element_values(inputs), self.targets, self.areas)
+        self.rates = Grid(population_values(inputs), self.targets, self.areas)
+        self.kinds = period_types_of(self.cat)
         self.ministry = {e: d.ministry for d in self.cat.data_sets for e in d.elements}
         self.gaps = _sub_period_gaps(inputs)
         self.names = [p.name.en for p in self.cat.provinces]
@@ -132,13 +139,13 @@ class _IndicatorBuilder:
         scopes = {self.cat.elements[r.element].scope for r in refs}
         by_province = scopes == {"province"}
         survey_year = self._survey_year(ind)
-        for v, view in enumerate(_views(self.cat, ind, self.totals_only)):
-            num = _side(view.numerator, self.grid, 0)
+        for v, view in enumerate(views_of(self.cat, ind, self.totals_only)):
+            num = side_sum(view.numerator, self.grid, 0)
             den = None
             if view.denominator is not None:
                 grid = self.rates if ind.unit == RATE else self.grid
-                den = _side(view.denominator, grid, len(view.numerator))
-            ctx = _ViewContext(i, ind, v, view, num, den, applicable, survey_year)
+                den = side_sum(view.denominator, grid, len(view.numerator))
+            ctx = ViewContext(i, ind, v, view, num, den, applicable, survey_year)
             if by_province:
                 self._province_rows(ctx)
             else:
@@ -161,11 +168,11 @@ class _IndicatorBuilder:
         values = self.grid.value[:: self.grid.n_areas, col]  # the national row of each target
         return [f"{v:.0f}" if not np.isnan(v) else "" for v in values]
 
-    def _ministries(self, view: _View) -> list[str]:
+    def _ministries(self, view: View) -> list[str]:
         terms = list(view.numerator) + list(view.denominator or ())
         return [self.ministry.get(t.ref.element, "") for t in terms if t.ref is not None]
 
-    def _missing_text(self, view: _View, target: int, missing: int, partial: int) -> str:
+    def _missing_text(self, view: View, target: int, missing: int, partial: int) -> str:
         """Ministries whose figures are missing; for partial ones, which returns are missing."""
         names: list[str] = []
         for b, ministry in enumerate(self._ministries(view)):
@@ -183,7 +190,7 @@ class _IndicatorBuilder:
 
     def _emit(
         self,
-        ctx: _ViewContext,
+        ctx: ViewContext,
         rows: Ints,
         *,
         num: Floats,
@@ -220,9 +227,9 @@ class _IndicatorBuilder:
             _view=np.full(n, ctx.view_index),
         )
 
-    def _province_rows(self, ctx: _ViewContext) -> None:
+    def _province_rows(self, ctx: ViewContext) -> None:
         """Province values, and the national value built from the provinces that reported."""
-        both = _combine(ctx)
+        both = combine(ctx)
         n_t, n_a = len(self.targets), self.grid.n_areas
         if "province" in ctx.ind.disaggregations:
             prov = np.zeros((n_t, n_a), dtype=bool)
@@ -231,7 +238,7 @@ class _IndicatorBuilder:
             self._emit_rows(ctx, both, rows)
         self._national_from_provinces(ctx, both)
 
-    def _emit_rows(self, ctx: _ViewContext, both: _Both, rows: Ints) -> None:
+    def _emit_rows(self, ctx: ViewContext, both: Both, rows: Ints) -> None:
         """Rows computed directly from the grid (provinces, or national elements)."""
         n_a = self.grid.n_areas
         texts: dict[tuple[int, int, int], str] = {}
@@ -260,7 +267,7 @@ class _IndicatorBuilder:
             src=both.src[rows],
         )
 
-    def _national_from_provinces(self, ctx: _ViewContext, both: _Both) -> None:
+    def _national_from_provinces(self, ctx: ViewContext, both: Both) -> None:
         """Sum the provinces that reported everything the value needs; name the others."""
         shape = (len(self.targets), self.grid.n_areas)
         prov = np.zeros(shape, dtype=bool)
@@ -270,7 +277,7 @@ class _IndicatorBuilder:
         nat_num = np.where(inc, both.num.reshape(shape), 0.0).sum(axis=1)
         nat_den = np.where(inc, both.den.reshape(shape), 0.0).sum(axis=1)
         has_den = ctx.den is not None
-        value = _ratio(ctx.ind.unit, nat_num, nat_den if has_den else None)
+        value = ratio(ctx.ind.unit, nat_num, nat_den if has_den else None)
         part_inc = np.where(inc, both.partial.reshape(shape), 0)
         partly: Bools = np.asarray(
             ((prov & ~inc).any(axis=1) & any_inc) | (part_inc != 0).any(axis=1), dtype=bool
@@ -306,7 +313,7 @@ class _IndicatorBuilder:
             if any_inc[t]:
                 self._remember_refs(ctx, t)
 
-    def _national_text(self, view: _View, t: int, inc: Bools, missing: Ints, partial: Ints) -> str:
+    def _national_text(self, view: View, t: int, inc: Bools, missing: Ints, partial: Ints) -> str:
         """The provinces left out of a national value (by ministry when it uses several)."""
         provinces = inc[1:]
         if not provinces.any():
@@ -327,9 +334,9 @@ class _IndicatorBuilder:
             parts.append(self._missing_text(view, t, 0, part_bits))
         return "; ".join(parts)
 
-    def _national_rows(self, ctx: _ViewContext) -> None:
+    def _national_rows(self, ctx: ViewContext) -> None:
         """Indicators of national elements: the national row only."""
-        both = _combine(ctx)
+        both = combine(ctx)
         t_rows = np.flatnonzero(ctx.applicable)
         rows = t_rows * self.grid.n_areas
         self._emit_rows(ctx, both, rows)
@@ -337,7 +344,7 @@ class _IndicatorBuilder:
             if both.has[r]:
                 self._remember_refs(ctx, t)
 
-    def _remember_refs(self, ctx: _ViewContext, t: int) -> None:
+    def _remember_refs(self, ctx: ViewContext, t: int) -> None:
         """Which stored cells a national value was built from (for the Sources sheet)."""
         for side, rate in ((ctx.view.numerator, False), (ctx.view.denominator or (), True)):
             for term in side:
@@ -374,7 +381,7 @@ def _typed_indicators(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _sub_period_gaps(inputs: _Inputs) -> dict[tuple[str, str], tuple[str, ...]]:
+def _sub_period_gaps(inputs: Inputs) -> dict[tuple[str, str], tuple[str, ...]]:
     """(ministry, target) -> the shorter returns in the target that sent no value at all."""
     cat = inputs.catalogue
     periods = inputs.stored
@@ -390,13 +397,13 @@ def _sub_period_gaps(inputs: _Inputs) -> dict[tuple[str, str], tuple[str, ...]]:
     return out
 
 
-def _indicator_frames(
-    inputs: _Inputs, *, totals_only: bool = False
+def indicator_frames(
+    inputs: Inputs, *, totals_only: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     return _IndicatorBuilder(inputs, totals_only).build()
 
 
 def indicator_table(catalogue: Catalogue, store: Store, periods: Sequence[str]) -> pd.DataFrame:
     """National indicators: a row per indicator, period, area and option; never 0 for absence."""
-    inputs = _load(catalogue, store, _targets(periods))
-    return _indicator_frames(inputs)[0]
+    inputs = load_inputs(catalogue, store, target_periods(periods))
+    return indicator_frames(inputs)[0]

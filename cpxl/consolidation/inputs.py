@@ -2,7 +2,7 @@
 
 A period asked for (a target) is built from the stored returns of the same or shorter periods
 inside it (a year from its quarters); a rate's denominator is the latest child population up to
-the target's year. Indicators, completeness and data quality all read one :class:`_Inputs`; what
+the target's year. Indicators, completeness and data quality all read one :class:`Inputs`; what
 it reads from the store is aggregated there (:mod:`cpxl.store.national`) and read once per call.
 """
 
@@ -22,7 +22,7 @@ HISTORY_PERIODS: Final = 3  # earlier periods a value is compared with (data qua
 RATE: Final = "rate_per_100000"  # the unit whose denominator is the child population
 
 
-def _targets(periods: Sequence[str]) -> tuple[Period, ...]:
+def target_periods(periods: Sequence[str]) -> tuple[Period, ...]:
     """The periods asked for, parsed; misuse (none, a duplicate, a typo) raises ValueError."""
     if isinstance(periods, str) or not periods:
         raise ValueError("name at least one period, as a list such as ['2025']")
@@ -46,7 +46,7 @@ def sub_periods(target: Period, kind: str) -> tuple[str, ...]:
         current = period_containing(current.end + timedelta(days=1), kind)
 
 
-def _previous(target: Period, count: int) -> list[Period]:
+def periods_before(target: Period, count: int) -> list[Period]:
     out: list[Period] = []
     current = target
     for _ in range(count):
@@ -55,13 +55,13 @@ def _previous(target: Period, count: int) -> list[Period]:
     return out
 
 
-def _kinds(catalogue: Catalogue) -> dict[str, str]:
+def period_types_of(catalogue: Catalogue) -> dict[str, str]:
     """Element -> the period type of the data set it is reported in."""
     return {e: d.period_type for d in catalogue.data_sets for e in d.elements}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class _Inputs:
+class Inputs:
     """What every table is computed from: the store, and how its periods map to targets."""
 
     catalogue: Catalogue
@@ -116,7 +116,7 @@ _POPULATION_COLUMNS: Final = [
 ]  # fmt: skip
 
 
-def _rate_history(catalogue: Catalogue, store: Store) -> pd.DataFrame:
+def rate_history(catalogue: Catalogue, store: Store) -> pd.DataFrame:
     """Every stored child population (rate denominators), with its year and lateness."""
     columns = [*_POPULATION_COLUMNS[1:], "year", "start"]
     elements = _rate_elements(catalogue)
@@ -147,38 +147,38 @@ def _population_choice(targets: Sequence[Period], hist: pd.DataFrame) -> pd.Data
     return pd.concat(parts, ignore_index=True)
 
 
-def _load(
+def load_inputs(
     catalogue: Catalogue,
     store: Store,
     targets: Sequence[Period],
     rates: pd.DataFrame | None = None,
-) -> _Inputs:
+) -> Inputs:
     """What a consolidation of these target periods reads; the store aggregates it on demand.
 
-    ``rates``: the child populations already read (:func:`_rate_history`), when loading
+    ``rates``: the child populations already read (:func:`rate_history`), when loading
     several groups of periods in turn.
     """
     period_map = _period_map(catalogue, targets)
-    hist = _rate_history(catalogue, store) if rates is None else rates
+    hist = rate_history(catalogue, store) if rates is None else rates
     population = _population_choice(targets, hist)
-    return _Inputs(catalogue, tuple(targets), store, period_map, population)
+    return Inputs(catalogue, tuple(targets), store, period_map, population)
 
 
-def _with_history(targets: Sequence[Period]) -> tuple[Period, ...]:
+def with_history(targets: Sequence[Period]) -> tuple[Period, ...]:
     """The targets plus the earlier periods that consistency over time compares them with."""
     ids = {t.id for t in targets}
     extra: dict[str, Period] = {}
     for t in targets:
-        for p in _previous(t, HISTORY_PERIODS):
+        for p in periods_before(t, HISTORY_PERIODS):
             if p.id not in ids:
                 extra[p.id] = p
     return (*targets, *sorted(extra.values()))
 
 
-def _restrict(inputs: _Inputs, targets: Sequence[Period]) -> _Inputs:
+def restrict(inputs: Inputs, targets: Sequence[Period]) -> Inputs:
     ids = [t.id for t in targets]
     cache = {k: v[v["target"].isin(ids)] if "target" in v else v for k, v in inputs.cache.items()}
-    return _Inputs(
+    return Inputs(
         inputs.catalogue,
         tuple(targets),
         inputs.store,

@@ -15,18 +15,18 @@ import numpy as np
 import pandas as pd
 
 from cpxl.catalogue import Catalogue, Expression, Period, parse_period
-from cpxl.consolidation.grid import Bools, Floats, _Grid, _side, _Term
-from cpxl.consolidation.indicators import _indicator_frames
+from cpxl.consolidation.grid import Bools, Floats, Grid, Term, side_sum
+from cpxl.consolidation.indicators import indicator_frames
 from cpxl.consolidation.inputs import (
     HISTORY_PERIODS,
-    _Inputs,
-    _load,
-    _previous,
-    _restrict,
-    _targets,
-    _with_history,
+    Inputs,
+    load_inputs,
+    periods_before,
+    restrict,
+    target_periods,
+    with_history,
 )
-from cpxl.consolidation.values import _element_values
+from cpxl.consolidation.values import element_values
 from cpxl.findings import Severity
 from cpxl.store import Store, national
 
@@ -63,20 +63,20 @@ _OPS: Final[dict[str, Callable[[Floats, Floats, float], Bools]]] = {
 }
 
 
-def _plain(expr: Expression | None) -> list[_Term]:
+def _plain(expr: Expression | None) -> list[Term]:
     if expr is None:
         return []
-    return [_Term(t.sign, t.ref, t.constant if t.ref is None else 0.0) for t in expr.terms]
+    return [Term(t.sign, t.ref, t.constant if t.ref is None else 0.0) for t in expr.terms]
 
 
-def _compare_outcomes(inputs: _Inputs, grid: _Grid) -> dict[str, tuple[Bools, Bools, set[str]]]:
+def _compare_outcomes(inputs: Inputs, grid: Grid) -> dict[str, tuple[Bools, Bools, set[str]]]:
     """Compare rule id -> (evaluated, failed) over grid rows, and the elements it names."""
     out: dict[str, tuple[Bools, Bools, set[str]]] = {}
     for rule in inputs.catalogue.rules_of("compare"):
         op = _OPS.get(rule.op)
         if op is None or rule.left is None or rule.right is None:
             continue
-        left, right = _side(_plain(rule.left), grid, 0), _side(_plain(rule.right), grid, 0)
+        left, right = side_sum(_plain(rule.left), grid, 0), side_sum(_plain(rule.right), grid, 0)
         if rule.missing == "skip_if_any_missing":
             evaluated = left.complete & right.complete
         elif rule.missing == "never_skip":
@@ -91,7 +91,7 @@ def _compare_outcomes(inputs: _Inputs, grid: _Grid) -> dict[str, tuple[Bools, Bo
     return out
 
 
-def _warnings(inputs: _Inputs, store: Store) -> pd.DataFrame:
+def _warnings(inputs: Inputs, store: Store) -> pd.DataFrame:
     """(element, target, area) -> open warnings, explained warnings and their explanations."""
     columns = ["element", "target", "area", "open", "explained", "text"]
     records: list[tuple[int, str, str, int, int, str]] = []
@@ -144,7 +144,7 @@ def _warnings(inputs: _Inputs, store: Store) -> pd.DataFrame:
     )
 
 
-def _quality(inputs: _Inputs, totals: pd.DataFrame, store: Store) -> pd.DataFrame:
+def quality_table(inputs: Inputs, totals: pd.DataFrame, store: Store) -> pd.DataFrame:
     cat = inputs.catalogue
     nat = cat.national.code
     ids = [t.id for t in inputs.targets]
@@ -189,7 +189,7 @@ def _outliers(cur: pd.DataFrame, totals: pd.DataFrame, nat: str) -> None:
 def _over_time(cur: pd.DataFrame, totals: pd.DataFrame, targets: Sequence[Period]) -> None:
     """Ratio of each value to the mean of up to 3 earlier periods; flag beyond +-33 %."""
     pairs = pd.DataFrame(
-        [(t.id, p.id) for t in targets for p in _previous(t, HISTORY_PERIODS)],
+        [(t.id, p.id) for t in targets for p in periods_before(t, HISTORY_PERIODS)],
         columns=["period", "previous"],
     )
     earlier = totals[totals["dimension"] == ""][["indicator", "area", "period", "value"]]
@@ -214,12 +214,12 @@ def _over_time(cur: pd.DataFrame, totals: pd.DataFrame, targets: Sequence[Period
     cur["change_flag"] = (off | from_zero).astype(bool)
 
 
-def _consistency(cur: pd.DataFrame, inputs: _Inputs) -> None:
+def _consistency(cur: pd.DataFrame, inputs: Inputs) -> None:
     """Compare rules naming an indicator's elements: which fail here; share of provinces."""
     cat = inputs.catalogue
     targets = [t.id for t in inputs.targets]
     areas = inputs.areas
-    grid = _Grid(_element_values(inputs), targets, areas)
+    grid = Grid(element_values(inputs), targets, areas)
     outcomes = _compare_outcomes(inputs, grid)
     t_index = {t: i for i, t in enumerate(targets)}
     a_index = {a: i for i, a in enumerate(areas)}
@@ -253,7 +253,7 @@ def _consistency(cur: pd.DataFrame, inputs: _Inputs) -> None:
     cur["compare_fail_pct"] = share
 
 
-def _open_warnings(cur: pd.DataFrame, inputs: _Inputs, store: Store) -> None:
+def _open_warnings(cur: pd.DataFrame, inputs: Inputs, store: Store) -> None:
     """Warnings still open, and those explained, on the cells an indicator is built from."""
     cat = inputs.catalogue
     found = _warnings(inputs, store)
@@ -297,7 +297,7 @@ def _open_warnings(cur: pd.DataFrame, inputs: _Inputs, store: Store) -> None:
 
 def data_quality(catalogue: Catalogue, store: Store, periods: Sequence[str]) -> pd.DataFrame:
     """Outliers, consistency over time and between indicators, and warnings, per province."""
-    targets = _targets(periods)
-    inputs = _load(catalogue, store, _with_history(targets))
-    totals = _indicator_frames(inputs, totals_only=True)[0]  # also fills the cache
-    return _quality(_restrict(inputs, targets), totals, store)
+    targets = target_periods(periods)
+    inputs = load_inputs(catalogue, store, with_history(targets))
+    totals = indicator_frames(inputs, totals_only=True)[0]  # also fills the cache
+    return quality_table(restrict(inputs, targets), totals, store)

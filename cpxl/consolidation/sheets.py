@@ -12,7 +12,7 @@ from cpxl.catalogue import Catalogue
 from cpxl.consolidation.charts import province_map
 from cpxl.consolidation.completeness import COMPLETENESS_TARGET, TIMELINESS_TARGET
 from cpxl.consolidation.indicators import LATE, NOT_REPORTED, PARTLY_REPORTED, REPORTED
-from cpxl.consolidation.writer import _Book, _Col
+from cpxl.consolidation.writer import Book, Col
 
 _STATUS_TEXT: Final = (
     (REPORTED, "status_reported",
@@ -29,8 +29,8 @@ _STATUS_TEXT: Final = (
 _ABOUT: Final = (26.0, 56.0, 56.0)  # the About sheet's column widths, in characters
 
 
-def _about(
-    book: _Book,
+def about(
+    book: Book,
     periods: Sequence[str],
     built_at: datetime,
     submissions: int,
@@ -119,7 +119,7 @@ def _about(
     book.fit_row(ws, row, [(numbers, _ABOUT[1])])
 
 
-def _sectors(book: _Book, ws: Any, row: int) -> int:
+def _sectors(book: Book, ws: Any, row: int) -> int:
     """Each cpxl domain (one sheet) beside the framework's own sectors it holds; the next row."""
     cat = book.cat
     ws.write_string(row, 0, "Areas and the framework's sectors", book.bold)
@@ -139,23 +139,23 @@ def _sectors(book: _Book, ws: Any, row: int) -> int:
 
 
 _INDICATOR_SHEET: Final = (
-    _Col("indicator", "indicator", "Indicator", width=11),
-    _Col("name_en", "name", "Name", width=48),
-    _Col("name_km", "name_km", "Name (Khmer)", width=40),
-    _Col("provenance", "provenance", "Provenance", width=16),
-    _Col("period", "period", "Reporting period", width=10),
-    _Col("area", "code", "Code", width=6),
-    _Col("area_en", "capital_or_province", "Capital / province", width=18),
-    _Col("area_km", "capital_or_province_km", "Capital / province (Khmer)", width=18),
-    _Col("numerator", "numerator", "Numerator", "value", units="_parts_unit"),
-    _Col("denominator", "denominator", "Denominator", "value", units="_parts_unit"),
-    _Col("value", "value", "Value", "value"),
-    _Col("unit_words", "unit", "Unit", width=16),
-    _Col("status", "status", "Status", "status", width=26),
-    _Col("missing_from", "missing_from", "Missing from", width=40),
-    _Col("denominator_year", "denominator_year", "Population year", width=10),
-    _Col("survey_year", "survey_year", "Survey year", width=10),
-    _Col("sources", "sources", "Cells used", "count", width=8),
+    Col("indicator", "indicator", "Indicator", width=11),
+    Col("name_en", "name", "Name", width=48),
+    Col("name_km", "name_km", "Name (Khmer)", width=40),
+    Col("provenance", "provenance", "Provenance", width=16),
+    Col("period", "period", "Reporting period", width=10),
+    Col("area", "code", "Code", width=6),
+    Col("area_en", "capital_or_province", "Capital / province", width=18),
+    Col("area_km", "capital_or_province_km", "Capital / province (Khmer)", width=18),
+    Col("numerator", "numerator", "Numerator", "value", units="_parts_unit"),
+    Col("denominator", "denominator", "Denominator", "value", units="_parts_unit"),
+    Col("value", "value", "Value", "value"),
+    Col("unit_words", "unit", "Unit", width=16),
+    Col("status", "status", "Status", "status", width=26),
+    Col("missing_from", "missing_from", "Missing from", width=40),
+    Col("denominator_year", "denominator_year", "Population year", width=10),
+    Col("survey_year", "survey_year", "Survey year", width=10),
+    Col("sources", "sources", "Cells used", "count", width=8),
 )
 
 
@@ -167,13 +167,13 @@ def _area_names(catalogue: Catalogue) -> tuple[dict[str, str], dict[str, str]]:
     return en, km
 
 
-def _unit_words(book: _Book) -> dict[str, str]:
+def _unit_words(book: Book) -> dict[str, str]:
     """Unit code -> its name in words, English / Khmer."""
     units = {i.unit for i in book.cat.indicators}
     return {u: " / ".join(dict.fromkeys(book.label(f"unit_{u}", u))) for u in units}
 
 
-def _with_units(book: _Book, frame: pd.DataFrame) -> pd.DataFrame:
+def _with_units(book: Book, frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with each row's unit: its code (for formats) and its words (for reading)."""
     meta = {i.id: i for i in book.cat.indicators}
     unit = frame["indicator"].map({k: v.unit for k, v in meta.items()})
@@ -184,7 +184,7 @@ def _with_units(book: _Book, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(_unit=unit, _parts_unit=parts, unit_words=unit.map(_unit_words(book)))
 
 
-def _indicators_sheet(book: _Book, table: pd.DataFrame) -> None:
+def indicators_sheet(book: Book, table: pd.DataFrame) -> None:
     cat = book.cat
     ws = book.sheet(book.label("sheet_indicators", "Indicators")[0])
     totals = table[table["dimension"] == ""]
@@ -200,7 +200,7 @@ def _indicators_sheet(book: _Book, table: pd.DataFrame) -> None:
     book.table(ws, _INDICATOR_SHEET, frame)
 
 
-def _domain_sheet(book: _Book, table: pd.DataFrame, domain: str) -> None:
+def domain_sheet(book: Book, table: pd.DataFrame, domain: str) -> None:
     """Breakdown of one domain's indicators: province x disaggregation rows, period columns."""
     cat = book.cat
     ids = [i.id for i in cat.indicators if i.domain == domain]
@@ -227,44 +227,44 @@ def _domain_sheet(book: _Book, table: pd.DataFrame, domain: str) -> None:
                 zip(wide["dimension"], wide["option"], strict=True)],
     )  # fmt: skip
     cols = [
-        _Col("indicator", "indicator", "Indicator", width=11),
-        _Col("name", "name", "Name", width=40),
-        _Col("unit_words", "unit", "Unit", width=14),
-        _Col("area", "code", "Code", width=6),
-        _Col("area_en", "capital_or_province", "Capital / province", width=18),
-        _Col("dim_en", "disaggregated_by", "Disaggregated by", width=18),
-        _Col("opt_en", "option", "Option", width=22),
-    ] + [_Col(p, f"period_{p}", p, "value", width=11) for p in periods]
+        Col("indicator", "indicator", "Indicator", width=11),
+        Col("name", "name", "Name", width=40),
+        Col("unit_words", "unit", "Unit", width=14),
+        Col("area", "code", "Code", width=6),
+        Col("area_en", "capital_or_province", "Capital / province", width=18),
+        Col("dim_en", "disaggregated_by", "Disaggregated by", width=18),
+        Col("opt_en", "option", "Option", width=22),
+    ] + [Col(p, f"period_{p}", p, "value", width=11) for p in periods]
     book.table(ws, cols, wide)
     province_map(book, ws, table, ids, len(cols) + 1)
 
 
 _COMPLETENESS_SHEET: Final = (
-    _Col("ministry", "ministry", "Ministry", width=10),
-    _Col("period", "period", "Reporting period", width=10),
-    _Col("area", "code", "Code", width=6),
-    _Col("area_en", "capital_or_province", "Capital / province", width=18),
-    _Col("expected", "returns_expected", "Returns expected", "count", 10),
-    _Col("expected_so_far", "expected_so_far", "Due or received so far", "count", 10),
-    _Col("not_yet_due", "not_yet_due", "Not yet due", "count", 8),
-    _Col("received", "returns_received", "Returns received", "count", 10),
-    _Col("accepted", "accepted", "Accepted", "count", 9),
-    _Col("on_time", "on_time", "On time", "count", 8),
-    _Col("late", "late", "Late", "count", 8),
-    _Col("missing", "missing", "Missing", "count", 8),
-    _Col("needs_correction", "needs_correction", "Needs correction", "count", 10),
-    _Col("missing_returns", "missing_returns", "Who is missing", width=40),
-    _Col("values_expected", "values_expected", "Cells expected", "count", 10),
-    _Col("values_present", "values_present", "Cells filled", "count", 10),
-    _Col("completeness_rate", "completeness", "Completeness %", "one", 12, unit="%"),
-    _Col("timeliness_rate", "timeliness", "Timeliness %", "one", 12, unit="%"),
-    _Col("cell_completeness", "cell_completeness", "Cells filled %", "one", 12, unit="%"),
-    _Col("meets_completeness", "meets_completeness", "Completeness >= 90 %", "bool", 12),
-    _Col("meets_timeliness", "meets_timeliness", "Timeliness >= 75 %", "bool", 12),
+    Col("ministry", "ministry", "Ministry", width=10),
+    Col("period", "period", "Reporting period", width=10),
+    Col("area", "code", "Code", width=6),
+    Col("area_en", "capital_or_province", "Capital / province", width=18),
+    Col("expected", "returns_expected", "Returns expected", "count", 10),
+    Col("expected_so_far", "expected_so_far", "Due or received so far", "count", 10),
+    Col("not_yet_due", "not_yet_due", "Not yet due", "count", 8),
+    Col("received", "returns_received", "Returns received", "count", 10),
+    Col("accepted", "accepted", "Accepted", "count", 9),
+    Col("on_time", "on_time", "On time", "count", 8),
+    Col("late", "late", "Late", "count", 8),
+    Col("missing", "missing", "Missing", "count", 8),
+    Col("needs_correction", "needs_correction", "Needs correction", "count", 10),
+    Col("missing_returns", "missing_returns", "Who is missing", width=40),
+    Col("values_expected", "values_expected", "Cells expected", "count", 10),
+    Col("values_present", "values_present", "Cells filled", "count", 10),
+    Col("completeness_rate", "completeness", "Completeness %", "one", 12, unit="%"),
+    Col("timeliness_rate", "timeliness", "Timeliness %", "one", 12, unit="%"),
+    Col("cell_completeness", "cell_completeness", "Cells filled %", "one", 12, unit="%"),
+    Col("meets_completeness", "meets_completeness", "Completeness >= 90 %", "bool", 12),
+    Col("meets_timeliness", "meets_timeliness", "Timeliness >= 75 %", "bool", 12),
 )
 
 
-def _completeness_sheet(book: _Book, frame: pd.DataFrame) -> None:
+def completeness_sheet(book: Book, frame: pd.DataFrame) -> None:
     cat = book.cat
     en, _km = _area_names(cat)
     frame = frame.assign(area_en=frame["area"].map(en))
@@ -282,44 +282,44 @@ def _completeness_sheet(book: _Book, frame: pd.DataFrame) -> None:
     missing = frame[frame["missing"] > 0]
     ws2 = book.sheet("Missing returns")
     cols = [
-        _Col("ministry", "ministry", "Ministry", width=10),
-        _Col("ministry_en", "name", "Name", width=40),
-        _Col("period", "period", "Reporting period", width=10),
-        _Col("area", "code", "Code", width=6),
-        _Col("area_en", "capital_or_province", "Capital / province", width=18),
-        _Col("missing", "missing", "Missing", "count", 8),
-        _Col("missing_returns", "missing_returns", "Who is missing", width=60),
+        Col("ministry", "ministry", "Ministry", width=10),
+        Col("ministry_en", "name", "Name", width=40),
+        Col("period", "period", "Reporting period", width=10),
+        Col("area", "code", "Code", width=6),
+        Col("area_en", "capital_or_province", "Capital / province", width=18),
+        Col("missing", "missing", "Missing", "count", 8),
+        Col("missing_returns", "missing_returns", "Who is missing", width=60),
     ]
     names = {k: m.name.en for k, m in cat.ministries.items()}
     book.table(ws2, cols, missing.assign(ministry_en=missing["ministry"].map(names)))
 
 
-def _quality_sheet(book: _Book, frame: pd.DataFrame) -> None:
+def quality_sheet(book: Book, frame: pd.DataFrame) -> None:
     en, _km = _area_names(book.cat)
     frame = _with_units(book, frame).assign(area_en=frame["area"].map(en))
     cols = [
-        _Col("indicator", "indicator", "Indicator", width=11),
-        _Col("period", "period", "Reporting period", width=10),
-        _Col("area", "code", "Code", width=6),
-        _Col("area_en", "capital_or_province", "Capital / province", width=18),
-        _Col("value", "value", "Value", "value"),
-        _Col("status", "status", "Status", "status", width=26),
-        _Col("z_provinces", "z_provinces", "z over provinces", "two", 10),
-        _Col("outlier_provinces", "outlier_provinces", "Outlier among provinces", width=12),
-        _Col("z_series", "z_series", "z over the periods", "two", 10),
-        _Col("outlier_series", "outlier_series", "Outlier over time", width=12),
-        _Col("modified_z", "modified_z", "Modified z", "two", 10),
-        _Col("modified_z_outlier", "modified_z_outlier", "Modified z > 3.5", "bool", 10),
-        _Col("previous_mean", "previous_mean", "Mean of 3 earlier periods", "value", 12),
-        _Col("previous_periods", "previous_periods", "Earlier periods", "count", 8),
-        _Col("change_ratio", "change_ratio", "Value / earlier mean", "two", 10),
-        _Col("change_flag", "change_flag", "Change beyond 33 %", "bool", 10),
-        _Col("compare_rules", "compare_rules", "Related checks", width=30),
-        _Col("compare_failed", "compare_failed", "Checks failing here", width=30),
-        _Col("compare_fail_pct", "compare_fail_pct", "Provinces failing %", "one", 10, unit="%"),
-        _Col("open_warnings", "warnings_count", "Number of warnings", "count", 10),
-        _Col("explained_warnings", "explained_warnings", "Warnings explained", "count", 10),
-        _Col("explanations", "explanation", "Explanation", width=60),
+        Col("indicator", "indicator", "Indicator", width=11),
+        Col("period", "period", "Reporting period", width=10),
+        Col("area", "code", "Code", width=6),
+        Col("area_en", "capital_or_province", "Capital / province", width=18),
+        Col("value", "value", "Value", "value"),
+        Col("status", "status", "Status", "status", width=26),
+        Col("z_provinces", "z_provinces", "z over provinces", "two", 10),
+        Col("outlier_provinces", "outlier_provinces", "Outlier among provinces", width=12),
+        Col("z_series", "z_series", "z over the periods", "two", 10),
+        Col("outlier_series", "outlier_series", "Outlier over time", width=12),
+        Col("modified_z", "modified_z", "Modified z", "two", 10),
+        Col("modified_z_outlier", "modified_z_outlier", "Modified z > 3.5", "bool", 10),
+        Col("previous_mean", "previous_mean", "Mean of 3 earlier periods", "value", 12),
+        Col("previous_periods", "previous_periods", "Earlier periods", "count", 8),
+        Col("change_ratio", "change_ratio", "Value / earlier mean", "two", 10),
+        Col("change_flag", "change_flag", "Change beyond 33 %", "bool", 10),
+        Col("compare_rules", "compare_rules", "Related checks", width=30),
+        Col("compare_failed", "compare_failed", "Checks failing here", width=30),
+        Col("compare_fail_pct", "compare_fail_pct", "Provinces failing %", "one", 10, unit="%"),
+        Col("open_warnings", "warnings_count", "Number of warnings", "count", 10),
+        Col("explained_warnings", "explained_warnings", "Warnings explained", "count", 10),
+        Col("explanations", "explanation", "Explanation", width=60),
     ]
     ws = book.sheet("Data quality")
     last = book.table(ws, cols, frame)
@@ -332,15 +332,15 @@ def _quality_sheet(book: _Book, frame: pd.DataFrame) -> None:
                 )  # fmt: skip
 
 
-def _sources_sheet(book: _Book, frame: pd.DataFrame) -> None:
+def sources_sheet(book: Book, frame: pd.DataFrame) -> None:
     cols = [
-        _Col("indicator", "indicator", "Indicator", width=11),
-        _Col("period", "period", "Reporting period", width=10),
-        _Col("dimension", "disaggregated_by", "Disaggregated by", width=16),
-        _Col("option", "option", "Option", width=16),
-        _Col("file", "file", "File", width=36),
-        _Col("sha256", "sha256", "SHA-256", width=20),
-        _Col("sheet", "sheet", "Sheet", width=20),
-        _Col("cells", "cell", "Cells", width=40),
+        Col("indicator", "indicator", "Indicator", width=11),
+        Col("period", "period", "Reporting period", width=10),
+        Col("dimension", "disaggregated_by", "Disaggregated by", width=16),
+        Col("option", "option", "Option", width=16),
+        Col("file", "file", "File", width=36),
+        Col("sha256", "sha256", "SHA-256", width=20),
+        Col("sheet", "sheet", "Sheet", width=20),
+        Col("cells", "cell", "Cells", width=40),
     ]
     book.table(book.sheet("Sources"), cols, frame)

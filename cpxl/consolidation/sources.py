@@ -12,7 +12,7 @@ from typing import Final
 
 import pandas as pd
 
-from cpxl.consolidation.inputs import _Inputs
+from cpxl.consolidation.inputs import Inputs
 from cpxl.findings import cell_position, column_name
 from cpxl.store import national
 
@@ -42,7 +42,7 @@ def _cell_ranges(cells: Iterable[str]) -> str:
     return ", ".join(out)
 
 
-def _sources(inputs: _Inputs, refs: pd.DataFrame) -> pd.DataFrame:
+def sources_table(inputs: Inputs, refs: pd.DataFrame) -> pd.DataFrame:
     """Every national value with the files, sheets and cells it was built from."""
     if refs.empty:
         return pd.DataFrame(columns=list(SOURCE_COLUMNS))

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any, Final
 
 from cpxl.catalogue import Catalogue, Period, parse_period
-from cpxl.consolidation.completeness import _returns
+from cpxl.consolidation.completeness import return_of
 from cpxl.consolidation.inputs import sub_periods
 from cpxl.findings import Severity
 from cpxl.store import Store
@@ -130,7 +130,7 @@ def _statuses(catalogue: Catalogue, store: Store, p: Period, day: date) -> list[
     subs = store.submissions(p.id)
     out: list[MinistryStatus] = []
     for code in catalogue.reporting_ministries(p):
-        r = _returns(catalogue, subs, code, p.id)
+        r = return_of(catalogue, subs, code, p.id)
         ministry = catalogue.ministries[code]
         if r.current is not None:
             status, missing = r.current.status, ""

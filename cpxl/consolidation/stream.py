@@ -15,8 +15,8 @@ from typing import Any, Final
 import pandas as pd
 
 from cpxl.catalogue import Catalogue
-from cpxl.consolidation.indicators import _indicator_frames
-from cpxl.consolidation.inputs import _load, _rate_history, _targets
+from cpxl.consolidation.indicators import indicator_frames
+from cpxl.consolidation.inputs import load_inputs, rate_history, target_periods
 from cpxl.store import Store, national
 
 PERIODS_PER_CHUNK: Final = 4
@@ -48,7 +48,7 @@ def national_values(
     No frame is built: the exports write row by row, and a frame of every stored value would
     cost more than all of them together.
     """
-    ordered = [t.id for t in _targets(periods)]
+    ordered = [t.id for t in target_periods(periods)]
 
     def make() -> Iterator[list[Row]]:
         for i in range(0, len(ordered), per_chunk):
@@ -65,12 +65,12 @@ def indicator_chunks(
     per_chunk: int = PERIODS_PER_CHUNK,
 ) -> Chunks:
     """The indicator table of these periods (as ``indicator_table``), a few periods at a time."""
-    targets = _targets(periods)
+    targets = target_periods(periods)
 
     def make() -> Iterator[pd.DataFrame]:
-        rates = _rate_history(catalogue, store)  # read once per pass, not once per chunk
+        rates = rate_history(catalogue, store)  # read once per pass, not once per chunk
         for i in range(0, len(targets), per_chunk):
-            inputs = _load(catalogue, store, targets[i : i + per_chunk], rates)
-            yield _indicator_frames(inputs)[0]
+            inputs = load_inputs(catalogue, store, targets[i : i + per_chunk], rates)
+            yield indicator_frames(inputs)[0]
 
     return Chunks(make)

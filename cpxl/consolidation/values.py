@@ -15,23 +15,23 @@ import numpy as np
 import pandas as pd
 
 from cpxl.catalogue import Catalogue, parse_period
-from cpxl.consolidation.inputs import _Inputs
+from cpxl.consolidation.inputs import Inputs
 from cpxl.store import national
 
 _KEYS: Final = ["element", "target", "area", "dimension", "option"]
 
 
-def _element_values(inputs: _Inputs) -> pd.DataFrame:
+def element_values(inputs: Inputs) -> pd.DataFrame:
     """(element, target, area, dimension, option) -> value, src, late, partial."""
     if "elements" not in inputs.cache:
         inputs.cache["elements"] = _compute_element_values(inputs)
     return inputs.cache["elements"]
 
 
-def _compute_element_values(inputs: _Inputs) -> pd.DataFrame:
+def _compute_element_values(inputs: Inputs) -> pd.DataFrame:
     cat = inputs.catalogue
     period_map = list(inputs.period_map.itertuples(index=False, name=None))
-    used = _used_elements(cat)
+    used = used_elements(cat)
     res = inputs.store.read(lambda c: national.element_aggregates(c, period_map, used))
     how = res["element"].map({k: e.aggregation for k, e in cat.elements.items()})
     is_last = (how == "last").to_numpy()
@@ -62,7 +62,7 @@ def _compute_element_values(inputs: _Inputs) -> pd.DataFrame:
     return _with_national(cat, _with_totals(cat, out))
 
 
-def _used_elements(catalogue: Catalogue) -> list[str]:
+def used_elements(catalogue: Catalogue) -> list[str]:
     """The elements national figures read: indicators' terms, compare rules, survey years."""
     refs = [r for i in catalogue.indicators for r in i.numerator.refs]
     refs += [r for i in catalogue.indicators if i.denominator for r in i.denominator.refs]
@@ -123,14 +123,14 @@ def _with_national(catalogue: Catalogue, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, summed[frame.columns]], ignore_index=True)
 
 
-def _population_values(inputs: _Inputs) -> pd.DataFrame:
+def population_values(inputs: Inputs) -> pd.DataFrame:
     """Rate denominators per target: the chosen population cells, with their year."""
     if "population" not in inputs.cache:
         inputs.cache["population"] = _compute_population_values(inputs)
     return inputs.cache["population"]
 
 
-def _compute_population_values(inputs: _Inputs) -> pd.DataFrame:
+def _compute_population_values(inputs: Inputs) -> pd.DataFrame:
     chosen = inputs.population
     years = {p: parse_period(p).year for p in chosen["period"].unique()}
     out = chosen.assign(

@@ -14,26 +14,26 @@ from dataclasses import dataclass
 import numpy as np
 
 from cpxl.catalogue import Catalogue, Expression, Indicator, Ref
-from cpxl.consolidation.grid import Bools, Floats, Ints, _ratio, _Side, _Term
+from cpxl.consolidation.grid import Bools, Floats, Ints, Side, Term, ratio
 from cpxl.consolidation.inputs import RATE
 
 
 @dataclass(frozen=True, slots=True)
-class _View:
+class View:
     """One row kind of an indicator: its total, or one option of one disaggregation."""
 
     dimension: str
     option: str
-    numerator: tuple[_Term, ...]
-    denominator: tuple[_Term, ...] | None
+    numerator: tuple[Term, ...]
+    denominator: tuple[Term, ...] | None
 
 
-def _terms(expr: Expression, dim: str, opt: str, *, need: bool, cat: Catalogue) -> list[_Term]:
+def _terms(expr: Expression, dim: str, opt: str, *, need: bool, cat: Catalogue) -> list[Term]:
     """Terms with each plain reference narrowed to dim=opt; [] when that is not possible."""
-    out: list[_Term] = []
+    out: list[Term] = []
     for t in expr.terms:
         if t.ref is None:
-            out.append(_Term(t.sign, None, t.constant))
+            out.append(Term(t.sign, None, t.constant))
             continue
         ref = t.ref
         if dim:
@@ -42,17 +42,17 @@ def _terms(expr: Expression, dim: str, opt: str, *, need: bool, cat: Catalogue) 
                 ref = Ref(ref.element, dim, opt)
             elif need:
                 return []
-        out.append(_Term(t.sign, ref, 0.0))
+        out.append(Term(t.sign, ref, 0.0))
     return out
 
 
-def _views(cat: Catalogue, ind: Indicator, totals_only: bool) -> list[_View]:
-    def den(dim: str, opt: str) -> tuple[_Term, ...] | None:
+def views_of(cat: Catalogue, ind: Indicator, totals_only: bool) -> list[View]:
+    def den(dim: str, opt: str) -> tuple[Term, ...] | None:
         if ind.denominator is None:
             return None
         return tuple(_terms(ind.denominator, dim, opt, need=False, cat=cat))
 
-    out = [_View("", "", tuple(_terms(ind.numerator, "", "", need=True, cat=cat)), den("", ""))]
+    out = [View("", "", tuple(_terms(ind.numerator, "", "", need=True, cat=cat)), den("", ""))]
     if totals_only:
         return out
     for dim in ind.disaggregations:
@@ -65,24 +65,24 @@ def _views(cat: Catalogue, ind: Indicator, totals_only: bool) -> list[_View]:
             num = _terms(ind.numerator, dim, opt.code, need=True, cat=cat)
             if not num:
                 break
-            out.append(_View(dim, opt.code, tuple(num), den(dim, opt.code)))
+            out.append(View(dim, opt.code, tuple(num), den(dim, opt.code)))
     return out
 
 
 @dataclass(frozen=True, slots=True)
-class _ViewContext:
+class ViewContext:
     index: int
     ind: Indicator
     view_index: int
-    view: _View
-    num: _Side
-    den: _Side | None
+    view: View
+    num: Side
+    den: Side | None
     applicable: Bools
     survey_year: list[str]
 
 
 @dataclass(frozen=True, slots=True)
-class _Both:
+class Both:
     """Numerator and denominator of one view combined, over every (target, area) row."""
 
     has: Bools  # numerator and (when there is one) denominator reported
@@ -96,16 +96,16 @@ class _Both:
     year: Floats | None  # the population year, for rates
 
 
-def _combine(ctx: _ViewContext) -> _Both:
+def combine(ctx: ViewContext) -> Both:
     num, den = ctx.num, ctx.den
     if den is None:
-        return _Both(
+        return Both(
             num.has, num.value, np.full_like(num.value, np.nan), num.value,
             num.missing_bits, num.partial_bits, num.late, num.src, None,
         )  # fmt: skip
     has = num.has & den.has
-    value = _ratio(ctx.ind.unit, num.value, den.value)
-    return _Both(
+    value = ratio(ctx.ind.unit, num.value, den.value)
+    return Both(
         has,
         num.value,
         den.value,

@@ -17,21 +17,21 @@ from typing import Any, Final
 
 from cpxl.catalogue import Catalogue
 from cpxl.consolidation.charts import charts_sheet
-from cpxl.consolidation.completeness import _completeness
-from cpxl.consolidation.indicators import _indicator_frames
-from cpxl.consolidation.inputs import _Inputs, _load, _restrict, _targets, _with_history
-from cpxl.consolidation.quality import _quality
+from cpxl.consolidation.completeness import completeness_table
+from cpxl.consolidation.indicators import indicator_frames
+from cpxl.consolidation.inputs import Inputs, load_inputs, restrict, target_periods, with_history
+from cpxl.consolidation.quality import quality_table
 from cpxl.consolidation.sheets import (
-    _about,
-    _completeness_sheet,
-    _domain_sheet,
-    _indicators_sheet,
-    _quality_sheet,
-    _sources_sheet,
+    about,
+    completeness_sheet,
+    domain_sheet,
+    indicators_sheet,
+    quality_sheet,
+    sources_sheet,
 )
-from cpxl.consolidation.sources import _sources
-from cpxl.consolidation.values import _element_values, _population_values
-from cpxl.consolidation.writer import _Book
+from cpxl.consolidation.sources import sources_table
+from cpxl.consolidation.values import element_values, population_values
+from cpxl.consolidation.writer import Book
 from cpxl.store import Store
 
 WORKBOOK_PERIODS: Final = 12  # periods a national workbook shows; exports hold every period
@@ -62,7 +62,7 @@ class NationalResult:
         }
 
 
-def _submissions_used(inputs: _Inputs) -> set[int]:
+def _submissions_used(inputs: Inputs) -> set[int]:
     """The submissions whose values a consolidation reads (population years included)."""
     own = inputs.counts()["submission_id"]
     pop = inputs.population["submission_id"]
@@ -87,32 +87,32 @@ def write_national_workbook(
     The workbook is for reading and printing: it holds the latest ``WORKBOOK_PERIODS`` of the
     periods asked for, and its About sheet says so; the exports hold every period.
     """
-    asked = _targets(periods)
+    asked = target_periods(periods)
     targets = asked[-WORKBOOK_PERIODS:]
     moment = built_at or datetime.now(UTC)
-    inputs_all = _load(catalogue, store, _with_history(targets))
-    _element_values(inputs_all)
-    _population_values(inputs_all)
-    inputs = _restrict(inputs_all, targets)
-    table, refs = _indicator_frames(inputs)
-    totals = _indicator_frames(inputs_all, totals_only=True)[0]
-    quality = _quality(inputs, totals, store)
-    complete = _completeness(inputs, store.submissions(), today or moment.date())
-    sources = _sources(inputs, refs)
+    inputs_all = load_inputs(catalogue, store, with_history(targets))
+    element_values(inputs_all)
+    population_values(inputs_all)
+    inputs = restrict(inputs_all, targets)
+    table, refs = indicator_frames(inputs)
+    totals = indicator_frames(inputs_all, totals_only=True)[0]
+    quality = quality_table(inputs, totals, store)
+    complete = completeness_table(inputs, store.submissions(), today or moment.date())
+    sources = sources_table(inputs, refs)
     n_subs = len(_submissions_used(inputs))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"cpims-national-{_period_label([t.id for t in targets])}.xlsx"
     partial = path.with_name(path.name + ".partial")
-    book = _Book(partial, catalogue)
+    book = Book(partial, catalogue)
     try:
-        _about(book, [t.id for t in targets], moment, n_subs, asked=[t.id for t in asked])
-        _indicators_sheet(book, table)
+        about(book, [t.id for t in targets], moment, n_subs, asked=[t.id for t in asked])
+        indicators_sheet(book, table)
         for domain in catalogue.domains:
-            _domain_sheet(book, table, domain)
-        _completeness_sheet(book, complete)
-        _quality_sheet(book, quality)
-        _sources_sheet(book, sources)
+            domain_sheet(book, table, domain)
+        completeness_sheet(book, complete)
+        quality_sheet(book, quality)
+        sources_sheet(book, sources)
         charts_sheet(book, table, [t.id for t in targets])
         book.close()
     except BaseException:

@@ -35,7 +35,7 @@ STATUS_COLOURS: Final = {
 
 
 @dataclass(frozen=True, slots=True)
-class _Col:
+class Col:
     """One column of a sheet: the frame column, its header term and how to write it.
 
     ``kind``: text; count (whole, thousands separated); one (one decimal: rates, percents);
@@ -52,7 +52,7 @@ class _Col:
     unit: str = ""  # the unit shown in the header, when the term does not say it
 
 
-class _Book:
+class Book:
     """The xlsxwriter workbook with its formats and the catalogue's bilingual headers."""
 
     def __init__(self, path: Path, catalogue: Catalogue) -> None:
@@ -111,7 +111,7 @@ class _Book:
         ws.set_footer("&L&A&R&P / &N")
         return ws
 
-    def table(self, ws: Any, cols: Sequence[_Col], frame: pd.DataFrame, first: int = 0) -> int:
+    def table(self, ws: Any, cols: Sequence[Col], frame: pd.DataFrame, first: int = 0) -> int:
         """Two header rows (English, Khmer), then the frame; returns the last row written."""
         for j, c in enumerate(cols):
             en, km = self.label(c.key, c.en)
