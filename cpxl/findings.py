@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from openpyxl.utils.cell import (
     column_index_from_string,
@@ -505,3 +505,15 @@ class RunReport:
             "totals": self.totals,
             "summary": self.summary,
         }
+
+
+# The national tables every output is built from, each spelled once: consolidation writes them,
+# the store streams the values in this order, and the exports read them.
+NATIONAL_VALUE_COLUMNS: Final = (
+    "element", "period", "area", "dimension", "option", "value", "missing", "ministry",
+    "submission_id", "sheet", "cell", "name_received", "sha256", "received_at", "days_late",
+)  # fmt: skip
+INDICATOR_COLUMNS: Final = (
+    "indicator", "period", "area", "iso", "dimension", "option", "numerator", "denominator",
+    "value", "unit", "status", "missing_from", "denominator_year", "survey_year", "sources",
+)  # fmt: skip

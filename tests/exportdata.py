@@ -15,7 +15,7 @@ import pandas as pd
 
 from cpxl import catalogue as cat_mod
 from cpxl.catalogue import Catalogue, parse_period
-from cpxl.exports import INDICATOR_COLUMNS, VALUE_COLUMNS
+from cpxl.exports import INDICATOR_COLUMNS, NATIONAL_VALUE_COLUMNS
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
@@ -104,8 +104,8 @@ def values_frame(rows: list[Row], **text: str) -> pd.DataFrame:
             }
             | text
         )
-    frame = pd.DataFrame(records, columns=list(VALUE_COLUMNS))
-    for name in VALUE_COLUMNS:
+    frame = pd.DataFrame(records, columns=list(NATIONAL_VALUE_COLUMNS))
+    for name in NATIONAL_VALUE_COLUMNS:
         if name == "received_at":
             frame[name] = pd.to_datetime(frame[name], utc=True)
         else:

@@ -41,7 +41,7 @@ from cpxl.catalogue import Catalogue
 from cpxl.exports import (
     EXPORT_FORMATS,
     INDICATOR_COLUMNS,
-    VALUE_COLUMNS,
+    NATIONAL_VALUE_COLUMNS,
     adx_period,
     csv_safe,
     number_text,
@@ -139,7 +139,7 @@ def test_csv_has_a_bom_keeps_khmer_codes_and_blanks(cat: Catalogue, tmp_path: Pa
     element, when, sha = "children_in_residential_care", "2026-02-10T09:15:00+00:00", "ab" * 32
     provenance = ["MOSVY", "7", "children_in_care"]
     assert read_csv_bytes(data) == [
-        list(VALUE_COLUMNS),
+        list(NATIONAL_VALUE_COLUMNS),
         [
             element,
             "2025",
@@ -174,7 +174,9 @@ def test_csv_escapes_formula_text_in_every_text_column(
     cat: Catalogue, tmp_path: Path, payload: str
 ) -> None:
     """Text a spreadsheet would run as a formula is written with a leading apostrophe."""
-    value_text = [c for c in VALUE_COLUMNS if c not in ("value", "submission_id", "days_late")]
+    value_text = [
+        c for c in NATIONAL_VALUE_COLUMNS if c not in ("value", "submission_id", "days_late")
+    ]
     value_text.remove("received_at")
     numeric = ("numerator", "denominator", "value", "sources")
     indicator_text = [c for c in INDICATOR_COLUMNS if c not in numeric]
@@ -187,7 +189,7 @@ def test_csv_escapes_formula_text_in_every_text_column(
     assert {name: cell for name, cell in zip(header, row, strict=True) if name in value_text} == (
         dict.fromkeys(value_text, "'" + payload)
     )
-    assert row[VALUE_COLUMNS.index("value")] == "120"
+    assert row[NATIONAL_VALUE_COLUMNS.index("value")] == "120"
     header, row = read_csv_bytes(indicators_path.read_bytes())
     assert {
         name: cell for name, cell in zip(header, row, strict=True) if name in indicator_text

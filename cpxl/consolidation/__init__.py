@@ -27,7 +27,6 @@ from cpxl.consolidation.completeness import (
     expected_returns,
 )
 from cpxl.consolidation.indicators import (
-    INDICATOR_COLUMNS,
     LATE,
     NOT_REPORTED,
     PARTLY_REPORTED,
@@ -53,6 +52,7 @@ from cpxl.consolidation.status import (
 )
 from cpxl.consolidation.stream import Chunks, indicator_chunks, national_values
 from cpxl.consolidation.workbook import WORKBOOK_PERIODS, NationalResult, write_national_workbook
+from cpxl.findings import INDICATOR_COLUMNS
 
 __all__ = [
     "CHANGE_LIMIT",

@@ -42,6 +42,7 @@ from cpxl.consolidation.inputs import (
 )
 from cpxl.consolidation.values import element_values, population_values
 from cpxl.consolidation.views import Both, View, ViewContext, combine, views_of
+from cpxl.findings import INDICATOR_COLUMNS
 from cpxl.store import Store, national
 
 REPORTED: Final = "reported"
@@ -49,12 +50,6 @@ LATE: Final = "late"
 PARTLY_REPORTED: Final = "partly-reported"
 NOT_REPORTED: Final = "not-reported"
 STATUSES: Final = (REPORTED, LATE, PARTLY_REPORTED, NOT_REPORTED)
-
-
-INDICATOR_COLUMNS: Final = (
-    "indicator", "period", "area", "iso", "dimension", "option", "numerator", "denominator",
-    "value", "unit", "status", "missing_from", "denominator_year", "survey_year", "sources",
-)  # fmt: skip
 
 
 @dataclass

@@ -43,7 +43,7 @@ def national_values(
     store: Store, periods: Sequence[str], *, per_chunk: int = VALUE_PERIODS_PER_CHUNK
 ) -> Chunks:
     """The national long table of these periods, a few periods at a time, as plain rows in the
-    order of :data:`cpxl.store.national.LONG_ROW_COLUMNS` (the exports' ``VALUE_COLUMNS``).
+    order of :data:`cpxl.store.NATIONAL_VALUE_COLUMNS` (the exports' ``NATIONAL_VALUE_COLUMNS``).
 
     No frame is built: the exports write row by row, and a frame of every stored value would
     cost more than all of them together.

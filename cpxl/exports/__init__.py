@@ -2,7 +2,7 @@
 
 Every format is built from the two national tables, given in chunks (one DataFrame, or any
 iterable of DataFrames or lists of plain rows) so that memory stays flat however large the
-store: ``values`` (one row per stored cell, :data:`VALUE_COLUMNS`) and ``indicators``
+store: ``values`` (one row per stored cell, :data:`NATIONAL_VALUE_COLUMNS`) and ``indicators``
 (:data:`INDICATOR_COLUMNS`). A row
 that is absent was not reported and stays absent in every format: nothing is ever turned into 0.
 The metadata (DHIS2 package, SDMX structure) comes from the catalogue alone.
@@ -17,8 +17,6 @@ from typing import Final, Protocol
 
 from cpxl.catalogue import Catalogue
 from cpxl.exports.common import (
-    INDICATOR_COLUMNS,
-    VALUE_COLUMNS,
     Chunks,
     Row,
     adx_period,
@@ -48,13 +46,14 @@ from cpxl.exports.sdmx import (
     write_structure,
 )
 from cpxl.exports.tables import CsvWriter, csv_safe
+from cpxl.findings import INDICATOR_COLUMNS, NATIONAL_VALUE_COLUMNS
 
 __all__ = [
     "ADX_NAMESPACE",
     "EXPORT_FORMATS",
     "INDICATOR_COLUMNS",
+    "NATIONAL_VALUE_COLUMNS",
     "SDMX_STRUCTURE_ID",
-    "VALUE_COLUMNS",
     "adx_period",
     "area_iso",
     "csv_columns",
@@ -123,7 +122,9 @@ def write_exports(
     indicator_writers: list[tuple[str, _Writer]] = []
     try:
         if "csv" in wanted:
-            value_writers.append(("csv", CsvWriter(out_dir / f"{stem}.values.csv", VALUE_COLUMNS)))
+            value_writers.append(
+                ("csv", CsvWriter(out_dir / f"{stem}.values.csv", NATIONAL_VALUE_COLUMNS))
+            )
             indicator_writers.append(
                 (
                     "csv",
@@ -142,7 +143,9 @@ def write_exports(
                 ("sdmx", SdmxCsvWriter(catalogue, out_dir / f"{stem}.sdmx.csv"))
             )
         if value_writers:
-            _feed(values, VALUE_COLUMNS, "values", ("value",), [w for _, w in value_writers])
+            _feed(
+                values, NATIONAL_VALUE_COLUMNS, "values", ("value",), [w for _, w in value_writers]
+            )
         if indicator_writers:
             numbers = ("numerator", "denominator", "value")
             writers = [w for _, w in indicator_writers]

@@ -22,41 +22,6 @@ import pandas as pd
 
 from cpxl.catalogue import Catalogue, parse_period
 
-VALUE_COLUMNS: Final = (
-    "element",
-    "period",
-    "area",
-    "dimension",
-    "option",
-    "value",
-    "missing",
-    "ministry",
-    "submission_id",
-    "sheet",
-    "cell",
-    "name_received",
-    "sha256",
-    "received_at",
-    "days_late",
-)
-INDICATOR_COLUMNS: Final = (
-    "indicator",
-    "period",
-    "area",
-    "iso",
-    "dimension",
-    "option",
-    "numerator",
-    "denominator",
-    "value",
-    "unit",
-    "status",
-    "missing_from",
-    "denominator_year",
-    "survey_year",
-    "sources",
-)
-
 # A chunk of a table: a DataFrame, or plain rows in the table's column order (absent cells
 # None), as the store reads them for the exports without building a frame.
 Row = tuple[Any, ...]

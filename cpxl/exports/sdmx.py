@@ -25,7 +25,6 @@ from typing import IO, Any, Final
 
 from cpxl.catalogue import Catalogue, parse_period
 from cpxl.exports.common import (
-    INDICATOR_COLUMNS,
     AtomicFile,
     Row,
     Surveys,
@@ -35,6 +34,7 @@ from cpxl.exports.common import (
     sdmx_time_period,
     write_whole,
 )
+from cpxl.findings import INDICATOR_COLUMNS
 
 AGENCY: Final = "KH_MOSVY"
 VERSION: Final = "1.0"

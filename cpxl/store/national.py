@@ -301,10 +301,6 @@ def cells_of(conn: Connection, submission_ids: Sequence[int]) -> pd.DataFrame:
 
 
 # The columns of :func:`long_rows`: the long table's, in the order the exports write them.
-LONG_ROW_COLUMNS: Final = (
-    "element", "period", "area", "dimension", "option", "value", "missing", "ministry",
-    "submission_id", "sheet", "cell", "name_received", "sha256", "received_at", "days_late",
-)  # fmt: skip
 
 
 def _by_code_point(conn: Connection, column: Any) -> Any:
@@ -313,7 +309,7 @@ def _by_code_point(conn: Connection, column: Any) -> Any:
 
 
 def long_rows(conn: Connection, periods: Sequence[str]) -> list[tuple[Any, ...]]:
-    """The national long table of these periods as plain rows (:data:`LONG_ROW_COLUMNS`).
+    """The national long table of these periods as plain rows (:data:`NATIONAL_VALUE_COLUMNS`).
 
     For the exports, which write row by row: no frame is built. Rows come return by return
     (by submission id), each return's cells by element, area, dimension and option; a missing
