@@ -27,7 +27,7 @@ from cpxl.consolidation.inputs import (
     with_history,
 )
 from cpxl.consolidation.values import element_values
-from cpxl.findings import Severity
+from cpxl.findings import Severity, cell_position
 from cpxl.store import Store, national
 
 EXTREME_SD: Final = 3.0
@@ -121,10 +121,8 @@ def _warnings(inputs: Inputs, store: Store) -> pd.DataFrame:
     rest = rest[rest["_merge"] == "left_only"].drop(columns="_merge")
     if not rest.empty:
         near = cells.merge(rest[["submission_id", "sheet"]].drop_duplicates())
-        split = near["cell"].str.extract(r"^([A-Z]+)(\d+)$")
-        near = near.assign(col=split[0], row=split[1])
-        split = rest["cell"].str.extract(r"^([A-Z]+)(\d+)$")
-        rest = rest.assign(col=split[0], row=split[1])
+        near = near.assign(row=_rows(near["cell"]), col=_cols(near["cell"]))
+        rest = rest.assign(row=_rows(rest["cell"]), col=_cols(rest["cell"]))
         on_row, on_col = ["submission_id", "sheet", "row"], ["submission_id", "sheet", "col"]
         by_row = near.drop_duplicates(on_row)[[*on_row, "area", "period"]]
         by_col = near.drop_duplicates(on_col)[[*on_col, "element"]]
@@ -301,3 +299,13 @@ def data_quality(catalogue: Catalogue, store: Store, periods: Sequence[str]) -> 
     inputs = load_inputs(catalogue, store, with_history(targets))
     totals = indicator_frames(inputs, totals_only=True)[0]  # also fills the cache
     return quality_table(restrict(inputs, targets), totals, store)
+
+
+def _rows(cells: pd.Series) -> pd.Series:
+    """Each A1 address's 0-based row (NaN where a cell is not an address)."""
+    return cells.map(lambda c: (cell_position(c) or (None, None))[0]).astype(float)
+
+
+def _cols(cells: pd.Series) -> pd.Series:
+    """Each A1 address's 0-based column (NaN where a cell is not an address)."""
+    return cells.map(lambda c: (cell_position(c) or (None, None))[1]).astype(float)
