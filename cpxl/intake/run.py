@@ -35,7 +35,14 @@ from cpxl.findings import FileResult, RunReport, Status
 from cpxl.guard import Limits
 from cpxl.intake.deciding import Expectation, decide, duplicate, not_processed, record
 from cpxl.intake.receiving import Received, archive, scan
-from cpxl.intake.workers import TIME_LIMIT_S, Checked, FeedbackWriter, check_all, write_pending
+from cpxl.intake.workers import (
+    TIME_LIMIT_S,
+    Checked,
+    FeedbackWriter,
+    Setup,
+    check_all,
+    write_pending,
+)
 from cpxl.store import AlreadyRecorded, PendingFeedback, Store, StoreError
 from cpxl.templates import IssuedTemplate, read_register
 from cpxl.workspace import Workspace
@@ -162,21 +169,18 @@ class _Run:
     ) -> RunReport:
         """Steps 1 to 5 of the module docstring."""
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
+        self.register = dict(read_register(self.workspace.templates))
         if not self.dry_run:
             self.rebuild_feedback()
-        self.register = dict(read_register(self.workspace.templates))
         received = self.receive(inbox, within)
         self.run = 0 if self.dry_run else self._start_run()
         self.taken = self.store.feedback_names() | _on_disk(self.feedback)
         seen = self.sort(received)
         fresh = [r for r in received if r.name not in seen]
         n = max(1, min(workers or os.cpu_count() or 1, len(fresh)))
-        checks = check_all(
-            fresh, self.workspace, n, self.catalogue, time_limit=self.time_limit, log=self.log
-        )
-        with FeedbackWriter(
-            self.feedback, self.workspace, self.catalogue, enabled=len(received) > 1, log=self.log
-        ) as writer:
+        setup = Setup(self.catalogue, self.register, str(self.log))
+        checks = check_all(fresh, setup, n, time_limit=self.time_limit)
+        with FeedbackWriter(self.feedback, setup, enabled=len(received) > 1) as writer:
             for done, r in enumerate(received, 1):
                 if r.name in seen:
                     result = self.seen_before(r, seen[r.name], writer)
@@ -283,11 +287,10 @@ class _Run:
         pending = self.store.pending_feedback()
         if not pending:
             return
-        register = dict(read_register(self.workspace.templates))
         written = []
         for p in pending:
             try:
-                write_pending(self.feedback, p, self.catalogue, register)
+                write_pending(self.feedback, p, self.catalogue, self.register)
             except OSError:
                 continue  # the disk is still full or locked: the next run tries again
             written.append(p)

@@ -35,9 +35,8 @@ from cpxl.guard import Limits, inspect
 from cpxl.intake.receiving import Received
 from cpxl.reading import ReadFailure, Submission, layout_of, read_workbook
 from cpxl.store import PendingFeedback
-from cpxl.templates import IssuedTemplate, read_register
+from cpxl.templates import IssuedTemplate
 from cpxl.validation import check_alone
-from cpxl.workspace import Workspace
 
 # Worker limits: enough for any genuine return, far below what a hostile file would take.
 WORKER_MEMORY_BYTES = 2 * 1024**3
@@ -195,12 +194,10 @@ def _crashed(name: str, reason: str = "the reader stopped") -> Checked:
 
 def check_all(
     received: Sequence[Received],
-    workspace: Workspace,
+    setup: Setup,
     workers: int,
-    catalogue: Catalogue,
     *,
     time_limit: float = TIME_LIMIT_S,
-    log: Path | None = None,
 ) -> Iterator[tuple[Received, Checked]]:
     """Check files in worker processes, yielding results in order of receipt.
 
@@ -208,16 +205,16 @@ def check_all(
     alone, so that only a file that really kills a reader is marked as such, and the rest go
     on in a fresh pool. A file still being checked ``time_limit`` seconds after its turn came
     is stopped (with its pool) and gets a status of its own. Whatever a native reader prints
-    goes to ``log``, never to the officer's terminal.
+    goes to the setup's log, never to the officer's terminal.
     """
-    args = Setup(catalogue, read_register(workspace.templates), str(log or ""))
+    catalogue = setup.catalogue
     queue = list(received)
     ahead = IN_FLIGHT_PER_WORKER * workers
     while queue:
         stopped_at: int | None = None
         slow = False
         with _quiet_ctrl_c():  # the pool's processes and threads start without Ctrl-C
-            pool = _pool(workers, args)
+            pool = _pool(workers, setup)
         with pool:
             futures: list[Future[Payload]] = []
             for i, r in enumerate(queue):
@@ -243,7 +240,7 @@ def check_all(
         if slow:
             yield suspect, _too_slow(suspect.name, time_limit)
         else:
-            alone = _check_alone_in_process(suspect, args, time_limit)
+            alone = _check_alone_in_process(suspect, setup, time_limit)
             yield suspect, _unpacked(alone, catalogue)
         queue = queue[stopped_at + 1 :]
 
@@ -300,24 +297,14 @@ class FeedbackWriter:
     is written by the parent instead: feedback is never lost, only slower.
     """
 
-    def __init__(
-        self,
-        folder: Path,
-        workspace: Workspace,
-        catalogue: Catalogue,
-        *,
-        enabled: bool = True,
-        log: Path | None = None,
-    ) -> None:
+    def __init__(self, folder: Path, setup: Setup, *, enabled: bool = True) -> None:
         self.folder = folder
-        self.catalogue = catalogue
-        self.templates = workspace.templates
-        self.args = Setup(catalogue, read_register(workspace.templates), str(log or ""))
+        self.setup = setup
         self.pool: ProcessPoolExecutor | None = None
         self.handed: list[tuple[PendingFeedback, Future[str] | None]] = []
         if enabled:
             with _quiet_ctrl_c():
-                self.pool = _pool(1, self.args)
+                self.pool = _pool(1, self.setup)
 
     def submit(self, pending: PendingFeedback) -> None:
         """Hand one workbook over without waiting."""
@@ -335,15 +322,12 @@ class FeedbackWriter:
         (with the reason in words)."""
         written: list[PendingFeedback] = []
         failed: list[tuple[PendingFeedback, str]] = []
-        register: Mapping[str, Any] | None = None
         for pending, future in self.handed:
             if future is not None and _finished(future):
                 written.append(pending)
                 continue
-            if register is None:
-                register = dict(read_register(self.templates))
             try:
-                write_pending(self.folder, pending, self.catalogue, register)
+                write_pending(self.folder, pending, self.setup.catalogue, self.setup.register)
                 written.append(pending)
             except OSError as exc:
                 failed.append((pending, f"{exc.strerror or exc}"))
@@ -354,7 +338,7 @@ class FeedbackWriter:
         if self.pool is not None:
             self.pool.shutdown(wait=False, cancel_futures=True)
             with _quiet_ctrl_c():
-                self.pool = _pool(1, self.args)
+                self.pool = _pool(1, self.setup)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -410,9 +394,9 @@ def _pool(workers: int, setup: Setup) -> ProcessPoolExecutor:
     )
 
 
-def _check_alone_in_process(r: Received, args: Setup, limit: float) -> Payload:
+def _check_alone_in_process(r: Received, setup: Setup, limit: float) -> Payload:
     with _quiet_ctrl_c():
-        pool = _pool(1, args)
+        pool = _pool(1, setup)
     with pool:
         try:
             return pool.submit(check_in_worker, str(r.archived), r.name).result(timeout=limit)
