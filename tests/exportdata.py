@@ -223,3 +223,17 @@ class Package:
         elif parse_period(period).type != PERIOD_TYPE[sets[0]["periodType"]]:
             problems.append(f"period {period} is not {sets[0]['periodType']}")
         return problems
+
+    def refused(self, data_values: list[dict[str, Any]]) -> list[tuple[dict[str, Any], str]]:
+        """Each dataValues entry DHIS2 would refuse, with why (empty: all of them import)."""
+        return [
+            (dv, problem)
+            for dv in data_values
+            for problem in self.resolve(
+                dv["dataElement"],
+                dv.get("categoryOptionCombo", ""),
+                dv["orgUnit"],
+                dv["period"],
+                dv.get("value", ""),
+            )
+        ]

@@ -121,8 +121,8 @@ def _warnings(inputs: Inputs, store: Store) -> pd.DataFrame:
     rest = rest[rest["_merge"] == "left_only"].drop(columns="_merge")
     if not rest.empty:
         near = cells.merge(rest[["submission_id", "sheet"]].drop_duplicates())
-        near = near.assign(row=_rows(near["cell"]), col=_cols(near["cell"]))
-        rest = rest.assign(row=_rows(rest["cell"]), col=_cols(rest["cell"]))
+        near = near.assign(**_row_and_column(near["cell"]))
+        rest = rest.assign(**_row_and_column(rest["cell"]))
         on_row, on_col = ["submission_id", "sheet", "row"], ["submission_id", "sheet", "col"]
         by_row = near.drop_duplicates(on_row)[[*on_row, "area", "period"]]
         by_col = near.drop_duplicates(on_col)[[*on_col, "element"]]
@@ -301,11 +301,7 @@ def data_quality(catalogue: Catalogue, store: Store, periods: Sequence[str]) -> 
     return quality_table(restrict(inputs, targets), totals, store)
 
 
-def _rows(cells: pd.Series) -> pd.Series:
-    """Each A1 address's 0-based row (NaN where a cell is not an address)."""
-    return cells.map(lambda c: (cell_position(c) or (None, None))[0]).astype(float)
-
-
-def _cols(cells: pd.Series) -> pd.Series:
-    """Each A1 address's 0-based column (NaN where a cell is not an address)."""
-    return cells.map(lambda c: (cell_position(c) or (None, None))[1]).astype(float)
+def _row_and_column(cells: pd.Series) -> dict[str, pd.Series]:
+    """Each A1 address's 0-based row and column (NaN where a cell is not an address)."""
+    at = cells.map(lambda c: cell_position(c) or (None, None))
+    return {"row": at.str[0].astype(float), "col": at.str[1].astype(float)}
