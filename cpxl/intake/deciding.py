@@ -27,12 +27,13 @@ from cpxl.reading import ReadFailure, Submission, read_workbook
 from cpxl.store import (
     Before,
     Explanation,
+    Figures,
     NewSubmission,
     Store,
-    StoredValue,
     StoreError,
     SubmissionRecord,
     differences,
+    figures,
     outcome_of,
     repeat_result,
 )
@@ -151,12 +152,14 @@ def _decide_return(
         return replace(
             result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
         )
-    before = before_for(store, catalogue, sub)
+    before = before_for(store, catalogue, sub, checked.digests)
     findings = [*checked.findings, *check_against_store(sub, catalogue, before.history), *late]
     # Replacement (and "unchanged") is judged against the accepted return that counts; what
     # the sender is told is judged against the latest return they sent, accepted or not.
-    previous = before.previous
-    changes = _changes(before.previous_values, sub.values) if previous else []
+    previous, compared, filled = before.previous, before.compared, sub.filled
+    if previous is not None:  # the elements read back from it, against the same of this one
+        now = figures([v for v in filled if compared is None or v.element in compared])
+    changes = _changes(before.previous_values, now) if previous else []
     status, reason, final = _status(finish(findings, sub.explanations), sub, previous, changes)
     accepted = status in ACCEPTED_STATUSES
     if previous is not None and accepted:
@@ -167,11 +170,11 @@ def _decide_return(
         reason=reason,
         findings=final,
         first=previous.name_received if status == Status.UNCHANGED and previous else "",
-        values_stored=sum(1 for v in sub.values if not v.blank) if accepted else 0,
+        values_stored=len(filled) if accepted else 0,
     )
     if status == Status.UNCHANGED:
         return result
-    return _since_earlier(result, sub, before, changes, catalogue, register)
+    return _since_earlier(result, sub, filled, before, changes, catalogue, register)
 
 
 def _dated(
@@ -221,6 +224,7 @@ def _status(
 def _since_earlier(
     result: FileResult,
     sub: Submission,
+    filled: Sequence[Value],
     before: Before,
     changes: Sequence[Change],
     catalogue: Catalogue,
@@ -232,7 +236,7 @@ def _since_earlier(
     latest = before.latest
     if latest is not None and (earlier is None or latest.id != earlier.id):
         earlier, earlier_findings = latest, before.latest_findings
-        told = _changes(_values_of(latest, catalogue, register), sub.values)
+        told = _changes(_values_of(latest, catalogue, register), figures(filled))
     if earlier is None:
         return result
     fixed, still_open = _fixed_and_open(earlier_findings, result.findings)
@@ -247,7 +251,7 @@ def _since_earlier(
 
 def _values_of(
     earlier: SubmissionRecord, catalogue: Catalogue, register: Mapping[str, IssuedTemplate]
-) -> dict[Key, StoredValue]:
+) -> Figures:
     """The figures of an earlier return the store did not keep (it had errors), read again
     from its archived original: {} when that copy cannot be read."""
     try:
@@ -259,11 +263,7 @@ def _values_of(
         )
     except (ReadFailure, OSError):
         return {}
-    return {
-        v.key: StoredValue(v.value, v.missing, v.sheet, v.cell, v.original)
-        for v in sub.values
-        if not v.blank
-    }
+    return figures(sub.filled)
 
 
 @lru_cache(maxsize=1024)
@@ -276,7 +276,9 @@ def _needs(catalogue: Catalogue, layout: Layout) -> tuple[tuple[str, ...], tuple
     return tuple(sorted(watched)), tuple(sorted(_related(catalogue, own) - own))
 
 
-def before_for(store: Store, catalogue: Catalogue, sub: Submission) -> Before:
+def before_for(
+    store: Store, catalogue: Catalogue, sub: Submission, digests: Mapping[str, str] | None = None
+) -> Before:
     """What deciding this return reads from the store, in one read: the submission it would
     replace, and just the history its checks need, so a run stays flat in the store's size
     (its change-checked totals of the three periods before; other ministries' elements its
@@ -286,7 +288,12 @@ def before_for(store: Store, catalogue: Catalogue, sub: Submission) -> Before:
     for _ in range(2):
         earlier.append(earlier[-1].previous())
     return store.before(
-        sub.ministry, sub.period, watched=watched, earlier=[p.id for p in earlier], others=others
+        sub.ministry,
+        sub.period,
+        watched=watched,
+        earlier=[p.id for p in earlier],
+        others=others,
+        digests=digests,
     )
 
 
@@ -305,7 +312,7 @@ def _first_error(findings: Sequence[Finding]) -> Code | None:
     return next((f.code for f in findings if f.severity == Severity.ERROR), None)
 
 
-def _show(v: Value | StoredValue | None) -> str:
+def _show(v: Value | None) -> str:
     if v is None or (v.value is None and not v.missing and not v.original.strip()):
         return ""  # blank
     if v.value is None and not v.missing:
@@ -313,7 +320,7 @@ def _show(v: Value | StoredValue | None) -> str:
     return v.missing or format_number(v.value or 0.0)
 
 
-def _changes(old: Mapping[Key, StoredValue], new: Sequence[Value]) -> list[Change]:
+def _changes(old: Figures, new: Figures) -> list[Change]:
     """Every cell whose value, as shown, differs from an earlier return's, in key order."""
     out: list[Change] = []
     for key, a, b in differences(old, new):
@@ -364,11 +371,12 @@ def _fixed_and_open(
 
 
 def record(
-    store: Store, run: int, r: Received, result: FileResult, sub: Submission | None, feedback: str
+    store: Store, run: int, r: Received, result: FileResult, checked: Checked, feedback: str
 ) -> int:
     """One transaction for one file, with its feedback's name (its id); nothing from a file
     with errors is stored as data."""
     accept = result.status in ACCEPTED_STATUSES
+    sub = checked.submission
     explanations = [
         Explanation(f.rule, f.location.sheet, f.location.cell, f.params.get("explanation", ""))
         for f in result.findings
@@ -390,8 +398,9 @@ def record(
             days_late=result.days_late,
             feedback=feedback,
             outcome=outcome_of(result),
+            digests=checked.digests,
         ),
-        sub.values if sub is not None and accept else (),
+        sub.filled if sub is not None and accept else (),
         result.findings,
         explanations,
         accept=accept,

@@ -272,7 +272,7 @@ class _Run:
         name, recorded = self._reserve(r.name), None
         if not self.dry_run:
             try:
-                recorded = record(self.store, self.run, r, result, checked.submission, name)
+                recorded = record(self.store, self.run, r, result, checked, name)
             except AlreadyRecorded as exc:  # another officer's run recorded it meanwhile
                 self.taken.discard(name)
                 return duplicate(r, exc.first)

@@ -34,7 +34,7 @@ from cpxl.findings import (
 from cpxl.guard import Limits, inspect
 from cpxl.intake.receiving import Received
 from cpxl.reading import ReadFailure, Submission, layout_of, read_workbook
-from cpxl.store import PendingFeedback
+from cpxl.store import PendingFeedback, digests
 from cpxl.templates import IssuedTemplate
 from cpxl.validation import check_alone
 
@@ -61,6 +61,7 @@ class Checked:
     reason: Code | None = None
     findings: tuple[Finding, ...] = ()
     submission: Submission | None = None
+    digests: Mapping[str, str] | None = None  # what each element says (see store.digests)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,7 +145,7 @@ def check_file(
         status = Status.NOT_A_TEMPLATE if code in IDENTITY_CODES else Status.UNREADABLE
         return Checked(inspection.kind, status, code, (failure.finding,))
     found = tuple(sub.findings) + tuple(check_alone(sub, catalogue))
-    return Checked(inspection.kind, None, None, found, sub)
+    return Checked(inspection.kind, None, None, found, sub, digests(sub.values))
 
 
 # What a worker sends back: the Checked fields, with the return's values as columns and
@@ -168,7 +169,7 @@ def _packed(c: Checked) -> Payload:
     columns = tuple(zip(*sub.values, strict=True)) if sub.values else ()
     return (c.kind, c.status, c.reason, c.findings, (
         sub.file, sub.identity, sub.ministry, sub.period, columns,
-        sub.explanations, sub.findings, dict(sub.sheet_names),
+        sub.explanations, sub.findings, dict(sub.sheet_names), c.digests,
     ))  # fmt: skip
 
 
@@ -176,11 +177,11 @@ def _unpacked(payload: Payload, catalogue: Catalogue) -> Checked:
     kind, status, reason, findings, packed = payload
     if packed is None:
         return Checked(kind, status, reason, findings)
-    file, identity, ministry, period, columns, explanations, read, names = packed
+    file, identity, ministry, period, columns, explanations, read, names, found = packed
     values = tuple(map(Value._make, zip(*columns, strict=True))) if columns else ()
     layout = layout_of(catalogue, ministry, period)
     sub = Submission(file, identity, layout, values, explanations, read, names)
-    return Checked(kind, status, reason, findings, sub)
+    return Checked(kind, status, reason, findings, sub, found)
 
 
 def _crashed(name: str, reason: str = "the reader stopped") -> Checked:

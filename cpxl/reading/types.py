@@ -61,6 +61,11 @@ class Submission:
     sheet_names: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def filled(self) -> tuple[Value, ...]:
+        """The values with something entered: what the store keeps of an accepted return."""
+        return tuple(v for v in self.values if not v.blank)
+
+    @property
     def ministry(self) -> str:
         """The ministry whose template this is."""
         return self.layout.ministry

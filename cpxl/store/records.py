@@ -6,10 +6,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Final, NamedTuple, cast
+from hashlib import blake2b
+from operator import itemgetter
+from typing import Any, Final, cast
 
 from sqlalchemy import (
     Connection,
+    Dialect,
+    Select,
     Table,
     bindparam,
     insert,
@@ -18,6 +22,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from cpxl.findings import (
     ACCEPTED_STATUSES,
@@ -52,6 +57,7 @@ class NewSubmission:
     days_late: int | None
     feedback: str = ""  # the feedback workbook's name in outbox/feedback, reserved
     outcome: Mapping[str, Any] | None = None  # see outcome_of
+    digests: Mapping[str, str] | None = None  # see digests (made from the values when None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,7 @@ class SubmissionRecord:
     feedback: str = ""
     feedback_written: bool = True
     outcome: Mapping[str, Any] | None = None
+    digests: Mapping[str, str] | None = None  # None: recorded before the store kept them
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +91,12 @@ class Before:
     """What the store holds that deciding one return reads, from one snapshot."""
 
     previous: SubmissionRecord | None  # the current submission this return would replace
-    previous_values: Mapping[Key, StoredValue]
+    previous_values: Figures  # its values of the elements compared
     previous_findings: tuple[Finding, ...]
     history: tuple[Stored, ...]  # what the checks against the store compare with
     latest: SubmissionRecord | None = None  # the latest return received, accepted or not
     latest_findings: tuple[Finding, ...] = ()
+    compared: frozenset[str] | None = None  # the elements whose values were read (None: all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,16 +125,21 @@ def repeat_result(name: str, sha256: str, received_at: datetime, first: str) -> 
 
 
 Key = tuple[str, str, str, str]  # (element, area, dimension, option) within one submission
+# What a return says of one cell: its key, and its number or missing-reason code. Two returns
+# differ exactly where their figures do (a figure moved to another cell is no change).
+Figure = tuple[str, str, str, str, float | None, str]
+# A return's non-blank values (Values, or stored rows in Value's fields) by figure.
+Figures = Mapping[Figure, Sequence[Any]]
+_FIGURE = itemgetter(0, 1, 2, 3, 4, 5)
 
 
-class StoredValue(NamedTuple):
-    """A stored value as plain fields: thousands are read per resubmission, so no dataclass."""
+def figures(values: Sequence[Sequence[Any]]) -> dict[Figure, Sequence[Any]]:
+    """Non-blank values (Values, or stored rows in Value's fields) by their figure.
 
-    value: float | None
-    missing: str
-    sheet: str
-    cell: str
-    original: str
+    Made by C-level calls only: a return has thousands of values and most resubmissions change
+    a few, so two returns are compared as sets, and only what differs becomes Python objects.
+    """
+    return dict(zip(map(_FIGURE, values), values, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +276,7 @@ def submission(row: Any) -> SubmissionRecord:
         feedback=m["feedback"],
         feedback_written=bool(m["feedback_written"]),
         outcome=m["outcome"],
+        digests=m["digests"],
     )
 
 
@@ -295,6 +309,7 @@ def insert_submission(
         feedback=sub.feedback,
         feedback_written=False,
         outcome=sub.outcome,
+        digests=sub.digests,
     )
     row = {f.name: getattr(new, f.name) for f in fields(SubmissionRecord) if f.name != "id"}
     result = conn.execute(_INSERT_SUBMISSION, row)
@@ -452,41 +467,82 @@ AUDIT_COLUMNS: Final[tuple[str, ...]] = (
 )  # fmt: skip
 
 
-_STORED_VALUES = select(
-    *(schema.values.c[k] for k in ("element", "area", "dimension", "option")),
-    *(schema.values.c[k] for k in StoredValue._fields),
-).where(schema.values.c.submission_id == bindparam("id"))
+_STORED_VALUES = select(*(schema.values.c[k] for k in Value._fields)).where(
+    schema.values.c.submission_id == bindparam("id")
+)
 
 
-def stored_values(conn: Connection, submission_id: int) -> dict[Key, StoredValue]:
-    """The values stored for one submission, by key."""
-    rows = conn.execute(_STORED_VALUES, {"id": submission_id})
-    return {(e, a, d, o): StoredValue(x, m, s, c, t) for e, a, d, o, x, m, s, c, t in rows}
+_STORED_ELEMENT = _STORED_VALUES.where(schema.values.c.element == bindparam("element"))
 
 
-Difference = tuple[Key, StoredValue | None, Value | None]
+def stored_figures(
+    conn: Connection, submission_id: int, elements: Iterable[str] | None = None
+) -> dict[Figure, Sequence[Any]]:
+    """The values stored for one submission, by figure (rows in Value's fields): all of them,
+    or those of these elements only."""
+    if elements is None:
+        return figures(driver_rows(conn, _STORED_VALUES, {"id": submission_id}))
+    rows: list[Any] = []
+    for element in elements:  # each a range of the primary key
+        rows += driver_rows(conn, _STORED_ELEMENT, {"id": submission_id, "element": element})
+    return figures(rows)
 
 
-def differences(old: Mapping[Key, StoredValue], new: Iterable[Value]) -> list[Difference]:
+def digests(values: Iterable[Value]) -> dict[str, str]:
+    """What a return says of each element, in a few bytes: its figures, hashed.
+
+    Kept with each submission, so that a resubmission reads back only the elements whose
+    digest differs (a corrected return usually changes one or two) instead of all its values.
+    """
+    by_element: dict[str, list[tuple[str, str, str, float | None, str]]] = {}
+    for v in values:
+        if not v.blank:
+            by_element.setdefault(v.element, []).append(v[1:6])
+    return {
+        element: blake2b(repr(sorted(found)).encode(), digest_size=8).hexdigest()
+        for element, found in by_element.items()
+    }
+
+
+def differing(old: Mapping[str, str] | None, new: Mapping[str, str]) -> frozenset[str] | None:
+    """The elements two returns' digests say differ; None (all) when the old has none."""
+    if old is None:
+        return None
+    return frozenset(e for e in old.keys() | new.keys() if old.get(e) != new.get(e))
+
+
+def driver_rows(conn: Connection, statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
+    """The rows of a query whose columns need no conversion, as the database driver gives
+    them: SQLAlchemy's own result handling takes longer than the read for thousands of rows."""
+    compiled = _compiled(statement, conn.dialect)
+    names = compiled.positiontup
+    args = tuple(params[k] for k in names) if names is not None else params
+    return conn.exec_driver_sql(compiled.string, args).all()
+
+
+@cache
+def _compiled(statement: Select[Any], dialect: Dialect) -> SQLCompiler:
+    return statement.compile(dialect=dialect)
+
+
+def stored_values(conn: Connection, submission_id: int) -> tuple[Value, ...]:
+    """The values stored for one submission, in key order."""
+    return tuple(sorted(map(Value._make, conn.execute(_STORED_VALUES, {"id": submission_id}))))
+
+
+Difference = tuple[Key, Value | None, Value | None]
+
+
+def differences(old: Figures, new: Figures) -> list[Difference]:
     """Every key whose figure differs between an earlier return and a new one, in key order:
-    (key, old, new) with old None for a figure added, new None or blank for one removed.
+    (key, old, new), with old None for a figure added and new None for one removed.
 
     The one comparison of two returns: what the sender is told changed and the audit trail
     are both read from it.
     """
-    before = dict(old)
-    out: list[Difference] = []
-    for b in new:
-        key = (b[0], b[1], b[2], b[3])
-        a = before.pop(key, None)
-        if b.blank:
-            if a is not None:
-                out.append((key, a, b))
-        elif a is None or a.value != b.value or a.missing != b.missing:
-            out.append((key, a, b))
-    out.extend((key, a, None) for key, a in before.items())
-    out.sort(key=lambda d: d[0])
-    return out
+    was = {f[:4]: Value._make(old[f]) for f in old.keys() - new.keys()}
+    now = {f[:4]: Value._make(new[f]) for f in new.keys() - old.keys()}
+    return [(key, was.get(key), now.get(key)) for key in sorted(was.keys() | now.keys())]
 
 
 def audit_rows(
@@ -497,10 +553,9 @@ def audit_rows(
     head = (run_id, new_id, previous.id, previous.ministry, previous.period)
     rows = []
     for key, a, b in found:
-        gone = b is None or b.blank
-        action = "added" if a is None else "removed" if gone else "changed"
+        action = "added" if a is None else "removed" if b is None else "changed"
         old = (None, None) if a is None else (a.value, a.missing)
-        now = (None, None) if gone or b is None else (b.value, b.missing)
+        now = (None, None) if b is None else (b.value, b.missing)
         rows.append((*head, *key, *old, *now, action))
     return rows
 

@@ -232,7 +232,16 @@ def _schema_v3(md: MetaData) -> tuple[Table, ...]:
     return runs, subs, values, findings, explanations, audit, repeats
 
 
-runs, submissions, values, findings, explanations, audit, repeats = _schema_v3(METADATA)
+def _schema_v5(md: MetaData) -> tuple[Table, ...]:
+    """Version 5: ``digests`` keeps what each element of a return says, hashed (see
+    :func:`cpxl.store.records.digests`), so a resubmission reads back only what it changed.
+    Submissions recorded before have none and are compared whole."""
+    tables = _schema_v3(md)
+    tables[1].append_column(Column("digests", JSON))
+    return tables
+
+
+runs, submissions, values, findings, explanations, audit, repeats = _schema_v5(METADATA)
 TABLES: tuple[Table, ...] = (
     migrations,
     runs,
@@ -322,12 +331,17 @@ def _migration_users(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _migration_5(conn: Connection) -> None:
+    conn.exec_driver_sql("ALTER TABLE submissions ADD COLUMN digests JSON")
+
+
 # Applied in order, all pending ones in one transaction; version n is MIGRATIONS[n - 1].
 MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_users,
+    _migration_5,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

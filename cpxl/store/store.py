@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -34,10 +35,9 @@ from cpxl.store.engines import (
 from cpxl.store.records import (
     Before,
     Explanation,
-    Key,
+    Figures,
     NewSubmission,
     PendingFeedback,
-    StoredValue,
     SubmissionRecord,
     repeat_result,
 )
@@ -61,7 +61,7 @@ class Store:
         # The values of the submission last read: deciding a resubmission reads the values it
         # would replace, and recording it compares with the same ones again. Stored values
         # never change, so holding them by submission id is always right.
-        self._last_values: tuple[int, dict[Key, StoredValue]] = (0, {})
+        self._last_values: tuple[tuple[int, frozenset[str] | None], Figures] = ((0, None), {})
         self._read_only_mode = False
 
     @classmethod
@@ -224,29 +224,35 @@ class Store:
         watched: Sequence[str] = (),
         earlier: Sequence[str] = (),
         others: Sequence[str] = (),
+        digests: Mapping[str, str] | None = None,
     ) -> Before:
         """Everything deciding a return of this ministry and period reads, in one snapshot:
-        the submission it would replace (its values and findings), and the history its checks
-        compare with (see :func:`frames.history_of`)."""
+        the submission it would replace (its findings, and its values of the elements whose
+        ``digests`` differ from the new return's: all of them when not given), and the history
+        its checks compare with (see :func:`frames.history_of`)."""
         with self._reading() as conn:
             previous = records.current(conn, ministry, period)
-            values: Mapping[Key, StoredValue] = {}
+            values: Figures = {}
             found: tuple[Finding, ...] = ()
+            compared = None
             if previous is not None:
-                values = self._values_in(conn, previous.id)
+                compared = None if digests is None else records.differing(previous.digests, digests)
+                values = self._values_in(conn, previous.id, compared)
                 found = records.findings_of(conn, previous.id)
             history = frames.history_of(conn, ministry, period, watched, earlier, others)
             latest = records.latest(conn, ministry, period)
             latest_found = found
             if latest is not None and (previous is None or latest.id != previous.id):
                 latest_found = records.findings_of(conn, latest.id)
-        return Before(previous, values, found, history, latest, latest_found)
+        return Before(previous, values, found, history, latest, latest_found, compared)
 
-    def _values_in(self, conn: Connection, submission_id: int) -> dict[Key, StoredValue]:
+    def _values_in(
+        self, conn: Connection, submission_id: int, elements: frozenset[str] | None
+    ) -> Figures:
         held, values = self._last_values
-        if held != submission_id:
-            values = records.stored_values(conn, submission_id)
-            self._last_values = (submission_id, values)
+        if held != (submission_id, elements):
+            values = records.stored_figures(conn, submission_id, elements)
+            self._last_values = ((submission_id, elements), values)
         return values
 
     def results_of_run(self, run_id: int) -> tuple[FileResult, ...]:
@@ -269,13 +275,6 @@ class Store:
     def values_of(self, submission_id: int) -> tuple[Value, ...]:
         """The non-blank values stored for one submission (none unless it was accepted)."""
         # Sorted in Python, not in SQL, for the same order from either backend (see frames).
-        return tuple(
-            Value(*key, x.value, x.missing, x.sheet, x.cell, x.original)
-            for key, x in sorted(self.stored_values(submission_id).items())
-        )
-
-    def stored_values(self, submission_id: int) -> dict[Key, StoredValue]:
-        """The same values as plain fields by (element, area, dimension, option), unordered."""
         with self._reading() as conn:
             return records.stored_values(conn, submission_id)
 
@@ -346,13 +345,19 @@ class Store:
             previous = records.current(conn, sub.ministry, sub.period) if accept else None
             if previous is not None:
                 records.replace_current(conn, previous)
+            # Only a return whose values count is ever compared with the next one.
+            sub = replace(sub, digests=(sub.digests or records.digests(stored)) if accept else None)
             new = records.insert_submission(conn, run_id, sub, previous, accept)
             records.insert_findings(conn, new.id, findings, explanations)
             if accept:
                 value_rows = records.value_rows(new.id, sub, stored)
                 records.insert_rows(conn, schema.values, records.VALUE_COLUMNS, value_rows)
             if previous is not None:
-                found = records.differences(self._values_in(conn, previous.id), stored)
+                assert sub.digests is not None
+                compared = records.differing(previous.digests, sub.digests)
+                old = self._values_in(conn, previous.id, compared)
+                now = [v for v in stored if compared is None or v.element in compared]
+                found = records.differences(old, records.figures(now))
                 audit = records.audit_rows(run_id, new.id, previous, found)
                 records.insert_rows(conn, schema.audit, records.AUDIT_COLUMNS, audit)
         return new
