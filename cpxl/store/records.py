@@ -499,7 +499,7 @@ def digests(values: Iterable[Value]) -> dict[str, str]:
         if not v.blank:
             by_element.setdefault(v.element, []).append(v[1:6])
     return {
-        element: blake2b(repr(sorted(found)).encode(), digest_size=8).hexdigest()
+        element: blake2b(repr(sorted(found)).encode(), digest_size=16).hexdigest()
         for element, found in by_element.items()
     }
 
