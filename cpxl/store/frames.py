@@ -8,6 +8,7 @@ text by code point, as Python does.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any, Final, cast
 
 import numpy as np
@@ -16,7 +17,7 @@ from sqlalchemy import BindParameter, Connection, Select, bindparam, select, tru
 
 from cpxl.findings import Stored
 from cpxl.store import schema
-from cpxl.store.records import from_db
+from cpxl.store.records import driver_rows, from_db
 
 HISTORY_COLUMNS: Final = {
     "element": "str",
@@ -134,6 +135,7 @@ def _history_statements() -> tuple[Select[Any], Select[Any]]:
 
 
 _OWN_EARLIER, _OTHERS_NOW = _history_statements()
+_SORT_KEY = itemgetter(*(Stored._fields.index(k) for k in SORT_KEYS))
 
 
 def history_of(
@@ -152,12 +154,12 @@ def history_of(
     rows: list[Any] = []
     if watched and earlier:
         own = {"ministry": ministry, "earlier": list(earlier), "elements": list(watched)}
-        rows += conn.execute(_OWN_EARLIER, own).all()
+        rows += driver_rows(conn, _OWN_EARLIER, own)
     if others:
         theirs = {"ministry": ministry, "period": period, "elements": list(others)}
-        rows += conn.execute(_OTHERS_NOW, theirs).all()
-    at = [Stored._fields.index(k) for k in SORT_KEYS]
-    return tuple(Stored._make(r) for r in sorted(rows, key=lambda r: [r[i] for i in at]))
+        rows += driver_rows(conn, _OTHERS_NOW, theirs)
+    rows.sort(key=_SORT_KEY)
+    return tuple(map(Stored._make, rows))
 
 
 def long_table(conn: Connection, periods: Sequence[str] | None) -> pd.DataFrame:

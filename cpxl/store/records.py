@@ -12,7 +12,6 @@ from typing import Any, Final, cast
 
 from sqlalchemy import (
     Connection,
-    Dialect,
     Select,
     Table,
     bindparam,
@@ -22,7 +21,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from cpxl.findings import (
     ACCEPTED_STATUSES,
@@ -511,18 +509,10 @@ def differing(old: Mapping[str, str] | None, new: Mapping[str, str]) -> frozense
     return frozenset(e for e in old.keys() | new.keys() if old.get(e) != new.get(e))
 
 
-def driver_rows(conn: Connection, statement: Select[Any], params: dict[str, Any]) -> Sequence[Any]:
+def driver_rows(conn: Connection, statement: Select[Any], params: dict[str, Any]) -> list[Any]:
     """The rows of a query whose columns need no conversion, as the database driver gives
-    them: SQLAlchemy's own result handling takes longer than the read for thousands of rows."""
-    compiled = _compiled(statement, conn.dialect)
-    names = compiled.positiontup
-    args = tuple(params[k] for k in names) if names is not None else params
-    return conn.exec_driver_sql(compiled.string, args).all()
-
-
-@cache
-def _compiled(statement: Select[Any], dialect: Dialect) -> SQLCompiler:
-    return statement.compile(dialect=dialect)
+    them: SQLAlchemy's own rows take longer to make than the read for thousands of values."""
+    return list(conn.execute(statement, params).cursor.fetchall())
 
 
 def stored_values(conn: Connection, submission_id: int) -> tuple[Value, ...]:
