@@ -58,10 +58,6 @@ class Store:
         self.url: str = engine.url.render_as_string(hide_password=True)
         self._commits = 0
         self._kill_after = kill_hook()
-        # The values of the submission last read: deciding a resubmission reads the values it
-        # would replace, and recording it compares with the same ones again. Stored values
-        # never change, so holding them by submission id is always right.
-        self._last_values: tuple[tuple[int, frozenset[str] | None], Figures] = ((0, None), {})
         self._read_only_mode = False
 
     @classmethod
@@ -237,7 +233,7 @@ class Store:
             compared = None
             if previous is not None:
                 compared = None if digests is None else records.differing(previous.digests, digests)
-                values = self._values_in(conn, previous.id, compared)
+                values = records.stored_figures(conn, previous.id, compared)
                 found = records.findings_of(conn, previous.id)
             history = frames.history_of(conn, ministry, period, watched, earlier, others)
             latest = records.latest(conn, ministry, period)
@@ -245,15 +241,6 @@ class Store:
             if latest is not None and (previous is None or latest.id != previous.id):
                 latest_found = records.findings_of(conn, latest.id)
         return Before(previous, values, found, history, latest, latest_found, compared)
-
-    def _values_in(
-        self, conn: Connection, submission_id: int, elements: frozenset[str] | None
-    ) -> Figures:
-        held, values = self._last_values
-        if held != (submission_id, elements):
-            values = records.stored_figures(conn, submission_id, elements)
-            self._last_values = ((submission_id, elements), values)
-        return values
 
     def results_of_run(self, run_id: int) -> tuple[FileResult, ...]:
         """What one run recorded, file by file, as it reported them."""
@@ -355,7 +342,7 @@ class Store:
             if previous is not None:
                 assert sub.digests is not None
                 compared = records.differing(previous.digests, sub.digests)
-                old = self._values_in(conn, previous.id, compared)
+                old = records.stored_figures(conn, previous.id, compared)
                 now = [v for v in stored if compared is None or v.element in compared]
                 found = records.differences(old, records.figures(now))
                 audit = records.audit_rows(run_id, new.id, previous, found)
