@@ -287,7 +287,9 @@ def test_a_fresh_run_killed_at_any_step_converges(
         assert again.data is not None, again.stderr
         check_invariants(pristine.ws, pristine.before, again.data, again.stderr)
         assert fingerprint(pristine.ws) == pristine.fingerprint
-    assert (hook, code) == (len(FILES) + 3, 1)
+    # Commits: the run's start, one per file, the feedback confirmed, the run's end; the hook
+    # one past the last is never reached.
+    assert (hook, code) == (len(FILES) + 4, 1)
     assert fingerprint(pristine.ws) == pristine.fingerprint
 
 
