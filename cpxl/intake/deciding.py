@@ -156,10 +156,11 @@ def _decide_return(
     findings = [*checked.findings, *check_against_store(sub, catalogue, before.history), *late]
     # Replacement (and "unchanged") is judged against the accepted return that counts; what
     # the sender is told is judged against the latest return they sent, accepted or not.
-    previous, compared, filled = before.previous, before.compared, sub.filled
+    previous, filled = before.previous, sub.filled
+    changes: list[Change] = []
     if previous is not None:  # the elements read back from it, against the same of this one
-        now = figures([v for v in filled if compared is None or v.element in compared])
-    changes = _changes(before.previous_values, now) if previous else []
+        now = [v for v in filled if before.compared is None or v.element in before.compared]
+        changes = _changes(before.previous_values, figures(now))
     status, reason, final = _status(finish(findings, sub.explanations), sub, previous, changes)
     accepted = status in ACCEPTED_STATUSES
     if previous is not None and accepted:

@@ -132,7 +132,7 @@ _FIGURE = itemgetter(0, 1, 2, 3, 4, 5)
 
 
 def figures(values: Sequence[Sequence[Any]]) -> dict[Figure, Sequence[Any]]:
-    """Non-blank values (Values, or stored rows in Value's fields) by their figure.
+    """Filled values (Values, or stored rows in Value's fields) by their figure.
 
     Made by C-level calls only: a return has thousands of values and most resubmissions change
     a few, so two returns are compared as sets, and only what differs becomes Python objects.
