@@ -7,13 +7,16 @@ what it returns. Nothing here prints. Every failure the user can fix raises a
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
+import multiprocessing
 import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -477,9 +480,14 @@ def consolidate(
     formats: Sequence[str] = CONSOLIDATE_FORMATS,
     store_url: str | None = None,
 ) -> Consolidation:
-    """Build the national workbook and exports from the store."""
-    from cpxl.consolidation import indicator_chunks, national_values, write_national_workbook
-    from cpxl.exports import periods_within, write_exports
+    """Build the national workbook and exports from the store.
+
+    The indicators' exports (computed period by period, the longest part) are written by a
+    second process while this one writes the workbook and the values' exports: the two read
+    the store on their own connections and write different files, each whole or not at all.
+    """
+    from cpxl.consolidation import national_values, write_national_workbook
+    from cpxl.exports import merge_written, periods_within, write_value_exports
 
     ws = workspace(root).require()
     cat = catalogue_of(ws)
@@ -488,22 +496,95 @@ def consolidate(
         parse_period(p)
     target = out or ws.outbox / "national"
     target.mkdir(parents=True, exist_ok=True)
+    url = ws.store_url(store_url)
+    others = tuple(f for f in formats if f != "xlsx")
+    stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")
     written: dict[str, tuple[Path, ...]] = {}
-    with open_store(root, store_url) as store:
-        if "xlsx" in formats:
-            result = write_national_workbook(cat, store, periods, target)
-            written["xlsx"] = (result.workbook,)
-        others = [f for f in formats if f != "xlsx"]
-        if others:
-            # Chunks of a few periods, read or computed as the exports write them: every value
-            # at its own period (a year's export holds its half-yearly, quarterly and monthly
-            # returns too), so anyone can recompute every figure from it.
+    # Forked before this process opens the store, so that no connection is shared.
+    with _beside(_indicator_exports, cat, url, periods, target, stem, others) as indicators:
+        with Store.open(url, create=False) as store:
+            if "xlsx" in formats:
+                result = write_national_workbook(cat, store, periods, target)
+                written["xlsx"] = (result.workbook,)
+            # Every value at its own period (a year's export holds its half-yearly, quarterly
+            # and monthly returns too), so anyone can recompute every figure from it.
             values = national_values(store, periods_within(periods))
-            indicators = indicator_chunks(cat, store, periods)
-            stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")
-            paths = write_exports(cat, values, indicators, target, stem, tuple(others))
-            written.update({k: tuple(v) for k, v in paths.items()})
+            paths = write_value_exports(cat, values, target, stem, others) if others else {}
+        paths = merge_written(paths, indicators())
+    written.update({f: tuple(paths[f]) for f in others if f in paths})
     return Consolidation(tuple(periods), written)
+
+
+def _indicator_exports(
+    cat: Catalogue,
+    url: str,
+    periods: Sequence[str],
+    target: Path,
+    stem: str,
+    formats: Sequence[str],
+) -> dict[str, list[Path]]:
+    """The indicators' exports (CSV, SDMX), computed chunk by chunk on a connection of its own."""
+    from cpxl.consolidation import indicator_chunks
+    from cpxl.exports import write_indicator_exports
+
+    if not formats:
+        return {}
+    with Store.open(url, create=False) as store:
+        chunks = indicator_chunks(cat, store, periods)
+        return write_indicator_exports(cat, chunks, target, stem, formats)
+
+
+@contextlib.contextmanager
+def _beside(
+    work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs
+) -> Iterator[Callable[[], _R]]:
+    """Run ``work`` in a forked process while the caller goes on; gives a function that waits
+    for its result (or raises its error). The caller's own error wins, once the process ended.
+
+    Forked, so the arguments (the catalogue) are inherited, never pickled; only the result or
+    the error comes back, through a pipe.
+    """
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    process = context.Process(target=_send_result, args=(writer, work, args, kwargs))
+    process.start()
+    writer.close()
+    got: list[_R] = []
+
+    def result() -> _R:
+        if not got:
+            try:
+                ok, value = reader.recv()
+            except EOFError:
+                process.join()
+                code = process.exitcode
+                raise RuntimeError(f"a worker process ended (exit code {code})") from None
+            if not ok:
+                raise value
+            got.append(value)
+        return got[0]
+
+    try:
+        yield result
+    finally:
+        process.join()
+        reader.close()
+
+
+def _send_result(
+    pipe: Connection,
+    work: Callable[..., object],
+    args: tuple[object, ...],
+    kwargs: dict[str, object],
+) -> None:
+    try:
+        pipe.send((True, work(*args, **kwargs)))
+    except BaseException as exc:  # handed to the parent, which raises it
+        # The traceback does not travel with the error; its text does, as a note.
+        exc.add_note("In the worker process:\n" + traceback.format_exc())
+        pipe.send((False, exc))
+    finally:
+        pipe.close()
 
 
 def render_consolidation(result: Consolidation) -> str:
