@@ -482,12 +482,14 @@ def consolidate(
 ) -> Consolidation:
     """Build the national workbook and exports from the store.
 
-    The indicators' exports (computed period by period, the longest part) are written by a
-    second process while this one writes the workbook and the values' exports: the two read
-    the store on their own connections and write different files, each whole or not at all.
+    Three independent parts, each in its own process on its own connection to the store, so
+    that they share the machine's cores: the values' exports (CSV, DHIS2, ADX: one pass over
+    the national long table) and the indicators' exports (CSV, SDMX: computed period by
+    period) in two forked processes, the workbook in this one. Each writes its own files, each
+    whole or not at all; the first error met is raised once all three have ended.
     """
-    from cpxl.consolidation import national_values, write_national_workbook
-    from cpxl.exports import merge_written, periods_within, write_value_exports
+    from cpxl.consolidation import write_national_workbook
+    from cpxl.exports import merge_written
 
     ws = workspace(root).require()
     cat = catalogue_of(ws)
@@ -500,19 +502,37 @@ def consolidate(
     others = tuple(f for f in formats if f != "xlsx")
     stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")
     written: dict[str, tuple[Path, ...]] = {}
+    job = (cat, url, periods, target, stem, others)
     # Forked before this process opens the store, so that no connection is shared.
-    with _beside(_indicator_exports, cat, url, periods, target, stem, others) as indicators:
-        with Store.open(url, create=False) as store:
-            if "xlsx" in formats:
+    with _beside(_value_exports, *job) as values, _beside(_indicator_exports, *job) as indicators:
+        if "xlsx" in formats:
+            with Store.open(url, create=False) as store:
                 result = write_national_workbook(cat, store, periods, target)
-                written["xlsx"] = (result.workbook,)
-            # Every value at its own period (a year's export holds its half-yearly, quarterly
-            # and monthly returns too), so anyone can recompute every figure from it.
-            values = national_values(store, periods_within(periods))
-            paths = write_value_exports(cat, values, target, stem, others) if others else {}
-        paths = merge_written(paths, indicators())
+            written["xlsx"] = (result.workbook,)
+        paths = merge_written(values(), indicators())
     written.update({f: tuple(paths[f]) for f in others if f in paths})
     return Consolidation(tuple(periods), written)
+
+
+def _value_exports(
+    cat: Catalogue,
+    url: str,
+    periods: Sequence[str],
+    target: Path,
+    stem: str,
+    formats: Sequence[str],
+) -> dict[str, list[Path]]:
+    """The values' exports (CSV, DHIS2, ADX), from one pass over the national long table."""
+    from cpxl.consolidation import national_values
+    from cpxl.exports import periods_within, write_value_exports
+
+    if not formats:
+        return {}
+    with Store.open(url, create=False) as store:
+        # Every value at its own period (a year's export holds its half-yearly, quarterly and
+        # monthly returns too), so anyone can recompute every figure from it.
+        values = national_values(store, periods_within(periods))
+        return write_value_exports(cat, values, target, stem, formats)
 
 
 def _indicator_exports(
@@ -523,7 +543,7 @@ def _indicator_exports(
     stem: str,
     formats: Sequence[str],
 ) -> dict[str, list[Path]]:
-    """The indicators' exports (CSV, SDMX), computed chunk by chunk on a connection of its own."""
+    """The indicators' exports (CSV, SDMX), computed chunk by chunk."""
     from cpxl.consolidation import indicator_chunks
     from cpxl.exports import write_indicator_exports
 
