@@ -48,9 +48,12 @@ _NEEDS_QUOTES: Final = re.compile('[,"\r\n]')
 
 
 def _csv_column(column: list[Any]) -> list[str]:
-    """One column's CSV fields. Each distinct value is formatted once: long tables repeat."""
+    """One column's CSV fields. Each distinct value is formatted once (long tables repeat), and
+    a column of text written as it is (most are codes) is kept as it is."""
     fields = {value: _csv_field(value) for value in set(column)}
-    return [fields[v] for v in column]
+    if all(text is value for value, text in fields.items()):
+        return column
+    return list(map(fields.__getitem__, column))
 
 
 class CsvWriter:
