@@ -479,6 +479,7 @@ def consolidate(
     out: Path | None = None,
     formats: Sequence[str] = CONSOLIDATE_FORMATS,
     store_url: str | None = None,
+    side_by_side: bool = True,
 ) -> Consolidation:
     """Build the national workbook and exports from the store.
 
@@ -486,7 +487,9 @@ def consolidate(
     that they share the machine's cores: the values' exports (CSV, DHIS2, ADX: one pass over
     the national long table) and the indicators' exports (CSV, SDMX: computed period by
     period) in two forked processes, the workbook in this one. Each writes its own files, each
-    whole or not at all; the first error met is raised once all three have ended.
+    whole or not at all; the first error met is raised once all three have ended. With
+    ``side_by_side=False`` the three run one after the other in this process: about twice the
+    time, and the memory of one process.
     """
     from cpxl.consolidation import write_national_workbook
     from cpxl.exports import merge_written
@@ -504,7 +507,8 @@ def consolidate(
     written: dict[str, tuple[Path, ...]] = {}
     job = (cat, url, periods, target, stem, others)
     # Forked before this process opens the store, so that no connection is shared.
-    with _beside(_value_exports, *job) as values, _beside(_indicator_exports, *job) as indicators:
+    run = _beside if side_by_side else _here
+    with run(_value_exports, *job) as values, run(_indicator_exports, *job) as indicators:
         if "xlsx" in formats:
             with Store.open(url, create=False) as store:
                 result = write_national_workbook(cat, store, periods, target)
@@ -589,6 +593,14 @@ def _beside(
     finally:
         process.join()
         reader.close()
+
+
+@contextlib.contextmanager
+def _here(
+    work: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs
+) -> Iterator[Callable[[], _R]]:
+    """As :func:`_beside`, in this process: ``work`` runs when its result is asked for."""
+    yield functools.partial(work, *args, **kwargs)
 
 
 def _send_result(
