@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import numbers
 import re
 from datetime import date, datetime
@@ -22,6 +23,12 @@ def csv_safe(text: str) -> str:
 
 
 def _csv_cell(value: object) -> str:
+    # Plain text and floats first, by their exact type: the checks against the abstract number
+    # types below cost more than formatting a number.
+    if type(value) is str:
+        return csv_safe(value)
+    if type(value) is float:
+        return "" if math.isnan(value) else number_text(value)
     if absent(value):
         return ""
     if isinstance(value, bool):
