@@ -507,7 +507,7 @@ def consolidate(
     written: dict[str, tuple[Path, ...]] = {}
     job = (cat, url, periods, target, stem, others)
     # Forked before this process opens the store, so that no connection is shared.
-    run = _beside if side_by_side else _here
+    run = _beside if side_by_side and others else _here
     with run(_value_exports, *job) as values, run(_indicator_exports, *job) as indicators:
         if "xlsx" in formats:
             with Store.open(url, create=False) as store:
