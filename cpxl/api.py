@@ -508,7 +508,7 @@ def consolidate(
     job = (cat, url, periods, target, stem, others)
     # Forked before this process opens the store, so that no connection is shared.
     run = _beside if side_by_side and others else _here
-    with run(_value_exports, *job) as values, run(_indicator_exports, *job) as indicators:
+    with run(_exports, "values", *job) as values, run(_exports, "indicators", *job) as indicators:
         if "xlsx" in formats:
             with Store.open(url, create=False) as store:
                 result = write_national_workbook(cat, store, periods, target)
@@ -518,7 +518,8 @@ def consolidate(
     return Consolidation(tuple(periods), written)
 
 
-def _value_exports(
+def _exports(
+    table: str,
     cat: Catalogue,
     url: str,
     periods: Sequence[str],
@@ -526,36 +527,21 @@ def _value_exports(
     stem: str,
     formats: Sequence[str],
 ) -> dict[str, list[Path]]:
-    """The values' exports (CSV, DHIS2, ADX), from one pass over the national long table."""
-    from cpxl.consolidation import national_values
-    from cpxl.exports import periods_within, write_value_exports
+    """One national table's exports, on a connection of their own: ``values`` (CSV, DHIS2, ADX,
+    one pass over the long table) or ``indicators`` (CSV, SDMX, computed chunk by chunk)."""
+    from cpxl.consolidation import indicator_chunks, national_values
+    from cpxl.exports import periods_within, write_indicator_exports, write_value_exports
 
     if not formats:
         return {}
     with Store.open(url, create=False) as store:
-        # Every value at its own period (a year's export holds its half-yearly, quarterly and
-        # monthly returns too), so anyone can recompute every figure from it.
-        values = national_values(store, periods_within(periods))
-        return write_value_exports(cat, values, target, stem, formats)
-
-
-def _indicator_exports(
-    cat: Catalogue,
-    url: str,
-    periods: Sequence[str],
-    target: Path,
-    stem: str,
-    formats: Sequence[str],
-) -> dict[str, list[Path]]:
-    """The indicators' exports (CSV, SDMX), computed chunk by chunk."""
-    from cpxl.consolidation import indicator_chunks
-    from cpxl.exports import write_indicator_exports
-
-    if not formats:
-        return {}
-    with Store.open(url, create=False) as store:
-        chunks = indicator_chunks(cat, store, periods)
-        return write_indicator_exports(cat, chunks, target, stem, formats)
+        if table == "values":
+            # Every value at its own period (a year's export holds its half-yearly, quarterly
+            # and monthly returns too), so anyone can recompute every figure from it.
+            values = national_values(store, periods_within(periods))
+            return write_value_exports(cat, values, target, stem, formats)
+        indicators = indicator_chunks(cat, store, periods)
+        return write_indicator_exports(cat, indicators, target, stem, formats)
 
 
 @contextlib.contextmanager
