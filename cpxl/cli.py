@@ -418,6 +418,12 @@ def store_backup(file: Path, store_url: str | None, workspace: Path) -> None:
     help="Which outputs, separated by commas.",
 )
 @click.option("--store", "store_url", default=None)
+@click.option(
+    "--one-process",
+    is_flag=True,
+    help="Write the workbook and the exports one after the other in one process: about twice "
+    "the time, a third less memory.",
+)
 @workspace_option
 @json_option
 def consolidate(
@@ -427,13 +433,16 @@ def consolidate(
     out: Path | None,
     formats: list[str],
     store_url: str | None,
+    one_process: bool,
     workspace: Path,
     as_json: bool,
 ) -> None:
     """Build the national workbook and exports (default: into outbox/national/)."""
     if not period and not (first and last):
         raise click.UsageError("give --period P, or --from P1 --to P2")
-    result = api.consolidate(workspace, period, first, last, out, formats, store_url)
+    result = api.consolidate(
+        workspace, period, first, last, out, formats, store_url, side_by_side=not one_process
+    )
     if as_json:
         _emit(result.to_dict())
     else:

@@ -2,7 +2,8 @@
 
 Covers: no public function or result type of ``cpxl.api`` says ``Any`` in its signature;
 ``cpxl.consolidate`` is ``cpxl.api.consolidate``; a consolidation returns what it wrote as a
-typed value, the same that ``cpxl consolidate --json`` prints.
+typed value, the same that ``cpxl consolidate --json`` prints; an error of the process writing
+the indicators' exports reaches the caller; one process writes the same exports.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import typing
 from pathlib import Path
 
+import pytest
 from builders import returned, workspace
 from click.testing import CliRunner
 
@@ -66,3 +68,40 @@ def test_consolidate_returns_what_it_wrote(tmp_path: Path) -> None:
     )
     assert shown.exit_code == 0
     assert json.loads(shown.stdout) == result.to_dict()
+
+
+def test_an_error_writing_the_indicators_exports_reaches_the_caller(tmp_path: Path) -> None:
+    """The indicators' exports are written by a second process; its error is raised by
+    consolidate as the error it is, naming the file, and the values' exports are whole."""
+    ws = workspace(tmp_path)
+    returned(ws, "MOJ")
+    assert api.run(ws.root).exit_code == 0
+    national = ws.outbox / "national"
+    (national / "cpims-national-2025.sdmx.csv.partial").mkdir(parents=True)
+    with pytest.raises(IsADirectoryError) as raised:
+        api.consolidate(ws.root, period="2025", formats=["csv", "sdmx"])
+    assert raised.value.filename == str(national / "cpims-national-2025.sdmx.csv.partial")
+    assert sorted(p.name for p in national.iterdir()) == [
+        "cpims-national-2025.sdmx-structure.xml",
+        "cpims-national-2025.sdmx.csv.partial",
+        "cpims-national-2025.values.csv",
+    ]
+
+
+def test_one_process_writes_the_same_exports(tmp_path: Path) -> None:
+    """Run one after the other in one process, consolidate writes the same exports, byte for
+    byte, as with its parts side by side."""
+    ws = workspace(tmp_path)
+    returned(ws, "MOJ")
+    returned(ws, "MOSVY")
+    assert api.run(ws.root).exit_code == 0
+    files = {}
+    for side_by_side in (True, False):
+        out = tmp_path / f"side-by-side-{side_by_side}"
+        written = api.consolidate(ws.root, period="2025", out=out, side_by_side=side_by_side)
+        names = [p.name for paths in written.written.values() for p in paths]
+        files[side_by_side] = {
+            n: (out / n).read_bytes() for n in names if n.endswith((".csv", ".json"))
+        }
+    assert len(files[True]) == 5
+    assert files[True] == files[False]

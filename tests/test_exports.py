@@ -196,6 +196,20 @@ def test_csv_escapes_formula_text_in_every_text_column(
     } == (dict.fromkeys(indicator_text, "'" + payload))
 
 
+@pytest.mark.parametrize("text", ["a, b", 'say "no"', "two\nlines", "cr\rlf", "", "Ṡ ក"])
+def test_csv_quotes_as_the_csv_module_does(cat: Catalogue, tmp_path: Path, text: str) -> None:
+    """A text holding a comma, a quote or a line break is quoted as Python's csv writes it, and
+    reads back as it was."""
+    values = values_frame(ROWS[:1], name_received=text)
+    path = write_exports(cat, values, indicators_frame([]), tmp_path, "x", ("csv",))["csv"][0]
+    lines = path.read_bytes().decode("utf-8-sig").split("\r\n", 1)[1]
+    header, row = read_csv_bytes(path.read_bytes())
+    expected = io.StringIO(newline="")
+    csv.writer(expected, lineterminator="\r\n").writerow(row)
+    assert lines == expected.getvalue()
+    assert row[header.index("name_received")] == text
+
+
 def test_ordinary_text_is_not_escaped() -> None:
     """Codes, names and Khmer that cannot run as a formula are written unchanged."""
     texts = ["CP-AC-02", "KH-1", "a=b", KHMER_FILE, "'quoted", ""]

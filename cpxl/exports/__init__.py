@@ -10,7 +10,7 @@ The metadata (DHIS2 package, SDMX structure) comes from the catalogue alone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Final, Protocol
@@ -60,6 +60,7 @@ __all__ = [
     "csv_safe",
     "data_element_code",
     "dhis2_metadata",
+    "merge_written",
     "number_text",
     "option_code",
     "periods_within",
@@ -68,6 +69,8 @@ __all__ = [
     "target",
     "uid",
     "write_exports",
+    "write_indicator_exports",
+    "write_value_exports",
 ]
 
 EXPORT_FORMATS: Final = ("csv", "dhis2", "adx", "sdmx")
@@ -77,16 +80,6 @@ class _Writer(Protocol):
     def add(self, rows: list[Row]) -> None: ...
     def close(self) -> Path: ...
     def abandon(self) -> None: ...
-
-
-def _feed(
-    data: Chunks, columns: Sequence[str], what: str, numeric: Sequence[str], writers: list[_Writer]
-) -> None:
-    """Give every chunk, as plain rows, to every writer, in one pass over the chunks."""
-    for chunk in chunks(data):
-        rows = table_rows(chunk, columns, what, numeric)
-        for w in writers:
-            w.add(rows)
 
 
 def write_exports(
@@ -104,57 +97,107 @@ def write_exports(
     ``values`` and ``indicators`` are each read once, chunk by chunk, so a generator will do.
     csv: ``<stem>.values.csv`` and ``<stem>.indicators.csv``; dhis2: ``<stem>.dhis2-metadata.json``
     and ``<stem>.dhis2.json``; adx: ``<stem>.adx.xml`` (and the metadata); sdmx:
-    ``<stem>.sdmx-structure.xml`` and ``<stem>.sdmx.csv``.
+    ``<stem>.sdmx-structure.xml`` and ``<stem>.sdmx.csv``. The values' files, then the
+    indicators' (:func:`write_value_exports`, :func:`write_indicator_exports`).
     """
+    out = write_value_exports(catalogue, values, out_dir, stem, formats, exported=exported)
+    more = write_indicator_exports(catalogue, indicators, out_dir, stem, formats, exported=exported)
+    merged = merge_written(out, more)
+    return {f: merged[f] for f in _wanted(formats)}
+
+
+def merge_written(
+    first: dict[str, list[Path]], then: dict[str, list[Path]]
+) -> dict[str, list[Path]]:
+    """The files of two halves of an export, by format, the first half's first."""
+    return {f: first.get(f, []) + then.get(f, []) for f in dict.fromkeys([*first, *then])}
+
+
+def _wanted(formats: Sequence[str]) -> list[str]:
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown:
         raise ValueError(f"unknown export format(s) {', '.join(unknown)}: use {EXPORT_FORMATS}")
-    wanted = list(dict.fromkeys(formats))
-    out: dict[str, list[Path]] = {f: [] for f in wanted}
-    meta = out_dir / f"{stem}.dhis2-metadata.json"
+    return list(dict.fromkeys(formats))
+
+
+def write_value_exports(
+    catalogue: Catalogue,
+    values: Chunks,
+    out_dir: Path,
+    stem: str,
+    formats: Sequence[str] = EXPORT_FORMATS,
+    *,
+    exported: datetime | None = None,
+) -> dict[str, list[Path]]:
+    """The requested exports of the national values: CSV values, DHIS2 (metadata and
+    dataValueSets) and ADX, from one pass over ``values``."""
+    wanted = _wanted(formats)
+    out: dict[str, list[Path]] = {f: [] for f in wanted if f != "sdmx"}
     if "dhis2" in wanted or "adx" in wanted:
-        write_dhis2_metadata(catalogue, out_dir, stem)
+        meta = write_dhis2_metadata(catalogue, out_dir, stem)
         out["dhis2" if "dhis2" in wanted else "adx"].append(meta)
+    opened: list[tuple[str, Callable[[], _Writer]]] = []
+    if "csv" in wanted:
+        path = out_dir / f"{stem}.values.csv"
+        opened.append(("csv", lambda: CsvWriter(path, NATIONAL_VALUE_COLUMNS)))
+    if "dhis2" in wanted:
+        opened.append(
+            ("dhis2", lambda: DataValueSetWriter(catalogue, out_dir / f"{stem}.dhis2.json"))
+        )
+    if "adx" in wanted:
+        opened.append(("adx", lambda: AdxWriter(catalogue, out_dir / f"{stem}.adx.xml", exported)))
+    return merge_written(out, _write(values, NATIONAL_VALUE_COLUMNS, "values", ("value",), opened))
+
+
+def write_indicator_exports(
+    catalogue: Catalogue,
+    indicators: Chunks,
+    out_dir: Path,
+    stem: str,
+    formats: Sequence[str] = EXPORT_FORMATS,
+    *,
+    exported: datetime | None = None,
+) -> dict[str, list[Path]]:
+    """The requested exports of the national indicators: CSV indicators and SDMX (structure and
+    data), from one pass over ``indicators``."""
+    wanted = _wanted(formats)
+    out: dict[str, list[Path]] = {f: [] for f in wanted if f in ("csv", "sdmx")}
     if "sdmx" in wanted:
         out["sdmx"].append(write_structure(catalogue, out_dir, stem, prepared=exported))
+    opened: list[tuple[str, Callable[[], _Writer]]] = []
+    if "csv" in wanted:
+        path = out_dir / f"{stem}.indicators.csv"
+        opened.append(("csv", lambda: CsvWriter(path, INDICATOR_COLUMNS)))
+    if "sdmx" in wanted:
+        opened.append(("sdmx", lambda: SdmxCsvWriter(catalogue, out_dir / f"{stem}.sdmx.csv")))
+    numbers = ("numerator", "denominator", "value")
+    return merge_written(out, _write(indicators, INDICATOR_COLUMNS, "indicators", numbers, opened))
 
-    value_writers: list[tuple[str, _Writer]] = []
-    indicator_writers: list[tuple[str, _Writer]] = []
+
+def _write(
+    data: Chunks,
+    columns: Sequence[str],
+    what: str,
+    numeric: Sequence[str],
+    opened: Sequence[tuple[str, Callable[[], _Writer]]],
+) -> dict[str, list[Path]]:
+    """Open the writers, give every chunk to each in one pass, then put their files in place."""
+    writers: list[tuple[str, _Writer]] = []
+    out: dict[str, list[Path]] = {}
+    if not opened:
+        return out
     try:
-        if "csv" in wanted:
-            value_writers.append(
-                ("csv", CsvWriter(out_dir / f"{stem}.values.csv", NATIONAL_VALUE_COLUMNS))
-            )
-            indicator_writers.append(
-                (
-                    "csv",
-                    CsvWriter(out_dir / f"{stem}.indicators.csv", INDICATOR_COLUMNS),
-                )
-            )
-        if "dhis2" in wanted:
-            value_writers.append(
-                ("dhis2", DataValueSetWriter(catalogue, out_dir / f"{stem}.dhis2.json"))
-            )
-        if "adx" in wanted:
-            adx = AdxWriter(catalogue, out_dir / f"{stem}.adx.xml", exported)
-            value_writers.append(("adx", adx))
-        if "sdmx" in wanted:
-            indicator_writers.append(
-                ("sdmx", SdmxCsvWriter(catalogue, out_dir / f"{stem}.sdmx.csv"))
-            )
-        if value_writers:
-            _feed(
-                values, NATIONAL_VALUE_COLUMNS, "values", ("value",), [w for _, w in value_writers]
-            )
-        if indicator_writers:
-            numbers = ("numerator", "denominator", "value")
-            writers = [w for _, w in indicator_writers]
-            _feed(indicators, INDICATOR_COLUMNS, "indicators", numbers, writers)
-        for fmt, w in value_writers + indicator_writers:
-            out[fmt].append(w.close())
+        for fmt, open_writer in opened:
+            writers.append((fmt, open_writer()))
+        for chunk in chunks(data):
+            rows = table_rows(chunk, columns, what, numeric)
+            for _, w in writers:
+                w.add(rows)
+        for fmt, w in writers:
+            out.setdefault(fmt, []).append(w.close())
     except BaseException:
         # Nothing half-written stays behind; earlier exports of the same name are untouched.
-        for _, w in value_writers + indicator_writers:
+        for _, w in writers:
             w.abandon()
         raise
     return out

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import math
 import numbers
-from collections.abc import Sequence
+import re
 from datetime import date, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -21,6 +23,12 @@ def csv_safe(text: str) -> str:
 
 
 def _csv_cell(value: object) -> str:
+    # Plain text and floats first, by their exact type: the checks against the abstract number
+    # types below cost more than formatting a number.
+    if type(value) is str:
+        return csv_safe(value)
+    if type(value) is float:
+        return "" if math.isnan(value) else number_text(value)
     if absent(value):
         return ""
     if isinstance(value, bool):
@@ -34,15 +42,25 @@ def _csv_cell(value: object) -> str:
     return csv_safe(str(value))
 
 
-def _csv_column(column: tuple[Any, ...]) -> Sequence[Any]:
-    """One column's CSV cells. Each distinct value is formatted once (long tables repeat), and
-    a column of safe text (most are codes) is written as it is."""
-    changed = {}
-    for value in set(column):
-        text = _csv_cell(value)
-        if text is not value and value is not None:  # None is written empty by csv
-            changed[value] = text
-    return [changed.get(v, v) for v in column] if changed else column
+def _csv_field(value: object) -> str:
+    """A cell as the csv module writes it (minimal quoting): quoted when it holds a comma, a
+    quote or a line break, its quotes doubled."""
+    text = _csv_cell(value)
+    if _NEEDS_QUOTES.search(text):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+_NEEDS_QUOTES: Final = re.compile('[,"\r\n]')
+
+
+def _csv_column(column: list[Any]) -> list[str]:
+    """One column's CSV fields. Each distinct value is formatted once (long tables repeat), and
+    a column of text written as it is (most are codes) is kept as it is."""
+    fields = {value: _csv_field(value) for value in set(column)}
+    if all(text is value for value, text in fields.items()):
+        return column
+    return list(map(fields.__getitem__, column))
 
 
 class CsvWriter:
@@ -62,8 +80,13 @@ class CsvWriter:
 
     def add(self, rows: list[Row]) -> None:
         """Write one chunk of rows, in the table's column order."""
-        columns = [_csv_column(c) for c in zip(*rows, strict=True)]
-        self.writer.writerows(zip(*columns, strict=True))
+        if not rows:
+            return
+        # Lines joined from fields formatted once per distinct value: what csv.writer writes,
+        # at half its cost (it would check every field of every row again).
+        # Column by column through itemgetter: zip(*rows) over thousands of rows costs 3x more.
+        columns = [_csv_column(list(map(itemgetter(j), rows))) for j in range(len(self.columns))]
+        self.out.write("\r\n".join(map(",".join, zip(*columns, strict=True))) + "\r\n")
 
     def close(self) -> Path:
         """Put the finished file in place."""

@@ -63,8 +63,9 @@ SORT_KEYS: Final = ["element", "period", "area", "dimension", "option", "ministr
 def frame(rows: Sequence[Any], columns: Mapping[str, str]) -> pd.DataFrame:
     """A frame with these columns and types, also when there are no rows."""
     # Column by column from plain tuples: pandas would probe each Row for namedtuple fields.
-    # Objects first, so that None stays None in the "object" columns.
-    cells = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
+    # Objects first, so that None stays None in the "object" columns. Through itemgetter:
+    # zip(*rows) over thousands of rows costs three times more.
+    cells = [list(map(itemgetter(j), rows)) for j in range(len(columns))]
     out: dict[str, Any] = {}
     for (name, kind), column in zip(columns.items(), cells, strict=True):
         if kind == "float64":  # None (a missing-reason code) becomes NaN

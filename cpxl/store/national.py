@@ -81,6 +81,13 @@ LIST_COLUMNS: Final = {
 _IDS_PER_QUERY: Final = 500
 
 
+def _plain_rows(conn: Connection, query: Select[Any]) -> Sequence[tuple[Any, ...]]:
+    """The driver's own tuples. Nothing these queries read needs SQLAlchemy's conversions (no
+    dates), and making a Row of each of a million values costs more than reading it."""
+    rows: Sequence[tuple[Any, ...]] = conn.execute(query).cursor.fetchall()
+    return rows
+
+
 def _layers(period_map: PeriodMap) -> list[list[tuple[str, str, int, int]]]:
     """The map split so that each stored period feeds one target per query (usually one)."""
     layers: list[list[tuple[str, str, int, int]]] = []
@@ -141,7 +148,7 @@ def _as_stored(
         .select_from(joined)
         .where(where, v.element.in_(elements))
     )  # fmt: skip
-    read = frames.frame(conn.execute(query).all(), _STORED_COLUMNS)
+    read = frames.frame(_plain_rows(conn, query), _STORED_COLUMNS)
     present = read["value"].notna().to_numpy()
     return read[["element", "target", "area", "dimension", "option"]].assign(
         total=read["value"],
@@ -204,7 +211,7 @@ def _element_aggregates(
         .where(where, v.element.in_(elements))
         .group_by(*keys)
     )
-    return frames.frame(conn.execute(query).all(), ELEMENT_COLUMNS)
+    return frames.frame(_plain_rows(conn, query), ELEMENT_COLUMNS)
 
 
 def sent_returns(conn: Connection, periods: Sequence[str]) -> list[tuple[str, str]]:
@@ -238,11 +245,11 @@ def return_counts(conn: Connection, periods: Sequence[str]) -> pd.DataFrame:
         .where(where)
         .group_by(v.ministry, v.period, v.area)
     )
-    return frames.frame(conn.execute(query).all(), COUNT_COLUMNS)
+    return frames.frame(_plain_rows(conn, query), COUNT_COLUMNS)
 
 
 def _cells_query(conn: Connection, query: Select[Any]) -> pd.DataFrame:
-    return frames.frame(conn.execute(query).all(), CELL_COLUMNS)
+    return frames.frame(_plain_rows(conn, query), CELL_COLUMNS)
 
 
 def _cells_select() -> Select[Any]:
@@ -284,7 +291,7 @@ def cell_lists(conn: Connection, periods: Sequence[str], elements: Sequence[str]
             s.sha256, v.sheet,
         )
     )  # fmt: skip
-    return frames.frame(conn.execute(query).all(), LIST_COLUMNS)
+    return frames.frame(_plain_rows(conn, query), LIST_COLUMNS)
 
 
 def cells_of(conn: Connection, submission_ids: Sequence[int]) -> pd.DataFrame:
@@ -328,9 +335,7 @@ def long_rows(conn: Connection, periods: Sequence[str]) -> list[tuple[Any, ...]]
         .where(v.submission_id.in_(ids.scalar_subquery()))
         .order_by(v.submission_id, *(_by_code_point(conn, k) for k in keys))
     )  # fmt: skip
-    # The driver's own tuples: nothing in these columns needs SQLAlchemy's conversions, and
-    # making a Row of each of a million values costs more than reading it.
-    rows: Sequence[tuple[Any, ...]] = conn.execute(query).cursor.fetchall()
+    rows = _plain_rows(conn, query)
     # The files after their values, by the ids found: a submission is never deleted, so every
     # value finds its file even if a resubmission commits in between.
     found = sorted({row[8] for row in rows})
