@@ -567,8 +567,11 @@ def _beside(
                 ok, value = reader.recv()
             except EOFError:
                 process.join()
-                code = process.exitcode
-                raise RuntimeError(f"a worker process ended (exit code {code})") from None
+                raise CannotWrite(
+                    f"The process writing the national exports stopped before it finished "
+                    f"(exit code {process.exitcode}), perhaps for lack of memory. Run the "
+                    "command again with --one-process."
+                ) from None
             if not ok:
                 raise value
             got.append(value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
 import typing
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from click.testing import CliRunner
 import cpxl
 from cpxl import api
 from cpxl.cli import main
+from cpxl.errors import CannotWrite
 
 
 def _mentions_any(hint: object) -> bool:
@@ -86,6 +88,19 @@ def test_an_error_writing_the_indicators_exports_reaches_the_caller(tmp_path: Pa
         "cpims-national-2025.sdmx.csv.partial",
         "cpims-national-2025.values.csv",
     ]
+
+
+def test_an_export_process_that_dies_is_said_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process writing the exports that dies (killed for lack of memory) ends the command
+    with words that say what to do, not as a bug."""
+    ws = workspace(tmp_path)
+    returned(ws, "MOJ")
+    assert api.run(ws.root).exit_code == 0
+    monkeypatch.setattr(api, "_exports", lambda *args: os._exit(9))  # forked with it in place
+    with pytest.raises(CannotWrite, match=r"exit code 9\).*--one-process"):
+        api.consolidate(ws.root, period="2025", formats=["csv"])
 
 
 def test_one_process_writes_the_same_exports(tmp_path: Path) -> None:
