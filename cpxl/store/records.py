@@ -503,10 +503,12 @@ def digests(values: Iterable[Value]) -> dict[str, str]:
 
 
 def differing(old: Mapping[str, str] | None, new: Mapping[str, str]) -> frozenset[str] | None:
-    """The elements two returns' digests say differ; None (all) when the old has none."""
+    """The elements two returns' digests say differ; None (all) when the old has none, or when
+    every element of the old differs (one read of the whole return, not one per element)."""
     if old is None:
         return None
-    return frozenset(e for e in old.keys() | new.keys() if old.get(e) != new.get(e))
+    changed = frozenset(e for e in old.keys() | new.keys() if old.get(e) != new.get(e))
+    return None if changed >= old.keys() else changed
 
 
 def driver_rows(conn: Connection, statement: Select[Any], params: dict[str, Any]) -> list[Any]:
