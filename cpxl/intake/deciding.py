@@ -90,8 +90,9 @@ def decide(
     store: Store,
     expect: Expectation,
     register: Mapping[str, IssuedTemplate],
-) -> FileResult:
-    """The file's one status and every finding, on the store as the files before it left it."""
+) -> tuple[FileResult, Before | None]:
+    """The file's one status and every finding, on the store as the files before it left it;
+    and what was read of the store to decide it (None: nothing), which recording it reuses."""
     base = FileResult(
         r.name,
         r.sha256,
@@ -109,11 +110,11 @@ def decide(
                 reason=checked.reason,
                 findings=checked.findings,
             )
-            return result
+            return result, None
         checked = replace(checked, findings=(*checked.findings, *expect.check(sub, r.name)))
         return _decide_return(base, r, sub, checked, catalogue, store, register)
     except StoreError as exc:
-        return not_processed(base, exc)
+        return not_processed(base, exc), None
 
 
 def not_processed(result: FileResult, exc: StoreError) -> FileResult:
@@ -140,7 +141,7 @@ def _decide_return(
     catalogue: Catalogue,
     store: Store,
     register: Mapping[str, IssuedTemplate],
-) -> FileResult:
+) -> tuple[FileResult, Before | None]:
     """A genuine return: its dates, its checks against the store, its status, and what it
     changed and fixed since the return before it."""
     period = parse_period(sub.period)
@@ -149,14 +150,15 @@ def _decide_return(
         finding = Finding.make(
             Code.PERIOD_CLOSED, Severity.ERROR, Location(file=r.name), period=sub.period
         )
-        return replace(
+        closed = replace(
             result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
         )
+        return closed, None
     before = before_for(store, catalogue, sub, checked.digests)
     findings = [*checked.findings, *check_against_store(sub, catalogue, before.history), *late]
     # Replacement (and "unchanged") is judged against the accepted return that counts; what
     # the sender is told is judged against the latest return they sent, accepted or not.
-    previous, filled = before.previous, sub.filled
+    previous, filled = before.previous, checked.filled
     changes: list[Change] = []
     if previous is not None:  # the elements read back from it, against the same of this one
         now = [v for v in filled if before.compared is None or v.element in before.compared]
@@ -174,8 +176,8 @@ def _decide_return(
         values_stored=len(filled) if accepted else 0,
     )
     if status == Status.UNCHANGED:
-        return result
-    return _since_earlier(result, sub, filled, before, changes, catalogue, register)
+        return result, before
+    return _since_earlier(result, sub, filled, before, changes, catalogue, register), before
 
 
 def _dated(
@@ -372,10 +374,16 @@ def _fixed_and_open(
 
 
 def record(
-    store: Store, run: int, r: Received, result: FileResult, checked: Checked, feedback: str
+    store: Store,
+    run: int,
+    r: Received,
+    result: FileResult,
+    checked: Checked,
+    feedback: str,
+    read: Before | None = None,
 ) -> int:
     """One transaction for one file, with its feedback's name (its id); nothing from a file
-    with errors is stored as data."""
+    with errors is stored as data. ``read`` is what deciding it read of the store."""
     accept = result.status in ACCEPTED_STATUSES
     sub = checked.submission
     explanations = [
@@ -401,8 +409,9 @@ def record(
             outcome=outcome_of(result),
             digests=checked.digests,
         ),
-        sub.filled if sub is not None and accept else (),
+        checked.filled if accept else (),
         result.findings,
         explanations,
         accept=accept,
+        read=read,
     ).id

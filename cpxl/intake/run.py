@@ -4,9 +4,11 @@ The run, as a newcomer reads it:
 
 1. Rebuild any feedback workbook the store recorded but never saw written (a run stopped
    between the two), under its stored name.
-2. Scan the inbox; hash and archive each file. A file already recorded (same bytes, same
-   name) is reported as processed before; the same bytes under another name is a repeat.
-3. A small pool of worker processes runs guard -> read -> validate on each new file.
+2. Scan the inbox; hash and archive each file, in order of receipt, as the workers have room
+   for it. A file already recorded (same bytes, same name) is reported as processed before;
+   the same bytes under another name is a repeat.
+3. A small pool of worker processes runs guard -> read -> validate on each new file, the first
+   while the next are still being archived.
 4. For each checked file, in order of receipt: decide its status (reading the history its
    checks need), record it in one transaction with the name of its feedback workbook, then hand
    the workbook to a writer process without waiting.
@@ -23,7 +25,7 @@ import getpass
 import os
 import platform
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,6 +165,8 @@ class _Run:
     results: list[FileResult] = field(default_factory=list)  # the files done so far
     taken: set[str] = field(default_factory=set)  # feedback names given out
     register: dict[str, IssuedTemplate] = field(default_factory=dict)  # templates issued
+    total: int = 0  # the files to take in: what the progress bar counts to
+    counted: int = 0  # of them, those done
 
     def over(
         self, inbox: Path, run_id: str, workers: int | None, within: Path | None = None
@@ -172,25 +176,26 @@ class _Run:
         self.register = dict(read_register(self.workspace.templates))
         if not self.dry_run:
             self.rebuild_feedback()
-        received = self.receive(inbox, within)
+        files, skipped = scan(inbox, within)
+        self.results.extend(skipped)
+        self.total = len(files)
         self.run = 0 if self.dry_run else self._start_run()
         self.taken = self.store.feedback_names() | _on_disk(self.feedback)
-        seen = self.sort(received)
-        fresh = [r for r in received if r.name not in seen]
-        n = max(1, min(workers or os.cpu_count() or 1, len(fresh)))
+        seen: dict[str, Seen] = {}
+        n = max(1, min(workers or os.cpu_count() or 1, len(files)))
         setup = Setup(self.catalogue, self.register, str(self.log))
-        checks = check_all(fresh, setup, n, time_limit=self.time_limit)
-        with FeedbackWriter(self.feedback, setup, enabled=len(received) > 1) as writer:
-            for done, r in enumerate(received, 1):
-                if r.name in seen:
+        # Files are taken in as the workers have room, so checking starts with the first one.
+        arrivals = self.receive(files, seen)
+        checks = check_all(
+            arrivals, setup, n, time_limit=self.time_limit, skip=lambda r: r.name in seen
+        )
+        with FeedbackWriter(self.feedback, setup, enabled=len(files) > 1) as writer:
+            for r, checked in checks:
+                if checked is None:
                     result = self.seen_before(r, seen[r.name], writer)
                 else:
-                    checked_r, checked = next(checks)
-                    assert checked_r is r
                     result = self.decide_and_record(r, checked, writer)
-                self.results.append(result)
-                if self.on_progress:
-                    self.on_progress(Progress(done, len(received), r.name, result.status.value))
+                self.done(result)
             written, failed = writer.finish()
         if not self.dry_run:
             self.store.confirm_feedback(written)
@@ -201,26 +206,19 @@ class _Run:
             self.store.finish_run(self.run, report.totals)
         return replace(report, stopped=False)
 
-    def receive(self, inbox: Path, within: Path | None) -> list[Received]:
-        """Step 2: every file of the inbox archived, in order of receipt; a file that cannot
-        be (gone, unreadable, too large, no room) gets its status here."""
-        files, skipped = scan(inbox, within)
-        self.results.extend(skipped)
-        received: list[Received] = []
-        for path, name in files:
-            got = archive(path, name, self.workspace.archive, Limits().max_bytes, self.received)
-            if isinstance(got, Received):
-                received.append(got)
-            else:
-                self.results.append(got)
-        return received
-
-    def sort(self, received: Sequence[Received]) -> dict[str, Seen]:
-        """The files whose bytes came before, by name: this very file recorded by an earlier
-        run, or the same bytes under another name (earlier, or earlier in this run)."""
-        seen: dict[str, Seen] = {}
+    def receive(
+        self, files: Sequence[tuple[Path, str]], seen: dict[str, Seen]
+    ) -> Iterator[Received]:
+        """Step 2, one file at a time: each archived in order of receipt (a file that cannot be,
+        gone, unreadable, too large or without room, gets its status here), and those whose
+        bytes came before noted in ``seen``: this very file recorded by an earlier run, or the
+        same bytes under another name (earlier, or earlier in this run)."""
         first_of: dict[str, str] = {}  # sha256 -> the first name it came under, this run
-        for r in received:
+        for path, name in files:
+            r = archive(path, name, self.workspace.archive, Limits().max_bytes, self.received)
+            if not isinstance(r, Received):
+                self.done(r)
+                continue
             known = self.store.receipt(r.sha256, r.name)
             if known is not None:
                 seen[r.name] = Seen(first=known[1], feedback=known[0])
@@ -228,7 +226,14 @@ class _Run:
                 seen[r.name] = Seen(first=first)
             else:
                 first_of[r.sha256] = r.name
-        return seen
+            yield r
+
+    def done(self, result: FileResult) -> None:
+        """One more file with its status, for the report and the progress bar."""
+        self.results.append(result)
+        self.counted += 1
+        if self.on_progress:
+            self.on_progress(Progress(self.counted, self.total, result.file, result.status.value))
 
     def seen_before(self, r: Received, seen: Seen, writer: FeedbackWriter) -> FileResult:
         """A duplicate: reported with the feedback an earlier run wrote for this very file, or
@@ -266,13 +271,13 @@ class _Run:
         self, r: Received, checked: Checked, writer: FeedbackWriter
     ) -> FileResult:
         """Step 4 for one new file."""
-        result = decide(r, checked, self.catalogue, self.store, self.expect, self.register)
+        result, read = decide(r, checked, self.catalogue, self.store, self.expect, self.register)
         if result.status == Status.NOT_PROCESSED:
             return result
         name, recorded = self._reserve(r.name), None
         if not self.dry_run:
             try:
-                recorded = record(self.store, self.run, r, result, checked, name)
+                recorded = record(self.store, self.run, r, result, checked, name, read)
             except AlreadyRecorded as exc:  # another officer's run recorded it meanwhile
                 self.taken.discard(name)
                 return duplicate(r, exc.first)

@@ -14,10 +14,11 @@ import os
 import resource
 import signal
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ class Checked:
     findings: tuple[Finding, ...] = ()
     submission: Submission | None = None
     digests: Mapping[str, str] | None = None  # what each element says (see store.digests)
+    filled: tuple[Value, ...] = ()  # the submission's values with something entered
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,11 +147,13 @@ def check_file(
         status = Status.NOT_A_TEMPLATE if code in IDENTITY_CODES else Status.UNREADABLE
         return Checked(inspection.kind, status, code, (failure.finding,))
     found = tuple(sub.findings) + tuple(check_alone(sub, catalogue))
-    return Checked(inspection.kind, None, None, found, sub, digests(sub.values))
+    filled = sub.filled
+    return Checked(inspection.kind, None, None, found, sub, digests(filled), filled)
 
 
-# What a worker sends back: the Checked fields, with the return's values as columns and
-# without its layout, which the parent has (pickling a Layout costs more than checking a file).
+# What a worker sends back: the Checked fields, with the return's values as columns, which of
+# them are filled as one byte each, and without its layout, which the parent has (pickling a
+# Layout costs more than checking a file).
 Payload = tuple[str, Status | None, Code | None, tuple[Finding, ...], tuple[Any, ...] | None]
 
 
@@ -167,8 +171,9 @@ def _packed(c: Checked) -> Payload:
     if sub is None:
         return (c.kind, c.status, c.reason, c.findings, None)
     columns = tuple(zip(*sub.values, strict=True)) if sub.values else ()
+    filled = bytes(not v.blank for v in sub.values)
     return (c.kind, c.status, c.reason, c.findings, (
-        sub.file, sub.identity, sub.ministry, sub.period, columns,
+        sub.file, sub.identity, sub.ministry, sub.period, columns, filled,
         sub.explanations, sub.findings, dict(sub.sheet_names), c.digests,
     ))  # fmt: skip
 
@@ -177,11 +182,11 @@ def _unpacked(payload: Payload, catalogue: Catalogue) -> Checked:
     kind, status, reason, findings, packed = payload
     if packed is None:
         return Checked(kind, status, reason, findings)
-    file, identity, ministry, period, columns, explanations, read, names, found = packed
+    file, identity, ministry, period, columns, filled, explanations, read, names, found = packed
     values = tuple(map(Value._make, zip(*columns, strict=True))) if columns else ()
     layout = layout_of(catalogue, ministry, period)
     sub = Submission(file, identity, layout, values, explanations, read, names)
-    return Checked(kind, status, reason, findings, sub, found)
+    return Checked(kind, status, reason, findings, sub, found, tuple(compress(values, filled)))
 
 
 def _crashed(name: str, reason: str = "the reader stopped") -> Checked:
@@ -194,14 +199,18 @@ def _crashed(name: str, reason: str = "the reader stopped") -> Checked:
 
 
 def check_all(
-    received: Sequence[Received],
+    received: Iterable[Received],
     setup: Setup,
     workers: int,
     *,
     time_limit: float = TIME_LIMIT_S,
-) -> Iterator[tuple[Received, Checked]]:
-    """Check files in worker processes, yielding results in order of receipt.
+    skip: Callable[[Received], bool] = lambda r: False,
+) -> Iterator[tuple[Received, Checked | None]]:
+    """Check files in worker processes, yielding results in order of receipt (None for a file
+    that ``skip`` says needs no check).
 
+    Files are taken from ``received`` only as the workers have room for them: the first is
+    being checked while the next are still taken in, and a long inbox never piles up in memory.
     A worker that dies breaks the whole pool; the file being waited for is then checked again
     alone, so that only a file that really kills a reader is marked as such, and the rest go
     on in a fresh pool. A file still being checked ``time_limit`` seconds after its turn came
@@ -209,21 +218,36 @@ def check_all(
     goes to the setup's log, never to the officer's terminal.
     """
     catalogue = setup.catalogue
-    queue = list(received)
+    source = iter(received)
+    queue: list[Received] = []  # taken from the source, not yet handed back
+
+    def taken(k: int) -> int:
+        """Take files until ``k`` are queued (or none are left): how many of those k are."""
+        while len(queue) < k and (r := next(source, None)) is not None:
+            queue.append(r)
+        return min(k, len(queue))
+
     ahead = IN_FLIGHT_PER_WORKER * workers
-    while queue:
+    while taken(1):
         stopped_at: int | None = None
         slow = False
         with _quiet_ctrl_c():  # the pool's processes and threads start without Ctrl-C
             pool = _pool(workers, setup)
         with pool:
-            futures: list[Future[Payload]] = []
-            for i, r in enumerate(queue):
+            futures: list[Future[Payload] | None] = []  # None: a file that needs no check
+            i = 0
+            while taken(i + 1) > i:
+                r = queue[i]
                 try:
-                    # Only a few files are in flight, so a long inbox never piles up in memory.
-                    while len(futures) < min(len(queue), i + ahead):
-                        futures.append(_submit(pool, queue[len(futures)]))
-                    checked = _unpacked(futures[i].result(timeout=time_limit), catalogue)
+                    while len(futures) < taken(i + ahead):
+                        nxt = queue[len(futures)]
+                        futures.append(None if skip(nxt) else _submit(pool, nxt))
+                    future = futures[i]
+                    checked = (
+                        None
+                        if future is None
+                        else _unpacked(future.result(timeout=time_limit), catalogue)
+                    )
                 except BrokenProcessPool:
                     stopped_at = i
                     break
@@ -234,6 +258,7 @@ def check_all(
                 except Exception:  # e.g. a result that could not be sent back
                     checked = _crashed(r.name)
                 futures[i] = _DONE
+                i += 1
                 yield r, checked
         if stopped_at is None:
             return
@@ -243,7 +268,7 @@ def check_all(
         else:
             alone = _check_alone_in_process(suspect, setup, time_limit)
             yield suspect, _unpacked(alone, catalogue)
-        queue = queue[stopped_at + 1 :]
+        del queue[: stopped_at + 1]
 
 
 def _submit(pool: ProcessPoolExecutor, r: Received) -> Future[Payload]:

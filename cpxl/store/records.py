@@ -486,16 +486,15 @@ def stored_figures(
     return figures(rows)
 
 
-def digests(values: Iterable[Value]) -> dict[str, str]:
-    """What a return says of each element, in a few bytes: its figures, hashed.
+def digests(filled: Iterable[Value]) -> dict[str, str]:
+    """What a return says of each element, in a few bytes: its filled values' figures, hashed.
 
     Kept with each submission, so that a resubmission reads back only the elements whose
     digest differs (a corrected return usually changes one or two) instead of all its values.
     """
     by_element: dict[str, list[tuple[str, str, str, float | None, str]]] = {}
-    for v in values:
-        if not v.blank:
-            by_element.setdefault(v.element, []).append(v[1:6])
+    for v in filled:
+        by_element.setdefault(v.element, []).append(v[1:6])
     return {
         element: blake2b(repr(sorted(found)).encode(), digest_size=16).hexdigest()
         for element, found in by_element.items()
