@@ -18,6 +18,12 @@ Then, side by side in one run, over the same inbox:
 Last, the guard is timed on a 1 GiB zip bomb whose headers are honest and on one whose headers lie.
 
     .venv/bin/python benchmarks/bench_intake.py [--quick] [--count N] [--small N] [--profile]
+        [--repeat R] [--against DIR]
+
+``--repeat R`` runs (a) R times over the N returns and keeps the run of median wall time (each
+run's time is printed): on a shared machine one run can be 30 % off. ``--against DIR`` runs the
+cpxl of another checkout (an earlier release, e.g. a ``git worktree``) over the same inbox too,
+alternating with this one run by run, and prints the two side by side.
 """
 
 from __future__ import annotations
@@ -202,15 +208,20 @@ def child_run(root: Path, workers: int, profiled: bool) -> None:
     )
 
 
-def run_intake(root: Path, files: int, workers: int, profiled: bool) -> dict[str, Any]:
-    """(a) one ``cpxl run`` in a fresh process, timed from outside as the officer waits."""
+def run_intake(
+    root: Path, files: int, workers: int, profiled: bool, tree: Path | None = None
+) -> dict[str, Any]:
+    """(a) one ``cpxl run`` in a fresh process, timed from outside as the officer waits; with
+    ``tree``, the cpxl of that checkout (an earlier release) instead of this one."""
     command = [sys.executable, __file__, "--child-run", str(root), "--workers", str(workers)]
+    env = {**os.environ, "PYTHONPATH": str(tree)} if tree else None
     start = clock()
     out = subprocess.run(
         command + (["--profile"] if profiled else []),
         check=True,
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     wall = clock() - start
     numbers: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -385,6 +396,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile the run's parent")
     parser.add_argument("--keep", type=Path, default=None, help="work in this new folder, keep it")
     parser.add_argument("--wait", type=float, default=0, help="wait up to S s for a quiet machine")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of N returns; the median")
+    parser.add_argument(
+        "--against", type=Path, default=None, help="also an earlier checkout's cpxl, alternated"
+    )
     parser.add_argument("--child-run", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_run is not None:
@@ -401,10 +416,25 @@ def main() -> None:
         print(f"{count} returns written in {gen_ms / 1000:.1f} s: {dict(kinds)}")
         load = load_note("the runs")
         intake: dict[int, dict[str, Any]] = {}
-        for n in sorted({min(args.small, count), count}):
-            root = workspace_with(work / f"ws-{n}", templates, pool[:n])
-            intake[n] = run_intake(root, n, args.workers, args.profile and n == count)
-            print(f"cpxl run over {n}: {intake[n]['wall_s']:.1f} s")
+        small = min(args.small, count)
+        if small < count:
+            root = workspace_with(work / f"ws-{small}", templates, pool[:small])
+            intake[small] = run_intake(root, small, args.workers, profiled=False)
+            print(f"cpxl run over {small}: {intake[small]['wall_s']:.1f} s")
+        trees: dict[str, Path | None] = {"this": None}
+        if args.against:
+            trees["earlier"] = args.against.resolve()
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
+        for i in range(args.repeat):  # alternated, so a machine that slows down hits both
+            for label, tree in trees.items():
+                root = workspace_with(work / f"ws-{count}-{label}-{i}", templates, pool)
+                got = run_intake(root, count, args.workers, args.profile and i == 0, tree)
+                runs[label].append(got)
+                print(f"cpxl run ({label}) over {count}: {got['wall_s']:.1f} s")
+                if args.keep is None:
+                    shutil.rmtree(root)
+        intake[count] = median_run(runs["this"])
+        earlier = median_run(runs["earlier"]) if args.against else None
         files = [m.path for m in pool]
         baselines = {"naive": naive_run(files, work / "naive"), "calamine": calamine_run(files)}
         print(
@@ -412,7 +442,37 @@ def main() -> None:
         )
         bombs = guard_bombs(work, args.bomb_repeat)
     numbers = report(intake, baselines, bombs)
+    if earlier is not None:
+        numbers["earlier"] = side_by_side(intake[count], earlier, baselines["naive"], args.against)
     save("bench_intake", {**numbers, "load_average_1min": load, "generation_ms": gen_ms})
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time (the lower middle one of an even count), with every run's."""
+    ordered = sorted(runs, key=lambda r: r["wall_s"])
+    return {**ordered[(len(ordered) - 1) // 2], "walls_s": [r["wall_s"] for r in runs]}
+
+
+def side_by_side(
+    this: dict[str, Any], earlier: dict[str, Any], naive: float, tree: Path
+) -> dict[str, Any]:
+    """This cpxl and an earlier checkout's over the same inbox, runs alternated."""
+    n = this["files"]
+    rows = [
+        [label, fmt(r["wall_s"]), ", ".join(fmt(w) for w in r["walls_s"]),
+         fmt(ratio(naive, r["wall_s"])), fmt(r["parent_cpu_ms_per_file"]),
+         fmt(r["workers_cpu_s"] * 1000 / n),
+         fmt(r["loop_cpu_ms"].get("median", 0)),
+         " ".join(f"{k}={v}" for k, v in sorted(r["statuses"].items()))]
+        for label, r in (("this checkout", this), (f"earlier ({tree})", earlier))
+    ]  # fmt: skip
+    print_table(
+        f"cpxl run over the same {n} returns, this checkout and an earlier one, alternated",
+        ["cpxl", "median wall s", "every run s", "naive / it", "parent CPU ms/file",
+         "workers CPU ms/file", "loop median ms", "statuses"],
+        rows,
+    )  # fmt: skip
+    return {"tree": str(tree), "this": this, "earlier": earlier}
 
 
 if __name__ == "__main__":

@@ -63,7 +63,12 @@ class Checked:
     findings: tuple[Finding, ...] = ()
     submission: Submission | None = None
     digests: Mapping[str, str] | None = None  # what each element says (see store.digests)
-    filled: tuple[Value, ...] = ()  # the submission's values with something entered
+    entered: bytes = b""  # which of the submission's values hold something, a byte each
+
+    @property
+    def filled(self) -> tuple[Value, ...]:
+        """The submission's values with something entered (found once, by the worker)."""
+        return tuple(compress(self.submission.values, self.entered)) if self.submission else ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,8 +152,9 @@ def check_file(
         status = Status.NOT_A_TEMPLATE if code in IDENTITY_CODES else Status.UNREADABLE
         return Checked(inspection.kind, status, code, (failure.finding,))
     found = tuple(sub.findings) + tuple(check_alone(sub, catalogue))
-    filled = sub.filled
-    return Checked(inspection.kind, None, None, found, sub, digests(filled), filled)
+    entered = bytes(not v.blank for v in sub.values)
+    found_digests = digests(compress(sub.values, entered))
+    return Checked(inspection.kind, None, None, found, sub, found_digests, entered)
 
 
 # What a worker sends back: the Checked fields, with the return's values as columns, which of
@@ -171,9 +177,8 @@ def _packed(c: Checked) -> Payload:
     if sub is None:
         return (c.kind, c.status, c.reason, c.findings, None)
     columns = tuple(zip(*sub.values, strict=True)) if sub.values else ()
-    filled = bytes(not v.blank for v in sub.values)
     return (c.kind, c.status, c.reason, c.findings, (
-        sub.file, sub.identity, sub.ministry, sub.period, columns, filled,
+        sub.file, sub.identity, sub.ministry, sub.period, columns, c.entered,
         sub.explanations, sub.findings, dict(sub.sheet_names), c.digests,
     ))  # fmt: skip
 
@@ -182,11 +187,11 @@ def _unpacked(payload: Payload, catalogue: Catalogue) -> Checked:
     kind, status, reason, findings, packed = payload
     if packed is None:
         return Checked(kind, status, reason, findings)
-    file, identity, ministry, period, columns, filled, explanations, read, names, found = packed
+    file, identity, ministry, period, columns, entered, explanations, read, names, found = packed
     values = tuple(map(Value._make, zip(*columns, strict=True))) if columns else ()
     layout = layout_of(catalogue, ministry, period)
     sub = Submission(file, identity, layout, values, explanations, read, names)
-    return Checked(kind, status, reason, findings, sub, found, tuple(compress(values, filled)))
+    return Checked(kind, status, reason, findings, sub, found, entered)
 
 
 def _crashed(name: str, reason: str = "the reader stopped") -> Checked:
