@@ -92,7 +92,7 @@ def time_simulation(period: str, work: Path, repeat: int) -> dict[str, dict[str,
             values, ms = timed(partial(plan, cat, lay, 0))
             plans.append(ms)
             filled = work / "filled" / f"{ministry}-{i}.xlsx"
-            _, wall, cpu = timed_cpu(partial(fill_return, template, filled, cat, lay, values))
+            _, wall, cpu = timed_cpu(partial(fill_return, template, filled, values))
             fills.append(wall)
             fills_cpu.append(cpu)
             fast = work / "fast" / f"{ministry}-{i}.xlsx"
