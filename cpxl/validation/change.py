@@ -37,14 +37,16 @@ def change_findings(
         if earlier[key]:
             series[(str(el), str(area))].append((key, float(x)))
     out: list[Finding] = []
+    with_history = {element for element, _ in series}  # most of a return's values have none
     for v in submission.values:
-        rule = rules.get(v.element)
+        if v.element not in with_history or v.dimension or v.value is None:
+            continue
         hist = series.get((v.element, v.area))
-        if rule is None or v.dimension or v.value is None or not hist:
+        if not hist:
             continue
         # Period ids of one type sort in time order: the last three are the latest three.
         latest = sorted(hist)[-3:]
-        finding = _change_finding(rule, v, latest, submission)
+        finding = _change_finding(rules[v.element], v, latest, submission)
         if finding is not None:
             out.append(finding)
     return out
