@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from cpxl.store import frames, schema
-from cpxl.store.records import from_db
+from cpxl.store.records import driver_rows, from_db
 
 # A period asked for (target) and the stored period inside it: its place and how many there are.
 PeriodMap = Sequence[tuple[str, str, int, int]]  # stored, target, sub_index, n_sub
@@ -79,13 +79,6 @@ LIST_COLUMNS: Final = {
     "cells": "str",
 }
 _IDS_PER_QUERY: Final = 500
-
-
-def _plain_rows(conn: Connection, query: Select[Any]) -> Sequence[tuple[Any, ...]]:
-    """The driver's own tuples. Nothing these queries read needs SQLAlchemy's conversions (no
-    dates), and making a Row of each of a million values costs more than reading it."""
-    rows: Sequence[tuple[Any, ...]] = conn.execute(query).cursor.fetchall()
-    return rows
 
 
 def _layers(period_map: PeriodMap) -> list[list[tuple[str, str, int, int]]]:
@@ -148,7 +141,7 @@ def _as_stored(
         .select_from(joined)
         .where(where, v.element.in_(elements))
     )  # fmt: skip
-    read = frames.frame(_plain_rows(conn, query), _STORED_COLUMNS)
+    read = frames.frame(driver_rows(conn, query), _STORED_COLUMNS)
     present = read["value"].notna().to_numpy()
     return read[["element", "target", "area", "dimension", "option"]].assign(
         total=read["value"],
@@ -211,7 +204,7 @@ def _element_aggregates(
         .where(where, v.element.in_(elements))
         .group_by(*keys)
     )
-    return frames.frame(_plain_rows(conn, query), ELEMENT_COLUMNS)
+    return frames.frame(driver_rows(conn, query), ELEMENT_COLUMNS)
 
 
 def sent_returns(conn: Connection, periods: Sequence[str]) -> list[tuple[str, str]]:
@@ -245,11 +238,11 @@ def return_counts(conn: Connection, periods: Sequence[str]) -> pd.DataFrame:
         .where(where)
         .group_by(v.ministry, v.period, v.area)
     )
-    return frames.frame(_plain_rows(conn, query), COUNT_COLUMNS)
+    return frames.frame(driver_rows(conn, query), COUNT_COLUMNS)
 
 
 def _cells_query(conn: Connection, query: Select[Any]) -> pd.DataFrame:
-    return frames.frame(_plain_rows(conn, query), CELL_COLUMNS)
+    return frames.frame(driver_rows(conn, query), CELL_COLUMNS)
 
 
 def _cells_select() -> Select[Any]:
@@ -291,7 +284,7 @@ def cell_lists(conn: Connection, periods: Sequence[str], elements: Sequence[str]
             s.sha256, v.sheet,
         )
     )  # fmt: skip
-    return frames.frame(_plain_rows(conn, query), LIST_COLUMNS)
+    return frames.frame(driver_rows(conn, query), LIST_COLUMNS)
 
 
 def cells_of(conn: Connection, submission_ids: Sequence[int]) -> pd.DataFrame:
@@ -335,7 +328,7 @@ def long_rows(conn: Connection, periods: Sequence[str]) -> list[tuple[Any, ...]]
         .where(v.submission_id.in_(ids.scalar_subquery()))
         .order_by(v.submission_id, *(_by_code_point(conn, k) for k in keys))
     )  # fmt: skip
-    rows = _plain_rows(conn, query)
+    rows = driver_rows(conn, query)
     # The files after their values, by the ids found: a submission is never deleted, so every
     # value finds its file even if a resubmission commits in between.
     found = sorted({row[8] for row in rows})

@@ -510,10 +510,13 @@ def differing(old: Mapping[str, str] | None, new: Mapping[str, str]) -> frozense
     return None if changed >= old.keys() else changed
 
 
-def driver_rows(conn: Connection, statement: Select[Any], params: dict[str, Any]) -> list[Any]:
-    """The rows of a query whose columns need no conversion, as the database driver gives
-    them: SQLAlchemy's own rows take longer to make than the read for thousands of values."""
-    return list(conn.execute(statement, params).cursor.fetchall())
+def driver_rows(
+    conn: Connection, statement: Select[Any], params: dict[str, Any] | None = None
+) -> list[Any]:
+    """The rows of a query whose columns need no conversion (no dates), as the database driver
+    gives them: SQLAlchemy's own rows take longer to make than the read for thousands of
+    values."""
+    return list(conn.execute(statement, params or {}).cursor.fetchall())
 
 
 def stored_values(conn: Connection, submission_id: int) -> tuple[Value, ...]:
