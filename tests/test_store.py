@@ -34,7 +34,7 @@ from typing import cast
 import pandas as pd
 import pytest
 from builders import POSTGRES, new_submission, pg_schema, psycopg
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, MetaData, create_engine, insert, inspect, text
 
 import cpxl
 from cpxl.findings import Code, Finding, Location, Severity, Value
@@ -46,6 +46,7 @@ from cpxl.store import (
     StoreError,
     SubmissionRecord,
     digests,
+    schema,
 )
 
 RECEIVED = datetime(2026, 2, 14, 8, 30, tzinfo=UTC)
@@ -210,27 +211,64 @@ def test_resubmission_replaces_and_audits_every_difference(store: Store) -> None
 
 
 def test_resubmission_reads_back_only_the_elements_it_changed(store: Store) -> None:
-    """Deciding a corrected return reads back only the elements whose figures differ; a figure
-    moved to another cell is no change. The audit is exact all the same."""
+    """Deciding a corrected return reads back only the elements whose digests differ: figures
+    changed, or moved to another cell (which is no change to the sender, but the store keeps
+    the cell each figure is in). The audit is exact all the same."""
     run = _run(store)
     first = [_v("children_in_care", "01", 5.0), _v("children_in_care", "02", 3.0)]
     first += [_v("children_adopted", "01", 1.0), _v("children_adopted", "02", 2.0)]
+    first += [_v("children_reunified", "01", 7.0)]
     store.record(run, _sub("first"), first, [], accept=True)
     second = [
-        _v("children_in_care", "02", 3.0)._replace(cell="C9"),  # moved, same figure
+        _v("children_in_care", "02", 3.0),
         _v("children_in_care", "01", 5.0),
         _v("children_adopted", "01", 1.0),
         _v("children_adopted", "02", 4.0),  # changed 2 -> 4
+        _v("children_reunified", "01", 7.0)._replace(cell="C9"),  # moved, same figure
     ]
     before = store.before("MOSVY", "2025", digests=digests(second))
-    assert before.compared == frozenset({"children_adopted"})
+    assert before.compared == frozenset({"children_adopted", "children_reunified"})
     assert sorted(f[:4] for f in before.previous_values) == [
         ("children_adopted", "01", "", ""),
         ("children_adopted", "02", "", ""),
+        ("children_reunified", "01", "", ""),
     ]
     # Recording it reuses what deciding read (the return it replaces still counts).
     store.record(run, _sub("second"), second, [], accept=True, read=before)
     assert _audit(store) == [("children_adopted", "02", "", "changed", 2.0, "", 4.0, "")]
+
+
+def test_a_resubmission_stores_only_what_it_changes(store: Store) -> None:
+    """A figure is stored once while it stands: a resubmission writes only the cells it
+    changes, moves, adds or removes, and every return still reads exactly as it was sent; the
+    national table names the current file for every figure, and a rejected return holds none."""
+    run = _run(store)
+    first = [_v("e1", "01", 5.0), _v("e1", "02", 3.0), _v("e2", "01", 1.0), _v("e2", "02", 2.0)]
+    a = store.record(run, _sub("a"), first, [], accept=True)
+    second = [_v("e1", "01", 5.0), _v("e1", "02", 3.0), _v("e2", "01", 1.0)]  # e2 02 removed
+    second += [_v("e3", "01", None, "NA")]  # added
+    b = store.record(run, _sub("b"), second, [], accept=True)
+    rejected = store.record(run, _sub("c", status="needs-correction"), [], [], accept=False)
+    third = [_v("e1", "01", 6.0), _v("e1", "02", 3.0)._replace(cell="B9"), _v("e2", "01", 1.0)]
+    third += [_v("e3", "01", None, "NA")]
+    d = store.record(run, _sub("d"), third, [], accept=True)
+    # 4 rows first, then e3 only, then e1 01 changed and e1 02 moved.
+    assert store.counts()["values"] == 4 + 1 + 2
+    assert store.values_of(a.id) == tuple(sorted(first))
+    assert store.values_of(b.id) == tuple(sorted(second))
+    assert store.values_of(rejected.id) == ()
+    assert store.values_of(d.id) == tuple(sorted(third))
+    table = store.long_table()
+    columns = ["element", "area", "cell", "value", "missing"]
+    cells = table[columns].itertuples(index=False)
+    assert sorted((e, a, c, None if x != x else x, m) for e, a, c, x, m in cells) == [
+        ("e1", "01", "B01", 6.0, ""),
+        ("e1", "02", "B9", 3.0, ""),
+        ("e2", "01", "B01", 1.0, ""),
+        ("e3", "01", "B01", None, "NA"),
+    ]
+    assert set(table["name_received"]) == {"d.xlsx"}
+    assert set(table["submission_id"]) == {d.id}
 
 
 def test_a_return_recorded_before_digests_is_compared_whole(store: Store, location: str) -> None:
@@ -474,37 +512,92 @@ def test_migrations_are_recorded_once(location: str) -> None:
     assert names == set(TABLES)
 
 
+def _old_store(location: str, version: int, rows: dict[int, list[tuple[str, str, float]]]) -> None:
+    """A store as cpxl left it at an earlier schema version (its own migrations), holding
+    returns of MOSVY 2025 (ids 1, 2, ...: each replaces the one before, the last counts) with
+    a full copy of their values, as every version before 6 stored them."""
+    md = MetaData()
+    runs, subs, values = schema.tables_at(version, md)[:3]
+    engine = _raw_engine(location)
+    try:
+        with engine.begin() as conn:
+            schema.migrations.create(conn)
+            for n, migrate in enumerate(schema.MIGRATIONS[:version], start=1):
+                migrate(conn)
+                conn.execute(insert(schema.migrations).values(version=n, applied_at=RECEIVED))
+            run = conn.execute(insert(runs).values(started=RECEIVED)).inserted_primary_key[0]
+            ids: dict[int, int] = {}
+            for n in rows:  # ids as the database gives them (in order: 1, 2, ...)
+                ids[n] = conn.execute(
+                    insert(subs).values(
+                        sha256=_sha(str(n)), name_received=f"{n}.xlsx", ministry="MOSVY",
+                        period="2025", received_at=RECEIVED, processed_at=RECEIVED,
+                        status="accepted", replaces=ids.get(n - 1), is_current=n == max(rows),
+                        run_id=run,
+                    )  # only these columns: those of every version
+                ).inserted_primary_key[0]  # fmt: skip
+            conn.execute(
+                insert(values),
+                [
+                    {"submission_id": ids[n], "ministry": "MOSVY", "element": e, "period": "2025",
+                     "area": a, "dimension": "", "option": "", "value": x, "sheet": "Care",
+                     "cell": f"B{a}"}
+                    for n, found in rows.items()
+                    for e, a, x in found
+                ],
+            )  # fmt: skip
+            assert list(ids.values()) == list(rows)
+            if version == 1:
+                conn.execute(
+                    text(
+                        'CREATE INDEX ix_values_element_area_period ON "values" '
+                        "(element, area, period)"
+                    )
+                )
+    finally:
+        engine.dispose()
+
+
 def test_a_version_1_store_is_upgraded_in_place(location: str) -> None:
     """A store made by the first release loses its index by element, gains the feedback
     columns, the repeats table and the digests, and keeps its data."""
-    with Store.open(location) as store:
-        run = _run(store)
-        first = _record_first(store, run)
-    engine = _raw_engine(location)
-    try:
-        with engine.begin() as conn:  # as the first release left it
-            conn.execute(text("DELETE FROM schema_migrations WHERE version > 1"))
-            conn.execute(text("DROP TABLE repeats"))
-            for column in ("feedback", "feedback_written", "outcome", "digests"):
-                conn.execute(text(f"ALTER TABLE submissions DROP COLUMN {column}"))
-            conn.execute(
-                text(
-                    'CREATE INDEX ix_values_element_area_period ON "values" (element, area, period)'
-                )
-            )
-    finally:
-        engine.dispose()
+    _old_store(location, 1, {1: [("e1", "01", 5.0), ("e1", "02", 3.0)]})
     with Store.open(location, create=False) as store:
         assert store.counts()["schema_migrations"] == SCHEMA_VERSION
         assert store.check() == ()
-        assert len(store.values_of(first.id)) == 5
+        assert store.values_of(1) == (_v("e1", "01", 5.0), _v("e1", "02", 3.0))
+        assert store.current("MOSVY", "2025") is not None
     engine = _raw_engine(location)
     try:
         with engine.connect() as conn:
             indexes = {i["name"] for i in inspect(conn).get_indexes("values")}
+            columns = {c["name"] for c in inspect(conn).get_columns("submissions")}
     finally:
         engine.dispose()
     assert "ix_values_element_area_period" not in indexes
+    assert {"feedback", "feedback_written", "outcome", "digests"} <= columns
+
+
+def test_a_version_5_store_keeps_each_returns_values(location: str) -> None:
+    """A store from before figures were stored once holds a full copy per return: upgraded, each
+    return still reads exactly as it was sent, the later one counts, and the next resubmission
+    writes only what it changes."""
+    _old_store(location, 5, {1: [("e1", "01", 5.0), ("e1", "02", 3.0)], 2: [("e1", "01", 6.0)]})
+    with Store.open(location, create=False) as store:
+        assert store.counts()["schema_migrations"] == SCHEMA_VERSION
+        assert store.check() == ()
+        assert store.values_of(1) == (_v("e1", "01", 5.0), _v("e1", "02", 3.0))
+        assert store.values_of(2) == (_v("e1", "01", 6.0),)
+        table = store.long_table()
+        assert list(table[["area", "value", "name_received"]].itertuples(index=False)) == [
+            ("01", 6.0, "2.xlsx")
+        ]
+        third = store.record(
+            _run(store), _sub("c"), [_v("e1", "01", 6.0), _v("e1", "03", 1.0)], [], accept=True
+        )
+        assert store.values_of(third.id) == (_v("e1", "01", 6.0), _v("e1", "03", 1.0))
+        assert store.values_of(2) == (_v("e1", "01", 6.0),)
+        assert store.counts()["values"] == 3 + 1
 
 
 def test_newer_schema_version_is_refused(location: str) -> None:
@@ -702,7 +795,7 @@ def test_check_reports_a_dangling_reference(tmp_path: Path) -> None:
     raw.close()
     with Store.open(path) as store:
         assert store.check() == (
-            "Row 1 of the table values points to a missing row of submissions.",
+            "A row of the table values points to a missing row of submissions.",
         )
 
 

@@ -31,7 +31,7 @@ from cpxl.store import schema
 from cpxl.store.engines import StoreError, first_line
 
 _SUBMISSION_REFERENCES: Final = frozenset(
-    {"submission_id", "replaced_submission_id", "replaces", "first_id"}
+    {"submission_id", "replaced_by", "replaced_submission_id", "replaces", "first_id"}
 )
 
 
@@ -70,7 +70,8 @@ def _sqlite_problems(conn: Connection) -> list[str]:
         if text != "ok"
     ]
     for table, rowid, parent, _fk in conn.exec_driver_sql("PRAGMA foreign_key_check"):
-        out.append(f"Row {rowid} of the table {table} points to a missing row of {parent}.")
+        row = "A row" if rowid is None else f"Row {rowid}"  # the values table has no row ids
+        out.append(f"{row} of the table {table} points to a missing row of {parent}.")
     return out
 
 

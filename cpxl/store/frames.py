@@ -17,7 +17,7 @@ from sqlalchemy import BindParameter, Connection, Select, bindparam, select, tru
 
 from cpxl.findings import Stored
 from cpxl.store import schema
-from cpxl.store.records import driver_rows, from_db
+from cpxl.store.records import HELD, driver_rows, from_db
 
 HISTORY_COLUMNS: Final = {
     "element": "str",
@@ -96,14 +96,11 @@ def history(
 ) -> pd.DataFrame:
     """Current accepted values of these elements (and areas, and periods when named)."""
     v, s = schema.values.c, schema.submissions.c
-    # The current submissions first, then their values by primary key: superseded values stay
-    # in the table, so a search by element alone would read every earlier version too.
-    current = select(s.id).where(s.is_current == true())
+    columns = [s.id if name == "submission_id" else v[name] for name in HISTORY_COLUMNS]
+    query = select(*columns).select_from(HELD).where(s.is_current == true())
     if periods is not None:
-        current = current.where(s.period.in_(list(periods)))
-    query = select(*(v[name] for name in HISTORY_COLUMNS)).where(
-        v.submission_id.in_(current), v.element.in_(list(elements))
-    )
+        query = query.where(s.period.in_(list(periods)))
+    query = query.where(v.element.in_(list(elements)))
     if areas is not None:
         query = query.where(v.area.in_(list(areas)))
     if totals_only:
@@ -119,19 +116,23 @@ def _history_statements() -> tuple[Select[Any], Select[Any]]:
     """The two reads of :func:`history_of`, built once with bound parameters (building a
     statement costs more than running it)."""
     v, s = schema.values.c, schema.submissions.c
-    columns = [v[name] for name in Stored._fields]
-    own = select(s.id).where(
-        s.is_current == true(),
-        s.ministry == bindparam("ministry"),
-        s.period.in_(bindparam("earlier", expanding=True)),
-    )
-    theirs = select(s.id).where(
-        s.is_current == true(), s.ministry != bindparam("ministry"), s.period == bindparam("period")
-    )
+    # The current submissions first, then the values each holds, by its period and ministry.
+    held = select(*(v[name] for name in Stored._fields)).select_from(HELD)
     watched: BindParameter[str] = bindparam("elements", expanding=True)
     return (
-        select(*columns).where(v.submission_id.in_(own), v.element.in_(watched), v.dimension == ""),
-        select(*columns).where(v.submission_id.in_(theirs), v.element.in_(watched)),
+        held.where(
+            s.is_current == true(),
+            s.ministry == bindparam("ministry"),
+            s.period.in_(bindparam("earlier", expanding=True)),
+            v.element.in_(watched),
+            v.dimension == "",
+        ),
+        held.where(
+            s.is_current == true(),
+            s.ministry != bindparam("ministry"),
+            s.period == bindparam("period"),
+            v.element.in_(watched),
+        ),
     )
 
 
@@ -166,10 +167,10 @@ def history_of(
 def long_table(conn: Connection, periods: Sequence[str] | None) -> pd.DataFrame:
     """Every current accepted value with the file it came from."""
     v, s = schema.values.c, schema.submissions.c
-    current = select(s.id).where(s.is_current == true())
+    columns = [s.id if name == "submission_id" else v[name] for name in _VALUE_COLUMNS]
+    query = select(*columns).select_from(HELD).where(s.is_current == true())
     if periods is not None:
-        current = current.where(s.period.in_(list(periods)))
-    query = select(*(v[name] for name in _VALUE_COLUMNS)).where(v.submission_id.in_(current))
+        query = query.where(s.period.in_(list(periods)))
     rows = conn.execute(query).all()
     if not rows:
         return frame([], LONG_COLUMNS)

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from cpxl.store import frames, schema
-from cpxl.store.records import driver_rows, from_db
+from cpxl.store.records import HELD, driver_rows, from_db, stated_in
 
 # A period asked for (target) and the stored period inside it: its place and how many there are.
 PeriodMap = Sequence[tuple[str, str, int, int]]  # stored, target, sub_index, n_sub
@@ -95,12 +95,9 @@ def _layers(period_map: PeriodMap) -> list[list[tuple[str, str, int, int]]]:
 
 
 def _current_values(periods: Sequence[str]) -> tuple[Any, Any]:
-    """The current submissions of these periods joined to their values (by primary key)."""
-    s, v = schema.submissions.c, schema.values.c
-    joined = schema.submissions.join(schema.values, v.submission_id == s.id)
-    # The ids first, as frames.history does: the database then reads values by primary key.
-    ids = select(s.id).where(s.is_current == true(), s.period.in_(sorted(set(periods))))
-    return joined, v.submission_id.in_(ids.scalar_subquery())
+    """The current submissions of these periods joined to the values they hold."""
+    s = schema.submissions.c
+    return HELD, and_(s.is_current == true(), s.period.in_(sorted(set(periods))))
 
 
 def element_aggregates(
@@ -212,7 +209,7 @@ def sent_returns(conn: Connection, periods: Sequence[str]) -> list[tuple[str, st
     if not periods:
         return []
     s, v = schema.submissions.c, schema.values.c
-    has_cells = select(v.submission_id).where(v.submission_id == s.id).exists()
+    has_cells = select(v.submission_id).where(stated_in(s, v)).exists()
     query = select(s.ministry, s.period).where(
         s.is_current == true(), s.period.in_(sorted(set(periods))), has_cells
     )
@@ -232,7 +229,7 @@ def return_counts(conn: Connection, periods: Sequence[str]) -> pd.DataFrame:
             v.area,
             func.count(v.value),
             func.count(),
-            func.min(v.submission_id),
+            func.min(schema.submissions.c.id),
         )
         .select_from(joined)
         .where(where)
@@ -248,9 +245,9 @@ def _cells_query(conn: Connection, query: Select[Any]) -> pd.DataFrame:
 def _cells_select() -> Select[Any]:
     v, s = schema.values.c, schema.submissions.c
     return select(
-        v.element, v.period, v.area, v.dimension, v.option, v.submission_id,
+        v.element, v.period, v.area, v.dimension, v.option, s.id,
         s.name_received, s.sha256, v.sheet, v.cell,
-    ).select_from(schema.values.join(schema.submissions, v.submission_id == s.id))  # fmt: skip
+    ).select_from(HELD)  # fmt: skip
 
 
 def cells(conn: Connection, periods: Sequence[str], elements: Sequence[str]) -> pd.DataFrame:
@@ -280,8 +277,7 @@ def cell_lists(conn: Connection, periods: Sequence[str], elements: Sequence[str]
         .select_from(joined)
         .where(where, v.value.is_not(None), v.element.in_(sorted(set(elements))))
         .group_by(
-            v.element, v.period, v.dimension, v.option, v.submission_id, s.name_received,
-            s.sha256, v.sheet,
+            v.element, v.period, v.dimension, v.option, s.id, s.name_received, s.sha256, v.sheet,
         )
     )  # fmt: skip
     return frames.frame(driver_rows(conn, query), LIST_COLUMNS)
@@ -293,7 +289,7 @@ def cells_of(conn: Connection, submission_ids: Sequence[int]) -> pd.DataFrame:
     parts = [
         _cells_query(
             conn,
-            _cells_select().where(schema.values.c.submission_id.in_(ids[i : i + _IDS_PER_QUERY])),
+            _cells_select().where(schema.submissions.c.id.in_(ids[i : i + _IDS_PER_QUERY])),
         )
         for i in range(0, len(ids), _IDS_PER_QUERY)
     ]
@@ -318,15 +314,16 @@ def long_rows(conn: Connection, periods: Sequence[str]) -> list[tuple[Any, ...]]
     if not periods:
         return []
     v, s = schema.values.c, schema.submissions.c
-    ids = select(s.id).where(s.is_current == true(), s.period.in_(sorted(set(periods))))
+    joined, where = _current_values(periods)
     keys = (v.element, v.area, v.dimension, v.option)
     query = (
         select(
             v.element, v.period, v.area, v.dimension, v.option, v.value, v.missing, v.ministry,
-            v.submission_id, v.sheet, v.cell,
+            s.id, v.sheet, v.cell,
         )
-        .where(v.submission_id.in_(ids.scalar_subquery()))
-        .order_by(v.submission_id, *(_by_code_point(conn, k) for k in keys))
+        .select_from(joined)
+        .where(where)
+        .order_by(s.id, *(_by_code_point(conn, k) for k in keys))
     )  # fmt: skip
     rows = driver_rows(conn, query)
     # The files after their values, by the ids found: a submission is never deleted, so every

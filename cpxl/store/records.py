@@ -11,11 +11,15 @@ from operator import itemgetter
 from typing import Any, Final, cast
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Select,
     Table,
+    and_,
     bindparam,
+    exists,
     insert,
+    or_,
     select,
     true,
     update,
@@ -123,6 +127,7 @@ def repeat_result(name: str, sha256: str, received_at: datetime, first: str) -> 
 
 
 Key = tuple[str, str, str, str]  # (element, area, dimension, option) within one submission
+KEY_FIELDS: Final = ("element", "area", "dimension", "option")
 # What a return says of one cell: its key, and its number or missing-reason code. Two returns
 # differ exactly where their figures do (a figure moved to another cell is no change).
 Figure = tuple[str, str, str, str, float | None, str]
@@ -465,12 +470,42 @@ AUDIT_COLUMNS: Final[tuple[str, ...]] = (
 )  # fmt: skip
 
 
-_STORED_VALUES = select(*(schema.values.c[k] for k in Value._fields)).where(
-    schema.values.c.submission_id == bindparam("id")
+def stated_in(s: Any, v: Any) -> ColumnElement[bool]:
+    """The values (columns ``v``) a return (submission columns ``s``) holds: those of its
+    ministry and period stated by it or a return before it, and not replaced when it came.
+
+    The one way the store says which figures a return holds, current or not: a figure is
+    stored once while it stands (see schema._values_v6). Only an accepted return holds any:
+    one that counts, or counted until a later one replaced it.
+    """
+    later = schema.submissions.alias("later")
+    return and_(
+        or_(s.is_current == true(), exists().where(later.c.replaces == s.id)),
+        v.period == s.period,
+        v.ministry == s.ministry,
+        v.submission_id <= s.id,
+        or_(v.replaced_by.is_(None), v.replaced_by > s.id),
+    )
+
+
+# Every return joined to the values it holds: read from it, whether current or not.
+HELD: Final = schema.submissions.join(schema.values, stated_in(_S, schema.values.c))
+_STORED_VALUES = (
+    select(*(schema.values.c[k] for k in Value._fields))
+    .select_from(HELD)
+    .where(_S.id == bindparam("id"))
 )
-
-
 _STORED_ELEMENT = _STORED_VALUES.where(schema.values.c.element == bindparam("element"))
+# A figure of the current return replaced: found by its key among those that still count.
+_REPLACED_PARAMS: Final = ("by", *(f"at_{k}" for k in ("period", "ministry", *KEY_FIELDS)))
+_REPLACED = (
+    update(schema.values)
+    .where(
+        *(schema.values.c[p[3:]] == bindparam(p) for p in _REPLACED_PARAMS[1:]),
+        schema.values.c.replaced_by.is_(None),
+    )
+    .values(replaced_by=bindparam("by"))
+)
 
 
 def stored_figures(
@@ -487,18 +522,37 @@ def stored_figures(
 
 
 def digests(filled: Iterable[Value]) -> dict[str, str]:
-    """What a return says of each element, in a few bytes: its filled values' figures, hashed.
+    """What a return says of each element, in a few bytes: its filled values hashed, with the
+    cells they were typed in.
 
-    Kept with each submission, so that a resubmission reads back only the elements whose
-    digest differs (a corrected return usually changes one or two) instead of all its values.
+    Kept with each submission, so that a resubmission reads back, and writes, only the
+    elements whose digest differs (a corrected return usually changes one or two).
     """
-    by_element: dict[str, list[tuple[str, str, str, float | None, str]]] = {}
+    by_element: dict[str, list[tuple[Any, ...]]] = {}
     for v in filled:
-        by_element.setdefault(v.element, []).append(v[1:6])
+        by_element.setdefault(v.element, []).append(v[1:])
     return {
         element: blake2b(repr(sorted(found)).encode(), digest_size=16).hexdigest()
         for element, found in by_element.items()
     }
+
+
+def restated(
+    conn: Connection,
+    new_id: int,
+    sub: NewSubmission,
+    old: Iterable[Sequence[Any]],
+    now: Iterable[Value],
+) -> list[Value]:
+    """What a resubmission changes in the store, given the current return's rows and its own
+    (in Value's fields; of the elements compared): the figures it no longer says are marked
+    replaced, and those it says differently, or newly, are returned to be inserted. A figure
+    said again exactly (the same cell too) stays as it was stored."""
+    was, said = set(map(tuple, old)), set(map(tuple, now))
+    head = (new_id, sub.period, sub.ministry)
+    gone = [(*head, *row[:4]) for row in was - said]
+    execute_rows(conn, _REPLACED, _REPLACED_PARAMS, gone)
+    return [Value._make(row) for row in said - was]
 
 
 def differing(old: Mapping[str, str] | None, new: Mapping[str, str]) -> frozenset[str] | None:
@@ -558,20 +612,33 @@ def insert_rows(
     conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
 ) -> None:
     """Insert many prepared rows (tuples in the order of ``columns``) in one executemany."""
+    execute_rows(conn, _insert(table), columns, rows)
+
+
+@cache
+def _insert(table: Table) -> Any:
+    return insert(table)
+
+
+def execute_rows(
+    conn: Connection, statement: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """Run a statement built once (an insert or an update) for each of many prepared rows
+    (tuples in the order of its parameters ``names``), in one executemany."""
     if not rows:
         return
     if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        conn.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
         return
     # SQLAlchemy prepares each row's parameters in Python, which takes longer than SQLite's own
     # insert. These columns (text, numbers) need no conversion on SQLite, so the tuples go to
     # the driver as they are, under the statement SQLAlchemy compiled.
-    conn.exec_driver_sql(_sqlite_insert(table, columns), rows)
+    conn.exec_driver_sql(_sqlite_statement(statement, names), rows)
 
 
 @cache
-def _sqlite_insert(table: Table, columns: tuple[str, ...]) -> str:
-    compiled = insert(table).compile(dialect=sqlite.dialect(), column_keys=list(columns))
-    if tuple(compiled.positiontup or ()) != columns:
-        raise ValueError(f"{table.name}: parameters {compiled.positiontup} are not {columns}")
-    return compiled.string
+def _sqlite_statement(statement: Any, names: tuple[str, ...]) -> str:
+    compiled = statement.compile(dialect=sqlite.dialect(), column_keys=list(names))
+    if tuple(compiled.positiontup or ()) != names:
+        raise ValueError(f"parameters {compiled.positiontup} are not {names}")
+    return str(compiled.string)

@@ -241,7 +241,59 @@ def _schema_v5(md: MetaData) -> tuple[Table, ...]:
     return tables
 
 
-runs, submissions, values, findings, explanations, audit, repeats = _schema_v5(METADATA)
+_VALUE_KEY: Final = (
+    "period",
+    "ministry",
+    "element",
+    "area",
+    "dimension",
+    "option",
+    "submission_id",
+)
+
+
+def _values_v6(md: MetaData, name: str = "values") -> Table:
+    # A figure is stored once while it stands: ``submission_id`` is the return that first said
+    # it, ``replaced_by`` the return that first said otherwise (null while it counts). A
+    # resubmission writes only the cells it changes, so a return's values are those of its
+    # ministry and period stated by it or before it and not yet replaced when it came (see
+    # records.stated_in). Keyed by period first: every reading names periods.
+    return Table(
+        name,
+        md,
+        Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
+        Column("replaced_by", Integer, ForeignKey("submissions.id")),
+        _key("ministry"),
+        _key("element"),
+        _key("period"),
+        _key("area"),
+        _key("dimension"),
+        _key("option"),
+        Column("value", Double),  # null when the sender typed a missing-reason code
+        _text("missing"),
+        _text("sheet"),
+        _text("cell"),
+        _text("original"),
+        PrimaryKeyConstraint(*_VALUE_KEY, name=f"pk_{name}"),
+        sqlite_with_rowid=False,
+    )
+
+
+def _schema_v6(md: MetaData) -> tuple[Table, ...]:
+    """Version 6: a figure is stored once while it stands (see _values_v6)."""
+    runs, subs, _, findings, explanations, audit, repeats = _schema_v5(md)
+    md.remove(md.tables["values"])
+    return runs, subs, _values_v6(md), findings, explanations, audit, repeats
+
+
+def tables_at(version: int, md: MetaData) -> tuple[Table, ...]:
+    """The national tables (runs, submissions, values, ...) as migration ``version`` left them,
+    in ``md``: what an old store is made of, to test its upgrade."""
+    made = {1: _schema_v1, 3: _schema_v3, 5: _schema_v5, 6: _schema_v6}
+    return made[max(v for v in made if v <= version)](md)
+
+
+runs, submissions, values, findings, explanations, audit, repeats = _schema_v6(METADATA)
 TABLES: tuple[Table, ...] = (
     migrations,
     runs,
@@ -335,6 +387,24 @@ def _migration_5(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE submissions ADD COLUMN digests JSON")
 
 
+def _migration_6(conn: Connection) -> None:
+    # Each return's copy of its values is kept as it was, now replaced by the return that
+    # replaced it; figures stated once start with the next resubmission.
+    md = MetaData()
+    _schema_v5(md)  # the tables its foreign keys name
+    _values_v6(md, "values_v6").create(conn)
+    columns = "submission_id, ministry, element, period, area, dimension, option, value, " + (
+        "missing, sheet, cell, original"
+    )
+    conn.exec_driver_sql(
+        f"INSERT INTO values_v6 ({columns}, replaced_by) "
+        f"SELECT {', '.join('v.' + c for c in columns.split(', '))}, n.id "
+        'FROM "values" v LEFT JOIN submissions n ON n.replaces = v.submission_id'
+    )
+    conn.exec_driver_sql('DROP TABLE "values"')
+    conn.exec_driver_sql('ALTER TABLE values_v6 RENAME TO "values"')
+
+
 # Applied in order, all pending ones in one transaction; version n is MIGRATIONS[n - 1].
 MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
     _migration_1,
@@ -342,6 +412,7 @@ MIGRATIONS: Final[tuple[Callable[[Connection], None], ...]] = (
     _migration_3,
     _migration_users,
     _migration_5,
+    _migration_6,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

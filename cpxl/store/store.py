@@ -340,20 +340,22 @@ class Store:
             sub = replace(sub, digests=(sub.digests or records.digests(stored)) if accept else None)
             new = records.insert_submission(conn, run_id, sub, previous, accept)
             records.insert_findings(conn, new.id, findings, explanations)
-            if accept:
-                value_rows = records.value_rows(new.id, sub, stored)
-                records.insert_rows(conn, schema.values, records.VALUE_COLUMNS, value_rows)
-            if previous is not None:
-                assert sub.digests is not None
-                compared = records.differing(previous.digests, sub.digests)
-                if read is not None and _same_read(read, previous.id, compared):
-                    old = read.previous_values
-                else:
-                    old = records.stored_figures(conn, previous.id, compared)
-                now = [v for v in stored if compared is None or v.element in compared]
-                found = records.differences(old, records.figures(now))
-                audit = records.audit_rows(run_id, new.id, previous, found)
-                records.insert_rows(conn, schema.audit, records.AUDIT_COLUMNS, audit)
+            if previous is None:
+                _insert_values(conn, new.id, sub, stored if accept else ())
+                return new
+            assert sub.digests is not None
+            compared = records.differing(previous.digests, sub.digests)
+            if read is not None and _same_read(read, previous.id, compared):
+                old = read.previous_values
+            else:
+                old = records.stored_figures(conn, previous.id, compared)
+            now = [v for v in stored if compared is None or v.element in compared]
+            # The elements whose digests agree are said again exactly: nothing to write.
+            fresh = records.restated(conn, new.id, sub, old.values(), now)
+            _insert_values(conn, new.id, sub, fresh)
+            found = records.differences(old, records.figures(now))
+            audit = records.audit_rows(run_id, new.id, previous, found)
+            records.insert_rows(conn, schema.audit, records.AUDIT_COLUMNS, audit)
         return new
 
     def record_repeat(
@@ -510,6 +512,15 @@ class Store:
         """
         with self._reading() as conn:
             return care.fingerprint(conn)
+
+
+def _insert_values(
+    conn: Connection, new_id: int, sub: NewSubmission, values: Sequence[Value]
+) -> None:
+    """Store these values as stated by the return just inserted."""
+    records.insert_rows(
+        conn, schema.values, records.VALUE_COLUMNS, records.value_rows(new_id, sub, values)
+    )
 
 
 def _same_read(read: Before, previous: int, compared: frozenset[str] | None) -> bool:
