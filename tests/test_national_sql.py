@@ -270,9 +270,9 @@ def test_the_values_streamed_for_the_exports_are_the_long_table(location: str) -
         chunks = list(national_values(store, periods, per_chunk=3))
     assert len(chunks) == 5
     rows = [row for chunk in chunks for row in chunk]
-    # Each chunk comes return by return, each return's cells by key (by code point).
+    # Each chunk comes by period, element, ministry and the rest of the key (by code point).
     for chunk in chunks:
-        keys = [(r[8], r[0], r[2], r[3], r[4]) for r in chunk]
+        keys = [(r[1], r[0], r[7], r[2], r[3], r[4]) for r in chunk]
         assert keys == sorted(keys)
     streamed = pd.DataFrame(rows, columns=list(NATIONAL_VALUE_COLUMNS))[list(whole.columns)]
     streamed["received_at"] = pd.to_datetime(streamed["received_at"], utc=True)

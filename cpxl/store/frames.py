@@ -13,11 +13,11 @@ from typing import Any, Final, cast
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BindParameter, Connection, Select, bindparam, select, true
+from sqlalchemy import BindParameter, Connection, Select, bindparam, select
 
 from cpxl.findings import Stored
 from cpxl.store import schema
-from cpxl.store.records import HELD, driver_rows, from_db
+from cpxl.store.records import CURRENT, driver_rows, from_db
 
 HISTORY_COLUMNS: Final = {
     "element": "str",
@@ -97,10 +97,9 @@ def history(
     """Current accepted values of these elements (and areas, and periods when named)."""
     v, s = schema.values.c, schema.submissions.c
     columns = [s.id if name == "submission_id" else v[name] for name in HISTORY_COLUMNS]
-    query = select(*columns).select_from(HELD).where(s.is_current == true())
+    query = select(*columns).select_from(CURRENT).where(v.element.in_(list(elements)))
     if periods is not None:
         query = query.where(s.period.in_(list(periods)))
-    query = query.where(v.element.in_(list(elements)))
     if areas is not None:
         query = query.where(v.area.in_(list(areas)))
     if totals_only:
@@ -116,19 +115,16 @@ def _history_statements() -> tuple[Select[Any], Select[Any]]:
     """The two reads of :func:`history_of`, built once with bound parameters (building a
     statement costs more than running it)."""
     v, s = schema.values.c, schema.submissions.c
-    # The current submissions first, then the values each holds, by its period and ministry.
-    held = select(*(v[name] for name in Stored._fields)).select_from(HELD)
+    held = select(*(v[name] for name in Stored._fields)).select_from(CURRENT)
     watched: BindParameter[str] = bindparam("elements", expanding=True)
     return (
         held.where(
-            s.is_current == true(),
             s.ministry == bindparam("ministry"),
             s.period.in_(bindparam("earlier", expanding=True)),
             v.element.in_(watched),
             v.dimension == "",
         ),
         held.where(
-            s.is_current == true(),
             s.ministry != bindparam("ministry"),
             s.period == bindparam("period"),
             v.element.in_(watched),
@@ -168,7 +164,7 @@ def long_table(conn: Connection, periods: Sequence[str] | None) -> pd.DataFrame:
     """Every current accepted value with the file it came from."""
     v, s = schema.values.c, schema.submissions.c
     columns = [s.id if name == "submission_id" else v[name] for name in _VALUE_COLUMNS]
-    query = select(*columns).select_from(HELD).where(s.is_current == true())
+    query = select(*columns).select_from(CURRENT)
     if periods is not None:
         query = query.where(s.period.in_(list(periods)))
     rows = conn.execute(query).all()

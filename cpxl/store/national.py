@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 
 from cpxl.store import frames, schema
-from cpxl.store.records import HELD, driver_rows, from_db, stated_in
+from cpxl.store.records import CURRENT, HELD, driver_rows, from_db
 
 # A period asked for (target) and the stored period inside it: its place and how many there are.
 PeriodMap = Sequence[tuple[str, str, int, int]]  # stored, target, sub_index, n_sub
@@ -95,9 +95,8 @@ def _layers(period_map: PeriodMap) -> list[list[tuple[str, str, int, int]]]:
 
 
 def _current_values(periods: Sequence[str]) -> tuple[Any, Any]:
-    """The current submissions of these periods joined to the values they hold."""
-    s = schema.submissions.c
-    return HELD, and_(s.is_current == true(), s.period.in_(sorted(set(periods))))
+    """The current submissions of these periods joined to the values that count."""
+    return CURRENT, schema.submissions.c.period.in_(sorted(set(periods)))
 
 
 def element_aggregates(
@@ -209,7 +208,11 @@ def sent_returns(conn: Connection, periods: Sequence[str]) -> list[tuple[str, st
     if not periods:
         return []
     s, v = schema.submissions.c, schema.values.c
-    has_cells = select(v.submission_id).where(stated_in(s, v)).exists()
+    has_cells = (
+        select(v.submission_id)
+        .where(v.period == s.period, v.ministry == s.ministry, v.replaced_by.is_(None))
+        .exists()
+    )
     query = select(s.ministry, s.period).where(
         s.is_current == true(), s.period.in_(sorted(set(periods))), has_cells
     )
@@ -242,12 +245,12 @@ def _cells_query(conn: Connection, query: Select[Any]) -> pd.DataFrame:
     return frames.frame(driver_rows(conn, query), CELL_COLUMNS)
 
 
-def _cells_select() -> Select[Any]:
+def _cells_select(joined: Any) -> Select[Any]:
     v, s = schema.values.c, schema.submissions.c
     return select(
         v.element, v.period, v.area, v.dimension, v.option, s.id,
         s.name_received, s.sha256, v.sheet, v.cell,
-    ).select_from(HELD)  # fmt: skip
+    ).select_from(joined)  # fmt: skip
 
 
 def cells(conn: Connection, periods: Sequence[str], elements: Sequence[str]) -> pd.DataFrame:
@@ -255,8 +258,9 @@ def cells(conn: Connection, periods: Sequence[str], elements: Sequence[str]) -> 
     if not periods or not elements:
         return frames.frame([], CELL_COLUMNS)
     v = schema.values.c
-    query = _cells_select().where(
-        _current_values(periods)[1],
+    joined, where = _current_values(periods)
+    query = _cells_select(joined).where(
+        where,
         v.value.is_not(None),
         v.element.in_(sorted(set(elements))),
     )
@@ -289,7 +293,7 @@ def cells_of(conn: Connection, submission_ids: Sequence[int]) -> pd.DataFrame:
     parts = [
         _cells_query(
             conn,
-            _cells_select().where(schema.submissions.c.id.in_(ids[i : i + _IDS_PER_QUERY])),
+            _cells_select(HELD).where(schema.submissions.c.id.in_(ids[i : i + _IDS_PER_QUERY])),
         )
         for i in range(0, len(ids), _IDS_PER_QUERY)
     ]
@@ -307,15 +311,16 @@ def _by_code_point(conn: Connection, column: Any) -> Any:
 def long_rows(conn: Connection, periods: Sequence[str]) -> list[tuple[Any, ...]]:
     """The national long table of these periods as plain rows (:data:`NATIONAL_VALUE_COLUMNS`).
 
-    For the exports, which write row by row: no frame is built. Rows come return by return
-    (by submission id), each return's cells by element, area, dimension and option; a missing
-    value is None. The file's columns are read once per return and added to its rows.
+    For the exports, which write row by row: no frame is built. Rows come by period, element,
+    ministry, area, dimension and option (by code point on either backend); a missing value is
+    None. The file's columns are read once per return and added to its rows.
     """
     if not periods:
         return []
     v, s = schema.values.c, schema.submissions.c
     joined, where = _current_values(periods)
-    keys = (v.element, v.area, v.dimension, v.option)
+    # In the order of the values' primary key, which SQLite then reads without sorting.
+    keys = (v.period, v.element, v.ministry, v.area, v.dimension, v.option)
     query = (
         select(
             v.element, v.period, v.area, v.dimension, v.option, v.value, v.missing, v.ministry,
@@ -323,7 +328,7 @@ def long_rows(conn: Connection, periods: Sequence[str]) -> list[tuple[Any, ...]]
         )
         .select_from(joined)
         .where(where)
-        .order_by(s.id, *(_by_code_point(conn, k) for k in keys))
+        .order_by(*(_by_code_point(conn, k) for k in keys))
     )  # fmt: skip
     rows = driver_rows(conn, query)
     # The files after their values, by the ids found: a submission is never deleted, so every

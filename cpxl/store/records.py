@@ -490,6 +490,17 @@ def stated_in(s: Any, v: Any) -> ColumnElement[bool]:
 
 # Every return joined to the values it holds: read from it, whether current or not.
 HELD: Final = schema.submissions.join(schema.values, stated_in(_S, schema.values.c))
+# The current returns joined to the values that count: those never replaced. The same rows as
+# HELD for a current return, with less to test per value (what national readings scan).
+CURRENT: Final = schema.submissions.join(
+    schema.values,
+    and_(
+        _S.is_current == true(),
+        schema.values.c.period == _S.period,
+        schema.values.c.ministry == _S.ministry,
+        schema.values.c.replaced_by.is_(None),
+    ),
+)
 _STORED_VALUES = (
     select(*(schema.values.c[k] for k in Value._fields))
     .select_from(HELD)

@@ -243,8 +243,8 @@ def _schema_v5(md: MetaData) -> tuple[Table, ...]:
 
 _VALUE_KEY: Final = (
     "period",
-    "ministry",
     "element",
+    "ministry",
     "area",
     "dimension",
     "option",
@@ -257,7 +257,8 @@ def _values_v6(md: MetaData, name: str = "values") -> Table:
     # it, ``replaced_by`` the return that first said otherwise (null while it counts). A
     # resubmission writes only the cells it changes, so a return's values are those of its
     # ministry and period stated by it or before it and not yet replaced when it came (see
-    # records.stated_in). Keyed by period first: every reading names periods.
+    # records.stated_in). Keyed by period and element first: every reading names periods, and
+    # most name elements.
     return Table(
         name,
         md,
