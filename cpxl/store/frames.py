@@ -7,7 +7,7 @@ text by code point, as Python does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, Final, cast
 
@@ -87,6 +87,13 @@ def _sorted(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(SORT_KEYS, kind="stable", ignore_index=True)
 
 
+def _current(columns: Iterable[str]) -> Select[Any]:
+    """These columns of the values that count, ``submission_id`` naming the current return."""
+    v, s = schema.values.c, schema.submissions.c
+    named = [s.id if name == "submission_id" else v[name] for name in columns]
+    return select(*named).select_from(CURRENT)
+
+
 def history(
     conn: Connection,
     elements: Sequence[str],
@@ -96,8 +103,7 @@ def history(
 ) -> pd.DataFrame:
     """Current accepted values of these elements (and areas, and periods when named)."""
     v, s = schema.values.c, schema.submissions.c
-    columns = [s.id if name == "submission_id" else v[name] for name in HISTORY_COLUMNS]
-    query = select(*columns).select_from(CURRENT).where(v.element.in_(list(elements)))
+    query = _current(HISTORY_COLUMNS).where(v.element.in_(list(elements)))
     if periods is not None:
         query = query.where(s.period.in_(list(periods)))
     if areas is not None:
@@ -115,7 +121,7 @@ def _history_statements() -> tuple[Select[Any], Select[Any]]:
     """The two reads of :func:`history_of`, built once with bound parameters (building a
     statement costs more than running it)."""
     v, s = schema.values.c, schema.submissions.c
-    held = select(*(v[name] for name in Stored._fields)).select_from(CURRENT)
+    held = _current(Stored._fields)
     watched: BindParameter[str] = bindparam("elements", expanding=True)
     return (
         held.where(
@@ -162,9 +168,8 @@ def history_of(
 
 def long_table(conn: Connection, periods: Sequence[str] | None) -> pd.DataFrame:
     """Every current accepted value with the file it came from."""
-    v, s = schema.values.c, schema.submissions.c
-    columns = [s.id if name == "submission_id" else v[name] for name in _VALUE_COLUMNS]
-    query = select(*columns).select_from(CURRENT)
+    s = schema.submissions.c
+    query = _current(_VALUE_COLUMNS)
     if periods is not None:
         query = query.where(s.period.in_(list(periods)))
     rows = conn.execute(query).all()

@@ -23,7 +23,6 @@ from sqlalchemy import (
     case,
     func,
     select,
-    true,
 )
 
 from cpxl.store import frames, schema
@@ -207,15 +206,9 @@ def sent_returns(conn: Connection, periods: Sequence[str]) -> list[tuple[str, st
     """(ministry, period) of the current returns of these periods that hold any cell."""
     if not periods:
         return []
-    s, v = schema.submissions.c, schema.values.c
-    has_cells = (
-        select(v.submission_id)
-        .where(v.period == s.period, v.ministry == s.ministry, v.replaced_by.is_(None))
-        .exists()
-    )
-    query = select(s.ministry, s.period).where(
-        s.is_current == true(), s.period.in_(sorted(set(periods))), has_cells
-    )
+    s = schema.submissions.c
+    joined, where = _current_values(periods)
+    query = select(s.ministry, s.period).select_from(joined).where(where).distinct()
     return [(str(m), str(p)) for m, p in conn.execute(query).all()]
 
 

@@ -392,14 +392,12 @@ def _migration_6(conn: Connection) -> None:
     # Each return's copy of its values is kept as it was, now replaced by the return that
     # replaced it; figures stated once start with the next resubmission.
     md = MetaData()
-    _schema_v5(md)  # the tables its foreign keys name
+    old = _schema_v5(md)[2]  # with the tables its foreign keys name
     _values_v6(md, "values_v6").create(conn)
-    columns = "submission_id, ministry, element, period, area, dimension, option, value, " + (
-        "missing, sheet, cell, original"
-    )
+    columns = [c.name for c in old.columns]
     conn.exec_driver_sql(
-        f"INSERT INTO values_v6 ({columns}, replaced_by) "
-        f"SELECT {', '.join('v.' + c for c in columns.split(', '))}, n.id "
+        f"INSERT INTO values_v6 ({', '.join(columns)}, replaced_by) "
+        f"SELECT {', '.join('v.' + c for c in columns)}, n.id "
         'FROM "values" v LEFT JOIN submissions n ON n.replaces = v.submission_id'
     )
     conn.exec_driver_sql('DROP TABLE "values"')

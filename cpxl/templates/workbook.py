@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, BinaryIO
 
 import xlsxwriter
@@ -136,18 +138,17 @@ class _Worksheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]  # no st
     """
 
     def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
-        key = (formula, expand_future_functions, self.use_future_functions)
-        prepared = _PREPARED.get(key)
-        if prepared is None:
-            if len(_PREPARED) >= _PREPARED_MAX:
-                _PREPARED.clear()
-            prepared = super()._prepare_formula(formula, expand_future_functions)
-            _PREPARED[key] = prepared
-        return prepared
+        return _prepared(formula, expand_future_functions, self.use_future_functions)
 
 
-_PREPARED: dict[tuple[str, bool, bool], str] = {}
-_PREPARED_MAX = 20_000  # every column of every layout, many times over
+@lru_cache(maxsize=20_000)  # every column of every layout, many times over
+def _prepared(formula: str, expand_future_functions: bool, use_future_functions: bool) -> str:
+    """xlsxwriter's own preparation of a formula, which reads nothing else of its worksheet."""
+    worksheet = SimpleNamespace(use_future_functions=use_future_functions)
+    prepared: str = xlsxwriter.worksheet.Worksheet._prepare_formula(
+        worksheet, formula, expand_future_functions
+    )
+    return prepared
 
 
 def close_workbook(wb: Any) -> None:
