@@ -506,11 +506,13 @@ def consolidate(
     stem = f"cpims-national-{periods[0]}" + (f"-{periods[-1]}" if len(periods) > 1 else "")
     written: dict[str, tuple[Path, ...]] = {}
     job = (cat, url, periods, target, stem, others)
-    # Forked before this process opens the store, so that no connection is shared.
+    # Checked (and upgraded) once, here, and closed before the forks, so that no connection
+    # is shared; the three parts then open it without checking the whole file again.
+    Store.open(url, create=False).close()
     run = _beside if side_by_side and others else _here
     with run(_exports, "values", *job) as values, run(_exports, "indicators", *job) as indicators:
         if "xlsx" in formats:
-            with Store.open(url, create=False) as store:
+            with Store.open(url, create=False, check=False) as store:
                 result = write_national_workbook(cat, store, periods, target)
             written["xlsx"] = (result.workbook,)
         paths = merge_written(values(), indicators())
@@ -534,7 +536,7 @@ def _exports(
 
     if not formats:
         return {}
-    with Store.open(url, create=False) as store:
+    with Store.open(url, create=False, check=False) as store:
         if table == "values":
             # Every value at its own period (a year's export holds its half-yearly, quarterly
             # and monthly returns too), so anyone can recompute every figure from it.

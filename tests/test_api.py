@@ -23,6 +23,8 @@ import cpxl
 from cpxl import api
 from cpxl.cli import main
 from cpxl.errors import CannotWrite
+from cpxl.store import StoreError
+from cpxl.workspace import STORE_FILE
 
 
 def _mentions_any(hint: object) -> bool:
@@ -70,6 +72,25 @@ def test_consolidate_returns_what_it_wrote(tmp_path: Path) -> None:
     )
     assert shown.exit_code == 0
     assert json.loads(shown.stdout) == result.to_dict()
+
+
+def test_a_damaged_store_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """Consolidation checks the store's file once, before its parts start: a damaged store
+    stops it with words that name the file, and no export or workbook is begun."""
+    ws = workspace(tmp_path)
+    returned(ws, "MOJ")
+    assert api.run(ws.root).exit_code == 0
+    store = ws.root / STORE_FILE
+    data = bytearray(store.read_bytes())
+    page = 4096
+    data[3 * page : 4 * page] = b"\x0d" + b"\xee" * (page - 1)
+    store.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="damaged") as raised:
+        api.consolidate(ws.root, period="2025")
+    assert str(store) in str(raised.value)
+    national = ws.outbox / "national"
+    assert not national.exists() or list(national.iterdir()) == []
+    assert store.read_bytes() == bytes(data)
 
 
 def test_an_error_writing_the_indicators_exports_reaches_the_caller(tmp_path: Path) -> None:

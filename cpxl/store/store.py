@@ -69,10 +69,13 @@ class Store:
         sqlite_max_page_count: int | None = None,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
         read_only: bool = False,
+        check: bool = True,
     ) -> Store:
         """Open (and when allowed create or upgrade) the store named by a path or a URL.
 
         ``read_only`` (a dry run) refuses every write, and an absent store is an empty one.
+        ``check=False`` skips SQLite's check of the whole file (a second or more for a large
+        store), for a process whose caller has just opened, checked and upgraded the same store.
         """
         if read_only:
             return cls._read_only(url_or_path, busy_timeout_s)
@@ -90,7 +93,7 @@ class Store:
             engine = sqlite_engine(sqlite_path, sqlite_max_page_count, busy_timeout_s)
         store = cls(engine, sqlite_path=sqlite_path)
         try:
-            if store._is_sqlite:
+            if store._is_sqlite and check:
                 store._check_sqlite_content()
             store._migrate(create)
         except BaseException:

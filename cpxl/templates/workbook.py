@@ -106,11 +106,15 @@ def generate_templates(
     return TemplateResult(p.id, tuple(files), tuple(done), register_path(out_dir))
 
 
-def new_workbook(path: Path | BinaryIO, *, created: datetime | None = None) -> Any:
+def new_workbook(
+    path: Path | BinaryIO, *, created: datetime | None = None, in_memory: bool = True
+) -> Any:
     """An xlsxwriter workbook that never turns text into formulas, links or numbers.
 
     ``created`` dates the document (and its zip entries), so that the same content gives the
-    same bytes; without it the workbook is dated now.
+    same bytes; without it the workbook is dated now. Its parts are built in memory (faster,
+    and no temporary file is left by a crash); ``in_memory=False`` writes each part to a
+    temporary file as it is packed instead, for a workbook whose parts together are large.
     """
     wb = xlsxwriter.Workbook(
         str(path) if isinstance(path, Path) else path,
@@ -118,7 +122,7 @@ def new_workbook(path: Path | BinaryIO, *, created: datetime | None = None) -> A
             "strings_to_formulas": False,
             "strings_to_urls": False,
             "strings_to_numbers": False,
-            "in_memory": True,  # no temporary files: faster, and nothing left behind on a crash
+            "in_memory": in_memory,
         },
     )
     wb.worksheet_class = _Worksheet
