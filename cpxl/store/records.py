@@ -508,11 +508,12 @@ _STORED_VALUES = (
 )
 _STORED_ELEMENT = _STORED_VALUES.where(schema.values.c.element == bindparam("element"))
 # A figure of the current return replaced: found by its key among those that still count.
-_REPLACED_PARAMS: Final = ("by", *(f"at_{k}" for k in ("period", "ministry", *KEY_FIELDS)))
+_REPLACED_AT: Final = ("period", "ministry", *KEY_FIELDS)
+_REPLACED_PARAMS: Final = ("by", *(f"at_{k}" for k in _REPLACED_AT))
 _REPLACED = (
     update(schema.values)
     .where(
-        *(schema.values.c[p[3:]] == bindparam(p) for p in _REPLACED_PARAMS[1:]),
+        *(schema.values.c[k] == bindparam(f"at_{k}") for k in _REPLACED_AT),
         schema.values.c.replaced_by.is_(None),
     )
     .values(replaced_by=bindparam("by"))
