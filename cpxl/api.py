@@ -335,8 +335,12 @@ def run(
     on_progress: Callable[[Progress], None] | None = None,
     time_limit: float = TIME_LIMIT_S,
     received: datetime | None = None,
+    catalogue: Catalogue | None = None,
 ) -> RunReport:
-    """Process every file in the inbox: one status each, feedback, and the store."""
+    """Process every file in the inbox: one status each, feedback, and the store.
+
+    ``catalogue`` is the workspace's when the caller has loaded it already (see
+    :func:`catalogue_of`), so that it is loaded and checked once."""
     ws = workspace(root)
     ws.require(inbox=inbox or ws.inbox)
     return run_inbox(
@@ -351,6 +355,7 @@ def run(
         on_progress=on_progress,
         time_limit=time_limit,
         received=received,
+        catalogue=catalogue,
     )
 
 
@@ -360,9 +365,9 @@ def render_stopped(report: RunReport) -> str:
     return line + (f"; summary: {report.summary}" if report.summary else "")
 
 
-def report_dict(root: Path, report: RunReport) -> JsonObject:
+def report_dict(report: RunReport, catalogue: Catalogue) -> JsonObject:
     """A run's machine shape, with every finding's message in English and Khmer."""
-    return report.to_dict(catalogue_of(workspace(root)).messages)
+    return report.to_dict(catalogue.messages)
 
 
 def render_run(report: RunReport) -> str:

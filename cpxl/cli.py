@@ -339,6 +339,7 @@ def run(
     _stop_on_sigterm()
     total = api.count_inbox(workspace, inbox)
     expect = api.Expectation(tuple(ministries), tuple(periods))
+    catalogue = api.catalogue_of(api.workspace(workspace))
     with _progress("Checking", total, as_json) as tick:
         report = api.run(
             workspace,
@@ -352,8 +353,9 @@ def run(
             on_progress=tick,
             time_limit=time_limit,
             received=received.astimezone() if received else None,
+            catalogue=catalogue,
         )
-    shown = api.report_dict(workspace, report) if as_json else api.render_run(report)
+    shown = api.report_dict(report, catalogue) if as_json else api.render_run(report)
     if as_json:
         _emit(shown)
     else:

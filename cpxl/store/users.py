@@ -8,6 +8,7 @@ access log, whatever its outcome.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,9 +28,6 @@ LOCK_AFTER: Final = 5
 LOCK_FOR: Final = timedelta(minutes=15)
 LOGIN_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 _HASHER: Final = PasswordHasher()
-# Checked against when the login is unknown, so that a wrong login costs as long as a wrong
-# password and the answer's timing does not tell which logins exist.
-_DUMMY_HASH: Final = _HASHER.hash("not a password of anyone")
 
 
 class AccountError(UsageError):
@@ -89,6 +87,7 @@ class Accounts:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        _dummy_hash()  # made now, so that even the first unknown login takes as long
 
     # --- accounts ------------------------------------------------------------------------------
 
@@ -151,7 +150,7 @@ class Accounts:
         with self._store._reading() as conn:
             row = conn.execute(select(u).where(u.c.login == login)).first()
         if row is None:
-            _check(_DUMMY_HASH, password)
+            _check(_dummy_hash(), password)
             return None, "wrong"
         locked = _aware(row.locked_until)
         if locked is not None and locked > _now():
@@ -265,6 +264,15 @@ class Accounts:
             query = query.where(up.c.ministry == ministry)
         with self._store._reading() as conn:
             return tuple(_upload(r) for r in conn.execute(query))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the login is unknown, so that a wrong login costs as long as a
+    wrong password and the answer's timing does not tell which logins exist. Made when
+    accounts are first used, not on import: hashing takes a tenth of a second and 64 MiB,
+    which every command would pay."""
+    return _HASHER.hash("not a password of anyone")
 
 
 def _check(hashed: str, password: str) -> bool:
