@@ -43,6 +43,9 @@ from cpxl.validation import check_alone
 WORKER_MEMORY_BYTES = 2 * 1024**3
 WORKER_CPU_SECONDS = 120
 TIME_LIMIT_S = 60.0  # wall-clock seconds a file may take to check, once its turn has come
+# Workers yield the cores to the run's parent, whose one-file-at-a-time deciding and recording
+# is the step nothing can run beside; they only ever run ahead of it.
+WORKER_NICENESS = 5
 IDENTITY_CODES = {
     Code.NO_IDENTITY,
     Code.IDENTITY_TAMPERED,
@@ -91,9 +94,10 @@ _SETUP: Setup | None = None
 def _init_worker(setup: Setup) -> None:
     """Take the run's setup, and cap what one hostile file can take.
 
-    A worker dies with its parent (no orphan keeps files open after a kill) and leaves Ctrl-C
-    and SIGTERM to the parent, which stops the run in plain words. What a native reader prints
-    (a Rust panic, a failed allocation) goes to the run's log.
+    A worker runs below the parent's priority (see WORKER_NICENESS), dies with its parent (no
+    orphan keeps files open after a kill) and leaves Ctrl-C and SIGTERM to the parent, which
+    stops the run in plain words. What a native reader prints (a Rust panic, a failed
+    allocation) goes to the run's log.
     """
     global _SETUP
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -106,6 +110,8 @@ def _init_worker(setup: Setup) -> None:
             if faulthandler.is_enabled():  # its dump too (PYTHONFAULTHANDLER, test runners)
                 faulthandler.enable(file=sys.stderr)
     _die_with_parent()
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     for limit, value in (
         (resource.RLIMIT_AS, WORKER_MEMORY_BYTES),
         (resource.RLIMIT_CPU, WORKER_CPU_SECONDS),
