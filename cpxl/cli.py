@@ -8,6 +8,7 @@ code means.
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import sys
@@ -93,13 +94,38 @@ def _progress(label: str, total: int, quiet: bool) -> Iterator[Callable[[Any], N
         yield lambda _item: bar.update(1)
 
 
+# Allocations between two collections of Python's youngest generation (Python's own: 700).
+YOUNG_COLLECTION_EVERY = 10_000
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Python's cycle collector set for a command's work, and set back after.
+
+    A run or a consolidation makes millions of short-lived values. By default each 700 of them
+    start a collection, and every few hundred one that walks every object alive, modules and
+    catalogue included: a sixth of a 1,000-return run's parent. What lives for the whole
+    command is set aside from collections (``gc.freeze``, which the worker processes forked
+    later share too), and the youngest generation is collected less often.
+    """
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
 class Cpxl(click.Group):
     """The cpxl command group, which ends every failure of its commands in one place."""
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; say an expected failure in words, and a bug as a bug."""
         try:
-            return super().invoke(ctx)
+            with _fewer_collections():
+                return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise  # click's own: usage errors (exit 2) and explicit exits
         except CpxlError as exc:

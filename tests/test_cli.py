@@ -9,6 +9,7 @@ command has help text and is named in the README.
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from pathlib import Path
@@ -53,6 +54,17 @@ def test_run_json_is_the_library_result(tmp_path: Path) -> None:
     code, out = _invoke("run", "--json", "--workspace", str(twin))
     assert code == 0
     assert _without_volatile(json.loads(out)) == _without_volatile(library)
+
+
+def test_a_command_sets_pythons_collector_back_as_it_found_it(tmp_path: Path) -> None:
+    """A command collects less often while it works, and leaves a process that called it (a
+    notebook, a server) with its own collector settings, whether it succeeds or fails."""
+    before = gc.get_threshold(), gc.get_freeze_count()
+    ws = workspace(tmp_path)
+    returned(ws, "MOH")
+    assert _invoke("run", "--workspace", str(ws.root))[0] == 0
+    assert _invoke("run", "--workspace", str(tmp_path / "missing"))[0] != 0
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
 
 
 def test_exit_code_one_when_a_file_needs_attention(tmp_path: Path) -> None:
