@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The cpxl measured: this checkout's, or the one of CPXL_TREE (bench_intake --against's runs).
+sys.path.insert(0, os.environ.get("CPXL_TREE") or str(ROOT))
 
 from xlsxwriter.utility import xl_rowcol_to_cell  # noqa: E402
 

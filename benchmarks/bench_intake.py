@@ -203,6 +203,7 @@ def child_run(root: Path, workers: int, profiled: bool) -> None:
                 "parent_peak_rss_mib": peak["self"],
                 "worker_peak_rss_mib": peak["children"],
                 "loop_cpu_ms": stats([(b - a) * 1000 for a, b in pairwise(ticks)]),
+                "cpxl": str(Path(cli.__file__).resolve().parent.parent),
             }
         )
     )
@@ -214,7 +215,7 @@ def run_intake(
     """(a) one ``cpxl run`` in a fresh process, timed from outside as the officer waits; with
     ``tree``, the cpxl of that checkout (an earlier release) instead of this one."""
     command = [sys.executable, __file__, "--child-run", str(root), "--workers", str(workers)]
-    env = {**os.environ, "PYTHONPATH": str(tree)} if tree else None
+    env = {**os.environ, "CPXL_TREE": str(tree)} if tree else None
     start = clock()
     out = subprocess.run(
         command + (["--profile"] if profiled else []),
@@ -225,6 +226,8 @@ def run_intake(
     )
     wall = clock() - start
     numbers: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    if Path(numbers["cpxl"]) != (tree or ROOT).resolve():  # a comparison with itself says nothing
+        raise SystemExit(f"measured the cpxl of {numbers['cpxl']}, not of {tree or ROOT}")
     summary = json.loads(next((root / "outbox" / "runs").glob("*/summary.json")).read_text())
     numbers.update(
         files=files,
