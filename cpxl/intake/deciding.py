@@ -90,9 +90,8 @@ def decide(
     store: Store,
     expect: Expectation,
     register: Mapping[str, IssuedTemplate],
-) -> tuple[FileResult, Before | None]:
-    """The file's one status and every finding, on the store as the files before it left it;
-    and what was read of the store to decide it (None: nothing), which recording it reuses."""
+) -> FileResult:
+    """The file's one status and every finding, on the store as the files before it left it."""
     base = FileResult(
         r.name,
         r.sha256,
@@ -104,17 +103,16 @@ def decide(
     sub = checked.submission
     try:
         if sub is None:
-            result = replace(
+            return replace(
                 base,
                 status=checked.status or Status.UNREADABLE,
                 reason=checked.reason,
                 findings=checked.findings,
             )
-            return result, None
         checked = replace(checked, findings=(*checked.findings, *expect.check(sub, r.name)))
         return _decide_return(base, r, sub, checked, catalogue, store, register)
     except StoreError as exc:
-        return not_processed(base, exc), None
+        return not_processed(base, exc)
 
 
 def not_processed(result: FileResult, exc: StoreError) -> FileResult:
@@ -141,7 +139,7 @@ def _decide_return(
     catalogue: Catalogue,
     store: Store,
     register: Mapping[str, IssuedTemplate],
-) -> tuple[FileResult, Before | None]:
+) -> FileResult:
     """A genuine return: its dates, its checks against the store, its status, and what it
     changed and fixed since the return before it."""
     period = parse_period(sub.period)
@@ -150,10 +148,9 @@ def _decide_return(
         finding = Finding.make(
             Code.PERIOD_CLOSED, Severity.ERROR, Location(file=r.name), period=sub.period
         )
-        closed = replace(
+        return replace(
             result, status=Status.PERIOD_CLOSED, reason=Code.PERIOD_CLOSED, findings=(finding,)
         )
-        return closed, None
     before = before_for(store, catalogue, sub, checked.digests)
     findings = [*checked.findings, *check_against_store(sub, catalogue, before.history), *late]
     # Replacement (and "unchanged") is judged against the accepted return that counts; what
@@ -176,8 +173,8 @@ def _decide_return(
         values_stored=len(filled) if accepted else 0,
     )
     if status == Status.UNCHANGED:
-        return result, before
-    return _since_earlier(result, sub, filled, before, changes, catalogue, register), before
+        return result
+    return _since_earlier(result, sub, filled, before, changes, catalogue, register)
 
 
 def _dated(
@@ -380,10 +377,9 @@ def record(
     result: FileResult,
     checked: Checked,
     feedback: str,
-    read: Before | None = None,
 ) -> int:
     """One transaction for one file, with its feedback's name (its id); nothing from a file
-    with errors is stored as data. ``read`` is what deciding it read of the store."""
+    with errors is stored as data."""
     accept = result.status in ACCEPTED_STATUSES
     sub = checked.submission
     explanations = [
@@ -413,5 +409,4 @@ def record(
         result.findings,
         explanations,
         accept=accept,
-        read=read,
     ).id

@@ -271,13 +271,13 @@ class _Run:
         self, r: Received, checked: Checked, writer: FeedbackWriter
     ) -> FileResult:
         """Step 4 for one new file."""
-        result, read = decide(r, checked, self.catalogue, self.store, self.expect, self.register)
+        result = decide(r, checked, self.catalogue, self.store, self.expect, self.register)
         if result.status == Status.NOT_PROCESSED:
             return result
         name, recorded = self._reserve(r.name), None
         if not self.dry_run:
             try:
-                recorded = record(self.store, self.run, r, result, checked, name, read)
+                recorded = record(self.store, self.run, r, result, checked, name)
             except AlreadyRecorded as exc:  # another officer's run recorded it meanwhile
                 self.taken.discard(name)
                 return duplicate(r, exc.first)

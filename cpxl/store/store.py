@@ -294,22 +294,19 @@ class Store:
         explanations: Sequence[Explanation] = (),
         *,
         accept: bool,
-        read: Before | None = None,
     ) -> SubmissionRecord:
         """Record one file in one transaction; when accepted its values replace the previous.
 
         Its feedback workbook is named here (``sub.feedback``) and is pending until
         :meth:`confirm_feedback`; a file already recorded (by another run) is refused with
-        :class:`AlreadyRecorded`. ``read`` is what :meth:`before` gave for this return: its
-        values of the return replaced are not read again while that return still counts (a
-        stored return's values never change).
+        :class:`AlreadyRecorded`.
         """
         stored = [v for v in values if not v.blank]
         for v in stored:
             if v.value is not None and math.isnan(v.value):
                 raise ValueError(f"value of {v.key} at {v.sheet}!{v.cell} is NaN")
         try:
-            return self._record(run_id, sub, stored, findings, explanations, accept, read)
+            return self._record(run_id, sub, stored, findings, explanations, accept)
         except StoreError as exc:
             # Two runs recording the same file at once on a server: the unique sha256 refused
             # the second, which is a duplicate, not a failure.
@@ -327,7 +324,6 @@ class Store:
         findings: Sequence[Finding],
         explanations: Sequence[Explanation],
         accept: bool,
-        read: Before | None,
     ) -> SubmissionRecord:
         with self._write() as conn:
             if not self._is_sqlite:  # one writer per ministry and period at a time on a server
@@ -348,10 +344,7 @@ class Store:
                 return new
             assert sub.digests is not None
             compared = records.differing(previous.digests, sub.digests)
-            if read is not None and _same_read(read, previous.id, compared):
-                old = read.previous_values
-            else:
-                old = records.stored_figures(conn, previous.id, compared)
+            old = records.stored_figures(conn, previous.id, compared)
             now = [v for v in stored if compared is None or v.element in compared]
             # The elements whose digests agree are said again exactly: nothing to write.
             fresh = records.restated(conn, new.id, sub, old.values(), now)
@@ -524,8 +517,3 @@ def _insert_values(
     records.insert_rows(
         conn, schema.values, records.VALUE_COLUMNS, records.value_rows(new_id, sub, values)
     )
-
-
-def _same_read(read: Before, previous: int, compared: frozenset[str] | None) -> bool:
-    """Whether a decision's read holds the values of this return replaced, of these elements."""
-    return read.previous is not None and read.previous.id == previous and read.compared == compared
