@@ -51,6 +51,7 @@ from _shared import (
     catalogue,
     clean_values,
     clock,
+    compiled,
     corrected,
     fmt,
     issue,
@@ -409,6 +410,9 @@ def main() -> None:
         child_run(args.child_run, args.workers, args.profile)
         return
     count = args.count or (100 if args.quick else 1000)
+    for tree in (ROOT, args.against):
+        if tree is not None:  # each run imports cpxl as an installed one does
+            compiled(tree)
     wait_for_quiet(1.0, args.wait)
     with tempfile.TemporaryDirectory(prefix="cpxl-bench-") as tmp:
         work = args.keep or Path(tmp)

@@ -181,6 +181,7 @@ def main() -> None:
     args = parser.parse_args()
     n_up = 6 if args.quick else args.uploads
     n_mem = 100 if args.quick else args.memory
+    sh.compiled(sh.ROOT)  # the server imports cpxl as an installed one does
     cat = sh.catalogue()
     ministries = list(cat.reporting_ministries(sh.parse_period("2025")))
     with tempfile.TemporaryDirectory() as tmp:
