@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import secrets
 import shutil
 import threading
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +23,7 @@ from typing import IO, Any, Final
 
 from cpxl.catalogue import Catalogue, load, parse_period
 from cpxl.errors import UsageError
+from cpxl.feedback import MAX_STEM_BYTES, cap_bytes, plain_name
 from cpxl.findings import FileResult, RunReport, Status
 from cpxl.guard import Limits
 from cpxl.intake import Expectation, run_inbox
@@ -36,7 +35,6 @@ PORTAL_INBOX: Final = "portal"  # uploads lie under inbox/portal/<day>/<upload i
 SECRET_FILE: Final = ".cpxl-portal-secret"  # noqa: S105 (a file name, not a secret)
 INTAKE_WAIT_S: Final = 600.0  # how long an upload waits for a `cpxl run` on the same workspace
 MAX_UPLOAD_BYTES: Final = Limits().max_bytes
-_NAME_PART: Final = re.compile(r"[^\w.\- ()]+")
 
 
 class Refused(UsageError):
@@ -364,12 +362,12 @@ def check_name(name: str) -> str:
             "ឈ្មោះឯកសារត្រូវតែជាឈ្មោះធម្មតា ដូចជា MOSVY_2025.xlsx ដោយគ្មានថតឯកសារ។ "
             "សូមប្ដូរឈ្មោះឯកសារ ហើយផ្ញើម្ដងទៀត។",
         )
-    plain = unicodedata.normalize("NFC", name)
-    stem, dot, ext = plain.rpartition(".")
+    stem, dot, ext = plain_name(name).rpartition(".")
     if not dot:
-        stem, ext = plain, "bin"
-    stem = _NAME_PART.sub("_", stem).strip(" ._")[:80] or "upload"
-    ext = _NAME_PART.sub("", ext)[:8] or "bin"
+        stem, ext = ext, "bin"
+    # Named as feedback is (Khmer kept whole), without a leading dot or dash.
+    stem = cap_bytes(stem.strip(" ._-"), MAX_STEM_BYTES).rstrip(" ._") or "upload"
+    ext = "".join(ch for ch in ext if ch.isascii() and ch.isalnum())[:8] or "bin"
     return f"{stem}.{ext}"
 
 

@@ -46,7 +46,16 @@ ALLOWED: dict[str, set[str]] = {
     "consolidation": {"catalogue", "store", "templates", "findings"},
     "exports": {"catalogue", "findings"},
     "book": {"catalogue", "templates", "findings"},
-    "portal": {"catalogue", "consolidation", "findings", "guard", "intake", "store", "workspace"},
+    "portal": {
+        "catalogue",
+        "consolidation",
+        "feedback",
+        "findings",
+        "guard",
+        "intake",
+        "store",
+        "workspace",
+    },
     "web": {"api", "portal", "store"},
     # the library's face over every step (serve() starts the web app); the demo is its user
     "api": {

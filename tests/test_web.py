@@ -366,6 +366,22 @@ def test_a_windows_path_keeps_only_its_last_part(
     assert [(p.name, p.read_bytes()) for p in saved] == [("MOJ_2025.xlsx", data)]
 
 
+def test_a_khmer_file_name_is_kept_whole(
+    client: TestClient, portal: Portal, tmp_path: Path
+) -> None:
+    """A name in Khmer keeps its vowels and subscripts (once cut into "ស_ថ_ត"), and the
+    feedback workbook is named after it; only what no file system accepts is replaced."""
+    data = _mistaken(tmp_path)
+    sent = "របាយការណ៍ ក្រសួងយុត្តិធម៌ ២០២៥: #1.xlsx"
+    answer = client.post("/returns", headers=_basic("moj"), files={"file": (sent, data)})
+    assert answer.status_code == 200
+    kept = "របាយការណ៍ ក្រសួងយុត្តិធម៌ ២០២៥_ #1"
+    assert answer.json()["file"].endswith(f"/{kept}.xlsx")
+    saved = list((portal.workspace.inbox / "portal").rglob("*.xlsx"))
+    assert [(p.name, p.read_bytes()) for p in saved] == [(f"{kept}.xlsx", data)]
+    assert Path(answer.json()["feedback"]).name.endswith(f"_{kept}.feedback.xlsx")
+
+
 def test_a_busy_workspace_keeps_the_file_and_says_so(
     portal: Portal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

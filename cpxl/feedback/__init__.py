@@ -10,7 +10,15 @@ marked-up, cleanly re-laid-out copy of its data sheets that the sender can corre
 ``workbook`` writes one feedback workbook, ``summary`` writes one run's summary.
 """
 
-from cpxl.feedback.naming import MAX_STEM_BYTES, SUFFIX, feedback_name, feedback_path, safe_stem
+from cpxl.feedback.naming import (
+    MAX_STEM_BYTES,
+    SUFFIX,
+    cap_bytes,
+    feedback_name,
+    feedback_path,
+    plain_name,
+    safe_stem,
+)
 from cpxl.feedback.placement import Placement, marks, placement
 from cpxl.feedback.sheets import SUMMARY_SHEET
 from cpxl.feedback.summary import write_run_summary
@@ -23,10 +31,12 @@ __all__ = [
     "SUFFIX",
     "SUMMARY_SHEET",
     "Placement",
+    "cap_bytes",
     "feedback_name",
     "feedback_path",
     "marks",
     "placement",
+    "plain_name",
     "safe_stem",
     "split_text",
     "write_feedback",

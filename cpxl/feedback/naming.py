@@ -23,25 +23,32 @@ _WINDOWS_DEVICES = frozenset(
 _RECEIVED_SUFFIXES = frozenset({"xlsx", "xlsm", "xlsb", "xls", "ods", "csv"})
 
 
-def safe_stem(received_name: str) -> str:
-    """A file-name stem any file system accepts, from the name of the file received."""
+def plain_name(text: str) -> str:
+    """Text any file system accepts in a name, Khmer kept whole: the characters Windows refuses
+    made ``_``, controls and invisible format characters (bidi overrides too) dropped, and each
+    run of spaces made one."""
     kept: list[str] = []
-    for ch in unicodedata.normalize("NFC", received_name):
+    for ch in unicodedata.normalize("NFC", text):
         category = unicodedata.category(ch)
         if ch in _FORBIDDEN:
             kept.append("_")
         elif category[0] == "C" or category in ("Zl", "Zp"):
-            continue  # control, invisible format (incl. bidi overrides), unassigned, private use
+            continue  # control, invisible format, unassigned, private use
         else:
             kept.append(" " if category == "Zs" else ch)
-    text = re.sub(r" +", " ", "".join(kept))
+    return re.sub(r" +", " ", "".join(kept))
+
+
+def safe_stem(received_name: str) -> str:
+    """A file-name stem any file system accepts, from the name of the file received."""
+    text = plain_name(received_name)
     stem, dot, ext = text.rpartition(".")
     if dot and stem and ext.lower() in _RECEIVED_SUFFIXES:
         text = stem
     # A feedback workbook sent back as the return: its feedback is not "x.feedback.feedback".
     while text.lower().endswith(_FEEDBACK) and len(text) > len(_FEEDBACK):
         text = text[: -len(_FEEDBACK)]
-    text = _cap_bytes(text.lstrip(" .-"), MAX_STEM_BYTES).rstrip(" .")
+    text = cap_bytes(text.lstrip(" .-"), MAX_STEM_BYTES).rstrip(" .")
     if not text:
         return "file"
     if text.split(".")[0].upper() in _WINDOWS_DEVICES:
@@ -49,7 +56,8 @@ def safe_stem(received_name: str) -> str:
     return text
 
 
-def _cap_bytes(text: str, limit: int) -> str:
+def cap_bytes(text: str, limit: int) -> str:
+    """The text cut to at most ``limit`` bytes of UTF-8, never inside a Khmer cluster."""
     out: list[str] = []
     size = 0
     for ch in text:
