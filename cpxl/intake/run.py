@@ -219,10 +219,10 @@ class _Run:
             if not isinstance(r, Received):
                 self.done(r)
                 continue
-            known = self.store.receipt(r.sha256, r.name)
+            known = self.store.received_before(r.sha256, r.name)
             if known is not None:
-                seen[r.name] = Seen(first=known[1], feedback=known[0])
-            elif (first := first_of.get(r.sha256) or self.store.first_name(r.sha256)) is not None:
+                seen[r.name] = Seen(first=known[0], feedback=known[1])
+            elif (first := first_of.get(r.sha256)) is not None:
                 seen[r.name] = Seen(first=first)
             else:
                 first_of[r.sha256] = r.name

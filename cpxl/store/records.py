@@ -201,16 +201,10 @@ _FINDINGS = (
     .order_by(schema.findings.c.id)
 )
 _FIRST_NAME = select(_S.name_received).where(_S.sha256 == bindparam("sha256"))
-_RECEIPT = select(_S.feedback, _S.name_received).where(
-    _S.sha256 == bindparam("sha256"), _S.name_received == bindparam("name")
-)
-_REPEAT_RECEIPT = (
-    select(schema.repeats.c.feedback, _S.name_received)
-    .join(schema.submissions, _S.id == schema.repeats.c.first_id)
-    .where(
-        schema.repeats.c.sha256 == bindparam("sha256"),
-        schema.repeats.c.name_received == bindparam("name"),
-    )
+_FIRST_RECEIPT = select(_S.name_received, _S.feedback).where(_S.sha256 == bindparam("sha256"))
+_REPEAT_RECEIPT = select(schema.repeats.c.feedback).where(
+    schema.repeats.c.sha256 == bindparam("sha256"),
+    schema.repeats.c.name_received == bindparam("name"),
 )
 _NOT_CURRENT = (
     update(schema.submissions).where(_S.id == bindparam("previous")).values(is_current=False)
@@ -243,12 +237,18 @@ def first_name(conn: Connection, sha256: str) -> str | None:
     return None if found is None else str(found[0])
 
 
-def receipt(conn: Connection, sha256: str, name: str) -> tuple[str, str] | None:
-    """(feedback name, first name) when this very receipt (same bytes, same name) was
-    recorded before, as a submission or as a repeat."""
-    key = {"sha256": sha256, "name": name}
-    found = conn.execute(_RECEIPT, key).first() or conn.execute(_REPEAT_RECEIPT, key).first()
-    return None if found is None else (str(found[0]), str(found[1]))
+def received_before(conn: Connection, sha256: str, name: str) -> tuple[str, str | None] | None:
+    """Bytes recorded before: (the name they first came under, the feedback name this very
+    receipt was given, as a submission or as a repeat; None when it came under another name).
+    None for bytes never recorded."""
+    found = conn.execute(_FIRST_RECEIPT, {"sha256": sha256}).first()
+    if found is None:
+        return None
+    first, feedback = str(found[0]), str(found[1])
+    if first == name:
+        return first, feedback
+    again = conn.execute(_REPEAT_RECEIPT, {"sha256": sha256, "name": name}).first()
+    return first, None if again is None else str(again[0])
 
 
 def replace_current(conn: Connection, previous: SubmissionRecord) -> None:

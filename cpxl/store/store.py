@@ -379,11 +379,11 @@ class Store:
             )
             return int(cast(Any, done.inserted_primary_key)[0])
 
-    def receipt(self, sha256: str, name: str) -> tuple[str, str] | None:
-        """(feedback name, first name) when this very receipt (same bytes, same name) was
-        recorded before, as a submission or as a repeat."""
+    def received_before(self, sha256: str, name: str) -> tuple[str, str | None] | None:
+        """(first name, feedback name of this very receipt or None) for bytes recorded before
+        (see :func:`records.received_before`); None for new bytes."""
         with self._reading() as conn:
-            return records.receipt(conn, sha256, name)
+            return records.received_before(conn, sha256, name)
 
     def first_name(self, sha256: str) -> str | None:
         """The name under which these bytes were first recorded, if they were."""
