@@ -119,6 +119,7 @@ class Code(StrEnum):
     UNEXPECTED_PERIOD = "unexpected-period"
     PERIOD_CLOSED = "period-closed"
     DUPLICATE_FILE = "duplicate-file"
+    DUPLICATE_NOT_ACCEPTED = "duplicate-not-accepted"
     UNCHANGED_SUBMISSION = "unchanged-submission"
     LATE_SUBMISSION = "late-submission"
     RESUBMISSION = "resubmission"

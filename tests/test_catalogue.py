@@ -64,6 +64,7 @@ SPECIFIC: dict[Code, frozenset[str]] = {
     ),
     Code.LATE_SUBMISSION: frozenset({"days", "due"}),
     Code.DUPLICATE_FILE: frozenset({"first"}),
+    Code.DUPLICATE_NOT_ACCEPTED: frozenset({"first"}),
     Code.UNCHANGED_SUBMISSION: frozenset({"first"}),
     Code.RESUBMISSION: frozenset({"previous"}),
     Code.VALUE_REMOVED: frozenset({"old"}),
@@ -422,6 +423,23 @@ def test_empty_khmer_message(tmp_path: Path) -> None:
     assert rules.problems() == [
         (Code.CATALOGUE_SCHEMA, f"messages.yaml:{line}", "$.messages.empty-file.message_km")
     ]
+
+
+def test_words_an_older_workspace_lacks_come_with_cpxl_and_its_own_words_win(
+    tmp_path: Path,
+) -> None:
+    """A workspace's rules/ is a copy made by the cpxl that created it: a finding added since
+    has no words there, and takes cpxl's own (its runs never stop over it); the words the
+    workspace has, edited or not, are the ones used."""
+    rules = Copy(tmp_path)
+    text = rules.text("messages.yaml")
+    start = text.index("  duplicate-not-accepted:\n")
+    end = text.index("\n\n", start) + 2
+    (rules.root / "messages.yaml").write_text(text[:start] + text[end:], encoding="utf-8")
+    rules.replace("messages.yaml", ["messages", "duplicate-file", "title_en"], '"Sent before"')
+    loaded = load(rules.root)
+    assert loaded.messages[Code.DUPLICATE_NOT_ACCEPTED].title.en == "Same file again, not accepted"
+    assert loaded.messages[Code.DUPLICATE_FILE].title.en == "Sent before"
 
 
 def test_blank_khmer_message(tmp_path: Path) -> None:

@@ -533,3 +533,49 @@ def test_a_second_try_that_still_has_errors_says_which_are_fixed_and_which_are_o
     assert second.previous == "MOJ_2025.xlsx"
     assert [(f.location.cell, f.code) for f in second.fixed] == [(one, Code.NOT_A_NUMBER)]
     assert [(f.location.cell, f.code) for f in second.still_open] == [(two, Code.NOT_A_NUMBER)]
+
+
+def test_a_return_sent_again_after_it_was_refused_is_told_to_correct_it(tmp_path: Path) -> None:
+    """The same bytes as a return that needs correction, sent again (in the same run, or later
+    under a third name), are a duplicate that says the figures were never stored and what to do;
+    a copy of an accepted return still asks nothing. The repeat's feedback, lost before it was
+    written, is rebuilt with the same words and bytes."""
+    ws = workspace(tmp_path)
+    sheet, total = cell_of(MOJ, "children_in_detention", "02")
+    refused = returned(ws, MOJ, name="a.xlsx", cells={sheet: {total: "twelve"}})
+    _received(refused, datetime(2026, 1, 10, tzinfo=UTC))
+    _received(copy_in(ws, refused, "a again.xlsx"), datetime(2026, 1, 11, tzinfo=UTC))
+    first = _run(ws)
+    assert _statuses(first) == {
+        "a.xlsx": ("needs-correction", "not-a-number"),
+        "a again.xlsx": ("duplicate", "duplicate-not-accepted"),
+    }
+    again = next(f for f in first.files if f.file == "a again.xlsx")
+    assert [(f.code, f.severity, f.params["first"]) for f in again.findings] == [
+        (Code.DUPLICATE_NOT_ACCEPTED, Severity.ERROR, "a.xlsx")
+    ]
+    summary = openpyxl.load_workbook(again.feedback or "")["Summary"]
+    texts = " ".join(str(c.value) for row in summary.iter_rows() for c in row if c.value)
+    assert "was not accepted: none of its figures were stored" in texts
+    assert "មិនត្រូវបានទទួលយកទេ" in texts  # Khmer beside the English
+
+    _received(copy_in(ws, refused, "a third time.xlsx"), datetime(2026, 1, 12, tzinfo=UTC))
+    accepted = returned(ws, "MOH", name="h.xlsx")
+    _received(accepted, datetime(2026, 1, 12, tzinfo=UTC))
+    _received(copy_in(ws, accepted, "h again.xlsx"), datetime(2026, 1, 13, tzinfo=UTC))
+    later = _statuses(_run(ws))
+    assert later["a third time.xlsx"] == ("duplicate", "duplicate-not-accepted")
+    assert (later["h.xlsx"], later["h again.xlsx"]) == (
+        ("accepted", None),
+        ("duplicate", "duplicate-file"),
+    )
+
+    written = Path(again.feedback or "")
+    original = written.read_bytes()
+    written.unlink()  # as if the run had stopped between recording and writing
+    with Store.open(ws.store_url(), create=False) as store, store._engine.begin() as conn:
+        conn.exec_driver_sql(  # the test plays a run that died
+            "UPDATE repeats SET feedback_written = 0 WHERE name_received = 'a again.xlsx'"
+        )
+    _run(ws)
+    assert written.read_bytes() == original

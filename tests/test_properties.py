@@ -579,7 +579,7 @@ CAMPAIGN = {
     "MOJ_2025 old version.xlsx": ("not-a-template", "retired-template"),
     "MOJ_2025Q1.xlsx": ("not-a-template", "unknown-template"),
     "empty.xlsx": ("unreadable", "empty-file"),
-    "-HYPERLINK(x).xlsx": ("duplicate", "duplicate-file"),  # as empty as empty.xlsx
+    "-HYPERLINK(x).xlsx": ("duplicate", "duplicate-not-accepted"),  # as empty as empty.xlsx
     "notes.xlsx": ("unreadable", "not-a-spreadsheet"),
     "truncated.xlsx": ("unreadable", "unreadable-workbook"),
     "budget from elsewhere.xlsx": ("not-a-template", "no-identity"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +106,26 @@ def load(rules_dir: Path | str | None = None) -> Catalogue:
             problems.add(Code.CATALOGUE_SCHEMA, name, list(err.absolute_path), err.message)
     if problems.items:
         raise CatalogueError(problems.items)
+    if "messages" in raws and folder.resolve() != builtin_rules().resolve():
+        raws["messages"] = _with_builtin_words(raws["messages"])
     catalogue = _build(raws, problems, folder)
     if problems.items:
         raise CatalogueError(problems.items)
     assert catalogue is not None
     return catalogue
+
+
+def _with_builtin_words(own: Raw) -> Raw:
+    """A workspace's messages with the built-in words for every finding and status they do not
+    name: a workspace's rules/ is a copy made by the cpxl that created it, and a newer cpxl's
+    new finding must not stop its runs. The workspace's own words always win."""
+    builtin = read_yaml(builtin_rules() / "messages.yaml", [])
+    if builtin is None:
+        return own
+    data = dict(own.data)
+    for section in ("messages", "statuses"):
+        data[section] = {**(builtin.data.get(section) or {}), **(own.data.get(section) or {})}
+    return replace(own, data=data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,10 +139,12 @@ def _summarised(run_dir: Path, report: RunReport, catalogue: Catalogue) -> RunRe
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """A file whose bytes were received before: under which name first, and the feedback an
-    earlier run wrote for this very file (None: the same bytes under a new name)."""
+    """A file whose bytes were received before: under which name first, with which status
+    ("" until that file is decided in this run), and the feedback an earlier run wrote for this
+    very file (None: the same bytes under a new name)."""
 
     first: str
+    status: str = ""
     feedback: str | None = None
 
 
@@ -221,7 +223,7 @@ class _Run:
                 continue
             known = self.store.received_before(r.sha256, r.name)
             if known is not None:
-                seen[r.name] = Seen(first=known[0], feedback=known[1])
+                seen[r.name] = Seen(first=known[0], status=known[1], feedback=known[2])
             elif (first := first_of.get(r.sha256)) is not None:
                 seen[r.name] = Seen(first=first)
             else:
@@ -237,10 +239,11 @@ class _Run:
 
     def seen_before(self, r: Received, seen: Seen, writer: FeedbackWriter) -> FileResult:
         """A duplicate: reported with the feedback an earlier run wrote for this very file, or
-        with a feedback workbook of its own that says which file it repeats."""
+        with a feedback workbook of its own that says which file it repeats, and whether that
+        one was accepted (sent again, a refused return is still to be corrected)."""
         if seen.feedback is not None:
             return replace(duplicate(r, seen.first), feedback=self._path(seen.feedback))
-        result = duplicate(r, seen.first)
+        result = duplicate(r, seen.first, seen.status or self._status_of(seen.first))
         name, recorded = self._reserve(r.name), None
         if not self.dry_run:
             try:
@@ -308,6 +311,10 @@ class _Run:
             cpxl_version=__version__,
             catalogue_version=self.catalogue.version,
         )
+
+    def _status_of(self, name: str) -> str:
+        """The status this run gave a file it took in ("" for none)."""
+        return next((f.status.value for f in reversed(self.results) if f.file == name), "")
 
     def _reserve(self, received_name: str) -> str:
         name = feedback_name(received_name, self.taken)

@@ -112,14 +112,21 @@ class PendingFeedback:
     repeat_id: int | None = None
 
 
-def repeat_result(name: str, sha256: str, received_at: datetime, first: str) -> FileResult:
-    """The result of a file received again under another name: a duplicate of the first."""
-    finding = Finding.make(Code.DUPLICATE_FILE, Severity.INFO, Location(file=name), first=first)
+def repeat_result(
+    name: str, sha256: str, received_at: datetime, first: str, first_status: str = ""
+) -> FileResult:
+    """The result of a file received again under another name: a duplicate of the first. When
+    the first was not accepted (``first_status``, "" when unknown), sending it again is no
+    answer to its feedback, and the duplicate says so."""
+    accepted = first_status in ("", *ACCEPTED_STATUSES, Status.UNCHANGED)
+    code = Code.DUPLICATE_FILE if accepted else Code.DUPLICATE_NOT_ACCEPTED
+    severity = Severity.INFO if accepted else Severity.ERROR
+    finding = Finding.make(code, severity, Location(file=name), first=first)
     return FileResult(
         name,
         sha256,
         Status.DUPLICATE,
-        Code.DUPLICATE_FILE,
+        code,
         findings=(finding,),
         received_at=received_at.isoformat(timespec="seconds"),
         first=first,
@@ -201,7 +208,9 @@ _FINDINGS = (
     .order_by(schema.findings.c.id)
 )
 _FIRST_NAME = select(_S.name_received).where(_S.sha256 == bindparam("sha256"))
-_FIRST_RECEIPT = select(_S.name_received, _S.feedback).where(_S.sha256 == bindparam("sha256"))
+_FIRST_RECEIPT = select(_S.name_received, _S.status, _S.feedback).where(
+    _S.sha256 == bindparam("sha256")
+)
 _REPEAT_RECEIPT = select(schema.repeats.c.feedback).where(
     schema.repeats.c.sha256 == bindparam("sha256"),
     schema.repeats.c.name_received == bindparam("name"),
@@ -237,18 +246,18 @@ def first_name(conn: Connection, sha256: str) -> str | None:
     return None if found is None else str(found[0])
 
 
-def received_before(conn: Connection, sha256: str, name: str) -> tuple[str, str | None] | None:
-    """Bytes recorded before: (the name they first came under, the feedback name this very
-    receipt was given, as a submission or as a repeat; None when it came under another name).
-    None for bytes never recorded."""
+def received_before(conn: Connection, sha256: str, name: str) -> tuple[str, str, str | None] | None:
+    """Bytes recorded before: (the name they first came under, that file's status, the
+    feedback name this very receipt was given, as a submission or as a repeat; None when it
+    came under another name). None for bytes never recorded."""
     found = conn.execute(_FIRST_RECEIPT, {"sha256": sha256}).first()
     if found is None:
         return None
-    first, feedback = str(found[0]), str(found[1])
+    first, status, feedback = str(found[0]), str(found[1]), str(found[2])
     if first == name:
-        return first, feedback
+        return first, status, feedback
     again = conn.execute(_REPEAT_RECEIPT, {"sha256": sha256, "name": name}).first()
-    return first, None if again is None else str(again[0])
+    return first, status, None if again is None else str(again[0])
 
 
 def replace_current(conn: Connection, previous: SubmissionRecord) -> None:

@@ -379,9 +379,9 @@ class Store:
             )
             return int(cast(Any, done.inserted_primary_key)[0])
 
-    def received_before(self, sha256: str, name: str) -> tuple[str, str | None] | None:
-        """(first name, feedback name of this very receipt or None) for bytes recorded before
-        (see :func:`records.received_before`); None for new bytes."""
+    def received_before(self, sha256: str, name: str) -> tuple[str, str, str | None] | None:
+        """(first name, its status, feedback name of this very receipt or None) for bytes
+        recorded before (see :func:`records.received_before`); None for new bytes."""
         with self._reading() as conn:
             return records.received_before(conn, sha256, name)
 
@@ -409,7 +409,11 @@ class Store:
             records_ = [records.submission(row) for row in mine]
             found = self.findings_of_many(r.id for r in records_) if records_ else {}
             again = conn.execute(
-                select(rep, subs.c.name_received.label("first_name"))
+                select(
+                    rep,
+                    subs.c.name_received.label("first_name"),
+                    subs.c.status.label("first_status"),
+                )
                 .join(subs, subs.c.id == rep.c.first_id)
                 .where(rep.c.feedback_written == false())
                 .order_by(rep.c.id)
@@ -420,9 +424,9 @@ class Store:
         ]
         for row in again:
             m = row._mapping
-            result = repeat_result(
-                m["name_received"], m["sha256"], records.from_db(m["received_at"]), m["first_name"]
-            )
+            at = records.from_db(m["received_at"])
+            first, status = m["first_name"], m["first_status"]
+            result = repeat_result(m["name_received"], m["sha256"], at, first, status)
             out.append(PendingFeedback(m["feedback"], result, "", None, int(m["id"])))
         return tuple(out)
 
