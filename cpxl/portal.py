@@ -52,6 +52,15 @@ NOT_YOURS = Refused(
     "គណនីរបស់អ្នកមិនអាចបើកទំព័រនេះបានទេ។",
 )
 
+RECEIVED_ELSEWHERE: Final = Refused(
+    409,
+    "received-elsewhere",
+    "This exact file was already received from another ministry or sender, so it was not saved "
+    "or counted again. Upload the return your ministry filled in.",
+    "ឯកសារនេះត្រូវបានទទួលរួចហើយពីក្រសួង ឬអ្នកផ្ញើផ្សេង ដូច្នេះវាមិនត្រូវបានរក្សាទុក ឬរាប់ម្ដងទៀតទេ។ "
+    "សូមផ្ញើរបាយការណ៍ដែលក្រសួងរបស់អ្នកបានបំពេញ។",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Received:
@@ -131,6 +140,9 @@ class Portal:
         if size == 0 or size > MAX_UPLOAD_BYTES:
             staging.unlink()
             raise too_large() if size else empty_file()
+        if not self._theirs_if_seen(account, staging):
+            staging.unlink()
+            raise RECEIVED_ELSEWHERE
         inbox_dir = self.workspace.inbox / folder
         inbox_dir.mkdir(parents=True, exist_ok=True)
         # Moved in whole, so that a `cpxl run` scanning the inbox never sees half a file.
@@ -140,6 +152,23 @@ class Portal:
         upload = Upload(upload_id, account.login, ministry, name_sent[:200], inbox_name, now)
         self.accounts.add_upload(upload)
         return upload
+
+    def _theirs_if_seen(self, account: Account, staging: Path) -> bool:
+        """False for a sender's upload whose bytes were first received as a file of another
+        ministry (or one no upload of theirs brought): the intake would answer with that file's
+        name, and a sender sees nothing of others."""
+        if account.role != "sender":
+            return True
+        with staging.open("rb") as f:
+            sha = hashlib.file_digest(f, "sha256").hexdigest()
+        first = self.store.by_sha256(sha)
+        if first is None or first.ministry == account.ministry:
+            return True
+        parts = Path(first.name_received).parts  # an upload's: portal/<day>/<upload id>/<name>
+        upload = (
+            self.accounts.upload(parts[2]) if len(parts) == 4 and parts[0] == PORTAL_INBOX else None
+        )
+        return upload is not None and upload.ministry == account.ministry
 
     def _check(self, account: Account, upload: Upload) -> RunReport:
         """Run the intake over the upload's folder alone; a store that fails refuses politely."""

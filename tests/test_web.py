@@ -366,6 +366,30 @@ def test_a_windows_path_keeps_only_its_last_part(
     assert [(p.name, p.read_bytes()) for p in saved] == [("MOJ_2025.xlsx", data)]
 
 
+def test_bytes_first_received_from_another_ministry_are_refused_without_its_name(
+    client: TestClient, portal: Portal, tmp_path: Path
+) -> None:
+    """MOJ's sender uploading the very bytes MOH's sender sent is refused in plain words that
+    name neither MOH's file nor what became of it, and nothing of it is saved; bytes MOJ's own
+    sender sent before are still a duplicate that names MOJ's own upload."""
+    theirs = _mistaken(tmp_path, "MOH", name="MOH_2025.xlsx")
+    files = {"file": ("MOH secret name.xlsx", theirs)}
+    assert client.post("/returns", headers=_basic("moh"), files=files).status_code == 200
+    before = _files_under(portal.workspace.root)
+    answer = client.post("/returns", headers=_basic("moj"), files={"file": ("x.xlsx", theirs)})
+    assert (answer.status_code, answer.json()["error"]) == (409, "received-elsewhere")
+    assert "secret" not in answer.text and "MOH" not in answer.text
+    assert "another ministry or sender" in answer.json()["message_en"]
+    assert _files_under(portal.workspace.root) == before
+
+    ours = _mistaken(tmp_path)
+    first = client.post("/returns", headers=_basic("moj"), files={"file": ("a.xlsx", ours)})
+    again = client.post("/returns", headers=_basic("moj"), files={"file": ("b.xlsx", ours)})
+    assert (first.json()["status"], again.json()["status"]) == ("needs-correction", "duplicate")
+    assert again.json()["findings"][0]["code"] == "duplicate-not-accepted"
+    assert first.json()["file"] in again.json()["findings"][0]["message_en"]
+
+
 def test_a_khmer_file_name_is_kept_whole(
     client: TestClient, portal: Portal, tmp_path: Path
 ) -> None:
