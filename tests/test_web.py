@@ -380,6 +380,11 @@ def test_bytes_first_received_from_another_ministry_are_refused_without_its_name
     assert (answer.status_code, answer.json()["error"]) == (409, "received-elsewhere")
     assert "secret" not in answer.text and "MOH" not in answer.text
     assert "another ministry or sender" in answer.json()["message_en"]
+    _sign_in(client, "moj")
+    page = _upload(client, theirs, "x.xlsx")  # the form, as a browser sends it
+    assert page.status_code == 409 and "another ministry or sender" in page.text
+    assert "ក្រសួង ឬអ្នកផ្ញើផ្សេង" in page.text and "secret" not in page.text
+    client.cookies.clear()
     assert _files_under(portal.workspace.root) == before
 
     ours = _mistaken(tmp_path)
