@@ -56,9 +56,10 @@ RECEIVED_ELSEWHERE: Final = Refused(
     409,
     "received-elsewhere",
     "This exact file was already received from another ministry or sender, so it was not saved "
-    "or counted again. Upload the return your ministry filled in.",
+    "or counted again. If it is your ministry's own return, open it in Excel, save it again "
+    "and upload that copy.",
     "ឯកសារនេះត្រូវបានទទួលរួចហើយពីក្រសួង ឬអ្នកផ្ញើផ្សេង ដូច្នេះវាមិនត្រូវបានរក្សាទុក ឬរាប់ម្ដងទៀតទេ។ "
-    "សូមផ្ញើរបាយការណ៍ដែលក្រសួងរបស់អ្នកបានបំពេញ។",
+    "បើវាជារបាយការណ៍របស់ក្រសួងអ្នកផ្ទាល់ សូមបើកវាក្នុង Excel រក្សាទុកម្ដងទៀត ហើយផ្ញើច្បាប់ចម្លងនោះ។",
 )
 
 
@@ -154,21 +155,22 @@ class Portal:
         return upload
 
     def _theirs_if_seen(self, account: Account, staging: Path) -> bool:
-        """False for a sender's upload whose bytes were first received as a file of another
-        ministry (or one no upload of theirs brought): the intake would answer with that file's
-        name, and a sender sees nothing of others."""
+        """False for a sender's upload whose bytes were first received as another's file: an
+        upload of another ministry's sender, or a file of another ministry in the officer's
+        inbox. The intake would answer with that file's name, and a sender sees nothing of
+        others."""
         if account.role != "sender":
             return True
         with staging.open("rb") as f:
             sha = hashlib.file_digest(f, "sha256").hexdigest()
         first = self.store.by_sha256(sha)
-        if first is None or first.ministry == account.ministry:
+        if first is None:
             return True
         parts = Path(first.name_received).parts  # an upload's: portal/<day>/<upload id>/<name>
-        upload = (
-            self.accounts.upload(parts[2]) if len(parts) == 4 and parts[0] == PORTAL_INBOX else None
-        )
-        return upload is not None and upload.ministry == account.ministry
+        if len(parts) == 4 and parts[0] == PORTAL_INBOX:
+            upload = self.accounts.upload(parts[2])
+            return upload is not None and upload.ministry == account.ministry
+        return first.ministry == account.ministry
 
     def _check(self, account: Account, upload: Upload) -> RunReport:
         """Run the intake over the upload's folder alone; a store that fails refuses politely."""
