@@ -78,7 +78,7 @@ class Expectation:
 Key = tuple[str, str, str, str]
 
 
-def duplicate(r: Received, first: str, first_status: str = "") -> FileResult:
+def duplicate(r: Received, first: str, first_status: Status | None = None) -> FileResult:
     """A file whose bytes were received before (under ``first``, whose status was
     ``first_status``): nothing new to check."""
     return repeat_result(r.name, r.sha256, r.received_at, first, first_status)

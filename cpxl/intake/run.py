@@ -140,11 +140,11 @@ def _summarised(run_dir: Path, report: RunReport, catalogue: Catalogue) -> RunRe
 @dataclass(frozen=True, slots=True)
 class Seen:
     """A file whose bytes were received before: under which name first, with which status
-    ("" until that file is decided in this run), and the feedback an earlier run wrote for this
-    very file (None: the same bytes under a new name)."""
+    (None until that file is decided in this run), and the feedback an earlier run wrote for
+    this very file (None: the same bytes under a new name)."""
 
     first: str
-    status: str = ""
+    status: Status | None = None
     feedback: str | None = None
 
 
@@ -312,9 +312,9 @@ class _Run:
             catalogue_version=self.catalogue.version,
         )
 
-    def _status_of(self, name: str) -> str:
-        """The status this run gave a file it took in ("" for none)."""
-        return next((f.status.value for f in reversed(self.results) if f.file == name), "")
+    def _status_of(self, name: str) -> Status | None:
+        """The status this run gave a file it took in (None for none)."""
+        return next((f.status for f in reversed(self.results) if f.file == name), None)
 
     def _reserve(self, received_name: str) -> str:
         name = feedback_name(received_name, self.taken)

@@ -113,12 +113,12 @@ class PendingFeedback:
 
 
 def repeat_result(
-    name: str, sha256: str, received_at: datetime, first: str, first_status: str = ""
+    name: str, sha256: str, received_at: datetime, first: str, first_status: Status | None = None
 ) -> FileResult:
     """The result of a file received again under another name: a duplicate of the first. When
-    the first was not accepted (``first_status``, "" when unknown), sending it again is no
+    the first was not accepted (``first_status``, None when unknown), sending it again is no
     answer to its feedback, and the duplicate says so."""
-    accepted = first_status in ("", *ACCEPTED_STATUSES, Status.UNCHANGED)
+    accepted = first_status in (None, *ACCEPTED_STATUSES, Status.UNCHANGED)
     code = Code.DUPLICATE_FILE if accepted else Code.DUPLICATE_NOT_ACCEPTED
     severity = Severity.INFO if accepted else Severity.ERROR
     finding = Finding.make(code, severity, Location(file=name), first=first)
@@ -246,14 +246,16 @@ def first_name(conn: Connection, sha256: str) -> str | None:
     return None if found is None else str(found[0])
 
 
-def received_before(conn: Connection, sha256: str, name: str) -> tuple[str, str, str | None] | None:
+def received_before(
+    conn: Connection, sha256: str, name: str
+) -> tuple[str, Status, str | None] | None:
     """Bytes recorded before: (the name they first came under, that file's status, the
     feedback name this very receipt was given, as a submission or as a repeat; None when it
     came under another name). None for bytes never recorded."""
     found = conn.execute(_FIRST_RECEIPT, {"sha256": sha256}).first()
     if found is None:
         return None
-    first, status, feedback = str(found[0]), str(found[1]), str(found[2])
+    first, status, feedback = str(found[0]), Status(found[1]), str(found[2])
     if first == name:
         return first, status, feedback
     again = conn.execute(_REPEAT_RECEIPT, {"sha256": sha256, "name": name}).first()

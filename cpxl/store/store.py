@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, false, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from cpxl.findings import FileResult, Finding, Value
+from cpxl.findings import FileResult, Finding, Status, Value
 from cpxl.store import care, frames, records, schema
 from cpxl.store.engines import (
     BUSY_TIMEOUT_S,
@@ -379,7 +379,7 @@ class Store:
             )
             return int(cast(Any, done.inserted_primary_key)[0])
 
-    def received_before(self, sha256: str, name: str) -> tuple[str, str, str | None] | None:
+    def received_before(self, sha256: str, name: str) -> tuple[str, Status, str | None] | None:
         """(first name, its status, feedback name of this very receipt or None) for bytes
         recorded before (see :func:`records.received_before`); None for new bytes."""
         with self._reading() as conn:
@@ -425,7 +425,7 @@ class Store:
         for row in again:
             m = row._mapping
             at = records.from_db(m["received_at"])
-            first, status = m["first_name"], m["first_status"]
+            first, status = m["first_name"], Status(m["first_status"])
             result = repeat_result(m["name_received"], m["sha256"], at, first, status)
             out.append(PendingFeedback(m["feedback"], result, "", None, int(m["id"])))
         return tuple(out)
