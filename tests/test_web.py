@@ -20,7 +20,6 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +104,11 @@ def _findings(html: str) -> set[tuple[str, str, str]]:
     return {(sheet, cell, code) for severity, code, sheet, cell in rows if severity == "error"}
 
 
-def _saved_again(data: bytes, when: datetime) -> bytes:
-    """The workbook as a sender saves it again: the same cells, other bytes."""
+def _saved_again(data: bytes, note: str) -> bytes:
+    """The workbook as a sender saves it again: the same cells, other bytes (``note`` goes in
+    its properties; openpyxl dates every save to the second, which two saves can share)."""
     book = openpyxl.load_workbook(io.BytesIO(data))
-    book.properties.modified = when
+    book.properties.description = note
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -399,7 +399,7 @@ def test_bytes_first_received_from_another_ministry_are_refused_without_its_name
 
     # MOH's return that MOJ's sender sent by mistake: refused for MOJ, and refused to MOH's own
     # sender without MOJ's file name; saved again, it is MOH's return like any other.
-    misfiled = _saved_again(theirs, datetime(2026, 1, 5, tzinfo=UTC))
+    misfiled = _saved_again(theirs, "forwarded")
     files = {"file": ("from MOH by mistake.xlsx", misfiled)}
     wrong = client.post("/returns", headers=_basic("moj"), files=files).json()
     assert (wrong["status"], wrong["reason"]) == ("needs-correction", "unexpected-ministry")
@@ -407,7 +407,7 @@ def test_bytes_first_received_from_another_ministry_are_refused_without_its_name
     own = client.post("/returns", headers=_basic("moh"), files=files)
     assert (own.status_code, own.json()["error"]) == (409, "received-elsewhere")
     assert "mistake" not in own.text and "save it again" in own.json()["message_en"]
-    files = {"file": ("MOH_2025.xlsx", _saved_again(misfiled, datetime(2026, 1, 6, tzinfo=UTC)))}
+    files = {"file": ("MOH_2025.xlsx", _saved_again(misfiled, "saved again"))}
     again = client.post("/returns", headers=_basic("moh"), files=files).json()
     assert again["status"] == "unchanged"  # the same figures as MOH's first return
 
